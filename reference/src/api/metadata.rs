@@ -1,0 +1,108 @@
+//! Metadata: the brokers, and each topic's partitions with leader, replicas and ISR.
+//!
+//! A single broker leads every partition. Asking for a topic that does not exist creates it
+//! when both the request (`allow_auto_topic_creation`, v4+) and the broker
+//! (`auto.create.topics.enable`) allow; like Kafka, that first answer carries
+//! LEADER_NOT_AVAILABLE and the next one the partitions.
+//!
+//! # References
+//! - Kafka protocol guide, Metadata API
+//! - `kafka.server.KafkaApis.handleTopicMetadataRequest`, `DefaultAutoTopicCreationManager`
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+use super::now_ms;
+use crate::broker::{BrokerCore, Topic, validate_topic_name};
+use crate::server::Shared;
+
+pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 13 };
+
+/// Kafka's "authorized operations not requested" marker.
+const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+
+pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataResponse {
+    let mut core = shared.core();
+    let node_id = core.node_id();
+    let broker = MetadataResponseBroker::default()
+        .with_node_id(BrokerId(node_id))
+        .with_host(StrBytes::from_string(shared.advertised_host.clone()))
+        .with_port(shared.advertised_port);
+    // v0: an empty list means all topics; v1+: null means all topics.
+    let requested = match req.topics {
+        Some(topics) if !(version == 0 && topics.is_empty()) => Some(topics),
+        _ => None,
+    };
+    let topics = match requested {
+        None => core.topics().map(|t| describe(t, node_id)).collect(),
+        Some(wanted) => {
+            let allow_create = version < 4 || req.allow_auto_topic_creation;
+            wanted
+                .into_iter()
+                .map(|t| lookup(&mut core, t.name.map(|n| n.0.to_string()), t.topic_id, allow_create))
+                .collect()
+        }
+    };
+    MetadataResponse::default()
+        .with_brokers(vec![broker])
+        .with_cluster_id(Some(StrBytes::from_string(core.cluster_id.clone())))
+        .with_controller_id(BrokerId(node_id))
+        .with_topics(topics)
+        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+}
+
+fn lookup(core: &mut BrokerCore, name: Option<String>, id: Uuid, allow_create: bool) -> MetadataResponseTopic {
+    let node_id = core.node_id();
+    let name = match name {
+        Some(name) => name,
+        None => match core.topic_name_by_id(id) {
+            Some(name) => name.to_string(),
+            None => return error_topic(None, id, ResponseError::UnknownTopicId.code()),
+        },
+    };
+    if let Some(topic) = core.topic(&name) {
+        return describe(topic, node_id);
+    }
+    if let Err(e) = validate_topic_name(&name) {
+        return error_topic(Some(name), Uuid::nil(), e.code);
+    }
+    if !(allow_create && core.config.auto_create_topics_enable) {
+        return error_topic(Some(name), Uuid::nil(), ResponseError::UnknownTopicOrPartition.code());
+    }
+    match core.create_topic(&name, -1, -1, BTreeMap::new(), false, now_ms()) {
+        Ok(created) => error_topic(Some(name), created.id, ResponseError::LeaderNotAvailable.code()),
+        Err(e) => error_topic(Some(name), Uuid::nil(), e.code),
+    }
+}
+
+fn describe(topic: &Topic, node_id: i32) -> MetadataResponseTopic {
+    let partitions = (0..topic.partitions.len() as i32)
+        .map(|p| {
+            MetadataResponsePartition::default()
+                .with_partition_index(p)
+                .with_leader_id(BrokerId(node_id))
+                .with_leader_epoch(0)
+                .with_replica_nodes(vec![BrokerId(node_id)])
+                .with_isr_nodes(vec![BrokerId(node_id)])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
+        .with_topic_id(topic.id)
+        .with_partitions(partitions)
+        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+}
+
+fn error_topic(name: Option<String>, id: Uuid, code: i16) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_error_code(code)
+        .with_name(name.map(|n| TopicName(StrBytes::from_string(n))))
+        .with_topic_id(id)
+        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+}

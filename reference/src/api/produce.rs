@@ -1,0 +1,170 @@
+//! Produce: append record batches, as sent, to partition logs.
+//!
+//! Each partition's records are checked (one v2 batch, CRC, record count, compression;
+//! `max.message.bytes`), stamped with their offsets and appended; every failure is that
+//! partition's error code, never the whole request's. acks=all checks
+//! `min.insync.replicas` against the in-sync replicas (one, on a single broker:
+//! NOT_ENOUGH_REPLICAS when it asks for more). acks=0 sends no response at all; as in
+//! Kafka, if such a request fails anywhere, the connection is closed so the client learns of
+//! it.
+//!
+//! Idempotent and transactional batches (a producer id) are refused with INVALID_RECORD
+//! until producer state exists: accepting them without deduplication would be a lie.
+//!
+//! # References
+//! - Kafka protocol guide, Produce API; KIP-98 (producer ids), KIP-516 (v13 topic ids)
+//! - `kafka.server.KafkaApis.handleProduceRequest`, `ReplicaManager.appendRecords`,
+//!   `UnifiedLog.analyzeAndValidateRecords`, `LogValidator`
+
+use bytes::BytesMut;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
+
+use super::{Reply, now_ms};
+use crate::broker::{BrokerCore, KafkaError, unknown_topic_or_partition};
+use crate::record_batch;
+use crate::server::Shared;
+
+pub const VERSIONS: VersionRange = VersionRange { min: 3, max: 13 };
+
+/// In-sync replicas of every partition on a single broker.
+const IN_SYNC_REPLICAS: i32 = 1;
+
+pub fn handle(shared: &Shared, req: ProduceRequest, version: i16) -> Reply {
+    let acks = req.acks;
+    let mut core = shared.core();
+    let mut appended = false;
+    let mut failed = false;
+    let responses: Vec<TopicProduceResponse> = req
+        .topic_data
+        .into_iter()
+        .map(|topic| {
+            let name = topic_name(&core, &topic, version);
+            let partition_responses = topic
+                .partition_data
+                .iter()
+                .map(|data| {
+                    let outcome = match (&name, acks) {
+                        (_, a) if !matches!(a, -1..=1) => Err(KafkaError::new(
+                            ResponseError::InvalidRequiredAcks,
+                            format!("Invalid required acks {a}"),
+                        )),
+                        (None, _) => Err(unknown_topic(version)),
+                        (Some(name), _) => append(&mut core, name, data, acks),
+                    };
+                    appended |= outcome.is_ok();
+                    failed |= outcome.is_err();
+                    partition_response(data.index, outcome)
+                })
+                .collect();
+            TopicProduceResponse::default()
+                .with_name(topic.name)
+                .with_topic_id(topic.topic_id)
+                .with_partition_responses(partition_responses)
+        })
+        .collect();
+    drop(core);
+    if appended {
+        shared.notify_appended();
+    }
+    if acks == 0 {
+        if failed {
+            return Reply::Close("a produce request with acks=0 failed".into());
+        }
+        return Reply::NoResponse;
+    }
+    Reply::Response(Box::new(kafka_protocol::messages::ResponseKind::Produce(
+        ProduceResponse::default().with_responses(responses),
+    )))
+}
+
+/// The topic's name: from the request (v3-12) or looked up by id (v13+).
+fn topic_name(core: &BrokerCore, topic: &TopicProduceData, version: i16) -> Option<String> {
+    if version >= 13 {
+        core.topic_name_by_id(topic.topic_id).map(str::to_string)
+    } else {
+        core.topic(&topic.name.0).map(|_| topic.name.0.to_string())
+    }
+}
+
+fn unknown_topic(version: i16) -> KafkaError {
+    if version >= 13 {
+        KafkaError::new(ResponseError::UnknownTopicId, "This server does not host this topic ID.")
+    } else {
+        unknown_topic_or_partition()
+    }
+}
+
+/// What an append gives back: base offset, log append time (-1 for CreateTime), log start.
+struct Appended {
+    base_offset: i64,
+    log_append_time_ms: i64,
+    log_start_offset: i64,
+}
+
+fn append(core: &mut BrokerCore, topic: &str, data: &PartitionProduceData, acks: i16) -> Result<Appended, KafkaError> {
+    let config = core.topic(topic).ok_or_else(unknown_topic_or_partition)?.config.clone();
+    core.partition(topic, data.index)?;
+    let records = data
+        .records
+        .as_ref()
+        .ok_or_else(|| KafkaError::new(ResponseError::InvalidRecord, "Produce request has no records"))?;
+    let header = record_batch::validate_produce(records)
+        .map_err(|e| KafkaError { code: e.error_code(), message: e.to_string() })?;
+    let batch_size = header.total_len();
+    if batch_size > usize::try_from(config.max_message_bytes).unwrap_or(0) {
+        return Err(KafkaError::new(
+            ResponseError::MessageTooLarge,
+            format!(
+                "The record batch size in the append to {topic}-{} is {batch_size} bytes which exceeds the maximum configured value of {}.",
+                data.index, config.max_message_bytes
+            ),
+        ));
+    }
+    if header.producer_id >= 0 {
+        return Err(KafkaError::new(
+            ResponseError::InvalidRecord,
+            "idempotent and transactional producers are not supported by the reference broker yet",
+        ));
+    }
+    if acks == -1 && IN_SYNC_REPLICAS < config.min_insync_replicas {
+        return Err(KafkaError::new(
+            ResponseError::NotEnoughReplicas,
+            format!(
+                "The size of the current ISR {IN_SYNC_REPLICAS} is insufficient to satisfy the min.isr requirement of {} for partition {topic}-{}",
+                config.min_insync_replicas, data.index
+            ),
+        ));
+    }
+    let now = now_ms();
+    let mut bytes = BytesMut::from(&records[..batch_size]);
+    let log = core.partition_mut(topic, data.index)?;
+    let info = log.append(&mut bytes, now).map_err(|e| {
+        tracing::error!(topic, partition = data.index, error = %e, "append failed");
+        KafkaError::new(ResponseError::KafkaStorageError, e.to_string())
+    })?;
+    Ok(Appended {
+        base_offset: info.base_offset,
+        log_append_time_ms: if config.log.log_append_time { now } else { -1 },
+        log_start_offset: info.log_start_offset,
+    })
+}
+
+fn partition_response(index: i32, outcome: Result<Appended, KafkaError>) -> PartitionProduceResponse {
+    let response = PartitionProduceResponse::default().with_index(index);
+    match outcome {
+        Ok(a) => response
+            .with_base_offset(a.base_offset)
+            .with_log_append_time_ms(a.log_append_time_ms)
+            .with_log_start_offset(a.log_start_offset),
+        Err(e) => response
+            .with_error_code(e.code)
+            .with_error_message(Some(StrBytes::from_string(e.message)))
+            .with_base_offset(-1)
+            .with_log_append_time_ms(-1)
+            .with_log_start_offset(-1),
+    }
+}

@@ -1,0 +1,282 @@
+//! Broker and topic configuration, by Kafka's own names.
+//!
+//! Only configs the reference really honours are accepted: an unknown broker config is a
+//! start-up error, and an unknown or invalid topic config is INVALID_CONFIG. A config that is
+//! accepted but silently ignored would make the spec lie.
+//!
+//! Topic configs default to the broker's `log.*` settings, exactly as Kafka derives them
+//! (`retention.ms` from `log.retention.ms`, `segment.bytes` from `log.segment.bytes`, ...).
+//!
+//! # References
+//! - Broker configs: <https://kafka.apache.org/documentation/#brokerconfigs>
+//! - Topic configs: <https://kafka.apache.org/documentation/#topicconfigs>
+//! - KIP-1030 (4.x: `segment.bytes` at least 1 MiB)
+
+use std::collections::BTreeMap;
+
+use crate::log::LogConfig;
+
+/// Kafka 4.x: `segment.bytes` / `log.segment.bytes` must be at least 1 MiB (KIP-1030).
+pub const MIN_SEGMENT_BYTES: u64 = 1024 * 1024;
+
+/// A config that could not be accepted, with a message for the client or the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Settings of one broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// `node.id`.
+    pub node_id: i32,
+    /// `num.partitions`: partitions of a topic created without a count.
+    pub num_partitions: i32,
+    /// `default.replication.factor`.
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics_enable: bool,
+    /// `socket.request.max.bytes`: the largest request frame accepted.
+    pub socket_request_max_bytes: i32,
+    /// `log.retention.check.interval.ms`: how often retention runs.
+    pub log_retention_check_interval_ms: u64,
+    /// `min.insync.replicas` default for topics.
+    pub min_insync_replicas: i32,
+    /// `message.max.bytes`: default `max.message.bytes` of topics.
+    pub message_max_bytes: i32,
+    /// Defaults for every topic's log (`log.retention.ms`, `log.segment.bytes`, ...).
+    pub log_defaults: LogConfig,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            node_id: 1,
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics_enable: true,
+            socket_request_max_bytes: 100 * 1024 * 1024,
+            log_retention_check_interval_ms: 5 * 60 * 1000,
+            min_insync_replicas: 1,
+            message_max_bytes: 1024 * 1024 + 12,
+            log_defaults: LogConfig::default(),
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Builds a config from `key=value` pairs with Kafka's broker config names.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<BrokerConfig, ConfigError> {
+        let mut config = BrokerConfig::default();
+        for (key, value) in pairs {
+            config.set(key.trim(), value.trim())?;
+        }
+        Ok(config)
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let log = &mut self.log_defaults;
+        match key {
+            "node.id" => self.node_id = parse_at_least(key, value, 0)?,
+            "num.partitions" => self.num_partitions = parse_at_least(key, value, 1)?,
+            "default.replication.factor" => {
+                self.default_replication_factor = parse_at_least(key, value, 1)?
+            }
+            "auto.create.topics.enable" => self.auto_create_topics_enable = parse_bool(key, value)?,
+            "socket.request.max.bytes" => self.socket_request_max_bytes = parse_at_least(key, value, 1)?,
+            "log.retention.check.interval.ms" => {
+                self.log_retention_check_interval_ms = parse_at_least(key, value, 1)?
+            }
+            "min.insync.replicas" => self.min_insync_replicas = parse_at_least(key, value, 1)?,
+            "message.max.bytes" => self.message_max_bytes = parse_at_least(key, value, 0)?,
+            "log.retention.ms" => log.retention_ms = parse_at_least(key, value, -1)?,
+            "log.retention.minutes" => {
+                log.retention_ms = parse_at_least::<i64>(key, value, -1)?.saturating_mul(60_000)
+            }
+            "log.retention.hours" => {
+                log.retention_ms = parse_at_least::<i64>(key, value, -1)?.saturating_mul(3_600_000)
+            }
+            "log.retention.bytes" => log.retention_bytes = parse_at_least(key, value, -1)?,
+            "log.segment.bytes" => log.segment_bytes = parse_at_least(key, value, MIN_SEGMENT_BYTES)?,
+            "log.roll.ms" => log.segment_ms = parse_at_least(key, value, 1)?,
+            "log.roll.hours" => {
+                log.segment_ms = parse_at_least::<i64>(key, value, 1)?.saturating_mul(3_600_000)
+            }
+            "log.index.interval.bytes" => log.index_interval_bytes = parse_at_least(key, value, 0)?,
+            "log.index.size.max.bytes" => log.segment_index_bytes = parse_at_least(key, value, 4)?,
+            "log.message.timestamp.type" => log.log_append_time = parse_timestamp_type(key, value)?,
+            _ => return Err(ConfigError(format!("unknown or unsupported broker config `{key}`"))),
+        }
+        Ok(())
+    }
+}
+
+/// A topic's own settings: the log's, plus those the produce path checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicConfig {
+    pub log: LogConfig,
+    /// `max.message.bytes`: the largest record batch accepted.
+    pub max_message_bytes: i32,
+    /// `min.insync.replicas`: with acks=all, fewer in-sync replicas is NOT_ENOUGH_REPLICAS.
+    pub min_insync_replicas: i32,
+    /// The configs set explicitly on the topic (DescribeConfigs reports them as
+    /// DYNAMIC_TOPIC_CONFIG; the rest come from the broker).
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// The topic configs the reference honours, in the order DescribeConfigs lists them.
+pub const TOPIC_CONFIG_NAMES: &[&str] = &[
+    "cleanup.policy",
+    "index.interval.bytes",
+    "max.message.bytes",
+    "message.timestamp.type",
+    "min.insync.replicas",
+    "retention.bytes",
+    "retention.ms",
+    "segment.bytes",
+    "segment.index.bytes",
+    "segment.ms",
+];
+
+impl TopicConfig {
+    /// The broker's defaults with `overrides` (topic config names) applied.
+    pub fn new(broker: &BrokerConfig, overrides: BTreeMap<String, String>) -> Result<TopicConfig, ConfigError> {
+        let mut config = TopicConfig {
+            log: broker.log_defaults.clone(),
+            max_message_bytes: broker.message_max_bytes,
+            min_insync_replicas: broker.min_insync_replicas,
+            overrides: BTreeMap::new(),
+        };
+        for (key, value) in &overrides {
+            config.set(key, value)?;
+        }
+        config.overrides = overrides;
+        Ok(config)
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let log = &mut self.log;
+        match key {
+            "cleanup.policy" => {
+                if value.trim() != "delete" {
+                    return Err(ConfigError(format!(
+                        "cleanup.policy={value} is not supported by the reference broker (only delete)"
+                    )));
+                }
+            }
+            "index.interval.bytes" => log.index_interval_bytes = parse_at_least(key, value, 0)?,
+            "max.message.bytes" => self.max_message_bytes = parse_at_least(key, value, 0)?,
+            "message.timestamp.type" => log.log_append_time = parse_timestamp_type(key, value)?,
+            "min.insync.replicas" => self.min_insync_replicas = parse_at_least(key, value, 1)?,
+            "retention.bytes" => log.retention_bytes = parse_at_least(key, value, -1)?,
+            "retention.ms" => log.retention_ms = parse_at_least(key, value, -1)?,
+            "segment.bytes" => log.segment_bytes = parse_at_least(key, value, MIN_SEGMENT_BYTES)?,
+            "segment.index.bytes" => log.segment_index_bytes = parse_at_least(key, value, 4)?,
+            "segment.ms" => log.segment_ms = parse_at_least(key, value, 1)?,
+            _ => return Err(ConfigError(format!("Unknown topic config name: {key}"))),
+        }
+        Ok(())
+    }
+
+    /// The value in force for `name` and whether it was set on the topic itself.
+    pub fn value_of(&self, name: &str) -> Option<(String, bool)> {
+        if let Some(v) = self.overrides.get(name) {
+            return Some((v.clone(), true));
+        }
+        let log = &self.log;
+        let value = match name {
+            "cleanup.policy" => "delete".to_string(),
+            "index.interval.bytes" => log.index_interval_bytes.to_string(),
+            "max.message.bytes" => self.max_message_bytes.to_string(),
+            "message.timestamp.type" => timestamp_type_name(log.log_append_time).to_string(),
+            "min.insync.replicas" => self.min_insync_replicas.to_string(),
+            "retention.bytes" => log.retention_bytes.to_string(),
+            "retention.ms" => log.retention_ms.to_string(),
+            "segment.bytes" => log.segment_bytes.to_string(),
+            "segment.index.bytes" => log.segment_index_bytes.to_string(),
+            "segment.ms" => log.segment_ms.to_string(),
+            _ => return None,
+        };
+        Some((value, false))
+    }
+}
+
+fn timestamp_type_name(log_append_time: bool) -> &'static str {
+    if log_append_time { "LogAppendTime" } else { "CreateTime" }
+}
+
+fn parse_timestamp_type(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "CreateTime" => Ok(false),
+        "LogAppendTime" => Ok(true),
+        _ => Err(ConfigError(format!(
+            "Invalid value {value} for configuration {key}: String must be one of: CreateTime, LogAppendTime"
+        ))),
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError(format!(
+            "Invalid value {value} for configuration {key}: Expected value to be either true or false"
+        ))),
+    }
+}
+
+fn parse_at_least<T>(key: &str, value: &str, min: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let parsed: T = value.trim().parse().map_err(|_| {
+        ConfigError(format!("Invalid value {value} for configuration {key}: Not a number"))
+    })?;
+    if parsed < min {
+        return Err(ConfigError(format!(
+            "Invalid value {value} for configuration {key}: Value must be at least {min}"
+        )));
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_configs_default_to_broker_log_settings() {
+        let broker = BrokerConfig::from_pairs([("log.retention.ms", "1000"), ("num.partitions", "3")]).unwrap();
+        assert_eq!(broker.num_partitions, 3);
+        let topic = TopicConfig::new(&broker, BTreeMap::new()).unwrap();
+        assert_eq!(topic.log.retention_ms, 1000);
+        assert_eq!(topic.value_of("retention.ms"), Some(("1000".into(), false)));
+    }
+
+    #[test]
+    fn overrides_are_reported_as_set_on_the_topic() {
+        let broker = BrokerConfig::default();
+        let overrides = BTreeMap::from([("retention.bytes".to_string(), "2048".to_string())]);
+        let topic = TopicConfig::new(&broker, overrides).unwrap();
+        assert_eq!(topic.log.retention_bytes, 2048);
+        assert_eq!(topic.value_of("retention.bytes"), Some(("2048".into(), true)));
+    }
+
+    #[test]
+    fn bad_configs_are_rejected_with_kafka_style_messages() {
+        let broker = BrokerConfig::default();
+        for (key, value) in [
+            ("segment.bytes", "1000"),
+            ("retention.ms", "-2"),
+            ("cleanup.policy", "compact"),
+            ("no.such.config", "1"),
+            ("max.message.bytes", "lots"),
+        ] {
+            let overrides = BTreeMap::from([(key.to_string(), value.to_string())]);
+            assert!(TopicConfig::new(&broker, overrides).is_err(), "{key}={value} accepted");
+        }
+        assert!(BrokerConfig::from_pairs([("log.segment.bytes", "10")]).is_err());
+        assert!(BrokerConfig::from_pairs([("no.such", "1")]).is_err());
+    }
+}

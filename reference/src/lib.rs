@@ -1,0 +1,31 @@
+//! A compact reference Kafka broker that speaks the real wire protocol.
+//!
+//! Real clients (librdkafka, the Java client, kcat …) talk to it unchanged. It is the spec's
+//! executable reference: small enough to read, strict enough to compare with Apache Kafka.
+//!
+//! # Layout
+//!
+//! - [`server`]: accept loop, connection limit, graceful shutdown ([`shutdown`]).
+//! - [`connection`] / [`frame`]: the 4-byte length-prefixed frames, with the size limit
+//!   checked before anything is allocated.
+//! - [`api`]: one module per Kafka API; each declares the versions it really handles, and
+//!   ApiVersions is built from that table.
+//! - [`broker`]: the synchronous broker state (topics, partitions, their logs) that the API
+//!   handlers act on. No I/O but the log's files; time is an explicit `now_ms`.
+//! - [`log`]: the partition log: segments, offset and time indexes, retention, recovery.
+//! - [`record_batch`]: checking and stamping v2 record batches as sent.
+//! - [`config`]: broker and topic configuration, with Kafka's names.
+//! - [`embedded`]: start a broker in-process for tests ([`embedded::EmbeddedBroker`]).
+
+pub mod api;
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod embedded;
+pub mod frame;
+pub mod log;
+pub mod record_batch;
+pub mod server;
+pub mod shutdown;
+
+pub use embedded::EmbeddedBroker;

@@ -1,0 +1,984 @@
+//! Record batches (message format v2) as the producer sent them.
+//!
+//! The broker never re-encodes records: it checks a batch (magic, length, CRC-32C, record
+//! count), rewrites the base offset in place (the CRC does not cover it), and stores the bytes.
+//! Only `LogAppendTime` topics change covered bytes (the max timestamp and the attributes), and
+//! then the CRC is computed again.
+//!
+//! Checking a produce goes in the order Kafka checks it, because the order decides which error
+//! code a doubly broken batch gets:
+//!
+//! 1. framing, as `ByteBufferLogInputStream.nextBatchSize` does it: a batch length below 14 or
+//!    a magic outside 0..=2 is `CORRUPT_MESSAGE` (2); a batch that does not fit in the buffer
+//!    is *no batch at all*, so `ProduceRequest.validateRecords` answers `INVALID_RECORD` (87,
+//!    "must have at least one record batch"). A truncated batch is therefore 87, not 2;
+//! 2. `ProduceRequest.validateRecords`: magic 0 or 1 in produce v3+ is `INVALID_RECORD` (87);
+//!    zstd before produce v7 is `UNSUPPORTED_COMPRESSION_TYPE` (76); a second complete batch is
+//!    `INVALID_RECORD` (87). Bytes after the batch that do not make a complete batch are
+//!    ignored, and `UnifiedLog.trimInvalidBytes` later drops them;
+//! 3. `UnifiedLog.analyzeAndValidateRecords`: a base offset other than 0 is `INVALID_RECORD`;
+//!    a batch shorter than its 61-byte header or a CRC mismatch is `CORRUPT_MESSAGE`
+//!    (`DefaultRecordBatch.isValid`); an unknown compression id makes `CompressionType.forId`
+//!    throw `IllegalArgumentException`, which Kafka answers as `UNKNOWN_SERVER_ERROR` (-1);
+//! 4. `LogValidator.validateBatch`: `lastOffsetDelta + 1` must be positive and equal the
+//!    record count, which must be positive; clients may not write control batches; a producer
+//!    id needs a base sequence >= 0. All `INVALID_RECORD`;
+//! 5. the records themselves, as `DefaultRecord.readFrom` reads them: sizes, varints, header
+//!    counts, no bytes left over. All `INVALID_RECORD`. A compressed payload that does not
+//!    decompress is a `KafkaException` in Kafka, which reaches the client as
+//!    `UNKNOWN_SERVER_ERROR` (-1).
+//!
+//! One deliberate difference: Kafka renumbers a compressed batch whose inner offset deltas are
+//! not 0, 1, 2 … (it re-encodes it); this broker never re-encodes, so it rejects such a batch
+//! with `INVALID_RECORD`. Real clients always write consecutive deltas.
+//!
+//! Timestamp checks (`message.timestamp.*.max.ms`, `INVALID_TIMESTAMP`) and size limits
+//! (`max.message.bytes`, `MESSAGE_TOO_LARGE`) depend on topic configs, so the caller makes them.
+//!
+//! Decompression goes through the `kafka-protocol` crate's codecs, which inflate a whole batch
+//! in memory; a snappy length header that promises more than snappy can expand to is refused
+//! before any allocation.
+//!
+//! # References
+//! - Kafka protocol guide, "Record Batch": <https://kafka.apache.org/documentation/#recordbatch>
+//! - KIP-98 (the v2 format)
+//! - Apache Kafka sources: `ProduceRequest.validateRecords`, `ByteBufferLogInputStream`,
+//!   `UnifiedLog.analyzeAndValidateRecords` / `trimInvalidBytes`, `LogValidator.validateBatch`,
+//!   `DefaultRecordBatch.ensureValid` / `setMaxTimestamp`, `DefaultRecord.readFrom`,
+//!   `ReplicaManager.appendToLocalLog` (which exceptions become which error codes)
+
+use std::borrow::Cow;
+
+use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
+
+/// Bytes of the v2 batch header, up to and including `recordsCount`.
+pub const BATCH_HEADER_LEN: usize = 61;
+
+/// `baseOffset` and `batchLength`: the bytes before what `batchLength` counts (`LOG_OVERHEAD`).
+pub const LOG_OVERHEAD: usize = 12;
+
+/// The produce request version this broker checks against when none is given.
+pub const LATEST_PRODUCE_VERSION: i16 = 11;
+
+const BATCH_LENGTH_OFFSET: usize = 8;
+const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
+const MAGIC_OFFSET: usize = 16;
+const CRC_OFFSET: usize = 17;
+const ATTRIBUTES_OFFSET: usize = 21;
+const MAX_TIMESTAMP_OFFSET: usize = 35;
+/// `LegacyRecord.RECORD_OVERHEAD_V0`: the smallest batch length Kafka's framing accepts.
+const MIN_FRAMED_BATCH_LENGTH: i32 = 14;
+
+const COMPRESSION_MASK: i16 = 0x07;
+const TIMESTAMP_TYPE_BIT: i16 = 1 << 3;
+const TRANSACTIONAL_BIT: i16 = 1 << 4;
+const CONTROL_BIT: i16 = 1 << 5;
+
+/// Kafka error codes a produce can get from this module.
+const UNKNOWN_SERVER_ERROR: i16 = -1;
+const CORRUPT_MESSAGE: i16 = 2;
+const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
+const INVALID_RECORD: i16 = 87;
+
+/// The fixed 61-byte header of a v2 record batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: i64,
+    pub batch_length: i32,
+    pub partition_leader_epoch: i32,
+    pub magic: i8,
+    pub crc: u32,
+    pub attributes: i16,
+    pub last_offset_delta: i32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub records_count: i32,
+}
+
+/// Why a batch was refused. Each carries the Kafka error code a produce gets
+/// ([`BatchError::error_code`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// The buffer holds no complete batch (Kafka: no batch at all, `INVALID_RECORD`).
+    #[error("no complete record batch: {available} bytes where {needed} are needed")]
+    Truncated { needed: usize, available: usize },
+    /// A batch length too small for the header (`CORRUPT_MESSAGE`).
+    #[error("invalid record batch length {batch_length}")]
+    InvalidBatchLength { batch_length: i32 },
+    /// A magic byte outside 0..=2 (`CORRUPT_MESSAGE`).
+    #[error("invalid magic {magic} in record batch")]
+    InvalidMagic { magic: i8 },
+    /// Magic 0 or 1: produce v3+ takes only v2 batches (`INVALID_RECORD`).
+    #[error("record batches with magic {magic} are not allowed, only magic 2")]
+    UnsupportedMagic { magic: i8 },
+    /// zstd in a produce older than v7 (`UNSUPPORTED_COMPRESSION_TYPE`).
+    #[error("produce requests before version 7 may not use ZStandard compression")]
+    ZstdBeforeV7,
+    /// A second complete batch for one partition (`INVALID_RECORD`).
+    #[error("produce requests may contain exactly one record batch per partition")]
+    MoreThanOneBatch,
+    /// Clients send base offset 0; the broker assigns offsets (`INVALID_RECORD`).
+    #[error("the base offset of a produced record batch must be 0, not {base_offset}")]
+    NonZeroBaseOffset { base_offset: i64 },
+    /// The stored CRC-32C does not match the bytes (`CORRUPT_MESSAGE`).
+    #[error("record batch is corrupt (stored crc {stored:#010x}, computed {computed:#010x})")]
+    CrcMismatch { stored: u32, computed: u32 },
+    /// Compression bits 5, 6 or 7 (Kafka: `UNKNOWN_SERVER_ERROR`).
+    #[error("unknown compression type id {id}")]
+    UnknownCompression { id: i16 },
+    /// `lastOffsetDelta + 1 <= 0` (`INVALID_RECORD`).
+    #[error("record batch has an invalid offset range (last offset delta {last_offset_delta})")]
+    InvalidOffsetRange { last_offset_delta: i32 },
+    /// A record count that is not positive (`INVALID_RECORD`).
+    #[error("invalid record count {records_count}")]
+    InvalidRecordCount { records_count: i32 },
+    /// `lastOffsetDelta + 1 != recordsCount` (`INVALID_RECORD`).
+    #[error("last offset delta {last_offset_delta} disagrees with record count {records_count}")]
+    InconsistentRecordCount { last_offset_delta: i32, records_count: i32 },
+    /// Clients may not write control batches (`INVALID_RECORD`).
+    #[error("clients are not allowed to write control records")]
+    ControlBatch,
+    /// An idempotent batch without a sequence number (`INVALID_RECORD`).
+    #[error("invalid base sequence {base_sequence} for producer id {producer_id}")]
+    InvalidSequence { producer_id: i64, base_sequence: i32 },
+    /// The compressed payload does not decompress (Kafka: `UNKNOWN_SERVER_ERROR`).
+    #[error("cannot decompress records (compression {compression}): {reason}")]
+    Decompression { compression: i16, reason: String },
+    /// A record that does not parse, or records that disagree with the header
+    /// (`INVALID_RECORD`).
+    #[error("record {index} is malformed: {reason}")]
+    MalformedRecord { index: usize, reason: &'static str },
+}
+
+impl BatchError {
+    /// The Kafka error code a Produce partition response carries for this failure.
+    pub fn error_code(&self) -> i16 {
+        match self {
+            BatchError::InvalidBatchLength { .. }
+            | BatchError::InvalidMagic { .. }
+            | BatchError::CrcMismatch { .. } => CORRUPT_MESSAGE,
+            BatchError::ZstdBeforeV7 => UNSUPPORTED_COMPRESSION_TYPE,
+            BatchError::UnknownCompression { .. } | BatchError::Decompression { .. } => {
+                UNKNOWN_SERVER_ERROR
+            }
+            BatchError::Truncated { .. }
+            | BatchError::UnsupportedMagic { .. }
+            | BatchError::MoreThanOneBatch
+            | BatchError::NonZeroBaseOffset { .. }
+            | BatchError::InvalidOffsetRange { .. }
+            | BatchError::InvalidRecordCount { .. }
+            | BatchError::InconsistentRecordCount { .. }
+            | BatchError::ControlBatch
+            | BatchError::InvalidSequence { .. }
+            | BatchError::MalformedRecord { .. } => INVALID_RECORD,
+        }
+    }
+}
+
+impl BatchHeader {
+    /// Reads the header at the start of `buf`. Needs the 61 header bytes (not the records),
+    /// magic 2 and a batch length that covers the header.
+    pub fn parse(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+        if buf.len() < BATCH_HEADER_LEN {
+            return Err(BatchError::Truncated { needed: BATCH_HEADER_LEN, available: buf.len() });
+        }
+        let magic = buf[MAGIC_OFFSET] as i8;
+        match magic {
+            2 => {}
+            0 | 1 => return Err(BatchError::UnsupportedMagic { magic }),
+            _ => return Err(BatchError::InvalidMagic { magic }),
+        }
+        let header = BatchHeader {
+            base_offset: be_i64(buf, 0),
+            batch_length: be_i32(buf, BATCH_LENGTH_OFFSET),
+            partition_leader_epoch: be_i32(buf, PARTITION_LEADER_EPOCH_OFFSET),
+            magic,
+            crc: be_i32(buf, CRC_OFFSET) as u32,
+            attributes: be_i16(buf, ATTRIBUTES_OFFSET),
+            last_offset_delta: be_i32(buf, 23),
+            base_timestamp: be_i64(buf, 27),
+            max_timestamp: be_i64(buf, MAX_TIMESTAMP_OFFSET),
+            producer_id: be_i64(buf, 43),
+            producer_epoch: be_i16(buf, 51),
+            base_sequence: be_i32(buf, 53),
+            records_count: be_i32(buf, 57),
+        };
+        if header.batch_length < (BATCH_HEADER_LEN - LOG_OVERHEAD) as i32 {
+            return Err(BatchError::InvalidBatchLength { batch_length: header.batch_length });
+        }
+        Ok(header)
+    }
+
+    /// Bytes of the whole batch: `baseOffset`, `batchLength` and what `batchLength` counts.
+    pub fn total_len(&self) -> usize {
+        LOG_OVERHEAD + self.batch_length.max(0) as usize
+    }
+
+    /// Offset of the batch's last record (`baseOffset + lastOffsetDelta`).
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset.wrapping_add(i64::from(self.last_offset_delta))
+    }
+
+    /// The offset after this batch: where the next batch starts.
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset().wrapping_add(1)
+    }
+
+    /// Compression id (attribute bits 0-2): 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd.
+    pub fn compression(&self) -> i16 {
+        self.attributes & COMPRESSION_MASK
+    }
+
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & TIMESTAMP_TYPE_BIT != 0
+    }
+
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_BIT != 0
+    }
+
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_BIT != 0
+    }
+
+    /// Whether the producer is idempotent (`DefaultRecordBatch.hasProducerId`).
+    pub fn has_producer_id(&self) -> bool {
+        self.producer_id >= 0
+    }
+}
+
+/// Validates the records of one partition in a Produce request at the newest version (v3+:
+/// exactly one v2 batch). See the module doc for the order of checks and their error codes.
+/// On success the batch is `records[..header.total_len()]`; bytes after it are to be ignored.
+pub fn validate_produce(records: &[u8]) -> Result<BatchHeader, BatchError> {
+    validate_produce_for_version(records, LATEST_PRODUCE_VERSION)
+}
+
+/// [`validate_produce`] for a given Produce request version (only v7+ may carry zstd).
+pub fn validate_produce_for_version(
+    records: &[u8],
+    produce_version: i16,
+) -> Result<BatchHeader, BatchError> {
+    let total_len = match frame(records)? {
+        Some(len) => len,
+        None => return Err(BatchError::Truncated { needed: framed_need(records), available: records.len() }),
+    };
+    let magic = records[MAGIC_OFFSET] as i8;
+    if magic != 2 {
+        return Err(BatchError::UnsupportedMagic { magic });
+    }
+    if total_len < BATCH_HEADER_LEN {
+        return Err(BatchError::InvalidBatchLength { batch_length: be_i32(records, BATCH_LENGTH_OFFSET) });
+    }
+    let header = BatchHeader::parse(records)?;
+    if produce_version < 7 && header.compression() == 4 {
+        return Err(BatchError::ZstdBeforeV7);
+    }
+    if frame(&records[total_len..])?.is_some() {
+        return Err(BatchError::MoreThanOneBatch);
+    }
+    if header.base_offset != 0 {
+        return Err(BatchError::NonZeroBaseOffset { base_offset: header.base_offset });
+    }
+    let batch = &records[..total_len];
+    check_crc(&header, batch)?;
+    check_batch_fields(&header)?;
+    let mut expected_delta = 0;
+    walk_records(&header, batch, |index, record| {
+        if record.offset_delta != expected_delta {
+            return Err(BatchError::MalformedRecord { index, reason: "offset deltas are not 0, 1, 2, ..." });
+        }
+        expected_delta += 1;
+        Ok(())
+    })?;
+    Ok(header)
+}
+
+/// Kafka's framing of the next batch (`ByteBufferLogInputStream.nextBatchSize` and
+/// `nextBatch`): `Ok(None)` when the buffer holds no complete batch.
+fn frame(buf: &[u8]) -> Result<Option<usize>, BatchError> {
+    if buf.len() < LOG_OVERHEAD {
+        return Ok(None);
+    }
+    let batch_length = be_i32(buf, BATCH_LENGTH_OFFSET);
+    if batch_length < MIN_FRAMED_BATCH_LENGTH {
+        return Err(BatchError::InvalidBatchLength { batch_length });
+    }
+    if buf.len() <= MAGIC_OFFSET {
+        return Ok(None);
+    }
+    let magic = buf[MAGIC_OFFSET] as i8;
+    if !(0..=2).contains(&magic) {
+        return Err(BatchError::InvalidMagic { magic });
+    }
+    let total_len = LOG_OVERHEAD + batch_length as usize;
+    Ok((buf.len() >= total_len).then_some(total_len))
+}
+
+/// How many bytes the first batch in `buf` needs, for the `Truncated` message.
+fn framed_need(buf: &[u8]) -> usize {
+    if buf.len() < LOG_OVERHEAD {
+        return LOG_OVERHEAD;
+    }
+    LOG_OVERHEAD + be_i32(buf, BATCH_LENGTH_OFFSET).max(0) as usize
+}
+
+/// `LogValidator.validateBatch` for a client append of a v2 batch.
+fn check_batch_fields(header: &BatchHeader) -> Result<(), BatchError> {
+    let count_from_offsets = i64::from(header.last_offset_delta) + 1;
+    if count_from_offsets <= 0 {
+        return Err(BatchError::InvalidOffsetRange { last_offset_delta: header.last_offset_delta });
+    }
+    if header.records_count <= 0 {
+        return Err(BatchError::InvalidRecordCount { records_count: header.records_count });
+    }
+    if count_from_offsets != i64::from(header.records_count) {
+        return Err(BatchError::InconsistentRecordCount {
+            last_offset_delta: header.last_offset_delta,
+            records_count: header.records_count,
+        });
+    }
+    if header.is_control() {
+        return Err(BatchError::ControlBatch);
+    }
+    if header.has_producer_id() && header.base_sequence < 0 {
+        return Err(BatchError::InvalidSequence {
+            producer_id: header.producer_id,
+            base_sequence: header.base_sequence,
+        });
+    }
+    Ok(())
+}
+
+/// The CRC-32C over `batch[21..]`, as `DefaultRecordBatch.computeChecksum`.
+pub fn compute_crc(batch: &[u8]) -> u32 {
+    batch.get(ATTRIBUTES_OFFSET..).map_or(0, crc32c::crc32c)
+}
+
+fn check_crc(header: &BatchHeader, batch: &[u8]) -> Result<(), BatchError> {
+    let computed = compute_crc(batch);
+    if computed != header.crc {
+        return Err(BatchError::CrcMismatch { stored: header.crc, computed });
+    }
+    Ok(())
+}
+
+/// Walks whole batches in a buffer of concatenated batches (log recovery, reads): returns the
+/// headers of every complete v2 batch whose CRC verifies, up to the first that does not, and
+/// the byte length of that valid prefix.
+pub fn scan_valid_prefix(buf: &[u8]) -> (Vec<BatchHeader>, usize) {
+    let mut headers = Vec::new();
+    let mut position = 0;
+    while let Ok(header) = BatchHeader::parse(&buf[position..]) {
+        let end = position + header.total_len();
+        if end > buf.len() || check_crc(&header, &buf[position..end]).is_err() {
+            break;
+        }
+        headers.push(header);
+        position = end;
+    }
+    (headers, position)
+}
+
+/// Rewrites the base offset of the batch at the start of `batch`. The CRC does not cover it.
+///
+/// # Panics
+/// If `batch` is shorter than a batch header: callers pass validated batches only.
+pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
+    assert!(batch.len() >= BATCH_HEADER_LEN, "set_base_offset on {} bytes, not a batch", batch.len());
+    batch[..8].copy_from_slice(&base_offset.to_be_bytes());
+}
+
+/// Rewrites the partition leader epoch of the batch at the start of `batch` (not covered by
+/// the CRC), as `LogValidator` does on every leader append.
+///
+/// # Panics
+/// If `batch` is shorter than a batch header.
+pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
+    assert!(batch.len() >= BATCH_HEADER_LEN, "set_partition_leader_epoch on {} bytes", batch.len());
+    batch[PARTITION_LEADER_EPOCH_OFFSET..MAGIC_OFFSET].copy_from_slice(&epoch.to_be_bytes());
+}
+
+/// Stamps a `LogAppendTime` topic's append time: the timestamp-type attribute bit is set, the
+/// max timestamp becomes `now_ms` and the CRC is computed again
+/// (`DefaultRecordBatch.setMaxTimestamp`). Records then all read as `now_ms`.
+///
+/// # Panics
+/// If `batch` does not hold the whole batch its header describes.
+pub fn stamp_log_append_time(batch: &mut [u8], now_ms: i64) {
+    let header = BatchHeader::parse(batch).expect("stamp_log_append_time on a validated batch");
+    let total_len = header.total_len();
+    assert!(total_len <= batch.len(), "batch of {total_len} bytes in a {}-byte buffer", batch.len());
+    let attributes = header.attributes | TIMESTAMP_TYPE_BIT;
+    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = compute_crc(&batch[..total_len]);
+    batch[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// `(offset, timestamp)` of every record in one batch, decompressing when needed (ListOffsets
+/// by timestamp is answered at record precision). In a `LogAppendTime` batch every record has
+/// the batch's max timestamp, as `DefaultRecordBatch`'s iterators report it.
+pub fn record_timestamps(batch: &[u8]) -> Result<Vec<(i64, i64)>, BatchError> {
+    let header = BatchHeader::parse(batch)?;
+    let total_len = header.total_len();
+    if batch.len() < total_len {
+        return Err(BatchError::Truncated { needed: total_len, available: batch.len() });
+    }
+    let mut out = Vec::new();
+    walk_records(&header, &batch[..total_len], |_, record| {
+        let offset = header.base_offset.wrapping_add(i64::from(record.offset_delta));
+        let timestamp = if header.is_log_append_time() {
+            header.max_timestamp
+        } else {
+            header.base_timestamp.wrapping_add(record.timestamp_delta)
+        };
+        out.push((offset, timestamp));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// What the broker needs of one record.
+#[derive(Debug, Clone, Copy)]
+struct RecordMeta {
+    offset_delta: i32,
+    timestamp_delta: i64,
+}
+
+/// Decompresses the batch's records if needed and visits each record, checking that exactly
+/// `recordsCount` well-formed records are there.
+fn walk_records(
+    header: &BatchHeader,
+    batch: &[u8],
+    mut visit: impl FnMut(usize, RecordMeta) -> Result<(), BatchError>,
+) -> Result<(), BatchError> {
+    if header.records_count < 0 {
+        return Err(BatchError::InvalidRecordCount { records_count: header.records_count });
+    }
+    if header.records_count == 0 {
+        return Ok(());
+    }
+    let records = decompress(header, &batch[BATCH_HEADER_LEN..])?;
+    let mut reader = Reader::new(&records);
+    for index in 0..header.records_count as usize {
+        let record = read_record(&mut reader).map_err(|reason| BatchError::MalformedRecord { index, reason })?;
+        visit(index, record)?;
+    }
+    if !reader.is_empty() {
+        let index = header.records_count as usize;
+        return Err(BatchError::MalformedRecord { index, reason: "bytes remain after the declared records" });
+    }
+    Ok(())
+}
+
+/// The records section, decompressed with the batch's codec.
+fn decompress<'a>(header: &BatchHeader, payload: &'a [u8]) -> Result<Cow<'a, [u8]>, BatchError> {
+    let compression = header.compression();
+    let failed = |e: anyhow::Error| BatchError::Decompression { compression, reason: format!("{e:#}") };
+    let take = |buf: &mut bytes::Bytes| Ok::<_, anyhow::Error>(std::mem::take(buf));
+    let mut input = payload;
+    let bytes = match compression {
+        0 => return Ok(Cow::Borrowed(payload)),
+        1 => <Gzip as Decompressor<&[u8]>>::decompress(&mut input, take).map_err(failed)?,
+        2 => {
+            check_snappy_lengths(payload).map_err(|reason| BatchError::Decompression {
+                compression,
+                reason: reason.to_string(),
+            })?;
+            <Snappy as Decompressor<&[u8]>>::decompress(&mut input, take).map_err(failed)?
+        }
+        3 => <Lz4 as Decompressor<&[u8]>>::decompress(&mut input, take).map_err(failed)?,
+        4 => <Zstd as Decompressor<&[u8]>>::decompress(&mut input, take).map_err(failed)?,
+        id => return Err(BatchError::UnknownCompression { id }),
+    };
+    Ok(Cow::Owned(bytes.to_vec()))
+}
+
+/// Snappy never expands more than 64 output bytes per 3-byte copy; a length header claiming
+/// more is corrupt, and is refused before the decoder allocates what it claims.
+const SNAPPY_MAX_EXPANSION: u64 = 22;
+/// The xerial snappy-java stream header, magic and versions (16 bytes).
+const SNAPPY_XERIAL_HEADER: &[u8] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
+
+fn check_snappy_lengths(payload: &[u8]) -> Result<(), &'static str> {
+    let Some(mut rest) = payload.strip_prefix(SNAPPY_XERIAL_HEADER) else {
+        return check_snappy_block(payload);
+    };
+    while !rest.is_empty() {
+        let Some(len_bytes) = rest.get(..4) else { return Err("truncated snappy block length") };
+        let block_len = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
+        let Some(block) = rest.get(4..4 + block_len) else { return Err("truncated snappy block") };
+        check_snappy_block(block)?;
+        rest = &rest[4 + block_len..];
+    }
+    Ok(())
+}
+
+fn check_snappy_block(block: &[u8]) -> Result<(), &'static str> {
+    let mut declared: u64 = 0;
+    for (i, byte) in block.iter().take(5).enumerate() {
+        declared |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            let limit = (block.len() as u64).saturating_mul(SNAPPY_MAX_EXPANSION);
+            return if declared <= limit { Ok(()) } else { Err("snappy length exceeds what the block can hold") };
+        }
+    }
+    Err("invalid snappy length header")
+}
+
+/// Reads one record as `DefaultRecord.readFrom` does, keeping only what the broker needs.
+fn read_record(reader: &mut Reader<'_>) -> Result<RecordMeta, &'static str> {
+    let size = reader.varint()?;
+    let size = usize::try_from(size).map_err(|_| "negative record size")?;
+    let mut body = Reader::new(reader.take(size).ok_or("record size exceeds the batch")?);
+    body.take(1).ok_or("record too short")?; // attributes, unused in v2
+    let timestamp_delta = body.varlong()?;
+    let offset_delta = body.varint()?;
+    for _ in 0..2 {
+        let len = body.varint()?; // key, then value; negative means null
+        if let Ok(len) = usize::try_from(len) {
+            body.take(len).ok_or("key or value exceeds the record")?;
+        }
+    }
+    let header_count = body.varint()?;
+    let header_count = usize::try_from(header_count).map_err(|_| "negative header count")?;
+    if header_count > body.remaining() {
+        return Err("header count exceeds the record");
+    }
+    for _ in 0..header_count {
+        let key_len = usize::try_from(body.varint()?).map_err(|_| "negative header key size")?;
+        body.take(key_len).ok_or("header key exceeds the record")?;
+        if let Ok(value_len) = usize::try_from(body.varint()?) {
+            body.take(value_len).ok_or("header value exceeds the record")?;
+        }
+    }
+    if !body.is_empty() {
+        return Err("record size disagrees with its contents");
+    }
+    Ok(RecordMeta { offset_delta, timestamp_delta })
+}
+
+/// A cursor over bytes with Kafka's zig-zag varints (`ByteUtils.readVarint` / `readVarlong`).
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf }
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        if len > self.buf.len() {
+            return None;
+        }
+        let (head, tail) = self.buf.split_at(len);
+        self.buf = tail;
+        Some(head)
+    }
+
+    /// Up to `max_bytes` bytes of an unsigned LEB128 value; more is an illegal varint.
+    fn unsigned(&mut self, max_bytes: usize) -> Result<u64, &'static str> {
+        let mut value: u64 = 0;
+        for i in 0..max_bytes {
+            let byte = self.take(1).ok_or("varint runs past the end")?[0];
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("illegal varint")
+    }
+
+    fn varint(&mut self) -> Result<i32, &'static str> {
+        let raw = self.unsigned(5)? as u32;
+        Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+    }
+
+    fn varlong(&mut self) -> Result<i64, &'static str> {
+        let raw = self.unsigned(10)?;
+        Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+    }
+}
+
+fn be_i16(buf: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([buf[at], buf[at + 1]])
+}
+
+fn be_i32(buf: &[u8], at: usize) -> i32 {
+    let mut bytes = [0; 4];
+    bytes.copy_from_slice(&buf[at..at + 4]);
+    i32::from_be_bytes(bytes)
+}
+
+fn be_i64(buf: &[u8], at: usize) -> i64 {
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&buf[at..at + 8]);
+    i64::from_be_bytes(bytes)
+}
+
+
+#[cfg(test)]
+mod tests {
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const ALL_COMPRESSIONS: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
+    fn record(offset: i64, timestamp: i64) -> Record {
+        Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset,
+            sequence: -1,
+            timestamp,
+            key: Some(Bytes::from(format!("key-{offset}"))),
+            value: Some(Bytes::from(format!("order {offset} for the payments topic"))),
+            headers: Default::default(),
+        }
+    }
+
+    fn encode(records: &[Record], compression: Compression) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions { version: 2, compression };
+        RecordBatchEncoder::encode(&mut buf, records, &options).expect("encode");
+        buf.to_vec()
+    }
+
+    /// A batch of `count` records, timestamps 1000, 1010, ...
+    fn batch(count: i64, compression: Compression) -> Vec<u8> {
+        let records: Vec<Record> = (0..count).map(|i| record(i, 1000 + 10 * i)).collect();
+        encode(&records, compression)
+    }
+
+    fn fix_crc(batch: &mut [u8]) {
+        let total_len = BatchHeader::parse(batch).unwrap().total_len();
+        let crc = compute_crc(&batch[..total_len]);
+        batch[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
+    }
+
+    fn put_i32(batch: &mut [u8], at: usize, value: i32) {
+        batch[at..at + 4].copy_from_slice(&value.to_be_bytes());
+    }
+
+    #[test]
+    fn every_compression_validates_and_yields_record_timestamps() {
+        for compression in ALL_COMPRESSIONS {
+            let bytes = batch(3, compression);
+            let header = validate_produce(&bytes).unwrap_or_else(|e| panic!("{compression:?}: {e}"));
+            assert_eq!(header.records_count, 3);
+            assert_eq!(header.last_offset(), 2);
+            assert_eq!(header.compression(), compression as i16);
+            assert_eq!(header.total_len(), bytes.len());
+            assert_eq!(record_timestamps(&bytes).unwrap(), vec![(0, 1000), (1, 1010), (2, 1020)]);
+        }
+    }
+
+    #[test]
+    fn flipped_byte_is_corrupt_message() {
+        let mut bytes = batch(2, Compression::None);
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01;
+        let err = validate_produce(&bytes).unwrap_err();
+        assert!(matches!(err, BatchError::CrcMismatch { .. }), "{err}");
+        assert_eq!(err.error_code(), 2);
+    }
+
+    #[test]
+    fn claiming_more_records_than_held_is_invalid_record() {
+        let mut bytes = batch(2, Compression::None);
+        put_i32(&mut bytes, 23, 2); // lastOffsetDelta
+        put_i32(&mut bytes, 57, 3); // recordsCount
+        fix_crc(&mut bytes);
+        let err = validate_produce(&bytes).unwrap_err();
+        assert!(matches!(err, BatchError::MalformedRecord { index: 2, .. }), "{err}");
+        assert_eq!(err.error_code(), 87);
+    }
+
+    #[test]
+    fn fewer_records_claimed_than_held_is_invalid_record() {
+        let mut bytes = batch(3, Compression::Lz4);
+        put_i32(&mut bytes, 23, 1);
+        put_i32(&mut bytes, 57, 2);
+        fix_crc(&mut bytes);
+        let err = validate_produce(&bytes).unwrap_err();
+        assert!(matches!(err, BatchError::MalformedRecord { index: 2, .. }), "{err}");
+        assert_eq!(err.error_code(), 87);
+    }
+
+    #[test]
+    fn count_disagreeing_with_last_offset_delta_is_invalid_record() {
+        let mut bytes = batch(2, Compression::None);
+        put_i32(&mut bytes, 57, 5);
+        fix_crc(&mut bytes);
+        let err = validate_produce(&bytes).unwrap_err();
+        assert!(matches!(err, BatchError::InconsistentRecordCount { .. }), "{err}");
+        assert_eq!(err.error_code(), 87);
+    }
+
+    #[test]
+    fn out_of_order_offset_deltas_are_invalid_record() {
+        let bytes = encode(&[record(1, 5), record(0, 6)], Compression::Gzip);
+        let err = validate_produce(&bytes).unwrap_err();
+        assert!(matches!(err, BatchError::MalformedRecord { index: 0, .. }), "{err}");
+        assert_eq!(err.error_code(), 87);
+    }
+
+    #[test]
+    fn two_batches_are_invalid_record() {
+        let mut bytes = batch(2, Compression::None);
+        bytes.extend(batch(1, Compression::None));
+        let err = validate_produce(&bytes).unwrap_err();
+        assert_eq!(err, BatchError::MoreThanOneBatch);
+        assert_eq!(err.error_code(), 87);
+    }
+
+    /// Kafka's framing sees a batch that does not fit as no batch at all, and
+    /// `ProduceRequest.validateRecords` then answers INVALID_RECORD.
+    #[test]
+    fn truncated_batch_is_no_batch_at_all() {
+        let bytes = batch(2, Compression::None);
+        for len in [0, 5, 11, 12, 16, 40, bytes.len() - 1] {
+            let err = validate_produce(&bytes[..len]).unwrap_err();
+            assert!(matches!(err, BatchError::Truncated { .. }), "len {len}: {err}");
+            assert_eq!(err.error_code(), 87);
+        }
+    }
+
+    #[test]
+    fn trailing_partial_bytes_are_ignored_like_trim_invalid_bytes() {
+        let mut bytes = batch(2, Compression::None);
+        let len = bytes.len();
+        bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 99, 0]);
+        assert_eq!(validate_produce(&bytes).unwrap().total_len(), len);
+    }
+
+    #[test]
+    fn framing_errors_are_corrupt_message() {
+        let mut short = batch(1, Compression::None);
+        put_i32(&mut short, 8, 13);
+        assert_eq!(validate_produce(&short).unwrap_err().error_code(), 2);
+
+        let mut header_only = batch(1, Compression::None);
+        put_i32(&mut header_only, 8, 30); // frames, but shorter than a v2 header
+        let err = validate_produce(&header_only).unwrap_err();
+        assert!(matches!(err, BatchError::InvalidBatchLength { batch_length: 30 }), "{err}");
+        assert_eq!(err.error_code(), 2);
+
+        let mut bad_magic = batch(1, Compression::None);
+        bad_magic[MAGIC_OFFSET] = 3;
+        assert_eq!(validate_produce(&bad_magic).unwrap_err(), BatchError::InvalidMagic { magic: 3 });
+        assert_eq!(BatchError::InvalidMagic { magic: 3 }.error_code(), 2);
+
+        let mut second_corrupt = batch(1, Compression::None);
+        second_corrupt.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(validate_produce(&second_corrupt).unwrap_err().error_code(), 2);
+    }
+
+    #[test]
+    fn old_magic_in_a_v3_produce_is_invalid_record() {
+        let mut bytes = batch(1, Compression::None);
+        bytes[MAGIC_OFFSET] = 1;
+        let err = validate_produce(&bytes).unwrap_err();
+        assert_eq!(err, BatchError::UnsupportedMagic { magic: 1 });
+        assert_eq!(err.error_code(), 87);
+    }
+
+    #[test]
+    fn header_rules_of_log_validator() {
+        let mut nonzero_base = batch(1, Compression::None);
+        set_base_offset(&mut nonzero_base, 7);
+        assert_eq!(validate_produce(&nonzero_base).unwrap_err(), BatchError::NonZeroBaseOffset { base_offset: 7 });
+
+        let mut control = batch(1, Compression::None);
+        control[ATTRIBUTES_OFFSET + 1] |= CONTROL_BIT as u8;
+        fix_crc(&mut control);
+        assert_eq!(validate_produce(&control).unwrap_err(), BatchError::ControlBatch);
+
+        let mut no_sequence = batch(1, Compression::None);
+        no_sequence[43..51].copy_from_slice(&5i64.to_be_bytes()); // producerId 5, baseSequence -1
+        fix_crc(&mut no_sequence);
+        let err = validate_produce(&no_sequence).unwrap_err();
+        assert!(matches!(err, BatchError::InvalidSequence { producer_id: 5, .. }), "{err}");
+
+        let mut negative_delta = batch(1, Compression::None);
+        put_i32(&mut negative_delta, 23, -1);
+        fix_crc(&mut negative_delta);
+        let err = validate_produce(&negative_delta).unwrap_err();
+        assert!(matches!(err, BatchError::InvalidOffsetRange { .. }), "{err}");
+        for err in [err, BatchError::ControlBatch, BatchError::InvalidRecordCount { records_count: 0 }] {
+            assert_eq!(err.error_code(), 87);
+        }
+    }
+
+    #[test]
+    fn compression_errors_carry_kafkas_codes() {
+        let mut unknown = batch(1, Compression::None);
+        unknown[ATTRIBUTES_OFFSET + 1] |= 5;
+        fix_crc(&mut unknown);
+        let err = validate_produce(&unknown).unwrap_err();
+        assert_eq!(err, BatchError::UnknownCompression { id: 5 });
+        assert_eq!(err.error_code(), -1);
+
+        let zstd = batch(1, Compression::Zstd);
+        assert_eq!(validate_produce_for_version(&zstd, 6).unwrap_err(), BatchError::ZstdBeforeV7);
+        assert_eq!(BatchError::ZstdBeforeV7.error_code(), 76);
+        assert!(validate_produce_for_version(&zstd, 7).is_ok());
+
+        let mut garbage = batch(2, Compression::Gzip);
+        for byte in &mut garbage[BATCH_HEADER_LEN..] {
+            *byte = 0xAB;
+        }
+        fix_crc(&mut garbage);
+        let err = validate_produce(&garbage).unwrap_err();
+        assert!(matches!(err, BatchError::Decompression { compression: 1, .. }), "{err}");
+        assert_eq!(err.error_code(), -1);
+    }
+
+    #[test]
+    fn snappy_length_beyond_any_expansion_is_refused() {
+        let mut bomb = batch(1, Compression::None);
+        bomb.truncate(BATCH_HEADER_LEN);
+        bomb.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]); // raw snappy: "4 GiB"
+        put_i32(&mut bomb, 8, (bomb.len() - LOG_OVERHEAD) as i32);
+        bomb[ATTRIBUTES_OFFSET + 1] |= 2;
+        fix_crc(&mut bomb);
+        let err = validate_produce(&bomb).unwrap_err();
+        assert!(matches!(err, BatchError::Decompression { compression: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn stamping_log_append_time_keeps_the_batch_valid() {
+        for compression in [Compression::None, Compression::Zstd] {
+            let mut bytes = batch(3, compression);
+            stamp_log_append_time(&mut bytes, 99_000);
+            let header = validate_produce(&bytes).unwrap();
+            assert!(header.is_log_append_time());
+            assert_eq!(header.max_timestamp, 99_000);
+            assert_eq!(record_timestamps(&bytes).unwrap(), vec![(0, 99_000), (1, 99_000), (2, 99_000)]);
+        }
+    }
+
+    #[test]
+    fn base_offset_and_leader_epoch_are_outside_the_crc() {
+        let mut bytes = batch(4, Compression::Snappy);
+        set_base_offset(&mut bytes, 1_000);
+        set_partition_leader_epoch(&mut bytes, 3);
+        let (headers, len) = scan_valid_prefix(&bytes);
+        assert_eq!(len, bytes.len());
+        assert_eq!(headers[0].base_offset, 1_000);
+        assert_eq!(headers[0].last_offset(), 1_003);
+        assert_eq!(headers[0].partition_leader_epoch, 3);
+        assert_eq!(record_timestamps(&bytes).unwrap()[3], (1_003, 1_030));
+    }
+
+    #[test]
+    fn scan_stops_at_the_first_bad_batch() {
+        let mut log = Vec::new();
+        for (i, compression) in ALL_COMPRESSIONS.into_iter().enumerate() {
+            let mut one = batch(2, compression);
+            set_base_offset(&mut one, 2 * i as i64);
+            log.extend(one);
+        }
+        let good_len = log.len();
+        let (headers, len) = scan_valid_prefix(&log);
+        assert_eq!((headers.len(), len), (5, good_len));
+
+        let mut torn = log.clone();
+        torn.extend_from_slice(&batch(1, Compression::None)[..30]);
+        assert_eq!(scan_valid_prefix(&torn).1, good_len);
+
+        let mut corrupt = log.clone();
+        corrupt[good_len - 3] ^= 0xff;
+        let (headers, len) = scan_valid_prefix(&corrupt);
+        assert_eq!(headers.len(), 4);
+        assert_eq!(len, good_len - batch(2, Compression::Zstd).len());
+    }
+
+    #[test]
+    fn header_parse_rejects_what_is_not_a_v2_header() {
+        let bytes = batch(1, Compression::None);
+        assert!(matches!(BatchHeader::parse(&bytes[..60]), Err(BatchError::Truncated { needed: 61, .. })));
+        let mut short_length = bytes.clone();
+        put_i32(&mut short_length, 8, 48);
+        assert!(matches!(BatchHeader::parse(&short_length), Err(BatchError::InvalidBatchLength { .. })));
+        let header = BatchHeader::parse(&bytes).unwrap();
+        assert!(!header.is_transactional() && !header.is_control() && !header.is_log_append_time());
+        assert!(!header.has_producer_id());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = validate_produce(&bytes);
+            let _ = validate_produce_for_version(&bytes, 3);
+            let _ = scan_valid_prefix(&bytes);
+            let _ = BatchHeader::parse(&bytes);
+            let _ = record_timestamps(&bytes);
+        }
+
+        #[test]
+        fn mutated_batches_never_panic(
+            compression in 0usize..5,
+            count in 1i64..5,
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            keep_crc_valid in any::<bool>(),
+        ) {
+            let mut bytes = batch(count, ALL_COMPRESSIONS[compression]);
+            for (at, value) in flips {
+                let at = BATCH_HEADER_LEN + at % (bytes.len() - BATCH_HEADER_LEN);
+                bytes[at] = value;
+            }
+            if keep_crc_valid {
+                fix_crc(&mut bytes);
+            }
+            let _ = validate_produce(&bytes);
+            let _ = record_timestamps(&bytes);
+            let (headers, _) = scan_valid_prefix(&bytes);
+            if keep_crc_valid {
+                prop_assert_eq!(headers.len(), 1);
+            }
+        }
+
+        #[test]
+        fn mutated_headers_never_panic(
+            count in 1i64..4,
+            at in 0usize..BATCH_HEADER_LEN,
+            value in any::<u8>(),
+        ) {
+            let mut bytes = batch(count, Compression::None);
+            bytes[at] = value;
+            let _ = validate_produce(&bytes);
+            let _ = record_timestamps(&bytes);
+            let _ = scan_valid_prefix(&bytes);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The accept loop: one task per connection, a cap on open connections, a retention timer,
+//! and a graceful shutdown that stops accepting, lets each connection finish the request it
+//! is on, and flushes every log.
+//!
+//! # References
+//! - tokio's mini-redis `server.rs` (the same shape: `Semaphore`, broadcast shutdown,
+//!   an mpsc whose closing tells that every task is done)
+//! - `kafka.network.SocketServer`, `kafka.log.LogManager` (retention on a timer)
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+
+use crate::api::now_ms;
+use crate::broker::BrokerCore;
+use crate::connection;
+use crate::shutdown::Shutdown;
+
+/// At most this many open connections; the next waits for one to close.
+pub const MAX_CONNECTIONS: usize = 4096;
+
+/// What every connection task shares.
+pub struct Shared {
+    core: Mutex<BrokerCore>,
+    /// Bumped after every append, so fetch long polls wake up.
+    pub appended: watch::Sender<u64>,
+    /// `socket.request.max.bytes`.
+    pub max_request_bytes: i32,
+    /// Host and port clients are told to connect to (Metadata).
+    pub advertised_host: String,
+    pub advertised_port: i32,
+}
+
+impl Shared {
+    pub fn new(core: BrokerCore, advertised: SocketAddr) -> Shared {
+        let max_request_bytes = core.config.socket_request_max_bytes;
+        Shared {
+            core: Mutex::new(core),
+            appended: watch::channel(0).0,
+            max_request_bytes,
+            advertised_host: advertised.ip().to_string(),
+            advertised_port: i32::from(advertised.port()),
+        }
+    }
+
+    /// Locks the broker state. Never hold the guard across an `.await`.
+    pub fn core(&self) -> MutexGuard<'_, BrokerCore> {
+        // A handler that panicked while holding the lock must not take the broker down:
+        // the state it guards is only ever changed by whole, checked operations.
+        self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn notify_appended(&self) {
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// Runs the broker on `listener` until `shutdown` fires; returns once every connection task
+/// has ended and the logs are flushed.
+pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: broadcast::Sender<()>) {
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let retention = tokio::spawn(retention_loop(
+        shared.clone(),
+        Shutdown::new(shutdown.subscribe()),
+        done_tx.clone(),
+    ));
+    let mut stop = Shutdown::new(shutdown.subscribe());
+    loop {
+        let permit = tokio::select! {
+            permit = limit.clone().acquire_owned() => permit.expect("semaphore never closed"),
+            _ = stop.recv() => break,
+        };
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = stop.recv() => break,
+        };
+        let _ = socket.set_nodelay(true);
+        let (shared, conn_shutdown, done) = (shared.clone(), Shutdown::new(shutdown.subscribe()), done_tx.clone());
+        tokio::spawn(async move {
+            tracing::debug!(%peer, "connection opened");
+            if let Err(e) = connection::serve(socket, shared, conn_shutdown).await {
+                tracing::warn!(%peer, reason = %e, "closing connection");
+            }
+            drop(permit);
+            drop(done);
+        });
+    }
+    drop(listener);
+    drop(done_tx);
+    // Every task holds a `done` sender; recv returns None once all have finished.
+    let _ = done_rx.recv().await;
+    let _ = retention.await;
+    shared.core().flush_all();
+    tracing::info!("broker stopped");
+}
+
+/// Applies retention every `log.retention.check.interval.ms`.
+async fn retention_loop(shared: Arc<Shared>, mut shutdown: Shutdown, _done: mpsc::Sender<()>) {
+    let interval_ms = shared.core().config.log_retention_check_interval_ms;
+    let mut ticker = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.recv() => return,
+        }
+        let deleted = shared.core().apply_retention(now_ms());
+        if deleted > 0 {
+            tracing::info!(segments = deleted, "retention deleted segments");
+        }
+    }
+}
