@@ -36,7 +36,10 @@ pub struct KafkaError {
 
 impl KafkaError {
     pub fn new(error: ResponseError, message: impl Into<String>) -> KafkaError {
-        KafkaError { code: error.code(), message: message.into() }
+        KafkaError {
+            code: error.code(),
+            message: message.into(),
+        }
     }
 }
 
@@ -80,7 +83,11 @@ pub struct BrokerCore {
 impl BrokerCore {
     /// Opens the broker's state: in memory when `data_dir` is `None`, else recovering every
     /// topic and partition log found there.
-    pub fn open(config: BrokerConfig, data_dir: Option<&Path>, now_ms: i64) -> Result<BrokerCore, BrokerError> {
+    pub fn open(
+        config: BrokerConfig,
+        data_dir: Option<&Path>,
+        now_ms: i64,
+    ) -> Result<BrokerCore, BrokerError> {
         let mut core = BrokerCore {
             config,
             cluster_id: String::new(),
@@ -103,29 +110,51 @@ impl BrokerCore {
         let entries = match fs::read_dir(&topics_dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => return Err(BrokerError::Io { path: topics_dir, source }),
+            Err(source) => {
+                return Err(BrokerError::Io {
+                    path: topics_dir,
+                    source,
+                });
+            }
         };
         for entry in entries {
-            let entry = entry.map_err(|source| BrokerError::Io { path: topics_dir.clone(), source })?;
+            let entry = entry.map_err(|source| BrokerError::Io {
+                path: topics_dir.clone(),
+                source,
+            })?;
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some("topic") {
                 continue;
             }
             let stored = StoredTopic::read(&path)?;
-            let config = TopicConfig::new(&self.config, stored.overrides)
-                .map_err(|e| BrokerError::TopicFile { path: path.clone(), reason: e.0 })?;
+            let config = TopicConfig::new(&self.config, stored.overrides).map_err(|e| {
+                BrokerError::TopicFile {
+                    path: path.clone(),
+                    reason: e.0,
+                }
+            })?;
             let mut partitions = Vec::with_capacity(stored.partitions as usize);
             for p in 0..stored.partitions {
                 let log_dir = dir.join(format!("{}-{p}", stored.name));
-                let log = Log::open(&log_dir, config.log.clone(), now_ms)
-                    .map_err(|source| BrokerError::Log { path: log_dir, source })?;
+                let log = Log::open(&log_dir, config.log.clone(), now_ms).map_err(|source| {
+                    BrokerError::Log {
+                        path: log_dir,
+                        source,
+                    }
+                })?;
                 partitions.push(log);
             }
             tracing::info!(topic = %stored.name, partitions = stored.partitions, "loaded topic");
-            self.topic_names_by_id.insert(stored.id, stored.name.clone());
+            self.topic_names_by_id
+                .insert(stored.id, stored.name.clone());
             self.topics.insert(
                 stored.name.clone(),
-                Topic { name: stored.name, id: stored.id, config, partitions },
+                Topic {
+                    name: stored.name,
+                    id: stored.id,
+                    config,
+                    partitions,
+                },
             );
         }
         Ok(())
@@ -155,14 +184,22 @@ impl BrokerCore {
     pub fn partition_mut(&mut self, topic: &str, partition: i32) -> Result<&mut Log, KafkaError> {
         self.topics
             .get_mut(topic)
-            .and_then(|t| usize::try_from(partition).ok().and_then(|p| t.partitions.get_mut(p)))
+            .and_then(|t| {
+                usize::try_from(partition)
+                    .ok()
+                    .and_then(|p| t.partitions.get_mut(p))
+            })
             .ok_or_else(unknown_topic_or_partition)
     }
 
     pub fn partition(&self, topic: &str, partition: i32) -> Result<&Log, KafkaError> {
         self.topics
             .get(topic)
-            .and_then(|t| usize::try_from(partition).ok().and_then(|p| t.partitions.get(p)))
+            .and_then(|t| {
+                usize::try_from(partition)
+                    .ok()
+                    .and_then(|p| t.partitions.get(p))
+            })
             .ok_or_else(unknown_topic_or_partition)
     }
 
@@ -184,7 +221,11 @@ impl BrokerCore {
                 format!("Topic '{name}' already exists."),
             ));
         }
-        let partitions = if partitions == -1 { self.config.num_partitions } else { partitions };
+        let partitions = if partitions == -1 {
+            self.config.num_partitions
+        } else {
+            partitions
+        };
         if partitions < 1 {
             return Err(KafkaError::new(
                 ResponseError::InvalidPartitions,
@@ -200,15 +241,28 @@ impl BrokerCore {
         let config = TopicConfig::new(&self.config, overrides)
             .map_err(|e| KafkaError::new(ResponseError::InvalidConfig, e.0))?;
         if config.min_insync_replicas < 1 {
-            return Err(KafkaError::new(ResponseError::InvalidConfig, "min.insync.replicas below 1"));
+            return Err(KafkaError::new(
+                ResponseError::InvalidConfig,
+                "min.insync.replicas below 1",
+            ));
         }
         let id = Uuid::new_v4();
-        let created = CreatedTopic { id, partitions, replication_factor: rf, config: config.clone() };
+        let created = CreatedTopic {
+            id,
+            partitions,
+            replication_factor: rf,
+            config: config.clone(),
+        };
         if validate_only {
             return Ok(created);
         }
         let logs = self.open_partition_logs(name, 0..partitions, &config, now_ms)?;
-        let topic = Topic { name: name.to_string(), id, config, partitions: logs };
+        let topic = Topic {
+            name: name.to_string(),
+            id,
+            config,
+            partitions: logs,
+        };
         self.persist_topic(&topic)?;
         tracing::info!(topic = name, partitions, "created topic");
         self.topic_names_by_id.insert(id, name.to_string());
@@ -227,7 +281,9 @@ impl BrokerCore {
         if rf > 1 {
             return Err(KafkaError::new(
                 ResponseError::InvalidReplicationFactor,
-                format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered."),
+                format!(
+                    "Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered."
+                ),
             ));
         }
         Ok(())
@@ -244,8 +300,10 @@ impl BrokerCore {
         for p in range {
             let log = match &self.data_dir {
                 None => Log::in_memory(config.log.clone(), now_ms),
-                Some(dir) => Log::open(&dir.join(format!("{name}-{p}")), config.log.clone(), now_ms)
-                    .map_err(storage_error)?,
+                Some(dir) => {
+                    Log::open(&dir.join(format!("{name}-{p}")), config.log.clone(), now_ms)
+                        .map_err(storage_error)?
+                }
             };
             logs.push(log);
         }
@@ -253,18 +311,28 @@ impl BrokerCore {
     }
 
     fn persist_topic(&self, topic: &Topic) -> Result<(), KafkaError> {
-        let Some(dir) = &self.data_dir else { return Ok(()) };
+        let Some(dir) = &self.data_dir else {
+            return Ok(());
+        };
         let stored = StoredTopic {
             name: topic.name.clone(),
             id: topic.id,
             partitions: topic.partitions.len() as i32,
             overrides: topic.config.overrides.clone(),
         };
-        stored.write(dir).map_err(|e| storage_error(LogError::Io(e)))
+        stored
+            .write(dir)
+            .map_err(|e| storage_error(LogError::Io(e)))
     }
 
     /// Grows a topic to `count` partitions (CreatePartitions). Shrinking is refused.
-    pub fn create_partitions(&mut self, name: &str, count: i32, validate_only: bool, now_ms: i64) -> Result<(), KafkaError> {
+    pub fn create_partitions(
+        &mut self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+        now_ms: i64,
+    ) -> Result<(), KafkaError> {
         let Some(topic) = self.topics.get(name) else {
             return Err(KafkaError::new(
                 ResponseError::UnknownTopicOrPartition,
@@ -275,7 +343,9 @@ impl BrokerCore {
         if count < current {
             return Err(KafkaError::new(
                 ResponseError::InvalidPartitions,
-                format!("The topic {name} currently has {current} partition(s); {count} would not be an increase."),
+                format!(
+                    "The topic {name} currently has {current} partition(s); {count} would not be an increase."
+                ),
             ));
         }
         if count == current {
@@ -299,7 +369,10 @@ impl BrokerCore {
 
     /// Deletes a topic and its logs (DeleteTopics).
     pub fn delete_topic(&mut self, name: &str) -> Result<Uuid, KafkaError> {
-        let topic = self.topics.remove(name).ok_or_else(unknown_topic_or_partition)?;
+        let topic = self
+            .topics
+            .remove(name)
+            .ok_or_else(unknown_topic_or_partition)?;
         self.topic_names_by_id.remove(&topic.id);
         if let Some(dir) = &self.data_dir {
             let _ = fs::remove_file(dir.join("__topics").join(format!("{name}.topic")));
@@ -320,7 +393,9 @@ impl BrokerCore {
             for (p, log) in topic.partitions.iter_mut().enumerate() {
                 match log.apply_retention(now_ms) {
                     Ok(n) => deleted += n,
-                    Err(e) => tracing::warn!(topic = %topic.name, partition = p, error = %e, "retention failed"),
+                    Err(e) => {
+                        tracing::warn!(topic = %topic.name, partition = p, error = %e, "retention failed")
+                    }
                 }
             }
         }
@@ -353,7 +428,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), KafkaError> {
             "Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME_LEN} characters, topic name: {name}"
         ));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return invalid(format!(
             "Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
         ));
@@ -362,7 +440,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), KafkaError> {
 }
 
 pub fn unknown_topic_or_partition() -> KafkaError {
-    KafkaError::new(ResponseError::UnknownTopicOrPartition, "This server does not host this topic-partition.")
+    KafkaError::new(
+        ResponseError::UnknownTopicOrPartition,
+        "This server does not host this topic-partition.",
+    )
 }
 
 fn storage_error(e: LogError) -> KafkaError {
@@ -377,7 +458,10 @@ fn new_cluster_id() -> String {
 }
 
 fn load_or_create_cluster_id(dir: &Path) -> Result<String, BrokerError> {
-    let io_err = |source| BrokerError::Io { path: dir.to_path_buf(), source };
+    let io_err = |source| BrokerError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     fs::create_dir_all(dir).map_err(io_err)?;
     let path = dir.join("meta.properties");
     match fs::read_to_string(&path) {
@@ -385,7 +469,10 @@ fn load_or_create_cluster_id(dir: &Path) -> Result<String, BrokerError> {
             .lines()
             .find_map(|l| l.strip_prefix("cluster.id="))
             .map(|s| s.trim().to_string())
-            .ok_or_else(|| BrokerError::TopicFile { path, reason: "no cluster.id".into() }),
+            .ok_or_else(|| BrokerError::TopicFile {
+                path,
+                reason: "no cluster.id".into(),
+            }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let id = new_cluster_id();
             fs::write(&path, format!("version=1\ncluster.id={id}\n")).map_err(io_err)?;
@@ -407,7 +494,10 @@ impl StoredTopic {
     fn write(&self, dir: &Path) -> io::Result<()> {
         let topics_dir = dir.join("__topics");
         fs::create_dir_all(&topics_dir)?;
-        let mut text = format!("name={}\ntopic.id={}\npartitions={}\n", self.name, self.id, self.partitions);
+        let mut text = format!(
+            "name={}\ntopic.id={}\npartitions={}\n",
+            self.name, self.id, self.partitions
+        );
         for (k, v) in &self.overrides {
             text.push_str(&format!("config.{k}={v}\n"));
         }
@@ -418,16 +508,26 @@ impl StoredTopic {
     }
 
     fn read(path: &Path) -> Result<StoredTopic, BrokerError> {
-        let bad = |reason: &str| BrokerError::TopicFile { path: path.to_path_buf(), reason: reason.into() };
-        let text = fs::read_to_string(path).map_err(|source| BrokerError::Io { path: path.to_path_buf(), source })?;
+        let bad = |reason: &str| BrokerError::TopicFile {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        };
+        let text = fs::read_to_string(path).map_err(|source| BrokerError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let (mut name, mut id, mut partitions) = (None, None, None);
         let mut overrides = BTreeMap::new();
         for line in text.lines() {
-            let Some((key, value)) = line.split_once('=') else { continue };
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
             match key {
                 "name" => name = Some(value.to_string()),
                 "topic.id" => id = Some(Uuid::parse_str(value).map_err(|_| bad("bad topic.id"))?),
-                "partitions" => partitions = Some(value.parse::<i32>().map_err(|_| bad("bad partitions"))?),
+                "partitions" => {
+                    partitions = Some(value.parse::<i32>().map_err(|_| bad("bad partitions"))?)
+                }
                 _ => {
                     if let Some(config) = key.strip_prefix("config.") {
                         overrides.insert(config.to_string(), value.to_string());
@@ -438,7 +538,9 @@ impl StoredTopic {
         Ok(StoredTopic {
             name: name.ok_or_else(|| bad("no name"))?,
             id: id.ok_or_else(|| bad("no topic.id"))?,
-            partitions: partitions.filter(|p| *p > 0).ok_or_else(|| bad("no partitions"))?,
+            partitions: partitions
+                .filter(|p| *p > 0)
+                .ok_or_else(|| bad("no partitions"))?,
             overrides,
         })
     }

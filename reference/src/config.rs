@@ -84,7 +84,9 @@ impl BrokerConfig {
                 self.default_replication_factor = parse_at_least(key, value, 1)?
             }
             "auto.create.topics.enable" => self.auto_create_topics_enable = parse_bool(key, value)?,
-            "socket.request.max.bytes" => self.socket_request_max_bytes = parse_at_least(key, value, 1)?,
+            "socket.request.max.bytes" => {
+                self.socket_request_max_bytes = parse_at_least(key, value, 1)?
+            }
             "log.retention.check.interval.ms" => {
                 self.log_retention_check_interval_ms = parse_at_least(key, value, 1)?
             }
@@ -98,7 +100,9 @@ impl BrokerConfig {
                 log.retention_ms = parse_at_least::<i64>(key, value, -1)?.saturating_mul(3_600_000)
             }
             "log.retention.bytes" => log.retention_bytes = parse_at_least(key, value, -1)?,
-            "log.segment.bytes" => log.segment_bytes = parse_at_least(key, value, MIN_SEGMENT_BYTES)?,
+            "log.segment.bytes" => {
+                log.segment_bytes = parse_at_least(key, value, MIN_SEGMENT_BYTES)?
+            }
             "log.roll.ms" => log.segment_ms = parse_at_least(key, value, 1)?,
             "log.roll.hours" => {
                 log.segment_ms = parse_at_least::<i64>(key, value, 1)?.saturating_mul(3_600_000)
@@ -106,7 +110,11 @@ impl BrokerConfig {
             "log.index.interval.bytes" => log.index_interval_bytes = parse_at_least(key, value, 0)?,
             "log.index.size.max.bytes" => log.segment_index_bytes = parse_at_least(key, value, 4)?,
             "log.message.timestamp.type" => log.log_append_time = parse_timestamp_type(key, value)?,
-            _ => return Err(ConfigError(format!("unknown or unsupported broker config `{key}`"))),
+            _ => {
+                return Err(ConfigError(format!(
+                    "unknown or unsupported broker config `{key}`"
+                )));
+            }
         }
         Ok(())
     }
@@ -141,7 +149,10 @@ pub const TOPIC_CONFIG_NAMES: &[&str] = &[
 
 impl TopicConfig {
     /// The broker's defaults with `overrides` (topic config names) applied.
-    pub fn new(broker: &BrokerConfig, overrides: BTreeMap<String, String>) -> Result<TopicConfig, ConfigError> {
+    pub fn new(
+        broker: &BrokerConfig,
+        overrides: BTreeMap<String, String>,
+    ) -> Result<TopicConfig, ConfigError> {
         let mut config = TopicConfig {
             log: broker.log_defaults.clone(),
             max_message_bytes: broker.message_max_bytes,
@@ -203,7 +214,11 @@ impl TopicConfig {
 }
 
 fn timestamp_type_name(log_append_time: bool) -> &'static str {
-    if log_append_time { "LogAppendTime" } else { "CreateTime" }
+    if log_append_time {
+        "LogAppendTime"
+    } else {
+        "CreateTime"
+    }
 }
 
 fn parse_timestamp_type(key: &str, value: &str) -> Result<bool, ConfigError> {
@@ -231,7 +246,9 @@ where
     T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
     let parsed: T = value.trim().parse().map_err(|_| {
-        ConfigError(format!("Invalid value {value} for configuration {key}: Not a number"))
+        ConfigError(format!(
+            "Invalid value {value} for configuration {key}: Not a number"
+        ))
     })?;
     if parsed < min {
         return Err(ConfigError(format!(
@@ -247,7 +264,9 @@ mod tests {
 
     #[test]
     fn topic_configs_default_to_broker_log_settings() {
-        let broker = BrokerConfig::from_pairs([("log.retention.ms", "1000"), ("num.partitions", "3")]).unwrap();
+        let broker =
+            BrokerConfig::from_pairs([("log.retention.ms", "1000"), ("num.partitions", "3")])
+                .unwrap();
         assert_eq!(broker.num_partitions, 3);
         let topic = TopicConfig::new(&broker, BTreeMap::new()).unwrap();
         assert_eq!(topic.log.retention_ms, 1000);
@@ -260,7 +279,10 @@ mod tests {
         let overrides = BTreeMap::from([("retention.bytes".to_string(), "2048".to_string())]);
         let topic = TopicConfig::new(&broker, overrides).unwrap();
         assert_eq!(topic.log.retention_bytes, 2048);
-        assert_eq!(topic.value_of("retention.bytes"), Some(("2048".into(), true)));
+        assert_eq!(
+            topic.value_of("retention.bytes"),
+            Some(("2048".into(), true))
+        );
     }
 
     #[test]
@@ -274,7 +296,10 @@ mod tests {
             ("max.message.bytes", "lots"),
         ] {
             let overrides = BTreeMap::from([(key.to_string(), value.to_string())]);
-            assert!(TopicConfig::new(&broker, overrides).is_err(), "{key}={value} accepted");
+            assert!(
+                TopicConfig::new(&broker, overrides).is_err(),
+                "{key}={value} accepted"
+            );
         }
         assert!(BrokerConfig::from_pairs([("log.segment.bytes", "10")]).is_err());
         assert!(BrokerConfig::from_pairs([("no.such", "1")]).is_err());

@@ -38,9 +38,17 @@ pub enum ConnectionError {
     #[error("unsupported version {version} of {key:?}")]
     UnsupportedVersion { key: ApiKey, version: i16 },
     #[error("cannot decode {key:?} v{version}: {reason}")]
-    Body { key: ApiKey, version: i16, reason: String },
+    Body {
+        key: ApiKey,
+        version: i16,
+        reason: String,
+    },
     #[error("cannot encode the response to {key:?} v{version}: {reason}")]
-    Encode { key: ApiKey, version: i16, reason: String },
+    Encode {
+        key: ApiKey,
+        version: i16,
+        reason: String,
+    },
     #[error("{0}")]
     Handler(String),
 }
@@ -67,7 +75,10 @@ pub async fn serve(
                 if buf.is_empty() {
                     return Ok(());
                 }
-                return Err(FrameError::Truncated { buffered: buf.len() }.into());
+                return Err(FrameError::Truncated {
+                    buffered: buf.len(),
+                }
+                .into());
             }
         };
         let Some(response) = respond(&shared, frame.freeze(), &mut shutdown).await? else {
@@ -86,7 +97,10 @@ async fn respond(
     shutdown: &mut Shutdown,
 ) -> Result<Option<BytesMut>, ConnectionError> {
     if frame.len() < 8 {
-        return Err(ConnectionError::Header(format!("only {} bytes", frame.len())));
+        return Err(ConnectionError::Header(format!(
+            "only {} bytes",
+            frame.len()
+        )));
     }
     let key_code = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
@@ -104,11 +118,12 @@ async fn respond(
     }
     let header = RequestHeader::decode(&mut frame, key.request_header_version(version))
         .map_err(|e| ConnectionError::Header(e.to_string()))?;
-    let request = RequestKind::decode(key, &mut frame, version).map_err(|e| ConnectionError::Body {
-        key,
-        version,
-        reason: e.to_string(),
-    })?;
+    let request =
+        RequestKind::decode(key, &mut frame, version).map_err(|e| ConnectionError::Body {
+            key,
+            version,
+            reason: e.to_string(),
+        })?;
     tracing::trace!(?key, version, correlation_id, "request");
     match api::handle(shared, &header, request, shutdown).await {
         Reply::Response(response) => encode(key, version, correlation_id, *response).map(Some),
@@ -117,8 +132,17 @@ async fn respond(
     }
 }
 
-fn encode(key: ApiKey, version: i16, correlation_id: i32, response: ResponseKind) -> Result<BytesMut, ConnectionError> {
-    let fail = |e: anyhow::Error| ConnectionError::Encode { key, version, reason: e.to_string() };
+fn encode(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    response: ResponseKind,
+) -> Result<BytesMut, ConnectionError> {
+    let fail = |e: anyhow::Error| ConnectionError::Encode {
+        key,
+        version,
+        reason: e.to_string(),
+    };
     let mut out = BytesMut::new();
     ResponseHeader::default()
         .with_correlation_id(correlation_id)

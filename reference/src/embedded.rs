@@ -51,8 +51,13 @@ impl EmbeddedBroker {
     /// Starts a broker; a bad config or unreadable data directory is an `InvalidInput` /
     /// I/O error naming the problem.
     pub async fn start_with(options: BrokerOptions) -> io::Result<EmbeddedBroker> {
-        let config = BrokerConfig::from_pairs(options.configs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let config = BrokerConfig::from_pairs(
+            options
+                .configs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let core = BrokerCore::open(config, options.data_dir.as_deref(), now_ms())
             .map_err(|e| io::Error::other(e.to_string()))?;
         let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
@@ -61,7 +66,11 @@ impl EmbeddedBroker {
         let (shutdown, _) = broadcast::channel(1);
         let task = tokio::spawn(server::run(listener, shared, shutdown.clone()));
         tracing::info!(%addr, "broker listening");
-        Ok(EmbeddedBroker { bootstrap: addr.to_string(), shutdown, task })
+        Ok(EmbeddedBroker {
+            bootstrap: addr.to_string(),
+            shutdown,
+            task,
+        })
     }
 
     /// `127.0.0.1:<port>`.

@@ -53,7 +53,10 @@ fn peek_size(buf: &BytesMut, max_size: i32) -> Result<Option<usize>, FrameError>
         return Err(FrameError::NegativeSize(size));
     }
     if size > max_size {
-        return Err(FrameError::TooLarge { size, limit: max_size });
+        return Err(FrameError::TooLarge {
+            size,
+            limit: max_size,
+        });
     }
     Ok(Some(size as usize))
 }
@@ -85,10 +88,16 @@ mod tests {
     fn oversized_and_negative_sizes_are_refused_before_allocating() {
         let mut buf = BytesMut::from(&i32::MAX.to_be_bytes()[..]);
         let capacity = buf.capacity();
-        assert!(matches!(take_frame(&mut buf, 1024), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            take_frame(&mut buf, 1024),
+            Err(FrameError::TooLarge { .. })
+        ));
         assert_eq!(buf.capacity(), capacity);
         let mut buf = BytesMut::from(&(-1i32).to_be_bytes()[..]);
-        assert!(matches!(take_frame(&mut buf, 1024), Err(FrameError::NegativeSize(-1))));
+        assert!(matches!(
+            take_frame(&mut buf, 1024),
+            Err(FrameError::NegativeSize(-1))
+        ));
     }
 
     #[test]
@@ -97,6 +106,9 @@ mod tests {
         buf.extend_from_slice(b"abc");
         assert!(take_frame(&mut buf, 100).unwrap().is_none());
         buf.extend_from_slice(b"defghij");
-        assert_eq!(&take_frame(&mut buf, 100).unwrap().unwrap()[..], b"abcdefghij");
+        assert_eq!(
+            &take_frame(&mut buf, 100).unwrap().unwrap()[..],
+            b"abcdefghij"
+        );
     }
 }

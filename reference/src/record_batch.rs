@@ -137,13 +137,19 @@ pub enum BatchError {
     InvalidRecordCount { records_count: i32 },
     /// `lastOffsetDelta + 1 != recordsCount` (`INVALID_RECORD`).
     #[error("last offset delta {last_offset_delta} disagrees with record count {records_count}")]
-    InconsistentRecordCount { last_offset_delta: i32, records_count: i32 },
+    InconsistentRecordCount {
+        last_offset_delta: i32,
+        records_count: i32,
+    },
     /// Clients may not write control batches (`INVALID_RECORD`).
     #[error("clients are not allowed to write control records")]
     ControlBatch,
     /// An idempotent batch without a sequence number (`INVALID_RECORD`).
     #[error("invalid base sequence {base_sequence} for producer id {producer_id}")]
-    InvalidSequence { producer_id: i64, base_sequence: i32 },
+    InvalidSequence {
+        producer_id: i64,
+        base_sequence: i32,
+    },
     /// The compressed payload does not decompress (Kafka: `UNKNOWN_SERVER_ERROR`).
     #[error("cannot decompress records (compression {compression}): {reason}")]
     Decompression { compression: i16, reason: String },
@@ -183,7 +189,10 @@ impl BatchHeader {
     /// magic 2 and a batch length that covers the header.
     pub fn parse(buf: &[u8]) -> Result<BatchHeader, BatchError> {
         if buf.len() < BATCH_HEADER_LEN {
-            return Err(BatchError::Truncated { needed: BATCH_HEADER_LEN, available: buf.len() });
+            return Err(BatchError::Truncated {
+                needed: BATCH_HEADER_LEN,
+                available: buf.len(),
+            });
         }
         let magic = buf[MAGIC_OFFSET] as i8;
         match magic {
@@ -207,7 +216,9 @@ impl BatchHeader {
             records_count: be_i32(buf, 57),
         };
         if header.batch_length < (BATCH_HEADER_LEN - LOG_OVERHEAD) as i32 {
-            return Err(BatchError::InvalidBatchLength { batch_length: header.batch_length });
+            return Err(BatchError::InvalidBatchLength {
+                batch_length: header.batch_length,
+            });
         }
         Ok(header)
     }
@@ -219,7 +230,8 @@ impl BatchHeader {
 
     /// Offset of the batch's last record (`baseOffset + lastOffsetDelta`).
     pub fn last_offset(&self) -> i64 {
-        self.base_offset.wrapping_add(i64::from(self.last_offset_delta))
+        self.base_offset
+            .wrapping_add(i64::from(self.last_offset_delta))
     }
 
     /// The offset after this batch: where the next batch starts.
@@ -264,14 +276,21 @@ pub fn validate_produce_for_version(
 ) -> Result<BatchHeader, BatchError> {
     let total_len = match frame(records)? {
         Some(len) => len,
-        None => return Err(BatchError::Truncated { needed: framed_need(records), available: records.len() }),
+        None => {
+            return Err(BatchError::Truncated {
+                needed: framed_need(records),
+                available: records.len(),
+            });
+        }
     };
     let magic = records[MAGIC_OFFSET] as i8;
     if magic != 2 {
         return Err(BatchError::UnsupportedMagic { magic });
     }
     if total_len < BATCH_HEADER_LEN {
-        return Err(BatchError::InvalidBatchLength { batch_length: be_i32(records, BATCH_LENGTH_OFFSET) });
+        return Err(BatchError::InvalidBatchLength {
+            batch_length: be_i32(records, BATCH_LENGTH_OFFSET),
+        });
     }
     let header = BatchHeader::parse(records)?;
     if produce_version < 7 && header.compression() == 4 {
@@ -281,7 +300,9 @@ pub fn validate_produce_for_version(
         return Err(BatchError::MoreThanOneBatch);
     }
     if header.base_offset != 0 {
-        return Err(BatchError::NonZeroBaseOffset { base_offset: header.base_offset });
+        return Err(BatchError::NonZeroBaseOffset {
+            base_offset: header.base_offset,
+        });
     }
     let batch = &records[..total_len];
     check_crc(&header, batch)?;
@@ -289,7 +310,10 @@ pub fn validate_produce_for_version(
     let mut expected_delta = 0;
     walk_records(&header, batch, |index, record| {
         if record.offset_delta != expected_delta {
-            return Err(BatchError::MalformedRecord { index, reason: "offset deltas are not 0, 1, 2, ..." });
+            return Err(BatchError::MalformedRecord {
+                index,
+                reason: "offset deltas are not 0, 1, 2, ...",
+            });
         }
         expected_delta += 1;
         Ok(())
@@ -330,10 +354,14 @@ fn framed_need(buf: &[u8]) -> usize {
 fn check_batch_fields(header: &BatchHeader) -> Result<(), BatchError> {
     let count_from_offsets = i64::from(header.last_offset_delta) + 1;
     if count_from_offsets <= 0 {
-        return Err(BatchError::InvalidOffsetRange { last_offset_delta: header.last_offset_delta });
+        return Err(BatchError::InvalidOffsetRange {
+            last_offset_delta: header.last_offset_delta,
+        });
     }
     if header.records_count <= 0 {
-        return Err(BatchError::InvalidRecordCount { records_count: header.records_count });
+        return Err(BatchError::InvalidRecordCount {
+            records_count: header.records_count,
+        });
     }
     if count_from_offsets != i64::from(header.records_count) {
         return Err(BatchError::InconsistentRecordCount {
@@ -361,7 +389,10 @@ pub fn compute_crc(batch: &[u8]) -> u32 {
 fn check_crc(header: &BatchHeader, batch: &[u8]) -> Result<(), BatchError> {
     let computed = compute_crc(batch);
     if computed != header.crc {
-        return Err(BatchError::CrcMismatch { stored: header.crc, computed });
+        return Err(BatchError::CrcMismatch {
+            stored: header.crc,
+            computed,
+        });
     }
     Ok(())
 }
@@ -388,7 +419,11 @@ pub fn scan_valid_prefix(buf: &[u8]) -> (Vec<BatchHeader>, usize) {
 /// # Panics
 /// If `batch` is shorter than a batch header: callers pass validated batches only.
 pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
-    assert!(batch.len() >= BATCH_HEADER_LEN, "set_base_offset on {} bytes, not a batch", batch.len());
+    assert!(
+        batch.len() >= BATCH_HEADER_LEN,
+        "set_base_offset on {} bytes, not a batch",
+        batch.len()
+    );
     batch[..8].copy_from_slice(&base_offset.to_be_bytes());
 }
 
@@ -398,7 +433,11 @@ pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
 /// # Panics
 /// If `batch` is shorter than a batch header.
 pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
-    assert!(batch.len() >= BATCH_HEADER_LEN, "set_partition_leader_epoch on {} bytes", batch.len());
+    assert!(
+        batch.len() >= BATCH_HEADER_LEN,
+        "set_partition_leader_epoch on {} bytes",
+        batch.len()
+    );
     batch[PARTITION_LEADER_EPOCH_OFFSET..MAGIC_OFFSET].copy_from_slice(&epoch.to_be_bytes());
 }
 
@@ -411,7 +450,11 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
 pub fn stamp_log_append_time(batch: &mut [u8], now_ms: i64) {
     let header = BatchHeader::parse(batch).expect("stamp_log_append_time on a validated batch");
     let total_len = header.total_len();
-    assert!(total_len <= batch.len(), "batch of {total_len} bytes in a {}-byte buffer", batch.len());
+    assert!(
+        total_len <= batch.len(),
+        "batch of {total_len} bytes in a {}-byte buffer",
+        batch.len()
+    );
     let attributes = header.attributes | TIMESTAMP_TYPE_BIT;
     batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
     batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now_ms.to_be_bytes());
@@ -426,11 +469,16 @@ pub fn record_timestamps(batch: &[u8]) -> Result<Vec<(i64, i64)>, BatchError> {
     let header = BatchHeader::parse(batch)?;
     let total_len = header.total_len();
     if batch.len() < total_len {
-        return Err(BatchError::Truncated { needed: total_len, available: batch.len() });
+        return Err(BatchError::Truncated {
+            needed: total_len,
+            available: batch.len(),
+        });
     }
     let mut out = Vec::new();
     walk_records(&header, &batch[..total_len], |_, record| {
-        let offset = header.base_offset.wrapping_add(i64::from(record.offset_delta));
+        let offset = header
+            .base_offset
+            .wrapping_add(i64::from(record.offset_delta));
         let timestamp = if header.is_log_append_time() {
             header.max_timestamp
         } else {
@@ -457,7 +505,9 @@ fn walk_records(
     mut visit: impl FnMut(usize, RecordMeta) -> Result<(), BatchError>,
 ) -> Result<(), BatchError> {
     if header.records_count < 0 {
-        return Err(BatchError::InvalidRecordCount { records_count: header.records_count });
+        return Err(BatchError::InvalidRecordCount {
+            records_count: header.records_count,
+        });
     }
     if header.records_count == 0 {
         return Ok(());
@@ -465,12 +515,16 @@ fn walk_records(
     let records = decompress(header, &batch[BATCH_HEADER_LEN..])?;
     let mut reader = Reader::new(&records);
     for index in 0..header.records_count as usize {
-        let record = read_record(&mut reader).map_err(|reason| BatchError::MalformedRecord { index, reason })?;
+        let record = read_record(&mut reader)
+            .map_err(|reason| BatchError::MalformedRecord { index, reason })?;
         visit(index, record)?;
     }
     if !reader.is_empty() {
         let index = header.records_count as usize;
-        return Err(BatchError::MalformedRecord { index, reason: "bytes remain after the declared records" });
+        return Err(BatchError::MalformedRecord {
+            index,
+            reason: "bytes remain after the declared records",
+        });
     }
     Ok(())
 }
@@ -478,7 +532,10 @@ fn walk_records(
 /// The records section, decompressed with the batch's codec.
 fn decompress<'a>(header: &BatchHeader, payload: &'a [u8]) -> Result<Cow<'a, [u8]>, BatchError> {
     let compression = header.compression();
-    let failed = |e: anyhow::Error| BatchError::Decompression { compression, reason: format!("{e:#}") };
+    let failed = |e: anyhow::Error| BatchError::Decompression {
+        compression,
+        reason: format!("{e:#}"),
+    };
     let take = |buf: &mut bytes::Bytes| Ok::<_, anyhow::Error>(std::mem::take(buf));
     let mut input = payload;
     let bytes = match compression {
@@ -509,9 +566,14 @@ fn check_snappy_lengths(payload: &[u8]) -> Result<(), &'static str> {
         return check_snappy_block(payload);
     };
     while !rest.is_empty() {
-        let Some(len_bytes) = rest.get(..4) else { return Err("truncated snappy block length") };
-        let block_len = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
-        let Some(block) = rest.get(4..4 + block_len) else { return Err("truncated snappy block") };
+        let Some(len_bytes) = rest.get(..4) else {
+            return Err("truncated snappy block length");
+        };
+        let block_len =
+            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
+        let Some(block) = rest.get(4..4 + block_len) else {
+            return Err("truncated snappy block");
+        };
         check_snappy_block(block)?;
         rest = &rest[4 + block_len..];
     }
@@ -524,7 +586,11 @@ fn check_snappy_block(block: &[u8]) -> Result<(), &'static str> {
         declared |= u64::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
             let limit = (block.len() as u64).saturating_mul(SNAPPY_MAX_EXPANSION);
-            return if declared <= limit { Ok(()) } else { Err("snappy length exceeds what the block can hold") };
+            return if declared <= limit {
+                Ok(())
+            } else {
+                Err("snappy length exceeds what the block can hold")
+            };
         }
     }
     Err("invalid snappy length header")
@@ -553,13 +619,17 @@ fn read_record(reader: &mut Reader<'_>) -> Result<RecordMeta, &'static str> {
         let key_len = usize::try_from(body.varint()?).map_err(|_| "negative header key size")?;
         body.take(key_len).ok_or("header key exceeds the record")?;
         if let Ok(value_len) = usize::try_from(body.varint()?) {
-            body.take(value_len).ok_or("header value exceeds the record")?;
+            body.take(value_len)
+                .ok_or("header value exceeds the record")?;
         }
     }
     if !body.is_empty() {
         return Err("record size disagrees with its contents");
     }
-    Ok(RecordMeta { offset_delta, timestamp_delta })
+    Ok(RecordMeta {
+        offset_delta,
+        timestamp_delta,
+    })
 }
 
 /// A cursor over bytes with Kafka's zig-zag varints (`ByteUtils.readVarint` / `readVarlong`).
@@ -629,7 +699,6 @@ fn be_i64(buf: &[u8], at: usize) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
-
 #[cfg(test)]
 mod tests {
     use bytes::{Bytes, BytesMut};
@@ -658,17 +727,24 @@ mod tests {
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset,
-            sequence: -1,
+            // The encoder starts a new batch where `offset - sequence` changes; this keeps one
+            // batch with base sequence -1, as a non-idempotent producer writes it.
+            sequence: offset as i32 - 1,
             timestamp,
             key: Some(Bytes::from(format!("key-{offset}"))),
-            value: Some(Bytes::from(format!("order {offset} for the payments topic"))),
+            value: Some(Bytes::from(format!(
+                "order {offset} for the payments topic"
+            ))),
             headers: Default::default(),
         }
     }
 
     fn encode(records: &[Record], compression: Compression) -> Vec<u8> {
         let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions { version: 2, compression };
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression,
+        };
         RecordBatchEncoder::encode(&mut buf, records, &options).expect("encode");
         buf.to_vec()
     }
@@ -693,12 +769,16 @@ mod tests {
     fn every_compression_validates_and_yields_record_timestamps() {
         for compression in ALL_COMPRESSIONS {
             let bytes = batch(3, compression);
-            let header = validate_produce(&bytes).unwrap_or_else(|e| panic!("{compression:?}: {e}"));
+            let header =
+                validate_produce(&bytes).unwrap_or_else(|e| panic!("{compression:?}: {e}"));
             assert_eq!(header.records_count, 3);
             assert_eq!(header.last_offset(), 2);
             assert_eq!(header.compression(), compression as i16);
             assert_eq!(header.total_len(), bytes.len());
-            assert_eq!(record_timestamps(&bytes).unwrap(), vec![(0, 1000), (1, 1010), (2, 1020)]);
+            assert_eq!(
+                record_timestamps(&bytes).unwrap(),
+                vec![(0, 1000), (1, 1010), (2, 1020)]
+            );
         }
     }
 
@@ -719,7 +799,10 @@ mod tests {
         put_i32(&mut bytes, 57, 3); // recordsCount
         fix_crc(&mut bytes);
         let err = validate_produce(&bytes).unwrap_err();
-        assert!(matches!(err, BatchError::MalformedRecord { index: 2, .. }), "{err}");
+        assert!(
+            matches!(err, BatchError::MalformedRecord { index: 2, .. }),
+            "{err}"
+        );
         assert_eq!(err.error_code(), 87);
     }
 
@@ -730,7 +813,10 @@ mod tests {
         put_i32(&mut bytes, 57, 2);
         fix_crc(&mut bytes);
         let err = validate_produce(&bytes).unwrap_err();
-        assert!(matches!(err, BatchError::MalformedRecord { index: 2, .. }), "{err}");
+        assert!(
+            matches!(err, BatchError::MalformedRecord { index: 2, .. }),
+            "{err}"
+        );
         assert_eq!(err.error_code(), 87);
     }
 
@@ -740,7 +826,10 @@ mod tests {
         put_i32(&mut bytes, 57, 5);
         fix_crc(&mut bytes);
         let err = validate_produce(&bytes).unwrap_err();
-        assert!(matches!(err, BatchError::InconsistentRecordCount { .. }), "{err}");
+        assert!(
+            matches!(err, BatchError::InconsistentRecordCount { .. }),
+            "{err}"
+        );
         assert_eq!(err.error_code(), 87);
     }
 
@@ -748,7 +837,10 @@ mod tests {
     fn out_of_order_offset_deltas_are_invalid_record() {
         let bytes = encode(&[record(1, 5), record(0, 6)], Compression::Gzip);
         let err = validate_produce(&bytes).unwrap_err();
-        assert!(matches!(err, BatchError::MalformedRecord { index: 0, .. }), "{err}");
+        assert!(
+            matches!(err, BatchError::MalformedRecord { index: 0, .. }),
+            "{err}"
+        );
         assert_eq!(err.error_code(), 87);
     }
 
@@ -768,7 +860,10 @@ mod tests {
         let bytes = batch(2, Compression::None);
         for len in [0, 5, 11, 12, 16, 40, bytes.len() - 1] {
             let err = validate_produce(&bytes[..len]).unwrap_err();
-            assert!(matches!(err, BatchError::Truncated { .. }), "len {len}: {err}");
+            assert!(
+                matches!(err, BatchError::Truncated { .. }),
+                "len {len}: {err}"
+            );
             assert_eq!(err.error_code(), 87);
         }
     }
@@ -790,17 +885,26 @@ mod tests {
         let mut header_only = batch(1, Compression::None);
         put_i32(&mut header_only, 8, 30); // frames, but shorter than a v2 header
         let err = validate_produce(&header_only).unwrap_err();
-        assert!(matches!(err, BatchError::InvalidBatchLength { batch_length: 30 }), "{err}");
+        assert!(
+            matches!(err, BatchError::InvalidBatchLength { batch_length: 30 }),
+            "{err}"
+        );
         assert_eq!(err.error_code(), 2);
 
         let mut bad_magic = batch(1, Compression::None);
         bad_magic[MAGIC_OFFSET] = 3;
-        assert_eq!(validate_produce(&bad_magic).unwrap_err(), BatchError::InvalidMagic { magic: 3 });
+        assert_eq!(
+            validate_produce(&bad_magic).unwrap_err(),
+            BatchError::InvalidMagic { magic: 3 }
+        );
         assert_eq!(BatchError::InvalidMagic { magic: 3 }.error_code(), 2);
 
         let mut second_corrupt = batch(1, Compression::None);
         second_corrupt.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        assert_eq!(validate_produce(&second_corrupt).unwrap_err().error_code(), 2);
+        assert_eq!(
+            validate_produce(&second_corrupt).unwrap_err().error_code(),
+            2
+        );
     }
 
     #[test]
@@ -816,25 +920,41 @@ mod tests {
     fn header_rules_of_log_validator() {
         let mut nonzero_base = batch(1, Compression::None);
         set_base_offset(&mut nonzero_base, 7);
-        assert_eq!(validate_produce(&nonzero_base).unwrap_err(), BatchError::NonZeroBaseOffset { base_offset: 7 });
+        assert_eq!(
+            validate_produce(&nonzero_base).unwrap_err(),
+            BatchError::NonZeroBaseOffset { base_offset: 7 }
+        );
 
         let mut control = batch(1, Compression::None);
         control[ATTRIBUTES_OFFSET + 1] |= CONTROL_BIT as u8;
         fix_crc(&mut control);
-        assert_eq!(validate_produce(&control).unwrap_err(), BatchError::ControlBatch);
+        assert_eq!(
+            validate_produce(&control).unwrap_err(),
+            BatchError::ControlBatch
+        );
 
         let mut no_sequence = batch(1, Compression::None);
         no_sequence[43..51].copy_from_slice(&5i64.to_be_bytes()); // producerId 5, baseSequence -1
         fix_crc(&mut no_sequence);
         let err = validate_produce(&no_sequence).unwrap_err();
-        assert!(matches!(err, BatchError::InvalidSequence { producer_id: 5, .. }), "{err}");
+        assert!(
+            matches!(err, BatchError::InvalidSequence { producer_id: 5, .. }),
+            "{err}"
+        );
 
         let mut negative_delta = batch(1, Compression::None);
         put_i32(&mut negative_delta, 23, -1);
         fix_crc(&mut negative_delta);
         let err = validate_produce(&negative_delta).unwrap_err();
-        assert!(matches!(err, BatchError::InvalidOffsetRange { .. }), "{err}");
-        for err in [err, BatchError::ControlBatch, BatchError::InvalidRecordCount { records_count: 0 }] {
+        assert!(
+            matches!(err, BatchError::InvalidOffsetRange { .. }),
+            "{err}"
+        );
+        for err in [
+            err,
+            BatchError::ControlBatch,
+            BatchError::InvalidRecordCount { records_count: 0 },
+        ] {
             assert_eq!(err.error_code(), 87);
         }
     }
@@ -849,7 +969,10 @@ mod tests {
         assert_eq!(err.error_code(), -1);
 
         let zstd = batch(1, Compression::Zstd);
-        assert_eq!(validate_produce_for_version(&zstd, 6).unwrap_err(), BatchError::ZstdBeforeV7);
+        assert_eq!(
+            validate_produce_for_version(&zstd, 6).unwrap_err(),
+            BatchError::ZstdBeforeV7
+        );
         assert_eq!(BatchError::ZstdBeforeV7.error_code(), 76);
         assert!(validate_produce_for_version(&zstd, 7).is_ok());
 
@@ -859,7 +982,10 @@ mod tests {
         }
         fix_crc(&mut garbage);
         let err = validate_produce(&garbage).unwrap_err();
-        assert!(matches!(err, BatchError::Decompression { compression: 1, .. }), "{err}");
+        assert!(
+            matches!(err, BatchError::Decompression { compression: 1, .. }),
+            "{err}"
+        );
         assert_eq!(err.error_code(), -1);
     }
 
@@ -868,11 +994,15 @@ mod tests {
         let mut bomb = batch(1, Compression::None);
         bomb.truncate(BATCH_HEADER_LEN);
         bomb.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]); // raw snappy: "4 GiB"
-        put_i32(&mut bomb, 8, (bomb.len() - LOG_OVERHEAD) as i32);
+        let batch_length = (bomb.len() - LOG_OVERHEAD) as i32;
+        put_i32(&mut bomb, 8, batch_length);
         bomb[ATTRIBUTES_OFFSET + 1] |= 2;
         fix_crc(&mut bomb);
         let err = validate_produce(&bomb).unwrap_err();
-        assert!(matches!(err, BatchError::Decompression { compression: 2, .. }), "{err}");
+        assert!(
+            matches!(err, BatchError::Decompression { compression: 2, .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -883,7 +1013,10 @@ mod tests {
             let header = validate_produce(&bytes).unwrap();
             assert!(header.is_log_append_time());
             assert_eq!(header.max_timestamp, 99_000);
-            assert_eq!(record_timestamps(&bytes).unwrap(), vec![(0, 99_000), (1, 99_000), (2, 99_000)]);
+            assert_eq!(
+                record_timestamps(&bytes).unwrap(),
+                vec![(0, 99_000), (1, 99_000), (2, 99_000)]
+            );
         }
     }
 
@@ -926,10 +1059,16 @@ mod tests {
     #[test]
     fn header_parse_rejects_what_is_not_a_v2_header() {
         let bytes = batch(1, Compression::None);
-        assert!(matches!(BatchHeader::parse(&bytes[..60]), Err(BatchError::Truncated { needed: 61, .. })));
+        assert!(matches!(
+            BatchHeader::parse(&bytes[..60]),
+            Err(BatchError::Truncated { needed: 61, .. })
+        ));
         let mut short_length = bytes.clone();
         put_i32(&mut short_length, 8, 48);
-        assert!(matches!(BatchHeader::parse(&short_length), Err(BatchError::InvalidBatchLength { .. })));
+        assert!(matches!(
+            BatchHeader::parse(&short_length),
+            Err(BatchError::InvalidBatchLength { .. })
+        ));
         let header = BatchHeader::parse(&bytes).unwrap();
         assert!(!header.is_transactional() && !header.is_control() && !header.is_log_append_time());
         assert!(!header.has_producer_id());

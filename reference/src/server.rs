@@ -50,7 +50,9 @@ impl Shared {
     pub fn core(&self) -> MutexGuard<'_, BrokerCore> {
         // A handler that panicked while holding the lock must not take the broker down:
         // the state it guards is only ever changed by whole, checked operations.
-        self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.core
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn notify_appended(&self) {
@@ -86,7 +88,11 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: broadcast
             _ = stop.recv() => break,
         };
         let _ = socket.set_nodelay(true);
-        let (shared, conn_shutdown, done) = (shared.clone(), Shutdown::new(shutdown.subscribe()), done_tx.clone());
+        let (shared, conn_shutdown, done) = (
+            shared.clone(),
+            Shutdown::new(shutdown.subscribe()),
+            done_tx.clone(),
+        );
         tokio::spawn(async move {
             tracing::debug!(%peer, "connection opened");
             if let Err(e) = connection::serve(socket, shared, conn_shutdown).await {

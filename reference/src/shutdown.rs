@@ -15,7 +15,10 @@ pub struct Shutdown {
 
 impl Shutdown {
     pub fn new(notify: broadcast::Receiver<()>) -> Shutdown {
-        Shutdown { is_shutdown: false, notify }
+        Shutdown {
+            is_shutdown: false,
+            notify,
+        }
     }
 
     pub fn is_shutdown(&self) -> bool {
@@ -33,6 +36,9 @@ impl Shutdown {
     }
 
     pub fn resubscribe(&self) -> Shutdown {
-        Shutdown { is_shutdown: self.is_shutdown, notify: self.notify.resubscribe() }
+        Shutdown {
+            is_shutdown: self.is_shutdown,
+            notify: self.notify.resubscribe(),
+        }
     }
 }

@@ -7,8 +7,8 @@
 //! # References
 //! - KIP-35 (ApiVersions), KIP-511 (the v0 fallback answer)
 
-use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::ApiVersionsResponse;
+use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::protocol::VersionRange;
 
 use super::SUPPORTED;
@@ -26,5 +26,7 @@ pub fn handle(error_code: i16) -> ApiVersionsResponse {
                 .with_max_version(range.max)
         })
         .collect();
-    ApiVersionsResponse::default().with_error_code(error_code).with_api_keys(api_keys)
+    ApiVersionsResponse::default()
+        .with_error_code(error_code)
+        .with_api_keys(api_keys)
 }

@@ -22,14 +22,20 @@ pub fn handle(shared: &Shared, req: CreatePartitionsRequest) -> CreatePartitions
         .map(|topic| {
             let result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
             let outcome = if topic.assignments.is_some() {
-                Err((ResponseError::InvalidRequest.code(), "Manual replica assignment is not supported by the reference broker.".to_string()))
+                Err((
+                    ResponseError::InvalidRequest.code(),
+                    "Manual replica assignment is not supported by the reference broker."
+                        .to_string(),
+                ))
             } else {
                 core.create_partitions(&topic.name.0, topic.count, req.validate_only, now_ms())
                     .map_err(|e| (e.code, e.message))
             };
             match outcome {
                 Ok(()) => result,
-                Err((code, message)) => result.with_error_code(code).with_error_message(Some(StrBytes::from_string(message))),
+                Err((code, message)) => result
+                    .with_error_code(code)
+                    .with_error_message(Some(StrBytes::from_string(message))),
             }
         })
         .collect();

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
@@ -41,7 +43,11 @@ pub fn handle(shared: &Shared, req: CreateTopicsRequest, version: i16) -> Create
         .map(|topic| {
             let name = topic.name.clone();
             if seen.get(name.0.as_str()).copied().unwrap_or(0) > 1 {
-                return failed(topic, ResponseError::InvalidRequest.code(), "Duplicate topic name.".into());
+                return failed(
+                    topic,
+                    ResponseError::InvalidRequest.code(),
+                    "Duplicate topic name.".into(),
+                );
             }
             create_one(&mut core, topic, req.validate_only, version)
         })
@@ -49,7 +55,12 @@ pub fn handle(shared: &Shared, req: CreateTopicsRequest, version: i16) -> Create
     CreateTopicsResponse::default().with_topics(topics)
 }
 
-fn create_one(core: &mut BrokerCore, topic: CreatableTopic, validate_only: bool, version: i16) -> CreatableTopicResult {
+fn create_one(
+    core: &mut BrokerCore,
+    topic: CreatableTopic,
+    validate_only: bool,
+    version: i16,
+) -> CreatableTopicResult {
     if !topic.assignments.is_empty() {
         return failed(
             topic,
@@ -60,12 +71,26 @@ fn create_one(core: &mut BrokerCore, topic: CreatableTopic, validate_only: bool,
     let mut overrides = BTreeMap::new();
     for config in &topic.configs {
         let Some(value) = &config.value else {
-            return failed(topic.clone(), ResponseError::InvalidConfig.code(), format!("Null value not supported for topic configs: {}", config.name.as_str()));
+            return failed(
+                topic.clone(),
+                ResponseError::InvalidConfig.code(),
+                format!(
+                    "Null value not supported for topic configs: {}",
+                    config.name.as_str()
+                ),
+            );
         };
         overrides.insert(config.name.to_string(), value.to_string());
     }
     let name = topic.name.0.to_string();
-    match core.create_topic(&name, topic.num_partitions, topic.replication_factor, overrides, validate_only, now_ms()) {
+    match core.create_topic(
+        &name,
+        topic.num_partitions,
+        topic.replication_factor,
+        overrides,
+        validate_only,
+        now_ms(),
+    ) {
         Err(e) => failed(topic, e.code, e.message),
         Ok(created) => {
             let mut result = CreatableTopicResult::default()
@@ -90,7 +115,11 @@ fn configs_of(config: &TopicConfig) -> Vec<CreatableTopicConfigs> {
                 CreatableTopicConfigs::default()
                     .with_name(StrBytes::from_static_str(name))
                     .with_value(Some(StrBytes::from_string(value)))
-                    .with_config_source(if set_on_topic { SOURCE_DYNAMIC_TOPIC_CONFIG } else { SOURCE_DEFAULT_CONFIG }),
+                    .with_config_source(if set_on_topic {
+                        SOURCE_DYNAMIC_TOPIC_CONFIG
+                    } else {
+                        SOURCE_DEFAULT_CONFIG
+                    }),
             )
         })
         .collect()

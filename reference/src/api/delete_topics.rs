@@ -19,9 +19,15 @@ pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 6 };
 pub fn handle(shared: &Shared, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
     let mut core = shared.core();
     let wanted: Vec<(Option<String>, Uuid)> = if version >= 6 {
-        req.topics.into_iter().map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id)).collect()
+        req.topics
+            .into_iter()
+            .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
+            .collect()
     } else {
-        req.topic_names.into_iter().map(|n| (Some(n.0.to_string()), Uuid::nil())).collect()
+        req.topic_names
+            .into_iter()
+            .map(|n| (Some(n.0.to_string()), Uuid::nil()))
+            .collect()
     };
     let responses = wanted
         .into_iter()
@@ -37,10 +43,13 @@ pub fn handle(shared: &Shared, req: DeleteTopicsRequest, version: i16) -> Delete
                     }
                 },
             };
-            let result = DeletableTopicResult::default().with_name(Some(TopicName(StrBytes::from_string(name.clone()))));
+            let result = DeletableTopicResult::default()
+                .with_name(Some(TopicName(StrBytes::from_string(name.clone()))));
             match core.delete_topic(&name) {
                 Ok(id) => result.with_topic_id(id),
-                Err(e) => result.with_error_code(e.code).with_error_message(Some(StrBytes::from_string(e.message))),
+                Err(e) => result
+                    .with_error_code(e.code)
+                    .with_error_message(Some(StrBytes::from_string(e.message))),
             }
         })
         .collect();

@@ -7,7 +7,9 @@
 //! - KIP-133 (DescribeConfigs), KIP-226 (config sources), KIP-569 (config types)
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
@@ -24,7 +26,11 @@ const TYPE_INT: i8 = 3;
 const TYPE_LONG: i8 = 5;
 const TYPE_LIST: i8 = 7;
 
-pub fn handle(shared: &Shared, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+pub fn handle(
+    shared: &Shared,
+    req: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
     let core = shared.core();
     let results = req
         .resources
@@ -34,9 +40,11 @@ pub fn handle(shared: &Shared, req: DescribeConfigsRequest, version: i16) -> Des
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
             if resource.resource_type != RESOURCE_TOPIC {
-                return result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(
-                    StrBytes::from_static_str("the reference broker describes topic configs only"),
-                ));
+                return result
+                    .with_error_code(ResponseError::InvalidRequest.code())
+                    .with_error_message(Some(StrBytes::from_static_str(
+                        "the reference broker describes topic configs only",
+                    )));
             }
             match core.topic(resource.resource_name.as_str()) {
                 None => result
@@ -45,14 +53,22 @@ pub fn handle(shared: &Shared, req: DescribeConfigsRequest, version: i16) -> Des
                         "Topic {} does not exist.",
                         resource.resource_name.as_str()
                     )))),
-                Some(topic) => result.with_configs(configs(topic, resource.configuration_keys.as_deref(), version)),
+                Some(topic) => result.with_configs(configs(
+                    topic,
+                    resource.configuration_keys.as_deref(),
+                    version,
+                )),
             }
         })
         .collect();
     DescribeConfigsResponse::default().with_results(results)
 }
 
-fn configs(topic: &Topic, keys: Option<&[StrBytes]>, version: i16) -> Vec<DescribeConfigsResourceResult> {
+fn configs(
+    topic: &Topic,
+    keys: Option<&[StrBytes]>,
+    version: i16,
+) -> Vec<DescribeConfigsResourceResult> {
     TOPIC_CONFIG_NAMES
         .iter()
         .filter(|name| keys.is_none_or(|keys| keys.iter().any(|k| k.as_str() == **name)))
@@ -61,7 +77,11 @@ fn configs(topic: &Topic, keys: Option<&[StrBytes]>, version: i16) -> Vec<Descri
             let mut entry = DescribeConfigsResourceResult::default()
                 .with_name(StrBytes::from_static_str(name))
                 .with_value(Some(StrBytes::from_string(value)))
-                .with_config_source(if set_on_topic { SOURCE_DYNAMIC_TOPIC_CONFIG } else { SOURCE_DEFAULT_CONFIG });
+                .with_config_source(if set_on_topic {
+                    SOURCE_DYNAMIC_TOPIC_CONFIG
+                } else {
+                    SOURCE_DEFAULT_CONFIG
+                });
             if version >= 3 {
                 entry = entry.with_config_type(config_type(name));
             }
@@ -74,7 +94,10 @@ fn config_type(name: &str) -> i8 {
     match name {
         "cleanup.policy" => TYPE_LIST,
         "message.timestamp.type" => TYPE_STRING,
-        "index.interval.bytes" | "max.message.bytes" | "min.insync.replicas" | "segment.bytes"
+        "index.interval.bytes"
+        | "max.message.bytes"
+        | "min.insync.replicas"
+        | "segment.bytes"
         | "segment.index.bytes" => TYPE_INT,
         _ => TYPE_LONG,
     }

@@ -38,10 +38,16 @@ const MAX_WAIT_LIMIT_MS: i32 = 60_000;
 /// The leader epoch of every partition on a single broker.
 const LEADER_EPOCH: i32 = 0;
 
-pub async fn handle(shared: &Shared, req: FetchRequest, version: i16, shutdown: &mut Shutdown) -> FetchResponse {
+pub async fn handle(
+    shared: &Shared,
+    req: FetchRequest,
+    version: i16,
+    shutdown: &mut Shutdown,
+) -> FetchResponse {
     if req.session_id != 0 {
         // We never hand out sessions, so any session id is one we do not know.
-        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        return FetchResponse::default()
+            .with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
     let wait = Duration::from_millis(req.max_wait_ms.clamp(0, MAX_WAIT_LIMIT_MS) as u64);
     let deadline = Instant::now() + wait;
@@ -98,7 +104,13 @@ fn read_all(core: &BrokerCore, req: &FetchRequest, version: i16) -> Read {
                 .with_partitions(partitions),
         );
     }
-    Read { response: FetchResponse::default().with_session_id(0).with_responses(topics), bytes, has_error }
+    Read {
+        response: FetchResponse::default()
+            .with_session_id(0)
+            .with_responses(topics),
+        bytes,
+        has_error,
+    }
 }
 
 fn read_partition(

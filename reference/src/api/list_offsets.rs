@@ -10,7 +10,9 @@
 //! - `kafka.log.UnifiedLog.fetchOffsetByTimestamp`
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::protocol::VersionRange;
 
@@ -34,19 +36,29 @@ pub fn handle(shared: &Shared, req: ListOffsetsRequest, _version: i16) -> ListOf
                 .partitions
                 .iter()
                 .map(|p| {
-                    let response = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+                    let response = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index);
                     match core.partition(&topic.name.0, p.partition_index) {
-                        Err(e) => response.with_error_code(e.code).with_offset(-1).with_timestamp(-1),
+                        Err(e) => response
+                            .with_error_code(e.code)
+                            .with_offset(-1)
+                            .with_timestamp(-1),
                         Ok(log) => match offset_for(log, p.timestamp) {
-                            Ok((timestamp, offset)) => {
-                                response.with_timestamp(timestamp).with_offset(offset).with_leader_epoch(0)
-                            }
-                            Err(code) => response.with_error_code(code).with_offset(-1).with_timestamp(-1),
+                            Ok((timestamp, offset)) => response
+                                .with_timestamp(timestamp)
+                                .with_offset(offset)
+                                .with_leader_epoch(0),
+                            Err(code) => response
+                                .with_error_code(code)
+                                .with_offset(-1)
+                                .with_timestamp(-1),
                         },
                     }
                 })
                 .collect();
-            ListOffsetsTopicResponse::default().with_name(topic.name).with_partitions(partitions)
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
         })
         .collect();
     ListOffsetsResponse::default().with_topics(topics)
@@ -57,8 +69,12 @@ fn offset_for(log: &Log, timestamp: i64) -> Result<(i64, i64), i16> {
     match timestamp {
         LATEST_TIMESTAMP => Ok((-1, log.log_end_offset())),
         EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => Ok((-1, log.log_start_offset())),
-        MAX_TIMESTAMP => Ok(log.max_timestamp().map_or((-1, -1), |t| (t.timestamp, t.offset))),
-        t if t >= 0 => Ok(log.offset_for_timestamp(t).map_or((-1, -1), |t| (t.timestamp, t.offset))),
+        MAX_TIMESTAMP => Ok(log
+            .max_timestamp()
+            .map_or((-1, -1), |t| (t.timestamp, t.offset))),
+        t if t >= 0 => Ok(log
+            .offset_for_timestamp(t)
+            .map_or((-1, -1), |t| (t.timestamp, t.offset))),
         _ => Err(ResponseError::InvalidRequest.code()),
     }
 }

@@ -45,7 +45,14 @@ pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataRe
             let allow_create = version < 4 || req.allow_auto_topic_creation;
             wanted
                 .into_iter()
-                .map(|t| lookup(&mut core, t.name.map(|n| n.0.to_string()), t.topic_id, allow_create))
+                .map(|t| {
+                    lookup(
+                        &mut core,
+                        t.name.map(|n| n.0.to_string()),
+                        t.topic_id,
+                        allow_create,
+                    )
+                })
                 .collect()
         }
     };
@@ -57,7 +64,12 @@ pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataRe
         .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }
 
-fn lookup(core: &mut BrokerCore, name: Option<String>, id: Uuid, allow_create: bool) -> MetadataResponseTopic {
+fn lookup(
+    core: &mut BrokerCore,
+    name: Option<String>,
+    id: Uuid,
+    allow_create: bool,
+) -> MetadataResponseTopic {
     let node_id = core.node_id();
     let name = match name {
         Some(name) => name,
@@ -73,10 +85,18 @@ fn lookup(core: &mut BrokerCore, name: Option<String>, id: Uuid, allow_create: b
         return error_topic(Some(name), Uuid::nil(), e.code);
     }
     if !(allow_create && core.config.auto_create_topics_enable) {
-        return error_topic(Some(name), Uuid::nil(), ResponseError::UnknownTopicOrPartition.code());
+        return error_topic(
+            Some(name),
+            Uuid::nil(),
+            ResponseError::UnknownTopicOrPartition.code(),
+        );
     }
     match core.create_topic(&name, -1, -1, BTreeMap::new(), false, now_ms()) {
-        Ok(created) => error_topic(Some(name), created.id, ResponseError::LeaderNotAvailable.code()),
+        Ok(created) => error_topic(
+            Some(name),
+            created.id,
+            ResponseError::LeaderNotAvailable.code(),
+        ),
         Err(e) => error_topic(Some(name), Uuid::nil(), e.code),
     }
 }

@@ -67,18 +67,28 @@ pub async fn handle(
     let version = header.request_api_version;
     let response = match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions::handle(0)),
-        RequestKind::Metadata(req) => ResponseKind::Metadata(metadata::handle(shared, req, version)),
-        RequestKind::CreateTopics(req) => ResponseKind::CreateTopics(create_topics::handle(shared, req, version)),
-        RequestKind::DeleteTopics(req) => ResponseKind::DeleteTopics(delete_topics::handle(shared, req, version)),
+        RequestKind::Metadata(req) => {
+            ResponseKind::Metadata(metadata::handle(shared, req, version))
+        }
+        RequestKind::CreateTopics(req) => {
+            ResponseKind::CreateTopics(create_topics::handle(shared, req, version))
+        }
+        RequestKind::DeleteTopics(req) => {
+            ResponseKind::DeleteTopics(delete_topics::handle(shared, req, version))
+        }
         RequestKind::CreatePartitions(req) => {
             ResponseKind::CreatePartitions(create_partitions::handle(shared, req))
         }
         RequestKind::DescribeConfigs(req) => {
             ResponseKind::DescribeConfigs(describe_configs::handle(shared, req, version))
         }
-        RequestKind::ListOffsets(req) => ResponseKind::ListOffsets(list_offsets::handle(shared, req, version)),
+        RequestKind::ListOffsets(req) => {
+            ResponseKind::ListOffsets(list_offsets::handle(shared, req, version))
+        }
         RequestKind::Produce(req) => return produce::handle(shared, req, version),
-        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(shared, req, version, shutdown).await),
+        RequestKind::Fetch(req) => {
+            ResponseKind::Fetch(fetch::handle(shared, req, version, shutdown).await)
+        }
         other => return unsupported::reply(other),
     };
     Reply::Response(Box::new(response))
@@ -86,5 +96,8 @@ pub async fn handle(
 
 /// Wall-clock milliseconds since the epoch, the broker's notion of "now".
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -92,7 +92,10 @@ fn topic_name(core: &BrokerCore, topic: &TopicProduceData, version: i16) -> Opti
 
 fn unknown_topic(version: i16) -> KafkaError {
     if version >= 13 {
-        KafkaError::new(ResponseError::UnknownTopicId, "This server does not host this topic ID.")
+        KafkaError::new(
+            ResponseError::UnknownTopicId,
+            "This server does not host this topic ID.",
+        )
     } else {
         unknown_topic_or_partition()
     }
@@ -105,15 +108,28 @@ struct Appended {
     log_start_offset: i64,
 }
 
-fn append(core: &mut BrokerCore, topic: &str, data: &PartitionProduceData, acks: i16) -> Result<Appended, KafkaError> {
-    let config = core.topic(topic).ok_or_else(unknown_topic_or_partition)?.config.clone();
+fn append(
+    core: &mut BrokerCore,
+    topic: &str,
+    data: &PartitionProduceData,
+    acks: i16,
+) -> Result<Appended, KafkaError> {
+    let config = core
+        .topic(topic)
+        .ok_or_else(unknown_topic_or_partition)?
+        .config
+        .clone();
     core.partition(topic, data.index)?;
-    let records = data
-        .records
-        .as_ref()
-        .ok_or_else(|| KafkaError::new(ResponseError::InvalidRecord, "Produce request has no records"))?;
-    let header = record_batch::validate_produce(records)
-        .map_err(|e| KafkaError { code: e.error_code(), message: e.to_string() })?;
+    let records = data.records.as_ref().ok_or_else(|| {
+        KafkaError::new(
+            ResponseError::InvalidRecord,
+            "Produce request has no records",
+        )
+    })?;
+    let header = record_batch::validate_produce(records).map_err(|e| KafkaError {
+        code: e.error_code(),
+        message: e.to_string(),
+    })?;
     let batch_size = header.total_len();
     if batch_size > usize::try_from(config.max_message_bytes).unwrap_or(0) {
         return Err(KafkaError::new(
@@ -153,7 +169,10 @@ fn append(core: &mut BrokerCore, topic: &str, data: &PartitionProduceData, acks:
     })
 }
 
-fn partition_response(index: i32, outcome: Result<Appended, KafkaError>) -> PartitionProduceResponse {
+fn partition_response(
+    index: i32,
+    outcome: Result<Appended, KafkaError>,
+) -> PartitionProduceResponse {
     let response = PartitionProduceResponse::default().with_index(index);
     match outcome {
         Ok(a) => response

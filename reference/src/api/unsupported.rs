@@ -11,5 +11,8 @@ use super::Reply;
 
 /// Versions this module handles: none.
 pub fn reply(request: RequestKind) -> Reply {
-    Reply::Close(format!("no handler for request {:?}", std::mem::discriminant(&request)))
+    Reply::Close(format!(
+        "no handler for request {:?}",
+        std::mem::discriminant(&request)
+    ))
 }

@@ -1,10 +1,75 @@
-//! The partition log: an ordered, append-only sequence of record batches.
+//! The partition log: an ordered, append-only sequence of record batches, kept in segments.
 //!
-//! CONTRACT (to be implemented in this module; the rest of the broker codes against it).
+//! The log stores batches exactly as the producer sent them (see [`crate::record_batch`]):
+//! an append stamps base offsets (and `LogAppendTime` where configured) in place and writes
+//! the bytes; a read copies whole batches back out. It is synchronous and takes the time as an
+//! explicit `now_ms`, so tests drive rolling and retention with a fake clock.
+//!
+//! It follows Apache Kafka's `UnifiedLog`/`LocalLog`/`LogSegment` where clients can see the
+//! difference:
+//!
+//! - Segments are named by their base offset in 20 digits (`00000000000000000000.log`, with
+//!   `.index` and `.timeindex` beside it). A segment rolls before an append when it is
+//!   non-empty and the append would take it past `segment.bytes`, when the append's max
+//!   timestamp is more than `segment.ms` after the segment's first append's (or, without
+//!   timestamps, that long has passed since the segment was created), or when an index is full.
+//! - A read starts at the batch holding the offset (a batch whose base is below the offset is
+//!   returned whole; clients skip the records before it), returns whole batches up to
+//!   `max_bytes`, at least one when `min_one` (KIP-74), and, like Kafka's `LocalLog.read`,
+//!   never spans two segments: the next fetch continues in the next one. Kafka may end a read
+//!   with part of a batch (clients drop it); this log returns whole batches only.
+//! - Retention deletes whole segments, oldest first: those wholly below the log start offset,
+//!   then by `retention.bytes` (while the log, less the segment, stays >= the limit), then by
+//!   `retention.ms` (the segment's largest timestamp is older than the limit), each pass
+//!   stopping at the first segment it keeps, and never past the high watermark. As in Kafka,
+//!   when every segment is to go, including a non-empty active one, a new empty active segment
+//!   is rolled first, so the log start offset becomes the log end offset. The log start offset
+//!   is checkpointed in the partition directory (`log-start-offset`).
+//! - Opening a log recovers it: segments are walked batch by batch, the last (active) one with
+//!   CRC checks; a torn or corrupt tail is cut at the last good batch (and, for an older
+//!   segment, every later segment is dropped, as `LogLoader` does). Indexes are always rebuilt
+//!   from the `.log` on open and written out on roll and flush.
+//! - `offset_for_timestamp` finds the first segment whose largest timestamp reaches the
+//!   target, then the first record (not batch) at or after it; `max_timestamp` finds the
+//!   record carrying the log's largest timestamp (KIP-734).
+//!
+//! The in-memory mode keeps each segment as a byte vector and shares every rule above.
+//!
+//! I/O errors on append, roll, retention and flush are [`LogError`]s. The read-only queries
+//! (`read`, `offset_for_timestamp`, `max_timestamp`) keep the signatures the broker codes
+//! against, so an I/O error there is logged and answered as "nothing".
+//!
+//! # Layout
+//! - [`segment`]: one segment, its roll rule, reads and recovery.
+//! - [`index`]: the sparse offset and time indexes.
+//! - [`storage`]: a segment's bytes, in a file or in memory; file names.
+//! - `recovery`: opening a log directory; `retention`: deleting old segments.
+//!
+//! # References
+//! - Apache Kafka sources: `UnifiedLog` (`append`, `maybeRoll`, `deleteOldSegments`,
+//!   `deletableSegments`, `deleteSegments`, `fetchOffsetByTimestamp`), `LocalLog` (`read`,
+//!   `roll`), `LogSegment`, `LogLoader`, `OffsetIndex`, `TimeIndex`
+//! - KIP-74 (fetch at least one batch), KIP-734 (ListOffsets `MAX_TIMESTAMP`)
+//! - Kafka topic configs: <https://kafka.apache.org/documentation/#topicconfigs>
 
-use std::path::Path;
+pub mod index;
+mod recovery;
+mod retention;
+pub mod segment;
+pub mod storage;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+
+use crate::record_batch::{self, BatchHeader};
+use segment::{RollParams, Segment};
+use storage::SegmentStore;
 
 /// Per-partition log settings, with Kafka's topic config names in the field docs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,82 +135,271 @@ pub enum LogError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadError {
     /// The offset is below the log start offset or above the log end offset.
-    OffsetOutOfRange { log_start_offset: i64, log_end_offset: i64 },
+    OffsetOutOfRange {
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
 }
 
-pub struct Log {}
+/// One partition's log. See the module doc for the rules it follows.
+pub struct Log {
+    /// The partition directory; `None` in memory.
+    dir: Option<PathBuf>,
+    config: LogConfig,
+    /// Ascending base offsets, never empty; the last is the active segment.
+    segments: Vec<Segment>,
+    log_start_offset: i64,
+}
+
+impl fmt::Debug for Log {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Log")
+            .field("dir", &self.dir)
+            .field("log_start_offset", &self.log_start_offset)
+            .field("log_end_offset", &self.log_end_offset())
+            .field("segment_base_offsets", &self.segment_base_offsets())
+            .finish()
+    }
+}
 
 impl Log {
     /// Opens (creating if needed) a log in `dir`, recovering it: the active segment is scanned,
     /// CRCs verified and a torn tail truncated; indexes are rebuilt when they do not match.
-    pub fn open(_dir: &Path, _config: LogConfig, _now_ms: i64) -> Result<Log, LogError> {
-        unimplemented!()
+    pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<Log, LogError> {
+        recovery::open(dir, config, now_ms)
     }
 
     /// A log that lives only in memory (embedded use); same behaviour, no files.
-    pub fn in_memory(_config: LogConfig, _now_ms: i64) -> Log {
-        unimplemented!()
+    pub fn in_memory(config: LogConfig, now_ms: i64) -> Log {
+        let segment = Segment::new(SegmentStore::Memory(Vec::new()), 0, &config, now_ms);
+        Log {
+            dir: None,
+            config,
+            segments: vec![segment],
+            log_start_offset: 0,
+        }
+    }
+
+    /// The partition directory, `None` for an in-memory log.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
     }
 
     /// Appends one or more already validated v2 batches (`records` is a concatenation of
     /// whole batches). Offsets are assigned in place from the log end offset, the segment is
-    /// rolled first when needed by size, time or index space.
-    pub fn append(&mut self, _records: &mut [u8], _now_ms: i64) -> Result<AppendInfo, LogError> {
-        unimplemented!()
+    /// rolled first when needed by size, time or index space. Bytes after the last whole
+    /// batch are dropped, as Kafka's `UnifiedLog.trimInvalidBytes` drops them.
+    pub fn append(&mut self, records: &mut [u8], now_ms: i64) -> Result<AppendInfo, LogError> {
+        let base_offset = self.log_end_offset();
+        let (headers, valid_len) = self.assign_offsets(records, now_ms);
+        let Some(last) = headers.last() else {
+            let log_start_offset = self.log_start_offset;
+            return Ok(AppendInfo {
+                base_offset,
+                last_offset: base_offset - 1,
+                log_start_offset,
+            });
+        };
+        let last_offset = last.last_offset();
+        let largest_timestamp = headers.iter().map(|h| h.max_timestamp).max().unwrap_or(-1);
+        let params = RollParams {
+            max_segment_ms: self.config.segment_ms,
+            max_segment_bytes: self.config.segment_bytes,
+            max_timestamp_in_messages: largest_timestamp,
+            max_offset_in_messages: last_offset,
+            messages_size: valid_len as u64,
+            now_ms,
+        };
+        if self.active().should_roll(&params) {
+            self.roll(now_ms)?;
+        }
+        self.active_mut()
+            .append(&records[..valid_len], &headers, largest_timestamp, now_ms)?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_start_offset: self.log_start_offset,
+        })
+    }
+
+    /// Walks the whole batches at the front of `records`, giving them offsets from the log end
+    /// offset and stamping `LogAppendTime` where configured.
+    fn assign_offsets(&self, records: &mut [u8], now_ms: i64) -> (Vec<BatchHeader>, usize) {
+        let mut next_offset = self.log_end_offset();
+        let mut headers = Vec::new();
+        let mut position = 0;
+        while let Ok(header) = BatchHeader::parse(&records[position..]) {
+            let end = position + header.total_len();
+            if end > records.len() || header.last_offset_delta < 0 {
+                break;
+            }
+            let batch = &mut records[position..end];
+            record_batch::set_base_offset(batch, next_offset);
+            if self.config.log_append_time {
+                record_batch::stamp_log_append_time(batch, now_ms);
+            }
+            let Ok(header) = BatchHeader::parse(batch) else {
+                break;
+            };
+            next_offset = header.next_offset();
+            headers.push(header);
+            position = end;
+        }
+        (headers, position)
+    }
+
+    /// Starts a new active segment at the log end offset (`LocalLog.roll`); a no-op while the
+    /// active segment is empty.
+    fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
+        let base_offset = self.log_end_offset();
+        let active = self.active_mut();
+        if active.is_empty() {
+            return Ok(());
+        }
+        active.on_become_inactive()?;
+        let store = match &self.dir {
+            Some(dir) => SegmentStore::create_file(dir, base_offset)?,
+            None => SegmentStore::Memory(Vec::new()),
+        };
+        self.segments
+            .push(Segment::new(store, base_offset, &self.config, now_ms));
+        Ok(())
     }
 
     /// Whole batches starting with the one containing `offset`, up to `max_bytes`; at least
     /// one batch when `min_one` is set even if it exceeds `max_bytes` (KIP-74). `offset ==
     /// log_end_offset` gives empty bytes.
-    pub fn read(&self, _offset: i64, _max_bytes: usize, _min_one: bool) -> Result<Bytes, ReadError> {
-        unimplemented!()
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<Bytes, ReadError> {
+        self.read_up_to(offset, max_bytes, min_one, self.log_end_offset())
+    }
+
+    /// [`Log::read`] that stops before any batch reaching `max_offset` (a high watermark or
+    /// last stable offset). The range check is still against the log end offset.
+    pub fn read_up_to(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        max_offset: i64,
+    ) -> Result<Bytes, ReadError> {
+        let log_end_offset = self.log_end_offset();
+        if offset < self.log_start_offset || offset > log_end_offset {
+            return Err(ReadError::OffsetOutOfRange {
+                log_start_offset: self.log_start_offset,
+                log_end_offset,
+            });
+        }
+        if offset >= max_offset {
+            return Ok(Bytes::new());
+        }
+        let first = self
+            .segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1);
+        for segment in &self.segments[first..] {
+            match segment.read(offset, max_bytes, min_one, max_offset) {
+                Ok(Some(bytes)) => return Ok(bytes),
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::error!(dir = ?self.dir, offset, %error, "log read failed");
+                    return Ok(Bytes::new());
+                }
+            }
+        }
+        Ok(Bytes::new())
     }
 
     pub fn log_start_offset(&self) -> i64 {
-        unimplemented!()
+        self.log_start_offset
     }
 
     pub fn log_end_offset(&self) -> i64 {
-        unimplemented!()
+        self.active().next_offset()
     }
 
     /// Bytes held by all segments.
     pub fn size_bytes(&self) -> u64 {
-        unimplemented!()
+        self.segments.iter().map(Segment::size_bytes).sum()
     }
 
     pub fn segment_count(&self) -> usize {
-        unimplemented!()
+        self.segments.len()
+    }
+
+    /// Base offsets of the segments, oldest first (the last is the active segment).
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.iter().map(Segment::base_offset).collect()
     }
 
     /// The earliest record whose timestamp is >= `timestamp` (ListOffsets by timestamp).
-    pub fn offset_for_timestamp(&self, _timestamp: i64) -> Option<TimestampOffset> {
-        unimplemented!()
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Option<TimestampOffset> {
+        let segment = self
+            .segments
+            .iter()
+            .find(|s| s.largest_timestamp() >= timestamp)?;
+        segment
+            .find_offset_by_timestamp(timestamp, self.log_start_offset)
+            .unwrap_or_else(|error| {
+                tracing::error!(dir = ?self.dir, timestamp, %error, "log search by timestamp failed");
+                None
+            })
     }
 
     /// The record with the largest timestamp (ListOffsets MAX_TIMESTAMP, KIP-734).
     pub fn max_timestamp(&self) -> Option<TimestampOffset> {
-        unimplemented!()
-    }
-
-    /// Deletes whole segments that retention (time, then size) no longer keeps; never the
-    /// active segment. Returns how many segments were deleted.
-    pub fn apply_retention(&mut self, _now_ms: i64) -> Result<usize, LogError> {
-        unimplemented!()
+        let segment = self.segments.iter().reduce(|best, s| {
+            if s.max_timestamp_so_far() > best.max_timestamp_so_far() {
+                s
+            } else {
+                best
+            }
+        })?;
+        segment.max_timestamp_record().unwrap_or_else(|error| {
+            tracing::error!(dir = ?self.dir, %error, "log max timestamp search failed");
+            None
+        })
     }
 
     /// Replaces the settings (a topic config change); takes effect from the next append.
-    pub fn set_config(&mut self, _config: LogConfig) {
-        unimplemented!()
+    /// Index sizes and intervals apply to segments created afterwards, as in Kafka.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
     }
 
     /// Writes buffered data and indexes to disk.
     pub fn flush(&mut self) -> Result<(), LogError> {
-        unimplemented!()
+        for segment in &mut self.segments {
+            segment.flush()?;
+        }
+        if let Some(dir) = &self.dir {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     /// Deletes the log and all its files (topic deletion).
     pub fn delete(self) -> Result<(), LogError> {
-        unimplemented!()
+        let Some(dir) = self.dir else { return Ok(()) };
+        drop(self.segments);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn active(&self) -> &Segment {
+        self.segments
+            .last()
+            .expect("a log always has an active segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments
+            .last_mut()
+            .expect("a log always has an active segment")
     }
 }

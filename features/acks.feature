@@ -1,0 +1,39 @@
+Feature: Acknowledgements
+  `acks` says how long the broker waits before it answers a produce. With `acks=0` it does
+  not answer at all: the producer waits for nothing and cannot learn the offset. With
+  `acks=1` the leader answers once the message is in its log, and from then on it can be
+  read.
+
+  Background:
+    Given a topic "payments" with 1 partition
+
+  @C-ACK-1
+  Scenario: With acks=0 the broker sends no produce response at all
+    When the raw client sends a Produce of 3 records to partition 0 of "payments" with acks 0 and correlation id 7, then an ApiVersions request with correlation id 8 on the same connection
+    Then the next response on that connection carries correlation id 8
+    And no other response arrives on that connection
+    And the latest offset of partition 0 of "payments" is 3
+
+  @C-ACK-1
+  Scenario: An acks=0 producer is told nothing about where its messages went
+    Given a producer with settings:
+      | acks | 0 |
+    When the producer sends these messages to "payments":
+      | value |
+      | pay-1 |
+      | pay-2 |
+    Then every delivery succeeded without an offset
+    And partition 0 of "payments" holds:
+      | offset | value |
+      | 0      | pay-1 |
+      | 1      | pay-2 |
+
+  @C-ACK-2
+  Scenario: With acks=1 an acknowledged message can be read at once
+    Given a producer with settings:
+      | acks | 1 |
+    When the producer sends "pay-1" to partition 0 of "payments"
+    Then the deliveries were acknowledged as:
+      | value | partition | offset |
+      | pay-1 | 0         | 0      |
+    And a single fetch of partition 0 of "payments" at offset 0, without waiting, returns "pay-1" at offset 0

@@ -1,0 +1,180 @@
+//! What a scenario saw, normalised so that two targets' traces can be compared.
+//!
+//! Each step appends [`Observation`]s to its scenario's trace: the offsets and partitions a
+//! produce got, the error codes a broker answered, the records a consumer read. Entries use
+//! the feature's *logical* topic names (`orders`, not `orders-3f9a1c2e`), carry no timings
+//! and no values that differ from run to run, and print as one stable line each. Running a
+//! feature against the reference broker and against Apache Kafka and diffing the two traces
+//! is the differential run (recorded Kafka traces will live under `fixtures/`).
+//!
+//! # References
+//!
+//! - `DESIGN.md`, "harness/: specs, targets, differential runs".
+
+use std::fmt;
+
+use crate::kafka_error::ErrorCode;
+
+/// One thing a step observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// A topic exists with this many partitions (from Metadata).
+    Partitions { topic: String, count: i32 },
+    /// An admin request (CreateTopics, CreatePartitions …) answered an error.
+    AdminError {
+        operation: String,
+        topic: String,
+        error: ErrorCode,
+    },
+    /// librdkafka reported a delivery.
+    Delivered {
+        topic: String,
+        partition: i32,
+        /// `None` when the producer cannot know it (`acks=0`).
+        offset: Option<i64>,
+        value: String,
+    },
+    /// librdkafka reported a failed delivery.
+    DeliveryFailed { topic: String, error: ErrorCode },
+    /// A raw Produce's answer for one partition.
+    ProduceResponse {
+        topic: String,
+        partition: i32,
+        error: ErrorCode,
+        base_offset: i64,
+    },
+    /// On one connection, the response that came next carried this correlation id.
+    NextResponse { api: String, correlation_id: i32 },
+    /// A raw Fetch's answer for one partition.
+    Fetched {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        error: ErrorCode,
+        records: usize,
+    },
+    /// A ListOffsets answer.
+    Offset {
+        topic: String,
+        partition: i32,
+        which: String,
+        offset: i64,
+    },
+    /// A consumer received a record.
+    Consumed {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        value: String,
+    },
+    /// The producer's statistics counted request retries (`txretries`), capped so that the
+    /// trace does not depend on timing.
+    Retried { at_least: u64 },
+}
+
+/// A value as traces show it: short UTF-8 as is, anything else by its size.
+pub fn show_value(value: Option<&[u8]>) -> String {
+    const SHOWN_BYTES: usize = 64;
+    match value {
+        None => "<null>".to_owned(),
+        Some(bytes) if bytes.len() <= SHOWN_BYTES => match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_owned(),
+            Err(_) => format!("<{} bytes>", bytes.len()),
+        },
+        Some(bytes) => format!("<{} bytes>", bytes.len()),
+    }
+}
+
+impl fmt::Display for Observation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Observation::Partitions { topic, count } => {
+                write!(f, "partitions topic={topic} count={count}")
+            }
+            Observation::AdminError {
+                operation,
+                topic,
+                error,
+            } => write!(f, "admin-error {operation} topic={topic} error={error}"),
+            Observation::Delivered {
+                topic,
+                partition,
+                offset,
+                value,
+            } => {
+                let offset = offset.map_or_else(|| "unknown".to_owned(), |o| o.to_string());
+                write!(
+                    f,
+                    "delivered topic={topic} partition={partition} offset={offset} value={value}"
+                )
+            }
+            Observation::DeliveryFailed { topic, error } => {
+                write!(f, "delivery-failed topic={topic} error={error}")
+            }
+            Observation::ProduceResponse {
+                topic,
+                partition,
+                error,
+                base_offset,
+            } => write!(
+                f,
+                "produce-response topic={topic} partition={partition} error={error} base_offset={base_offset}"
+            ),
+            Observation::NextResponse {
+                api,
+                correlation_id,
+            } => write!(f, "next-response api={api} correlation_id={correlation_id}"),
+            Observation::Fetched {
+                topic,
+                partition,
+                offset,
+                error,
+                records,
+            } => write!(
+                f,
+                "fetched topic={topic} partition={partition} offset={offset} error={error} records={records}"
+            ),
+            Observation::Offset {
+                topic,
+                partition,
+                which,
+                offset,
+            } => write!(
+                f,
+                "offset topic={topic} partition={partition} {which}={offset}"
+            ),
+            Observation::Consumed {
+                topic,
+                partition,
+                offset,
+                value,
+            } => write!(
+                f,
+                "consumed topic={topic} partition={partition} offset={offset} value={value}"
+            ),
+            Observation::Retried { at_least } => write!(f, "retried at_least={at_least}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_print_as_one_stable_line() {
+        let entry = Observation::ProduceResponse {
+            topic: "orders".to_owned(),
+            partition: 7,
+            error: ErrorCode::from_kafka(3),
+            base_offset: -1,
+        };
+        assert_eq!(
+            entry.to_string(),
+            "produce-response topic=orders partition=7 error=UNKNOWN_TOPIC_OR_PARTITION (3) base_offset=-1"
+        );
+        assert_eq!(show_value(Some(&[0u8; 100])), "<100 bytes>");
+        assert_eq!(show_value(Some(b"pay-1")), "pay-1");
+        assert_eq!(show_value(None), "<null>");
+    }
+}

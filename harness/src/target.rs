@@ -1,0 +1,278 @@
+//! What a scenario runs against: a cluster reachable over the wire, and what it lets a
+//! scenario do to it.
+//!
+//! Every target gives a bootstrap address and its broker ids. Some scenarios need more: to
+//! stop, restart or isolate a broker (fault control), or a broker that enforces retention
+//! within a second (a test-friendly `log.retention.check.interval.ms`). Those needs are
+//! [`Capability`]s; a scenario declares one with a `@requires-<capability>` tag, and a target
+//! that lacks it has the scenario reported as skipped *with the reason*, never silently.
+//!
+//! Implementations here: [`ReferenceTarget`] (the in-process reference broker) and
+//! [`BootstrapTarget`] (any running Kafka-compatible broker). Real Apache Kafka started by
+//! `ci/` scripts and testcontainers fit the same trait: they add a [`FaultControl`].
+//!
+//! # References
+//!
+//! - `DESIGN.md`, "harness/: specs, targets, differential runs".
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
+use reference::EmbeddedBroker;
+use reference::embedded::BrokerOptions;
+
+/// Something a scenario may need beyond a bootstrap address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// Stop, start and isolate brokers ([`FaultControl`]).
+    FaultControl,
+    /// More than one broker.
+    MultipleBrokers,
+    /// The broker applies retention within about a second
+    /// (`log.retention.check.interval.ms` ≤ 1000; Kafka's default is 5 minutes).
+    FastRetention,
+}
+
+impl Capability {
+    /// Every capability, for parsing and listing.
+    pub const ALL: [Capability; 3] = [
+        Capability::FaultControl,
+        Capability::MultipleBrokers,
+        Capability::FastRetention,
+    ];
+
+    /// The name used in `@requires-<name>` tags and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::FaultControl => "fault-control",
+            Capability::MultipleBrokers => "multiple-brokers",
+            Capability::FastRetention => "fast-retention",
+        }
+    }
+
+    /// The capability with this name.
+    pub fn from_name(name: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The capability a scenario tag (without `@`) asks for; `Err` names an unknown one.
+    pub fn from_tag(tag: &str) -> Option<Result<Capability, String>> {
+        let name = tag.strip_prefix("requires-")?;
+        Some(Capability::from_name(name).ok_or_else(|| name.to_owned()))
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Fault injection on a target's brokers. Futures are boxed so that the trait stays usable as
+/// `dyn FaultControl`.
+pub trait FaultControl: Send + Sync {
+    /// Stops a broker as a crash would (unflushed data may be lost).
+    fn stop_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>>;
+    /// Starts a stopped broker again with its data.
+    fn start_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>>;
+    /// Cuts a broker off from the other brokers (clients can still reach it).
+    fn isolate_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>>;
+    /// Undoes every isolation.
+    fn heal(&self) -> BoxFuture<'_, anyhow::Result<()>>;
+}
+
+/// A Kafka cluster that scenarios can be run against.
+pub trait Target: fmt::Debug + Send + Sync {
+    /// A short name for reports (`reference`, `bootstrap=host:port`).
+    fn name(&self) -> String;
+    /// `host:port[,host:port…]` for clients' `bootstrap.servers`.
+    fn bootstrap(&self) -> String;
+    /// The node ids of the cluster's brokers.
+    fn broker_ids(&self) -> Vec<i32>;
+    /// Whether the target has a capability.
+    fn supports(&self, capability: Capability) -> bool;
+    /// Fault control, where the target has it.
+    fn faults(&self) -> Option<&dyn FaultControl> {
+        None
+    }
+
+    /// Why a scenario that needs `capability` cannot run here, or `None` if it can.
+    fn lacks(&self, capability: Capability) -> Option<String> {
+        if self.supports(capability) {
+            None
+        } else {
+            Some(format!(
+                "{capability} unsupported by this target ({})",
+                self.name()
+            ))
+        }
+    }
+}
+
+/// Broker configs that make the reference broker quick to observe in tests. Each one is a
+/// real Kafka broker config; a real Kafka target started for the suite sets the same.
+pub const TEST_FRIENDLY_CONFIGS: &[(&str, &str)] = &[
+    ("num.partitions", "1"),
+    ("auto.create.topics.enable", "true"),
+    ("log.retention.check.interval.ms", "100"),
+];
+
+/// The in-process reference broker on a temporary data directory.
+pub struct ReferenceTarget {
+    bootstrap: String,
+    broker: Mutex<Option<EmbeddedBroker>>,
+    // Dropped (and deleted) after the broker shuts down.
+    data_dir: Mutex<Option<tempfile::TempDir>>,
+    data_path: PathBuf,
+}
+
+impl ReferenceTarget {
+    /// Starts a broker on a free port with [`TEST_FRIENDLY_CONFIGS`] and a fresh data dir.
+    pub async fn start() -> anyhow::Result<ReferenceTarget> {
+        let data_dir = tempfile::Builder::new()
+            .prefix("kafka-spec-reference-")
+            .tempdir()
+            .map_err(|e| anyhow::anyhow!("creating a data dir for the reference broker: {e}"))?;
+        let options = BrokerOptions {
+            port: 0,
+            data_dir: Some(data_dir.path().to_path_buf()),
+            configs: TEST_FRIENDLY_CONFIGS
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        let broker = EmbeddedBroker::start_with(options)
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the reference broker: {e}"))?;
+        Ok(ReferenceTarget {
+            bootstrap: broker.bootstrap().to_owned(),
+            data_path: data_dir.path().to_path_buf(),
+            broker: Mutex::new(Some(broker)),
+            data_dir: Mutex::new(Some(data_dir)),
+        })
+    }
+
+    /// Shuts the broker down and deletes its data dir. Idempotent.
+    pub async fn shutdown(&self) {
+        let broker = self.broker.lock().ok().and_then(|mut b| b.take());
+        if let Some(broker) = broker {
+            broker.shutdown().await;
+        }
+        if let Ok(mut dir) = self.data_dir.lock() {
+            dir.take();
+        }
+    }
+}
+
+impl fmt::Debug for ReferenceTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReferenceTarget")
+            .field("bootstrap", &self.bootstrap)
+            .field("data_dir", &self.data_path)
+            .finish()
+    }
+}
+
+impl Target for ReferenceTarget {
+    fn name(&self) -> String {
+        "reference".to_owned()
+    }
+
+    fn bootstrap(&self) -> String {
+        self.bootstrap.clone()
+    }
+
+    fn broker_ids(&self) -> Vec<i32> {
+        vec![1]
+    }
+
+    fn supports(&self, capability: Capability) -> bool {
+        match capability {
+            Capability::FastRetention => true,
+            Capability::FaultControl | Capability::MultipleBrokers => false,
+        }
+    }
+}
+
+/// Any running Kafka-compatible cluster at `host:port`. It has no fault control; other
+/// capabilities are whatever the person running the suite says the cluster has.
+#[derive(Debug, Clone)]
+pub struct BootstrapTarget {
+    bootstrap: String,
+    capabilities: Vec<Capability>,
+}
+
+impl BootstrapTarget {
+    /// A target at `bootstrap` with no capabilities.
+    pub fn new(bootstrap: impl Into<String>) -> BootstrapTarget {
+        BootstrapTarget {
+            bootstrap: bootstrap.into(),
+            capabilities: Vec::new(),
+        }
+    }
+
+    /// Declares that the cluster has a capability (e.g. `fast-retention` for a Kafka run with
+    /// `log.retention.check.interval.ms=100`). Fault control cannot be declared: it needs a
+    /// target that owns the brokers.
+    pub fn with_capability(mut self, capability: Capability) -> anyhow::Result<BootstrapTarget> {
+        anyhow::ensure!(
+            capability != Capability::FaultControl,
+            "a bootstrap target cannot control faults: it does not own the brokers"
+        );
+        self.capabilities.push(capability);
+        Ok(self)
+    }
+}
+
+impl Target for BootstrapTarget {
+    fn name(&self) -> String {
+        format!("bootstrap={}", self.bootstrap)
+    }
+
+    fn bootstrap(&self) -> String {
+        self.bootstrap.clone()
+    }
+
+    fn broker_ids(&self) -> Vec<i32> {
+        // Unknown until asked; scenarios that need ids learn them from Metadata.
+        Vec::new()
+    }
+
+    fn supports(&self, capability: Capability) -> bool {
+        self.capabilities.contains(&capability)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_tags_parse() {
+        assert_eq!(
+            Capability::from_tag("requires-fault-control"),
+            Some(Ok(Capability::FaultControl))
+        );
+        assert_eq!(
+            Capability::from_tag("requires-teleport"),
+            Some(Err("teleport".to_owned()))
+        );
+        assert_eq!(Capability::from_tag("C-OFF-1"), None);
+    }
+
+    #[test]
+    fn a_bootstrap_target_skips_with_a_reason() {
+        let target = BootstrapTarget::new("127.0.0.1:9092");
+        let reason = target.lacks(Capability::FaultControl);
+        assert_eq!(
+            reason.as_deref(),
+            Some("fault-control unsupported by this target (bootstrap=127.0.0.1:9092)")
+        );
+        let target = target
+            .with_capability(Capability::FastRetention)
+            .expect("declarable");
+        assert_eq!(target.lacks(Capability::FastRetention), None);
+    }
+}
