@@ -7,11 +7,12 @@
 //! explicitly; `group.id` is set only because librdkafka requires one, and nothing commits.
 //!
 //! Both share an [`ObservingContext`] that keeps the latest librdkafka statistics, so that a
-//! step can see what the client did behind the application's back (request retries).
+//! step can see what the client did behind the application's back (how many Produce
+//! requests it sent).
 //!
 //! # References
 //!
-//! - librdkafka `CONFIGURATION.md` and `STATISTICS.md` (`brokers.*.txretries`).
+//! - librdkafka `CONFIGURATION.md` and `STATISTICS.md` (`brokers.*.req`).
 
 use std::sync::{Arc, Mutex};
 
@@ -30,11 +31,20 @@ pub struct ObservingContext {
 }
 
 impl ObservingContext {
-    /// Request retries so far, summed over brokers; `None` before the first statistics.
-    pub fn request_retries(&self) -> Option<u64> {
+    /// Produce requests sent so far, summed over brokers; `None` before the first
+    /// statistics. librdkafka retries a retriable produce error by sending the messages
+    /// again in a new Produce request (its `txretries` counts only requests that failed
+    /// in transport), so this is how many times a lone message was sent.
+    pub fn produce_requests(&self) -> Option<i64> {
         let latest = self.latest.lock().ok()?;
         let stats = latest.as_ref()?;
-        Some(stats.brokers.values().map(|b| b.txretries).sum())
+        Some(
+            stats
+                .brokers
+                .values()
+                .filter_map(|b| b.req.get("Produce"))
+                .sum(),
+        )
     }
 
     /// A consumer's view of one partition from its latest statistics: the fetch state

@@ -63,6 +63,9 @@ enum Command {
         /// Only scenarios whose name contains this.
         #[arg(long, value_name = "TEXT")]
         name: Option<String>,
+        /// Also print every scenario's trace (what it observed).
+        #[arg(long)]
+        traces: bool,
     },
 }
 
@@ -103,7 +106,8 @@ async fn main() -> ExitCode {
             features,
             capabilities,
             name,
-        } => check(bootstrap, features, capabilities, name).await,
+            traces,
+        } => check(bootstrap, features, capabilities, name, traces).await,
     };
     match result {
         Ok(code) => code,
@@ -171,6 +175,7 @@ async fn check(
     features: PathBuf,
     capabilities: Vec<Capability>,
     name_filter: Option<String>,
+    traces: bool,
 ) -> anyhow::Result<ExitCode> {
     let options = RunOptions {
         features_dir: features,
@@ -196,6 +201,9 @@ async fn check(
         }
     };
     println!();
+    if traces {
+        println!("{}", summary.traces());
+    }
     print!("{}", summary.render());
     Ok(if summary.succeeded() {
         ExitCode::SUCCESS

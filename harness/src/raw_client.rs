@@ -547,13 +547,12 @@ impl RawClient {
         let Some((leader, address)) = self.leader_address(topic, partition).await? else {
             return self.any_broker().await;
         };
-        if !self.nodes.contains_key(&leader) {
-            let connection = RawConnection::connect(&address).await?;
-            self.nodes.insert(leader, connection);
+        match self.nodes.entry(leader) {
+            std::collections::btree_map::Entry::Occupied(known) => Ok(known.into_mut()),
+            std::collections::btree_map::Entry::Vacant(new) => {
+                Ok(new.insert(RawConnection::connect(&address).await?))
+            }
         }
-        self.nodes
-            .get_mut(&leader)
-            .ok_or_else(|| anyhow!("no connection to node {leader}"))
     }
 }
 

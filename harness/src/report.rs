@@ -41,13 +41,15 @@ pub struct ScenarioResult {
     pub scenario: String,
     /// Its line in the feature file (an outline's example row for expanded outlines).
     pub line: usize,
+    /// Its column (with the line, tells expanded outline rows apart).
+    pub column: usize,
     /// Its claim ids (`C-OFF-2`), from feature, rule and scenario tags.
     pub claims: Vec<String>,
     /// Whether it shows seed folklore to be wrong.
     pub folklore: bool,
     /// How it ended.
     pub outcome: Outcome,
-    /// Its trace, kept for failed scenarios.
+    /// What it observed, in order.
     pub trace: Vec<String>,
 }
 
@@ -76,6 +78,7 @@ impl ScenarioResult {
             feature: feature.name.clone(),
             scenario: scenario.name.clone(),
             line: scenario.position.line,
+            column: scenario.position.col,
             claims,
             folklore: tags.iter().any(|t| t.as_str() == "folklore"),
             outcome,
@@ -161,6 +164,24 @@ impl Summary {
         out
     }
 
+    /// Every scenario's trace, for a differential run or a curious reader.
+    pub fn traces(&self) -> String {
+        let mut rows: Vec<&ScenarioResult> = self.results.iter().collect();
+        rows.sort_by(|a, b| (&a.feature, a.line).cmp(&(&b.feature, b.line)));
+        let mut out = String::new();
+        for result in rows {
+            let _ = writeln!(
+                out,
+                "# {} / {} (line {})",
+                result.feature, result.scenario, result.line
+            );
+            for line in &result.trace {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        out
+    }
+
     /// Each failed scenario with its reason and trace.
     pub fn failures(&self) -> String {
         let mut out = String::new();
@@ -222,13 +243,13 @@ fn step_error_text(error: &StepError) -> String {
     }
 }
 
-/// Identifies one scenario run: feature file, and the scenario's line and column (an
+/// Identifies one scenario run: its feature, and the scenario's line and column (an
 /// expanded outline's rows have their own lines).
-type ScenarioKey = (Option<std::path::PathBuf>, String, usize, usize);
+pub type ScenarioKey = (String, usize, usize);
 
-fn key_of(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> ScenarioKey {
+/// The key of a scenario.
+pub fn key_of(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> ScenarioKey {
     (
-        feature.path.clone(),
         feature.name.clone(),
         scenario.position.line,
         scenario.position.col,
@@ -243,6 +264,21 @@ pub struct Collected {
     pub results: Vec<ScenarioResult>,
     /// Parse errors.
     pub parse_errors: Vec<String>,
+    /// Every finished scenario's trace (from the runner's `after` hook).
+    pub traces: BTreeMap<ScenarioKey, Vec<String>>,
+}
+
+impl Collected {
+    /// The results, each with its scenario's full trace where one was kept.
+    pub fn into_results(mut self) -> (Vec<ScenarioResult>, Vec<String>) {
+        for result in &mut self.results {
+            let key = (result.feature.clone(), result.line, result.column);
+            if let Some(trace) = self.traces.remove(&key) {
+                result.trace = trace;
+            }
+        }
+        (self.results, self.parse_errors)
+    }
 }
 
 /// A cucumber `Writer` that records every scenario's result and passes every event on to
@@ -358,6 +394,7 @@ mod tests {
             feature: "Offsets".to_owned(),
             scenario: scenario.to_owned(),
             line,
+            column: 5,
             claims: vec!["C-OFF-1".to_owned()],
             folklore: false,
             outcome,

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use cucumber::{World as _, WriterExt as _, writer};
 use futures::FutureExt as _;
 
-use crate::report::{Collected, Collector, Outcome, ScenarioResult, Summary};
+use crate::report::{Collected, Collector, Outcome, ScenarioResult, Summary, key_of};
 use crate::target::{Capability, Target};
 use crate::world::KafkaWorld;
 
@@ -79,6 +79,7 @@ pub async fn run_features(target: Arc<dyn Target>, options: &RunOptions) -> Summ
     let hook_target = target.clone();
     let filter_target = target.clone();
     let filter_collected = collected.clone();
+    let trace_collected = collected.clone();
     let name_filter = options.name_filter.clone();
 
     KafkaWorld::cucumber()
@@ -87,6 +88,14 @@ pub async fn run_features(target: Arc<dyn Target>, options: &RunOptions) -> Summ
         .max_concurrent_scenarios(MAX_CONCURRENT_SCENARIOS)
         .before(move |_feature, _rule, _scenario, world| {
             world.attach(hook_target.clone());
+            async {}.boxed_local()
+        })
+        .after(move |feature, _rule, scenario, _finished, world| {
+            if let (Some(world), Ok(mut collected)) = (world, trace_collected.lock()) {
+                collected
+                    .traces
+                    .insert(key_of(feature, scenario), world.trace_lines());
+            }
             async {}.boxed_local()
         })
         .with_default_cli()
@@ -111,19 +120,20 @@ pub async fn run_features(target: Arc<dyn Target>, options: &RunOptions) -> Summ
         })
         .await;
 
-    let mut collected = collected
+    let collected = collected
         .lock()
         .map(|mut c| std::mem::take(&mut *c))
         .unwrap_or_default();
+    let (results, mut parse_errors) = collected.into_results();
     if !options.features_dir.is_dir() {
-        collected.parse_errors.push(format!(
+        parse_errors.push(format!(
             "no features directory at {}",
             options.features_dir.display()
         ));
     }
     Summary {
         target: target.name(),
-        results: collected.results,
-        parse_errors: collected.parse_errors,
+        results,
+        parse_errors,
     }
 }

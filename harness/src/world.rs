@@ -57,6 +57,8 @@ pub struct KafkaWorld {
     raw: Option<RawClient>,
     /// Every delivery librdkafka reported, in the order the messages were sent.
     pub deliveries: Vec<Delivery>,
+    /// Which of [`Self::deliveries`] the last send step made.
+    pub last_sent: std::ops::Range<usize>,
     /// The last error an admin request answered (`None` after a success).
     pub last_admin_error: Option<ErrorCode>,
     /// The last raw Produce answer.
@@ -84,6 +86,7 @@ impl KafkaWorld {
             admin: None,
             raw: None,
             deliveries: Vec::new(),
+            last_sent: 0..0,
             last_admin_error: None,
             last_produce: None,
             last_fetch: None,

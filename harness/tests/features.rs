@@ -3,7 +3,7 @@
 //! cucumber's own output shows each scenario as it runs; the conformance table and the
 //! closing `N passed, N failed, N skipped` line follow. Any failure exits non-zero.
 //! `cargo test -p kafka-spec --test features -- <text>` runs only scenarios whose name
-//! contains `<text>`.
+//! contains `<text>`; `KAFKA_SPEC_TRACES=1` also prints every scenario's trace.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,6 +28,9 @@ async fn main() -> ExitCode {
     let summary = run_features(target.clone(), &options).await;
     target.shutdown().await;
     println!();
+    if std::env::var_os("KAFKA_SPEC_TRACES").is_some() {
+        println!("{}", summary.traces());
+    }
     print!("{}", summary.render());
     if summary.succeeded() {
         ExitCode::SUCCESS

@@ -57,8 +57,8 @@ pub const BATCH_HEADER_LEN: usize = 61;
 /// `baseOffset` and `batchLength`: the bytes before what `batchLength` counts (`LOG_OVERHEAD`).
 pub const LOG_OVERHEAD: usize = 12;
 
-/// The produce request version this broker checks against when none is given.
-pub const LATEST_PRODUCE_VERSION: i16 = 11;
+/// The newest Produce version the codec knows; [`validate_produce`] checks as of it.
+pub const LATEST_PRODUCE_VERSION: i16 = 13;
 
 const BATCH_LENGTH_OFFSET: usize = 8;
 const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
@@ -274,38 +274,24 @@ pub fn validate_produce_for_version(
     records: &[u8],
     produce_version: i16,
 ) -> Result<BatchHeader, BatchError> {
-    let total_len = match frame(records)? {
-        Some(len) => len,
-        None => {
-            return Err(BatchError::Truncated {
-                needed: framed_need(records),
-                available: records.len(),
-            });
-        }
-    };
-    let magic = records[MAGIC_OFFSET] as i8;
-    if magic != 2 {
-        return Err(BatchError::UnsupportedMagic { magic });
+    let batch = check_produce_request_rules(records, produce_version)?;
+    // `UnifiedLog.analyzeAndValidateRecords`
+    let base_offset = be_i64(batch, 0);
+    if base_offset != 0 {
+        return Err(BatchError::NonZeroBaseOffset { base_offset });
     }
-    if total_len < BATCH_HEADER_LEN {
-        return Err(BatchError::InvalidBatchLength {
-            batch_length: be_i32(records, BATCH_LENGTH_OFFSET),
-        });
+    if batch.len() < BATCH_HEADER_LEN {
+        let batch_length = be_i32(batch, BATCH_LENGTH_OFFSET);
+        return Err(BatchError::InvalidBatchLength { batch_length });
     }
-    let header = BatchHeader::parse(records)?;
-    if produce_version < 7 && header.compression() == 4 {
-        return Err(BatchError::ZstdBeforeV7);
-    }
-    if frame(&records[total_len..])?.is_some() {
-        return Err(BatchError::MoreThanOneBatch);
-    }
-    if header.base_offset != 0 {
-        return Err(BatchError::NonZeroBaseOffset {
-            base_offset: header.base_offset,
-        });
-    }
-    let batch = &records[..total_len];
+    let header = BatchHeader::parse(batch)?;
     check_crc(&header, batch)?;
+    if header.compression() > 4 {
+        return Err(BatchError::UnknownCompression {
+            id: header.compression(),
+        });
+    }
+    // `LogValidator`
     check_batch_fields(&header)?;
     let mut expected_delta = 0;
     walk_records(&header, batch, |index, record| {
@@ -319,6 +305,32 @@ pub fn validate_produce_for_version(
         Ok(())
     })?;
     Ok(header)
+}
+
+/// The framing and `ProduceRequest.validateRecords`: exactly one complete batch, magic 2,
+/// no zstd before v7. Returns the batch (without any trailing partial bytes).
+fn check_produce_request_rules(records: &[u8], produce_version: i16) -> Result<&[u8], BatchError> {
+    let Some(total_len) = frame(records)? else {
+        let needed = framed_need(records);
+        return Err(BatchError::Truncated {
+            needed,
+            available: records.len(),
+        });
+    };
+    let magic = records[MAGIC_OFFSET] as i8;
+    if magic != 2 {
+        return Err(BatchError::UnsupportedMagic { magic });
+    }
+    let batch = &records[..total_len];
+    let zstd = batch.len() > ATTRIBUTES_OFFSET + 1
+        && be_i16(batch, ATTRIBUTES_OFFSET) & COMPRESSION_MASK == 4;
+    if produce_version < 7 && zstd {
+        return Err(BatchError::ZstdBeforeV7);
+    }
+    if frame(&records[total_len..])?.is_some() {
+        return Err(BatchError::MoreThanOneBatch);
+    }
+    Ok(batch)
 }
 
 /// Kafka's framing of the next batch (`ByteBufferLogInputStream.nextBatchSize` and
@@ -884,6 +896,7 @@ mod tests {
 
         let mut header_only = batch(1, Compression::None);
         put_i32(&mut header_only, 8, 30); // frames, but shorter than a v2 header
+        header_only.truncate(42);
         let err = validate_produce(&header_only).unwrap_err();
         assert!(
             matches!(err, BatchError::InvalidBatchLength { batch_length: 30 }),

@@ -219,6 +219,8 @@ async fn offsets_dense(world: &mut KafkaWorld, logical: String) -> StepResult {
 #[then(
     expr = "partition {int} of {string} holds {int} messages {string} to {string} at offsets {int} to {int}"
 )]
+// A step function takes one argument per capture of its expression.
+#[allow(clippy::too_many_arguments)]
 async fn partition_holds_range(
     world: &mut KafkaWorld,
     partition: i32,

@@ -12,12 +12,12 @@ use crate::partitioner::KeyPartitioner;
 use crate::world::KafkaWorld;
 use crate::{StepResult, check};
 
-/// The partitions of the successful deliveries, in send order; fails on any failed one.
+/// The partitions of the last send step's deliveries, in send order; fails on any failed
+/// one.
 fn delivered_partitions(world: &KafkaWorld) -> anyhow::Result<Vec<i32>> {
-    anyhow::ensure!(!world.deliveries.is_empty(), "nothing was sent");
-    world
-        .deliveries
-        .iter()
+    let sent = &world.deliveries[world.last_sent.clone()];
+    anyhow::ensure!(!sent.is_empty(), "nothing was sent");
+    sent.iter()
         .map(|d| match &d.outcome {
             Ok((partition, _)) => Ok(*partition),
             Err(error) => Err(anyhow::anyhow!("{:?} failed with {error}", d.value)),
@@ -44,7 +44,10 @@ async fn landed_as_predicted(world: &mut KafkaWorld, hash: String) -> StepResult
     };
     let partitions = delivered_partitions(world)?;
     let mut mismatches = Vec::new();
-    for (delivery, partition) in world.deliveries.iter().zip(partitions) {
+    for (delivery, partition) in world.deliveries[world.last_sent.clone()]
+        .iter()
+        .zip(partitions)
+    {
         let key = delivery
             .key
             .as_deref()

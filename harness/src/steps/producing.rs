@@ -58,6 +58,7 @@ pub async fn send_all(
 ) -> anyhow::Result<()> {
     let physical = world.physical(logical);
     let producer = world.producer()?.clone();
+    let first = world.deliveries.len();
     let mut reports: Vec<Report> = Vec::with_capacity(messages.len());
     for message in &messages {
         let mut record = FutureRecord::<str, [u8]>::to(&physical).payload(&message.value);
@@ -110,6 +111,7 @@ pub async fn send_all(
             outcome,
         });
     }
+    world.last_sent = first..world.deliveries.len();
     Ok(())
 }
 
@@ -132,6 +134,21 @@ async fn producer_settings(world: &mut KafkaWorld, step: &Step) -> StepResult {
 #[given(expr = "a producer using the {string} partitioner")]
 async fn producer_partitioner(world: &mut KafkaWorld, partitioner: String) -> StepResult {
     world.set_producer_setting("partitioner", &partitioner);
+    Ok(())
+}
+
+#[given(expr = "the producer has already delivered a message to {string}")]
+async fn warm_up(world: &mut KafkaWorld, logical: String) -> StepResult {
+    // A long-lived producer knows the topic's partitions and leaders; a fresh one partitions
+    // its first messages while it is still learning them.
+    send_all(world, &logical, vec![Outgoing::value("warm-up")]).await?;
+    if let Some(Delivery {
+        outcome: Err(error),
+        ..
+    }) = world.deliveries.last()
+    {
+        check!(false, "the warm-up message failed with {error}");
+    }
     Ok(())
 }
 

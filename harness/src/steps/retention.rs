@@ -241,6 +241,7 @@ async fn append_then_receive(
 #[then(
     expr = "a consumer assigned to partition {int} of {string} at offset {int} reads offsets {int} to {int}, seeks back to {int} and reads offset {int} again"
 )]
+// A step function takes one argument per capture of its expression.
 #[allow(clippy::too_many_arguments)]
 async fn read_seek_reread(
     world: &mut KafkaWorld,

@@ -30,6 +30,9 @@ use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 3, max: 13 };
 
+/// The leader epoch of every partition on a single broker, stamped into appended batches.
+const LEADER_EPOCH: i32 = 0;
+
 /// In-sync replicas of every partition on a single broker.
 const IN_SYNC_REPLICAS: i32 = 1;
 
@@ -53,7 +56,7 @@ pub fn handle(shared: &Shared, req: ProduceRequest, version: i16) -> Reply {
                             format!("Invalid required acks {a}"),
                         )),
                         (None, _) => Err(unknown_topic(version)),
-                        (Some(name), _) => append(&mut core, name, data, acks),
+                        (Some(name), _) => append(&mut core, name, data, acks, version),
                     };
                     appended |= outcome.is_ok();
                     failed |= outcome.is_err();
@@ -113,6 +116,7 @@ fn append(
     topic: &str,
     data: &PartitionProduceData,
     acks: i16,
+    version: i16,
 ) -> Result<Appended, KafkaError> {
     let config = core
         .topic(topic)
@@ -126,7 +130,7 @@ fn append(
             "Produce request has no records",
         )
     })?;
-    let header = record_batch::validate_produce(records).map_err(|e| KafkaError {
+    let header = record_batch::validate_produce_for_version(records, version).map_err(|e| KafkaError {
         code: e.error_code(),
         message: e.to_string(),
     })?;
@@ -137,6 +141,15 @@ fn append(
             format!(
                 "The record batch size in the append to {topic}-{} is {batch_size} bytes which exceeds the maximum configured value of {}.",
                 data.index, config.max_message_bytes
+            ),
+        ));
+    }
+    if batch_size as u64 > config.log.segment_bytes {
+        return Err(KafkaError::new(
+            ResponseError::RecordListTooLarge,
+            format!(
+                "The record batch size in the append to {topic}-{} is {batch_size} bytes which exceeds the segment size of {}.",
+                data.index, config.log.segment_bytes
             ),
         ));
     }
@@ -157,6 +170,7 @@ fn append(
     }
     let now = now_ms();
     let mut bytes = BytesMut::from(&records[..batch_size]);
+    record_batch::set_partition_leader_epoch(&mut bytes, LEADER_EPOCH);
     let log = core.partition_mut(topic, data.index)?;
     let info = log.append(&mut bytes, now).map_err(|e| {
         tracing::error!(topic, partition = data.index, error = %e, "append failed");

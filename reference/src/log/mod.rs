@@ -40,9 +40,9 @@
 //! against, so an I/O error there is logged and answered as "nothing".
 //!
 //! # Layout
-//! - [`segment`]: one segment, its roll rule, reads and recovery.
-//! - [`index`]: the sparse offset and time indexes.
-//! - [`storage`]: a segment's bytes, in a file or in memory; file names.
+//! - `segment`: one segment, its roll rule, reads and recovery.
+//! - `index`: the sparse offset and time indexes.
+//! - `storage`: a segment's bytes, in a file or in memory; file names.
 //! - `recovery`: opening a log directory; `retention`: deleting old segments.
 //!
 //! # References
@@ -52,11 +52,11 @@
 //! - KIP-74 (fetch at least one batch), KIP-734 (ListOffsets `MAX_TIMESTAMP`)
 //! - Kafka topic configs: <https://kafka.apache.org/documentation/#topicconfigs>
 
-pub mod index;
+mod index;
 mod recovery;
 mod retention;
-pub mod segment;
-pub mod storage;
+mod segment;
+mod storage;
 #[cfg(test)]
 mod tests;
 

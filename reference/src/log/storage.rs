@@ -152,11 +152,12 @@ impl SegmentStore {
 
     /// fsyncs appended data (files only).
     pub fn sync(&mut self) -> io::Result<()> {
-        if let SegmentStore::File(f) = self {
-            if f.unsynced {
+        match self {
+            SegmentStore::File(f) if f.unsynced => {
                 f.file.sync_data()?;
                 f.unsynced = false;
             }
+            _ => {}
         }
         Ok(())
     }
