@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::group::GroupConfig;
 use crate::log::LogConfig;
 
 /// Kafka 4.x: `segment.bytes` / `log.segment.bytes` must be at least 1 MiB (KIP-1030).
@@ -45,6 +46,10 @@ pub struct BrokerConfig {
     pub message_max_bytes: i32,
     /// Defaults for every topic's log (`log.retention.ms`, `log.segment.bytes`, ...).
     pub log_defaults: LogConfig,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`.
+    pub offsets_topic_num_partitions: i32,
+    /// The group coordinator's configs (`group.*`, `offsets.retention.*`, ...).
+    pub group: GroupConfig,
 }
 
 impl Default for BrokerConfig {
@@ -59,6 +64,8 @@ impl Default for BrokerConfig {
             min_insync_replicas: 1,
             message_max_bytes: 1024 * 1024 + 12,
             log_defaults: LogConfig::default(),
+            offsets_topic_num_partitions: 50,
+            group: GroupConfig::default(),
         }
     }
 }
@@ -110,10 +117,15 @@ impl BrokerConfig {
             "log.index.interval.bytes" => log.index_interval_bytes = parse_at_least(key, value, 0)?,
             "log.index.size.max.bytes" => log.segment_index_bytes = parse_at_least(key, value, 4)?,
             "log.message.timestamp.type" => log.log_append_time = parse_timestamp_type(key, value)?,
+            "offsets.topic.num.partitions" => {
+                self.offsets_topic_num_partitions = parse_at_least(key, value, 1)?
+            }
             _ => {
-                return Err(ConfigError(format!(
-                    "unknown or unsupported broker config `{key}`"
-                )));
+                if !self.group.set(key, value)? {
+                    return Err(ConfigError(format!(
+                        "unknown or unsupported broker config `{key}`"
+                    )));
+                }
             }
         }
         Ok(())

@@ -56,6 +56,7 @@ pub enum ConnectionError {
 /// Serves one connection until the peer closes it, it misbehaves, or the broker shuts down.
 pub async fn serve(
     mut socket: TcpStream,
+    peer: std::net::SocketAddr,
     shared: Arc<Shared>,
     mut shutdown: Shutdown,
 ) -> Result<(), ConnectionError> {
@@ -81,7 +82,7 @@ pub async fn serve(
                 .into());
             }
         };
-        let Some(response) = respond(&shared, frame.freeze(), &mut shutdown).await? else {
+        let Some(response) = respond(&shared, peer, frame.freeze(), &mut shutdown).await? else {
             continue;
         };
         out.clear();
@@ -93,6 +94,7 @@ pub async fn serve(
 /// Decodes one request, runs it, and encodes the response (`None`: nothing to send).
 async fn respond(
     shared: &Shared,
+    peer: std::net::SocketAddr,
     mut frame: Bytes,
     shutdown: &mut Shutdown,
 ) -> Result<Option<BytesMut>, ConnectionError> {
@@ -125,7 +127,7 @@ async fn respond(
             reason: e.to_string(),
         })?;
     tracing::trace!(?key, version, correlation_id, "request");
-    match api::handle(shared, &header, request, shutdown).await {
+    match api::handle(shared, &header, peer, request, shutdown).await {
         Reply::Response(response) => encode(key, version, correlation_id, *response).map(Some),
         Reply::NoResponse => Ok(None),
         Reply::Close(reason) => Err(ConnectionError::Handler(reason)),

@@ -12,6 +12,10 @@
 //!   ApiVersions is built from that table.
 //! - [`broker`]: the synchronous broker state (topics, partitions, their logs) that the API
 //!   handlers act on. No I/O but the log's files; time is an explicit `now_ms`.
+//! - [`group`]: the group coordinator: the classic consumer group protocol and committed
+//!   offsets, as a synchronous state machine driven with tokens, effects and `tick`.
+//! - [`groups`]: runs the group coordinator for the wire layer: parked requests, its timers,
+//!   and its records in the internal `__consumer_offsets` log.
 //! - [`log`]: the partition log: segments, offset and time indexes, retention, recovery.
 //! - [`record_batch`]: checking and stamping v2 record batches as sent.
 //! - [`config`]: broker and topic configuration, with Kafka's names.
@@ -23,6 +27,8 @@ pub mod config;
 pub mod connection;
 pub mod embedded;
 pub mod frame;
+pub mod group;
+pub mod groups;
 pub mod log;
 pub mod record_batch;
 pub mod server;

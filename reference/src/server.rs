@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use crate::api::now_ms;
 use crate::broker::BrokerCore;
 use crate::connection;
+use crate::groups::{self, GroupService};
 use crate::shutdown::Shutdown;
 
 /// At most this many open connections; the next waits for one to close.
@@ -25,6 +26,8 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// What every connection task shares.
 pub struct Shared {
     core: Mutex<BrokerCore>,
+    /// The group coordinator and the requests parked on it.
+    pub groups: GroupService,
     /// Bumped after every append, so fetch long polls wake up.
     pub appended: watch::Sender<u64>,
     /// `socket.request.max.bytes`.
@@ -35,10 +38,13 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(core: BrokerCore, advertised: SocketAddr) -> Shared {
+    /// Shares `core`, with a group coordinator rebuilt from its `__consumer_offsets` log.
+    pub fn new(mut core: BrokerCore, advertised: SocketAddr) -> Shared {
         let max_request_bytes = core.config.socket_request_max_bytes;
+        let groups = GroupService::load(&mut core, now_ms());
         Shared {
             core: Mutex::new(core),
+            groups,
             appended: watch::channel(0).0,
             max_request_bytes,
             advertised_host: advertised.ip().to_string(),
@@ -70,6 +76,10 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: broadcast
         Shutdown::new(shutdown.subscribe()),
         done_tx.clone(),
     ));
+    let group_timer = tokio::spawn(groups::timer_loop(
+        shared.clone(),
+        Shutdown::new(shutdown.subscribe()),
+    ));
     let mut stop = Shutdown::new(shutdown.subscribe());
     loop {
         let permit = tokio::select! {
@@ -95,7 +105,7 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: broadcast
         );
         tokio::spawn(async move {
             tracing::debug!(%peer, "connection opened");
-            if let Err(e) = connection::serve(socket, shared, conn_shutdown).await {
+            if let Err(e) = connection::serve(socket, peer, shared, conn_shutdown).await {
                 tracing::warn!(%peer, reason = %e, "closing connection");
             }
             drop(permit);
@@ -103,10 +113,13 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: broadcast
         });
     }
     drop(listener);
+    // Parked JoinGroup/SyncGroup requests hear NOT_COORDINATOR, as when Kafka moves a group.
+    shared.groups.unload(&shared);
     drop(done_tx);
     // Every task holds a `done` sender; recv returns None once all have finished.
     let _ = done_rx.recv().await;
     let _ = retention.await;
+    let _ = group_timer.await;
     shared.core().flush_all();
     tracing::info!("broker stopped");
 }

@@ -95,10 +95,15 @@ fn create_one(
         Ok(created) => {
             let mut result = CreatableTopicResult::default()
                 .with_name(topic.name)
-                .with_topic_id(created.id)
-                .with_num_partitions(created.partitions)
-                .with_replication_factor(created.replication_factor);
+                .with_topic_id(if version >= 7 {
+                    created.id
+                } else {
+                    uuid::Uuid::nil()
+                });
             if version >= 5 {
+                result = result
+                    .with_num_partitions(created.partitions)
+                    .with_replication_factor(created.replication_factor);
                 result = result.with_configs(Some(configs_of(&created.config)));
             }
             result

@@ -29,6 +29,7 @@ pub fn handle(shared: &Shared, req: DeleteTopicsRequest, version: i16) -> Delete
             .map(|n| (Some(n.0.to_string()), Uuid::nil()))
             .collect()
     };
+    let mut deleted = Vec::new();
     let responses = wanted
         .into_iter()
         .map(|(name, id)| {
@@ -45,15 +46,25 @@ pub fn handle(shared: &Shared, req: DeleteTopicsRequest, version: i16) -> Delete
             };
             let result = DeletableTopicResult::default()
                 .with_name(Some(TopicName(StrBytes::from_string(name.clone()))));
+            let partitions = core.topic(&name).map_or(0, |t| t.partitions.len() as i32);
             match core.delete_topic(&name) {
-                Ok(id) => result.with_topic_id(id),
+                Ok(id) => {
+                    deleted.extend((0..partitions).map(|p| (name.clone(), p)));
+                    result.with_topic_id(if version >= 6 { id } else { Uuid::nil() })
+                }
                 Err(e) => result
                     .with_error_code(e.code)
-                    .with_error_message(Some(StrBytes::from_string(e.message))),
+                    .with_error_message((version >= 5).then(|| StrBytes::from_string(e.message))),
             }
         })
         .collect();
     drop(core);
+    // Committed offsets of deleted partitions go too, as in Kafka.
+    if !deleted.is_empty() {
+        shared
+            .groups
+            .run(shared, |c, _, _| ((), c.on_partitions_deleted(&deleted)));
+    }
     shared.notify_appended();
     DeleteTopicsResponse::default().with_responses(responses)
 }

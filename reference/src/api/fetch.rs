@@ -105,12 +105,27 @@ fn read_all(core: &BrokerCore, req: &FetchRequest, version: i16) -> Read {
         );
     }
     Read {
-        response: FetchResponse::default()
-            .with_session_id(0)
-            .with_responses(topics),
+        response: fit_to_version(
+            FetchResponse::default()
+                .with_session_id(0)
+                .with_responses(topics),
+            version,
+        ),
         bytes,
         has_error,
     }
+}
+
+/// Clears fields the request's version does not have (the codec refuses to encode them).
+fn fit_to_version(mut response: FetchResponse, version: i16) -> FetchResponse {
+    for topic in &mut response.responses {
+        for partition in &mut topic.partitions {
+            if version < 5 {
+                partition.log_start_offset = -1;
+            }
+        }
+    }
+    response
 }
 
 fn read_partition(

@@ -26,7 +26,7 @@ pub const EARLIEST_TIMESTAMP: i64 = -2;
 pub const MAX_TIMESTAMP: i64 = -3;
 pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
 
-pub fn handle(shared: &Shared, req: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+pub fn handle(shared: &Shared, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let core = shared.core();
     let topics = req
         .topics
@@ -47,7 +47,7 @@ pub fn handle(shared: &Shared, req: ListOffsetsRequest, _version: i16) -> ListOf
                             Ok((timestamp, offset)) => response
                                 .with_timestamp(timestamp)
                                 .with_offset(offset)
-                                .with_leader_epoch(0),
+                                .with_leader_epoch(if version >= 4 { 0 } else { -1 }),
                             Err(code) => response
                                 .with_error_code(code)
                                 .with_offset(-1)

@@ -56,12 +56,37 @@ pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataRe
                 .collect()
         }
     };
-    MetadataResponse::default()
+    let response = MetadataResponse::default()
         .with_brokers(vec![broker])
         .with_cluster_id(Some(StrBytes::from_string(core.cluster_id.clone())))
         .with_controller_id(BrokerId(node_id))
         .with_topics(topics)
-        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+    fit_to_version(response, version)
+}
+
+/// Clears fields the request's version does not have (the codec refuses to encode them).
+fn fit_to_version(mut response: MetadataResponse, version: i16) -> MetadataResponse {
+    if version < 1 {
+        response.controller_id = BrokerId(-1);
+    }
+    if version < 2 {
+        response.cluster_id = None;
+    }
+    for topic in &mut response.topics {
+        if version < 1 {
+            topic.is_internal = false;
+        }
+        if version < 10 {
+            topic.topic_id = Uuid::nil();
+        }
+        for partition in &mut topic.partitions {
+            if version < 7 {
+                partition.leader_epoch = -1;
+            }
+        }
+    }
+    response
 }
 
 fn lookup(
@@ -115,6 +140,7 @@ fn describe(topic: &Topic, node_id: i32) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
         .with_topic_id(topic.id)
+        .with_is_internal(topic.name == crate::groups::OFFSETS_TOPIC)
         .with_partitions(partitions)
         .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }

@@ -12,23 +12,37 @@
 //! - Kafka protocol guide: <https://kafka.apache.org/protocol.html>
 //! - KIP-896 (Kafka 4.0 removed old protocol versions; the minimums below follow it)
 
+use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::VersionRange;
+use tokio::sync::oneshot;
 
+use crate::group::{Completion, RequestContext, RequestToken};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 pub mod unsupported;
 
 /// Every API the broker handles, with the versions it really handles.
@@ -42,6 +56,17 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
     (ApiKey::DeleteTopics, delete_topics::VERSIONS),
     (ApiKey::DescribeConfigs, describe_configs::VERSIONS),
     (ApiKey::CreatePartitions, create_partitions::VERSIONS),
+    (ApiKey::FindCoordinator, find_coordinator::VERSIONS),
+    (ApiKey::JoinGroup, join_group::VERSIONS),
+    (ApiKey::SyncGroup, sync_group::VERSIONS),
+    (ApiKey::Heartbeat, heartbeat::VERSIONS),
+    (ApiKey::LeaveGroup, leave_group::VERSIONS),
+    (ApiKey::OffsetCommit, offset_commit::VERSIONS),
+    (ApiKey::OffsetFetch, offset_fetch::VERSIONS),
+    (ApiKey::ListGroups, list_groups::VERSIONS),
+    (ApiKey::DescribeGroups, describe_groups::VERSIONS),
+    (ApiKey::DeleteGroups, delete_groups::VERSIONS),
+    (ApiKey::OffsetDelete, offset_delete::VERSIONS),
 ];
 
 /// The versions of `key` the broker handles, if any.
@@ -57,15 +82,88 @@ pub enum Reply {
     Close(String),
 }
 
+/// Who sent a request: what the group coordinator reports about members.
+pub struct ClientInfo<'a> {
+    pub api_version: i16,
+    pub client_id: &'a str,
+    /// `/` and the peer's IP, as Kafka shows client hosts.
+    pub client_host: String,
+}
+
+impl ClientInfo<'_> {
+    pub fn context(&self) -> RequestContext<'_> {
+        RequestContext {
+            api_version: self.api_version,
+            client_id: self.client_id,
+            client_host: &self.client_host,
+        }
+    }
+}
+
+/// Waits for a parked JoinGroup/SyncGroup to be completed; `None` on shutdown.
+pub async fn wait_parked(
+    shared: &Shared,
+    token: RequestToken,
+    parked: oneshot::Receiver<Completion>,
+    shutdown: &mut Shutdown,
+) -> Option<Completion> {
+    tokio::select! {
+        completion = parked => completion.ok(),
+        _ = shutdown.recv() => {
+            shared.groups.forget(token);
+            None
+        }
+    }
+}
+
 /// Dispatches one decoded request to its handler.
 pub async fn handle(
     shared: &Shared,
     header: &RequestHeader,
+    peer: SocketAddr,
     request: RequestKind,
     shutdown: &mut Shutdown,
 ) -> Reply {
     let version = header.request_api_version;
+    let client = ClientInfo {
+        api_version: version,
+        client_id: header.client_id.as_ref().map_or("", |c| c.as_str()),
+        client_host: format!("/{}", peer.ip()),
+    };
     let response = match request {
+        RequestKind::FindCoordinator(req) => {
+            ResponseKind::FindCoordinator(find_coordinator::handle(shared, req, version))
+        }
+        RequestKind::JoinGroup(req) => {
+            return join_group::handle(shared, &client, req, shutdown).await;
+        }
+        RequestKind::SyncGroup(req) => {
+            return sync_group::handle(shared, &client, req, shutdown).await;
+        }
+        RequestKind::Heartbeat(req) => {
+            ResponseKind::Heartbeat(heartbeat::handle(shared, &client, req))
+        }
+        RequestKind::LeaveGroup(req) => {
+            ResponseKind::LeaveGroup(leave_group::handle(shared, &client, req))
+        }
+        RequestKind::OffsetCommit(req) => {
+            ResponseKind::OffsetCommit(offset_commit::handle(shared, &client, req))
+        }
+        RequestKind::OffsetFetch(req) => {
+            ResponseKind::OffsetFetch(offset_fetch::handle(shared, &client, req))
+        }
+        RequestKind::ListGroups(req) => {
+            ResponseKind::ListGroups(list_groups::handle(shared, &client, req))
+        }
+        RequestKind::DescribeGroups(req) => {
+            ResponseKind::DescribeGroups(describe_groups::handle(shared, &client, req))
+        }
+        RequestKind::DeleteGroups(req) => {
+            ResponseKind::DeleteGroups(delete_groups::handle(shared, &client, req))
+        }
+        RequestKind::OffsetDelete(req) => {
+            ResponseKind::OffsetDelete(offset_delete::handle(shared, &client, req))
+        }
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions::handle(0)),
         RequestKind::Metadata(req) => {
             ResponseKind::Metadata(metadata::handle(shared, req, version))

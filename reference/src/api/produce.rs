@@ -2,9 +2,10 @@
 //!
 //! Each partition's records are checked (one v2 batch, CRC, record count, compression;
 //! `max.message.bytes`), stamped with their offsets and appended; every failure is that
-//! partition's error code, never the whole request's. acks=all checks
-//! `min.insync.replicas` against the in-sync replicas (one, on a single broker:
-//! NOT_ENOUGH_REPLICAS when it asks for more). acks=0 sends no response at all; as in
+//! partition's error code, never the whole request's. acks=all checks the in-sync replicas
+//! against the *effective* `min.insync.replicas`: since Kafka 3.7 (KAFKA-15583) that is
+//! `min(min.insync.replicas, replicas)`, so a one-replica partition never answers
+//! NOT_ENOUGH_REPLICAS, whatever the topic says. acks=0 sends no response at all; as in
 //! Kafka, if such a request fails anywhere, the connection is closed so the client learns of
 //! it.
 //!
@@ -33,8 +34,17 @@ pub const VERSIONS: VersionRange = VersionRange { min: 3, max: 13 };
 /// The leader epoch of every partition on a single broker, stamped into appended batches.
 const LEADER_EPOCH: i32 = 0;
 
+/// Replicas of every partition on a single broker.
+const REPLICAS: i32 = 1;
+
 /// In-sync replicas of every partition on a single broker.
 const IN_SYNC_REPLICAS: i32 = 1;
+
+/// The in-sync replicas acks=all needs: `min.insync.replicas`, capped at the partition's
+/// replica count (Kafka's `Partition.effectiveMinIsr`, KAFKA-15583).
+fn effective_min_insync_replicas(min_insync_replicas: i32, replicas: i32) -> i32 {
+    min_insync_replicas.min(replicas)
+}
 
 pub fn handle(shared: &Shared, req: ProduceRequest, version: i16) -> Reply {
     let acks = req.acks;
@@ -79,9 +89,28 @@ pub fn handle(shared: &Shared, req: ProduceRequest, version: i16) -> Reply {
         }
         return Reply::NoResponse;
     }
-    Reply::Response(Box::new(kafka_protocol::messages::ResponseKind::Produce(
+    let response = fit_to_version(
         ProduceResponse::default().with_responses(responses),
+        version,
+    );
+    Reply::Response(Box::new(kafka_protocol::messages::ResponseKind::Produce(
+        response,
     )))
+}
+
+/// Clears fields the request's version does not have (the codec refuses to encode them).
+fn fit_to_version(mut response: ProduceResponse, version: i16) -> ProduceResponse {
+    for topic in &mut response.responses {
+        for partition in &mut topic.partition_responses {
+            if version < 5 {
+                partition.log_start_offset = -1;
+            }
+            if version < 8 {
+                partition.error_message = None;
+            }
+        }
+    }
+    response
 }
 
 /// The topic's name: from the request (v3-12) or looked up by id (v13+).
@@ -124,16 +153,23 @@ fn append(
         .config
         .clone();
     core.partition(topic, data.index)?;
+    if topic == crate::groups::OFFSETS_TOPIC {
+        return Err(KafkaError::new(
+            ResponseError::InvalidTopicException,
+            format!("Cannot append to internal topic {topic}"),
+        ));
+    }
     let records = data.records.as_ref().ok_or_else(|| {
         KafkaError::new(
             ResponseError::InvalidRecord,
             "Produce request has no records",
         )
     })?;
-    let header = record_batch::validate_produce_for_version(records, version).map_err(|e| KafkaError {
-        code: e.error_code(),
-        message: e.to_string(),
-    })?;
+    let header =
+        record_batch::validate_produce_for_version(records, version).map_err(|e| KafkaError {
+            code: e.error_code(),
+            message: e.to_string(),
+        })?;
     let batch_size = header.total_len();
     if batch_size > usize::try_from(config.max_message_bytes).unwrap_or(0) {
         return Err(KafkaError::new(
@@ -159,12 +195,13 @@ fn append(
             "idempotent and transactional producers are not supported by the reference broker yet",
         ));
     }
-    if acks == -1 && IN_SYNC_REPLICAS < config.min_insync_replicas {
+    let min_isr = effective_min_insync_replicas(config.min_insync_replicas, REPLICAS);
+    if acks == -1 && IN_SYNC_REPLICAS < min_isr {
         return Err(KafkaError::new(
             ResponseError::NotEnoughReplicas,
             format!(
-                "The size of the current ISR {IN_SYNC_REPLICAS} is insufficient to satisfy the min.isr requirement of {} for partition {topic}-{}",
-                config.min_insync_replicas, data.index
+                "The size of the current ISR {IN_SYNC_REPLICAS} is insufficient to satisfy the min.isr requirement of {min_isr} for partition {topic}-{}",
+                data.index
             ),
         ));
     }
@@ -199,5 +236,18 @@ fn partition_response(
             .with_base_offset(-1)
             .with_log_append_time_ms(-1)
             .with_log_start_offset(-1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_insync_replicas_is_capped_at_the_replica_count() {
+        // KAFKA-15583: a one-replica partition with min.insync.replicas=2 takes acks=all.
+        assert_eq!(effective_min_insync_replicas(2, 1), 1);
+        assert_eq!(effective_min_insync_replicas(2, 3), 2);
+        assert_eq!(effective_min_insync_replicas(1, 3), 1);
     }
 }

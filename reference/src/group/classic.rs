@@ -57,7 +57,11 @@ impl GroupState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum JoinTimer {
     /// The initial rebalance of an Empty group, extended while new members keep coming.
-    InitialDelay { deadline_ms: i64, delay_ms: i32, remaining_ms: i32 },
+    InitialDelay {
+        deadline_ms: i64,
+        delay_ms: i32,
+        remaining_ms: i32,
+    },
     /// The rebalance timeout: members that have not rejoined by then are dropped.
     Rebalance { deadline_ms: i64 },
 }
@@ -65,7 +69,9 @@ pub(super) enum JoinTimer {
 impl JoinTimer {
     pub(super) fn deadline_ms(&self) -> i64 {
         match *self {
-            JoinTimer::InitialDelay { deadline_ms, .. } | JoinTimer::Rebalance { deadline_ms } => deadline_ms,
+            JoinTimer::InitialDelay { deadline_ms, .. } | JoinTimer::Rebalance { deadline_ms } => {
+                deadline_ms
+            }
         }
     }
 }
@@ -144,7 +150,9 @@ impl ClassicGroup {
     }
 
     pub(super) fn can_rebalance(&self) -> bool {
-        GroupState::PreparingRebalance.valid_previous().contains(&self.state)
+        GroupState::PreparingRebalance
+            .valid_previous()
+            .contains(&self.state)
     }
 
     pub(super) fn is_leader(&self, member_id: &str) -> bool {
@@ -153,11 +161,18 @@ impl ClassicGroup {
 
     /// The largest rebalance timeout of the members.
     pub(super) fn rebalance_timeout_ms(&self) -> i32 {
-        self.members.values().map(|m| m.rebalance_timeout_ms).max().unwrap_or(0)
+        self.members
+            .values()
+            .map(|m| m.rebalance_timeout_ms)
+            .max()
+            .unwrap_or(0)
     }
 
     pub(super) fn num_awaiting_join(&self) -> usize {
-        self.members.values().filter(|m| m.awaiting_join.is_some()).count()
+        self.members
+            .values()
+            .filter(|m| m.awaiting_join.is_some())
+            .count()
     }
 
     pub(super) fn has_all_members_joined(&self) -> bool {
@@ -167,8 +182,13 @@ impl ClassicGroup {
     /// Adds a member that passed [`ClassicGroup::supports_protocols`].
     pub(super) fn add(&mut self, member: Member) {
         if let Some(instance_id) = &member.group_instance_id {
-            let previous = self.static_members.insert(instance_id.clone(), member.member_id.clone());
-            assert!(previous.is_none(), "static member {instance_id} added twice");
+            let previous = self
+                .static_members
+                .insert(instance_id.clone(), member.member_id.clone());
+            assert!(
+                previous.is_none(),
+                "static member {instance_id} added twice"
+            );
         }
         if self.members.is_empty() {
             self.protocol_type = Some(member.protocol_type.clone());
@@ -210,7 +230,7 @@ impl ClassicGroup {
         session_timeout_ms: i32,
         parked: Option<super::member::Parked>,
     ) -> Option<super::member::Parked> {
-        let Some(member) = self.members.get_mut(member_id) else { return None };
+        let member = self.members.get_mut(member_id)?;
         let old_protocols = std::mem::replace(&mut member.protocols, protocols);
         member.rebalance_timeout_ms = rebalance_timeout_ms;
         member.session_timeout_ms = session_timeout_ms;
@@ -223,7 +243,12 @@ impl ClassicGroup {
 
     /// Gives a static member a new member id, keeping everything else; returns the old
     /// member (with its parked requests, which the caller fences).
-    pub(super) fn replace_static_member(&mut self, instance_id: &str, old_id: &str, new_id: &str) -> Option<Member> {
+    pub(super) fn replace_static_member(
+        &mut self,
+        instance_id: &str,
+        old_id: &str,
+        new_id: &str,
+    ) -> Option<Member> {
         let old = self.members.remove(old_id)?;
         let mut member = old.clone();
         member.member_id = new_id.to_string();
@@ -235,7 +260,8 @@ impl ClassicGroup {
         if self.is_leader(old_id) {
             self.leader_id = Some(new_id.to_string());
         }
-        self.static_members.insert(instance_id.to_string(), new_id.to_string());
+        self.static_members
+            .insert(instance_id.to_string(), new_id.to_string());
         // As in Kafka, a pending sync of the old id stays pending (it expires into a rebalance).
         Some(old)
     }
@@ -260,9 +286,9 @@ impl ClassicGroup {
             return !protocol_type.is_empty() && !protocols.is_empty();
         }
         self.protocol_type.as_deref() == Some(protocol_type)
-            && protocols
-                .iter()
-                .any(|p| self.supported_protocols.get(&p.name).copied().unwrap_or(0) == self.members.len())
+            && protocols.iter().any(|p| {
+                self.supported_protocols.get(&p.name).copied().unwrap_or(0) == self.members.len()
+            })
     }
 
     /// Kafka's `selectProtocol`: among protocols every member supports, each member votes for
@@ -278,7 +304,11 @@ impl ClassicGroup {
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
         for member in self.members.values() {
             let vote = member.vote(&candidates);
-            assert!(vote.is_some(), "group {}: member without a common protocol", self.group_id);
+            assert!(
+                vote.is_some(),
+                "group {}: member without a common protocol",
+                self.group_id
+            );
             *votes.entry(vote.unwrap_or_default()).or_insert(0) += 1;
         }
         let mut best: Option<(&str, usize)> = None;
@@ -293,8 +323,14 @@ impl ClassicGroup {
     /// Kafka's `maybeElectNewJoinedLeader`: keep the leader if it rejoined, else pick a
     /// member that did. False when nobody rejoined (or the group has no leader).
     pub(super) fn maybe_elect_new_joined_leader(&mut self) -> bool {
-        let Some(leader) = self.leader_id.clone() else { return false };
-        if self.members.get(&leader).is_some_and(|m| m.awaiting_join.is_some()) {
+        let Some(leader) = self.leader_id.clone() else {
+            return false;
+        };
+        if self
+            .members
+            .get(&leader)
+            .is_some_and(|m| m.awaiting_join.is_some())
+        {
             return true;
         }
         match self.members.values().find(|m| m.awaiting_join.is_some()) {
@@ -324,11 +360,17 @@ impl ClassicGroup {
 
     /// Kafka's `validateMember`: the instance id (if given) must map to this member id, and
     /// the member id must be a member.
-    pub(super) fn validate_member(&self, member_id: &str, group_instance_id: Option<&str>) -> Result<(), i16> {
+    pub(super) fn validate_member(
+        &self,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+    ) -> Result<(), i16> {
         if let Some(instance_id) = group_instance_id {
             match self.static_members.get(instance_id) {
                 None => return Err(ResponseError::UnknownMemberId.code()),
-                Some(existing) if existing != member_id => return Err(ResponseError::FencedInstanceId.code()),
+                Some(existing) if existing != member_id => {
+                    return Err(ResponseError::FencedInstanceId.code());
+                }
                 Some(_) => {}
             }
         }
@@ -354,7 +396,9 @@ impl ClassicGroup {
         let protocol = self.protocol_name.as_deref()?;
         let mut topics = BTreeSet::new();
         for member in self.members.values() {
-            topics.extend(consumer_protocol::subscribed_topics(&member.metadata(protocol))?);
+            topics.extend(consumer_protocol::subscribed_topics(
+                &member.metadata(protocol),
+            )?);
         }
         Some(topics)
     }
@@ -384,7 +428,10 @@ impl ClassicGroup {
 
     /// Every member's current assignment.
     pub(super) fn assignments(&self) -> BTreeMap<String, Bytes> {
-        self.members.iter().map(|(id, m)| (id.clone(), m.assignment.clone())).collect()
+        self.members
+            .iter()
+            .map(|(id, m)| (id.clone(), m.assignment.clone()))
+            .collect()
     }
 
     /// The GroupMetadata record for the group as it is, with `assignment` per member.
@@ -436,14 +483,21 @@ impl ClassicGroup {
     /// Empty. Members get session timers in `on_loaded`.
     pub(super) fn from_record(group_id: &str, value: &GroupMetadataValue) -> ClassicGroup {
         let mut group = ClassicGroup::new(group_id.to_string(), 0);
-        group.state = if value.members.is_empty() { GroupState::Empty } else { GroupState::Stable };
-        group.state_timestamp_ms = (value.current_state_timestamp_ms != -1).then_some(value.current_state_timestamp_ms);
+        group.state = if value.members.is_empty() {
+            GroupState::Empty
+        } else {
+            GroupState::Stable
+        };
+        group.state_timestamp_ms =
+            (value.current_state_timestamp_ms != -1).then_some(value.current_state_timestamp_ms);
         group.generation_id = value.generation;
         group.protocol_name = value.protocol.clone();
         let protocol = value.protocol.clone().unwrap_or_default();
         for m in &value.members {
             if group.members.contains_key(&m.member_id)
-                || m.group_instance_id.as_ref().is_some_and(|i| group.static_members.contains_key(i))
+                || m.group_instance_id
+                    .as_ref()
+                    .is_some_and(|i| group.static_members.contains_key(i))
             {
                 continue;
             }
@@ -452,10 +506,17 @@ impl ClassicGroup {
                 group_instance_id: m.group_instance_id.clone(),
                 client_id: m.client_id.clone(),
                 client_host: m.client_host.clone(),
-                rebalance_timeout_ms: if m.rebalance_timeout_ms == -1 { m.session_timeout_ms } else { m.rebalance_timeout_ms },
+                rebalance_timeout_ms: if m.rebalance_timeout_ms == -1 {
+                    m.session_timeout_ms
+                } else {
+                    m.rebalance_timeout_ms
+                },
                 session_timeout_ms: m.session_timeout_ms,
                 protocol_type: value.protocol_type.clone(),
-                protocols: vec![Protocol { name: protocol.clone(), metadata: m.subscription.clone() }],
+                protocols: vec![Protocol {
+                    name: protocol.clone(),
+                    metadata: m.subscription.clone(),
+                }],
                 assignment: m.assignment.clone(),
                 awaiting_join: None,
                 awaiting_sync: None,
@@ -463,8 +524,13 @@ impl ClassicGroup {
                 heartbeat_deadline_ms: None,
             });
         }
-        group.protocol_type = (!value.protocol_type.is_empty()).then(|| value.protocol_type.clone());
-        if let Some(leader) = value.leader.as_ref().filter(|l| group.members.contains_key(*l)) {
+        group.protocol_type =
+            (!value.protocol_type.is_empty()).then(|| value.protocol_type.clone());
+        if let Some(leader) = value
+            .leader
+            .as_ref()
+            .filter(|l| group.members.contains_key(*l))
+        {
             group.leader_id = Some(leader.clone());
         }
         group.subscribed_topics = group.compute_subscribed_topics();

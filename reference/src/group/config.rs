@@ -65,8 +65,12 @@ impl GroupConfig {
     /// coordinator config (the caller tries its own keys); a bad value is an error.
     pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
         match key {
-            "group.min.session.timeout.ms" => self.group_min_session_timeout_ms = parse(key, value, 0)?,
-            "group.max.session.timeout.ms" => self.group_max_session_timeout_ms = parse(key, value, 0)?,
+            "group.min.session.timeout.ms" => {
+                self.group_min_session_timeout_ms = parse(key, value, 0)?
+            }
+            "group.max.session.timeout.ms" => {
+                self.group_max_session_timeout_ms = parse(key, value, 0)?
+            }
             "group.initial.rebalance.delay.ms" => {
                 self.group_initial_rebalance_delay_ms = parse(key, value, 0)?
             }
@@ -88,10 +92,11 @@ fn parse<T>(key: &str, value: &str, min: T) -> Result<T, ConfigError>
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
-    let parsed: T = value
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError(format!("Invalid value {value} for configuration {key}: Not a number")))?;
+    let parsed: T = value.trim().parse().map_err(|_| {
+        ConfigError(format!(
+            "Invalid value {value} for configuration {key}: Not a number"
+        ))
+    })?;
     if parsed < min {
         return Err(ConfigError(format!(
             "Invalid value {value} for configuration {key}: Value must be at least {min}"

@@ -85,7 +85,10 @@ pub(super) fn protocols_from_request(
     let mut out: Vec<Protocol> = Vec::with_capacity(protocols.len());
     for p in protocols {
         if !out.iter().any(|o| o.name == p.name.as_str()) {
-            out.push(Protocol { name: p.name.to_string(), metadata: p.metadata.clone() });
+            out.push(Protocol {
+                name: p.name.to_string(),
+                metadata: p.metadata.clone(),
+            });
         }
     }
     out

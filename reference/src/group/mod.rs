@@ -25,14 +25,19 @@
 //!    it. Other APIs return their response directly ([`Reply`] when they may also have
 //!    effects; OffsetFetch, ListGroups and DescribeGroups are read-only).
 //! 3. For every [`Effects`] (from any call): first append `records` to the group log, in
-//!    order (encode with [`GroupRecord::key`] / [`GroupRecord::value`]; `None` is a
-//!    tombstone), then deliver each `(token, completion)` to the request parked under the
-//!    token. [`Completion::Abandoned`] means Kafka would never answer that request (a newer
-//!    request from the same member replaced it): stop waiting for it.
+//!    order, and in the order the calls returned them (encode with [`GroupRecord::key`] /
+//!    [`GroupRecord::value`]; `None` is a tombstone), then deliver each `(token, completion)`
+//!    to the request parked under the token; a direct response goes out after its reply's
+//!    records too. [`Completion::Abandoned`] means Kafka would never answer that request (a
+//!    newer request from the same member replaced it): stop waiting for it.
 //! 4. Keep a timer at [`GroupCoordinator::next_deadline_ms`] and call
 //!    [`GroupCoordinator::tick`] when it passes (and after every call, since calls move the
 //!    deadline); tick returns the effects of session expiry, rebalance timeouts, the initial
 //!    rebalance delay, pending-sync expiry and offset retention.
+//!
+//! 5. When topic-partitions are deleted, [`GroupCoordinator::on_partitions_deleted`] drops
+//!    their offsets; on shutdown, [`GroupCoordinator::unload`] answers parked requests with
+//!    NOT_COORDINATOR.
 //!
 //! A token is completed at most once. Tokens of a client that went away can simply be
 //! forgotten by the wire layer: the coordinator answers them like Kafka would and the answer
@@ -72,6 +77,7 @@ mod consumer_protocol;
 mod coordinator;
 mod join;
 mod member;
+mod offset_fetch;
 mod offsets;
 mod rebalance;
 mod record;
@@ -151,7 +157,11 @@ pub struct RequestContext<'a> {
 impl<'a> RequestContext<'a> {
     /// A context with no client id or host, for APIs that only need the version.
     pub fn version(api_version: i16) -> RequestContext<'static> {
-        RequestContext { api_version, client_id: "", client_host: "" }
+        RequestContext {
+            api_version,
+            client_id: "",
+            client_host: "",
+        }
     }
 }
 

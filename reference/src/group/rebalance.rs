@@ -25,7 +25,12 @@ use super::{Completion, Effects, arm};
 
 impl ClassicGroup {
     /// Kafka's `maybePrepareRebalanceOrCompleteJoin`.
-    pub(super) fn maybe_prepare_rebalance_or_complete_join(&mut self, cfg: &GroupConfig, now_ms: i64, fx: &mut Effects) {
+    pub(super) fn maybe_prepare_rebalance_or_complete_join(
+        &mut self,
+        cfg: &GroupConfig,
+        now_ms: i64,
+        fx: &mut Effects,
+    ) {
         if self.can_rebalance() {
             self.prepare_rebalance(cfg, now_ms, fx);
         } else {
@@ -50,7 +55,11 @@ impl ClassicGroup {
             let delay_ms = cfg.group_initial_rebalance_delay_ms;
             let remaining_ms = self.rebalance_timeout_ms().saturating_sub(delay_ms).max(0);
             let deadline_ms = arm(now_ms, i64::from(delay_ms));
-            self.join_timer = Some(JoinTimer::InitialDelay { deadline_ms, delay_ms, remaining_ms });
+            self.join_timer = Some(JoinTimer::InitialDelay {
+                deadline_ms,
+                delay_ms,
+                remaining_ms,
+            });
         }
         self.transition_to(GroupState::PreparingRebalance, now_ms);
         if !initial {
@@ -89,8 +98,11 @@ impl ClassicGroup {
             let new_delay_ms = cfg.group_initial_rebalance_delay_ms.min(remaining_ms);
             let new_remaining_ms = remaining_ms.saturating_sub(delay_ms).max(0);
             let deadline_ms = arm(now_ms, i64::from(new_delay_ms));
-            self.join_timer =
-                Some(JoinTimer::InitialDelay { deadline_ms, delay_ms: new_delay_ms, remaining_ms: new_remaining_ms });
+            self.join_timer = Some(JoinTimer::InitialDelay {
+                deadline_ms,
+                delay_ms: new_delay_ms,
+                remaining_ms: new_remaining_ms,
+            });
         } else {
             self.complete_join(now_ms, fx);
         }
@@ -135,13 +147,27 @@ impl ClassicGroup {
             member.is_new = false;
         }
         for (parked, member_id) in answers {
-            let members = if self.is_leader(&member_id) { leader_members.clone() } else { Vec::new() };
-            let response = join_ok(parked.api_version, self, &member_id, leader.as_deref(), members, false);
+            let members = if self.is_leader(&member_id) {
+                leader_members.clone()
+            } else {
+                Vec::new()
+            };
+            let response = join_ok(
+                parked.api_version,
+                self,
+                &member_id,
+                leader.as_deref(),
+                members,
+                false,
+            );
             fx.complete(parked.token, Completion::JoinGroup(response));
         }
         self.pending_sync_members = self.members.keys().cloned().collect();
         let deadline_ms = arm(now_ms, i64::from(self.rebalance_timeout_ms()));
-        self.sync_timer = Some(SyncTimer { deadline_ms, generation_id: self.generation_id });
+        self.sync_timer = Some(SyncTimer {
+            deadline_ms,
+            generation_id: self.generation_id,
+        });
     }
 
     /// Kafka's `propagateAssignment`: answer every parked SyncGroup with the member's
@@ -150,12 +176,16 @@ impl ClassicGroup {
         let mut answered = Vec::new();
         for member in self.members.values_mut() {
             if let Some(parked) = member.awaiting_sync.take() {
-                member.heartbeat_deadline_ms = Some(arm(now_ms, i64::from(member.session_timeout_ms)));
+                member.heartbeat_deadline_ms =
+                    Some(arm(now_ms, i64::from(member.session_timeout_ms)));
                 answered.push((parked.token, member.assignment.clone()));
             }
         }
         for (token, assignment) in answered {
-            fx.complete(token, Completion::SyncGroup(sync_response(Some(self), assignment, error_code)));
+            fx.complete(
+                token,
+                Completion::SyncGroup(sync_response(Some(self), assignment, error_code)),
+            );
         }
     }
 
@@ -168,7 +198,10 @@ impl ClassicGroup {
     ) {
         assert!(self.is_in(GroupState::CompletingRebalance));
         for member in self.members.values_mut() {
-            member.assignment = assignment.get(&member.member_id).cloned().unwrap_or_default();
+            member.assignment = assignment
+                .get(&member.member_id)
+                .cloned()
+                .unwrap_or_default();
         }
         self.propagate_assignment(0, now_ms, fx);
         self.transition_to(GroupState::Stable, now_ms);
@@ -176,10 +209,19 @@ impl ClassicGroup {
 
     /// Kafka's `expireClassicGroupMemberHeartbeat` for a member: it is dropped unless it is
     /// waiting in a rebalance (and not new).
-    pub(super) fn on_heartbeat_expired(&mut self, cfg: &GroupConfig, member_id: &str, now_ms: i64, fx: &mut Effects) {
-        let Some(member) = self.members.get_mut(member_id) else { return };
+    pub(super) fn on_heartbeat_expired(
+        &mut self,
+        cfg: &GroupConfig,
+        member_id: &str,
+        now_ms: i64,
+        fx: &mut Effects,
+    ) {
+        let dead = self.is_in(GroupState::Dead);
+        let Some(member) = self.members.get_mut(member_id) else {
+            return;
+        };
         member.heartbeat_deadline_ms = None;
-        if self.is_in(GroupState::Dead) || member.has_satisfied_heartbeat() {
+        if dead || member.has_satisfied_heartbeat() {
             return;
         }
         self.remove_member_and_update_group(cfg, member_id, now_ms, fx);
@@ -199,7 +241,9 @@ impl ClassicGroup {
             GroupState::Stable | GroupState::CompletingRebalance => {
                 self.maybe_prepare_rebalance_or_complete_join(cfg, now_ms, fx)
             }
-            GroupState::PreparingRebalance if self.has_all_members_joined() => self.complete_join(now_ms, fx),
+            GroupState::PreparingRebalance if self.has_all_members_joined() => {
+                self.complete_join(now_ms, fx)
+            }
             _ => {}
         }
     }
@@ -207,7 +251,9 @@ impl ClassicGroup {
     /// Removes a member, answering its parked JoinGroup with UNKNOWN_MEMBER_ID so that a
     /// still-live client rejoins.
     pub(super) fn remove_with_unknown_member_answer(&mut self, member_id: &str, fx: &mut Effects) {
-        let Some(mut member) = self.remove(member_id) else { return };
+        let Some(mut member) = self.remove(member_id) else {
+            return;
+        };
         if let Some(parked) = member.awaiting_join.take() {
             let response = join_error(parked.api_version, "", ResponseError::UnknownMemberId);
             fx.complete(parked.token, Completion::JoinGroup(response));
@@ -216,7 +262,12 @@ impl ClassicGroup {
     }
 
     /// A member id handed out with MEMBER_ID_REQUIRED was never used in time.
-    pub(super) fn on_pending_member_expired(&mut self, member_id: &str, now_ms: i64, fx: &mut Effects) {
+    pub(super) fn on_pending_member_expired(
+        &mut self,
+        member_id: &str,
+        now_ms: i64,
+        fx: &mut Effects,
+    ) {
         if self.pending_members.remove(member_id).is_some()
             && self.is_in(GroupState::PreparingRebalance)
             && self.has_all_members_joined()
@@ -227,9 +278,18 @@ impl ClassicGroup {
 
     /// Kafka's `expirePendingSync`: members of this generation that never sent SyncGroup
     /// are dropped and the group rebalances.
-    pub(super) fn on_sync_expired(&mut self, cfg: &GroupConfig, generation_id: i32, now_ms: i64, fx: &mut Effects) {
+    pub(super) fn on_sync_expired(
+        &mut self,
+        cfg: &GroupConfig,
+        generation_id: i32,
+        now_ms: i64,
+        fx: &mut Effects,
+    ) {
         if generation_id != self.generation_id
-            || !matches!(self.state, GroupState::CompletingRebalance | GroupState::Stable)
+            || !matches!(
+                self.state,
+                GroupState::CompletingRebalance | GroupState::Stable
+            )
             || self.pending_sync_members.is_empty()
         {
             return;
@@ -246,7 +306,10 @@ impl ClassicGroup {
 /// Requests still parked on a removed member are never answered by Kafka.
 pub(super) fn abandon(member: Option<Member>, fx: &mut Effects) {
     let Some(member) = member else { return };
-    for parked in [member.awaiting_join, member.awaiting_sync].into_iter().flatten() {
+    for parked in [member.awaiting_join, member.awaiting_sync]
+        .into_iter()
+        .flatten()
+    {
         fx.complete(parked.token, Completion::Abandoned);
     }
 }

@@ -23,9 +23,17 @@ use bytes::Bytes;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupRecord {
     /// A committed offset (`value: None` deletes it).
-    OffsetCommit { group_id: String, topic: String, partition: i32, value: Option<OffsetCommitValue> },
+    OffsetCommit {
+        group_id: String,
+        topic: String,
+        partition: i32,
+        value: Option<OffsetCommitValue>,
+    },
     /// A classic group's metadata (`value: None` deletes the group).
-    GroupMetadata { group_id: String, value: Option<GroupMetadataValue> },
+    GroupMetadata {
+        group_id: String,
+        value: Option<GroupMetadataValue>,
+    },
 }
 
 /// Kafka's OffsetCommitValue.
@@ -91,7 +99,12 @@ impl GroupRecord {
     pub fn key(&self) -> Bytes {
         let mut w = Writer::default();
         match self {
-            GroupRecord::OffsetCommit { group_id, topic, partition, .. } => {
+            GroupRecord::OffsetCommit {
+                group_id,
+                topic,
+                partition,
+                ..
+            } => {
                 w.i16(OFFSET_COMMIT_KEY_VERSION);
                 w.string(group_id, false);
                 w.string(topic, false);
@@ -122,7 +135,12 @@ impl GroupRecord {
                 let topic = r.string(false)?;
                 let partition = r.i32()?;
                 let value = value.map(decode_offset_commit).transpose()?;
-                Ok(GroupRecord::OffsetCommit { group_id, topic, partition, value })
+                Ok(GroupRecord::OffsetCommit {
+                    group_id,
+                    topic,
+                    partition,
+                    value,
+                })
             }
             2 => {
                 let group_id = r.string(false)?;
@@ -136,7 +154,11 @@ impl GroupRecord {
 
 fn encode_offset_commit(v: &OffsetCommitValue) -> Bytes {
     let mut w = Writer::default();
-    let version = if v.expire_timestamp_ms.is_some() { 1 } else { 3 };
+    let version = if v.expire_timestamp_ms.is_some() {
+        1
+    } else {
+        3
+    };
     let flexible = !fits(&v.metadata);
     w.i16(if flexible { 4 } else { version });
     w.i64(v.offset);
@@ -236,13 +258,24 @@ fn decode_group_metadata(bytes: &[u8]) -> Result<GroupMetadataValue, RecordError
     if flexible {
         r.skip_tagged_fields()?;
     }
-    Ok(GroupMetadataValue { protocol_type, generation, protocol, leader, current_state_timestamp_ms, members })
+    Ok(GroupMetadataValue {
+        protocol_type,
+        generation,
+        protocol,
+        leader,
+        current_state_timestamp_ms,
+        members,
+    })
 }
 
 fn decode_member(r: &mut Reader<'_>, version: i16) -> Result<MemberMetadata, RecordError> {
     let flexible = version >= 4;
     let member_id = r.string(flexible)?;
-    let group_instance_id = if version >= 3 { r.nullable_string(flexible)? } else { None };
+    let group_instance_id = if version >= 3 {
+        r.nullable_string(flexible)?
+    } else {
+        None
+    };
     let client_id = r.string(flexible)?;
     let client_host = r.string(flexible)?;
     let rebalance_timeout_ms = if version >= 1 { r.i32()? } else { -1 };
@@ -297,7 +330,11 @@ impl Writer {
             (None, false) => self.i16(-1),
             (None, true) => self.uvarint(0),
             (Some(s), false) => {
-                assert!(fits(s), "string of {} bytes in a non-flexible record field", s.len());
+                assert!(
+                    fits(s),
+                    "string of {} bytes in a non-flexible record field",
+                    s.len()
+                );
                 self.i16(s.len() as i16);
                 self.0.extend_from_slice(s.as_bytes());
             }
@@ -372,17 +409,22 @@ impl<'a> Reader<'a> {
             n if n < 0 => Err(RecordError::InvalidLength(n)),
             // Not checked against the bytes left here: `take` does that before any copy, and
             // an array length counts elements, not bytes.
-            n => usize::try_from(n).map(Some).map_err(|_| RecordError::InvalidLength(n)),
+            n => usize::try_from(n)
+                .map(Some)
+                .map_err(|_| RecordError::InvalidLength(n)),
         }
     }
     fn nullable_string(&mut self, flexible: bool) -> Result<Option<String>, RecordError> {
-        let Some(len) = self.length(flexible, false)? else { return Ok(None) };
+        let Some(len) = self.length(flexible, false)? else {
+            return Ok(None);
+        };
         let raw = self.take(len)?;
         let s = std::str::from_utf8(raw).map_err(|_| RecordError::InvalidUtf8)?;
         Ok(Some(s.to_string()))
     }
     fn string(&mut self, flexible: bool) -> Result<String, RecordError> {
-        self.nullable_string(flexible)?.ok_or(RecordError::InvalidLength(-1))
+        self.nullable_string(flexible)?
+            .ok_or(RecordError::InvalidLength(-1))
     }
     fn bytes(&mut self, flexible: bool) -> Result<Bytes, RecordError> {
         let len = self.length(flexible, true)?.unwrap_or(0);

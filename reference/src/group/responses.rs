@@ -13,11 +13,19 @@ use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use super::classic::{ClassicGroup, str_bytes};
 
 /// A JoinGroup error: no generation, leader or protocol.
-pub(super) fn join_error(api_version: i16, member_id: &str, error: ResponseError) -> JoinGroupResponse {
+pub(super) fn join_error(
+    api_version: i16,
+    member_id: &str,
+    error: ResponseError,
+) -> JoinGroupResponse {
     join_error_code(api_version, member_id, error.code())
 }
 
-pub(super) fn join_error_code(api_version: i16, member_id: &str, error_code: i16) -> JoinGroupResponse {
+pub(super) fn join_error_code(
+    api_version: i16,
+    member_id: &str,
+    error_code: i16,
+) -> JoinGroupResponse {
     let mut response = JoinGroupResponse::default()
         .with_error_code(error_code)
         .with_member_id(str_bytes(member_id))
@@ -50,7 +58,11 @@ pub(super) fn join_ok(
 fn shape_join(api_version: i16, response: &mut JoinGroupResponse) {
     let empty = response.protocol_name.as_ref().is_none_or(|p| p.is_empty());
     if empty {
-        response.protocol_name = if api_version < 7 { Some(str_bytes("")) } else { None };
+        response.protocol_name = if api_version < 7 {
+            Some(str_bytes(""))
+        } else {
+            None
+        };
     }
     if api_version < 7 {
         response.protocol_type = None;
@@ -58,13 +70,25 @@ fn shape_join(api_version: i16, response: &mut JoinGroupResponse) {
 }
 
 /// A SyncGroup answer: the assignment with the group's protocol on success, or an error.
-pub(super) fn sync_response(group: Option<&ClassicGroup>, assignment: Bytes, error_code: i16) -> SyncGroupResponse {
+pub(super) fn sync_response(
+    group: Option<&ClassicGroup>,
+    assignment: Bytes,
+    error_code: i16,
+) -> SyncGroupResponse {
     let ok = error_code == 0;
     let group = group.filter(|_| ok);
     SyncGroupResponse::default()
         .with_error_code(error_code)
-        .with_protocol_type(group.and_then(|g| g.protocol_type.as_deref()).map(str_bytes))
-        .with_protocol_name(group.and_then(|g| g.protocol_name.as_deref()).map(str_bytes))
+        .with_protocol_type(
+            group
+                .and_then(|g| g.protocol_type.as_deref())
+                .map(str_bytes),
+        )
+        .with_protocol_name(
+            group
+                .and_then(|g| g.protocol_name.as_deref())
+                .map(str_bytes),
+        )
         .with_assignment(assignment)
 }
 

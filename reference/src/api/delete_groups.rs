@@ -1,0 +1,24 @@
+//! DeleteGroups: only Empty groups can go (else NON_EMPTY_GROUP); their offsets go with them.
+//!
+//! # References
+//! - KIP-229 (DeleteGroups)
+
+use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
+use kafka_protocol::protocol::VersionRange;
+
+use super::ClientInfo;
+use crate::server::Shared;
+
+pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+
+pub fn handle(
+    shared: &Shared,
+    client: &ClientInfo<'_>,
+    req: DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
+    let ctx = client.context();
+    shared.groups.run(shared, |c, _, _| {
+        let reply = c.delete_groups(&ctx, &req);
+        (reply.response, reply.effects)
+    })
+}

@@ -1,0 +1,35 @@
+//! JoinGroup: parked until the group's rebalance completes, then answered with the
+//! generation, the chosen protocol, the leader and (for the leader) every member's metadata.
+//! The semantics live in [`crate::group`]; this module parks the request and waits.
+//!
+//! # References
+//! - Kafka protocol guide, JoinGroup; KIP-394 (member id required), KIP-345 (static members)
+
+use kafka_protocol::messages::{JoinGroupRequest, ResponseKind};
+use kafka_protocol::protocol::VersionRange;
+
+use super::{ClientInfo, Reply, wait_parked};
+use crate::group::Completion;
+use crate::server::Shared;
+use crate::shutdown::Shutdown;
+
+pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+
+pub async fn handle(
+    shared: &Shared,
+    client: &ClientInfo<'_>,
+    req: JoinGroupRequest,
+    shutdown: &mut Shutdown,
+) -> Reply {
+    let (token, parked) = shared.groups.park();
+    let ctx = client.context();
+    shared.groups.run(shared, |c, _, now| {
+        ((), c.join_group(now, token, &ctx, &req))
+    });
+    match wait_parked(shared, token, parked, shutdown).await {
+        Some(Completion::JoinGroup(response)) => {
+            Reply::Response(Box::new(ResponseKind::JoinGroup(response)))
+        }
+        other => Reply::Close(format!("JoinGroup not answered: {other:?}")),
+    }
+}

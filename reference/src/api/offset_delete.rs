@@ -1,0 +1,26 @@
+//! OffsetDelete: removes a group's committed offsets for some partitions, unless the group
+//! is consuming that topic (GROUP_SUBSCRIBED_TO_TOPIC).
+//!
+//! # References
+//! - KIP-496 (OffsetDelete)
+
+use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
+use kafka_protocol::protocol::VersionRange;
+
+use super::ClientInfo;
+use crate::server::Shared;
+
+pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+
+pub fn handle(
+    shared: &Shared,
+    client: &ClientInfo<'_>,
+    req: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    let ctx = client.context();
+    shared.groups.run(shared, |c, core, _| {
+        let exists = |topic: &str, partition: i32| core.partition(topic, partition).is_ok();
+        let reply = c.offset_delete(&ctx, &req, &exists);
+        (reply.response, reply.effects)
+    })
+}

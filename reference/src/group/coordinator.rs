@@ -1,0 +1,393 @@
+//! The coordinator itself: every group and committed offset of the broker, the timers, and
+//! loading from the group log.
+//!
+//! The request handlers live beside this file (`join.rs`, `sync.rs`, `offsets.rs`,
+//! `admin.rs`) as further `impl GroupCoordinator` blocks; here are construction, `replay`,
+//! `tick` / `next_deadline_ms`, and read-only inspection for tests and tools.
+//!
+//! Timers are plain deadlines stored next to what they guard (a member's session, a group's
+//! join or sync phase, the retention check); `tick` fires those that are due, earliest first.
+//! Finding the earliest scans all groups: simple, and fine for a reference broker.
+//!
+//! # References
+//! - `GroupCoordinatorShard` (`cleanupGroupMetadata`, `onLoaded`, `onUnloaded`)
+//! - `GroupMetadataManager.replay(GroupMetadataKey, GroupMetadataValue)`,
+//!   `OffsetMetadataManager.replay(OffsetCommitKey, OffsetCommitValue)`
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
+use uuid::Uuid;
+
+use super::classic::{ClassicGroup, GroupState, JoinTimer};
+use super::config::GroupConfig;
+use super::offsets::{OffsetAndMetadata, OffsetStore};
+use super::record::GroupRecord;
+use super::responses::join_error_code;
+use super::{Completion, Effects};
+
+/// The group coordinator of one broker. See the [module docs](super) for how to drive it.
+#[derive(Debug, Clone)]
+pub struct GroupCoordinator {
+    pub(super) config: GroupConfig,
+    pub(super) active: bool,
+    pub(super) groups: BTreeMap<String, ClassicGroup>,
+    pub(super) offsets: OffsetStore,
+    pub(super) next_cleanup_ms: i64,
+    rng_state: u64,
+}
+
+/// A group as the coordinator sees it, for tests and tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSummary {
+    pub group_id: String,
+    pub state: GroupState,
+    pub generation_id: i32,
+    pub protocol_type: Option<String>,
+    pub protocol_name: Option<String>,
+    pub leader_id: Option<String>,
+    pub members: Vec<MemberSummary>,
+}
+
+/// One member of a [`GroupSummary`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSummary {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub assignment: Bytes,
+}
+
+enum Due {
+    Heartbeat(String, String),
+    Pending(String, String),
+    Join(String),
+    Sync(String),
+    Cleanup,
+}
+
+impl GroupCoordinator {
+    /// An active coordinator with no groups. Member ids get random UUIDs.
+    pub fn new(config: GroupConfig, now_ms: i64) -> GroupCoordinator {
+        let seed = Uuid::new_v4().as_u64_pair().0;
+        GroupCoordinator::with_seed(config, now_ms, seed)
+    }
+
+    /// Like [`GroupCoordinator::new`], with member ids drawn from `seed` (reproducible runs).
+    pub fn with_seed(config: GroupConfig, now_ms: i64, seed: u64) -> GroupCoordinator {
+        let next_cleanup_ms =
+            now_ms.saturating_add(config.offsets_retention_check_interval_ms.max(1));
+        GroupCoordinator {
+            config,
+            active: true,
+            groups: BTreeMap::new(),
+            offsets: OffsetStore::default(),
+            next_cleanup_ms,
+            rng_state: seed,
+        }
+    }
+
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
+    }
+
+    /// Applies one record of the group log while loading (before any request).
+    pub fn replay(&mut self, record: &GroupRecord) {
+        match record {
+            GroupRecord::OffsetCommit {
+                group_id,
+                topic,
+                partition,
+                value: Some(value),
+            } => {
+                // Offsets without a group make a "simple" group: Empty, no protocol type.
+                self.groups.entry(group_id.clone()).or_insert_with(|| {
+                    ClassicGroup::new(group_id.clone(), value.commit_timestamp_ms)
+                });
+                self.offsets.put(
+                    group_id,
+                    topic,
+                    *partition,
+                    OffsetAndMetadata::from_record(value),
+                );
+            }
+            GroupRecord::OffsetCommit {
+                group_id,
+                topic,
+                partition,
+                value: None,
+            } => {
+                self.offsets.remove(group_id, topic, *partition);
+            }
+            GroupRecord::GroupMetadata {
+                group_id,
+                value: Some(value),
+            } => {
+                self.groups
+                    .insert(group_id.clone(), ClassicGroup::from_record(group_id, value));
+            }
+            GroupRecord::GroupMetadata {
+                group_id,
+                value: None,
+            } => {
+                self.groups.remove(group_id);
+            }
+        }
+    }
+
+    /// Loading is done: every loaded member must heartbeat within its session from now, and
+    /// a group over `group.max.size` rebalances. Also (re)starts the retention timer.
+    pub fn on_loaded(&mut self, now_ms: i64) -> Effects {
+        let mut fx = Effects::default();
+        self.active = true;
+        self.next_cleanup_ms =
+            now_ms.saturating_add(self.config.offsets_retention_check_interval_ms.max(1));
+        let max_size = usize::try_from(self.config.group_max_size).unwrap_or(usize::MAX);
+        for group in self.groups.values_mut() {
+            for member in group.members.values_mut() {
+                member.heartbeat_deadline_ms =
+                    Some(super::arm(now_ms, i64::from(member.session_timeout_ms)));
+            }
+            if group.members.len() > max_size && group.can_rebalance() {
+                group.prepare_rebalance(&self.config, now_ms, &mut fx);
+            }
+        }
+        fx
+    }
+
+    /// Kafka's `onUnloaded` (broker shutdown or coordinator moving away): every group becomes
+    /// Dead, parked requests get NOT_COORDINATOR, and further requests get
+    /// COORDINATOR_NOT_AVAILABLE.
+    pub fn unload(&mut self, now_ms: i64) -> Effects {
+        let mut fx = Effects::default();
+        let not_coordinator = ResponseError::NotCoordinator.code();
+        for group in self.groups.values_mut() {
+            group.transition_to(GroupState::Dead, now_ms);
+            group.join_timer = None;
+            group.sync_timer = None;
+            group.pending_members.clear();
+            for member in group.members.values_mut() {
+                member.heartbeat_deadline_ms = None;
+                if let Some(parked) = member.awaiting_join.take() {
+                    let response =
+                        join_error_code(parked.api_version, &member.member_id, not_coordinator);
+                    fx.complete(parked.token, Completion::JoinGroup(response));
+                }
+                if let Some(parked) = member.awaiting_sync.take() {
+                    let response = SyncGroupResponse::default().with_error_code(not_coordinator);
+                    fx.complete(parked.token, Completion::SyncGroup(response));
+                }
+            }
+        }
+        self.active = false;
+        fx
+    }
+
+    /// Fires every timer due at `now_ms`, earliest first.
+    pub fn tick(&mut self, now_ms: i64) -> Effects {
+        let mut fx = Effects::default();
+        if !self.active {
+            return fx;
+        }
+        while let Some(due) = self.earliest_due(now_ms) {
+            self.fire(due, now_ms, &mut fx);
+        }
+        fx
+    }
+
+    /// When [`GroupCoordinator::tick`] next has something to do.
+    pub fn next_deadline_ms(&self) -> Option<i64> {
+        if !self.active {
+            return None;
+        }
+        let mut earliest = self.next_cleanup_ms;
+        for group in self.groups.values() {
+            for deadline_ms in group_deadlines(group) {
+                earliest = earliest.min(deadline_ms);
+            }
+        }
+        Some(earliest)
+    }
+
+    fn earliest_due(&self, now_ms: i64) -> Option<Due> {
+        let mut best: Option<(i64, Due)> = None;
+        let mut consider = |deadline_ms: i64, due: &dyn Fn() -> Due| {
+            if deadline_ms <= now_ms && best.as_ref().is_none_or(|(b, _)| deadline_ms < *b) {
+                best = Some((deadline_ms, due()));
+            }
+        };
+        consider(self.next_cleanup_ms, &|| Due::Cleanup);
+        for (group_id, group) in &self.groups {
+            for (member_id, deadline_ms) in &group.pending_members {
+                consider(*deadline_ms, &|| {
+                    Due::Pending(group_id.clone(), member_id.clone())
+                });
+            }
+            for (member_id, member) in &group.members {
+                if let Some(deadline_ms) = member.heartbeat_deadline_ms {
+                    consider(deadline_ms, &|| {
+                        Due::Heartbeat(group_id.clone(), member_id.clone())
+                    });
+                }
+            }
+            if let Some(timer) = &group.join_timer {
+                consider(timer.deadline_ms(), &|| Due::Join(group_id.clone()));
+            }
+            if let Some(timer) = &group.sync_timer {
+                consider(timer.deadline_ms, &|| Due::Sync(group_id.clone()));
+            }
+        }
+        best.map(|(_, due)| due)
+    }
+
+    fn fire(&mut self, due: Due, now_ms: i64, fx: &mut Effects) {
+        let Self { groups, config, .. } = self;
+        match due {
+            Due::Cleanup => {
+                self.next_cleanup_ms =
+                    now_ms.saturating_add(self.config.offsets_retention_check_interval_ms.max(1));
+                self.cleanup_group_metadata(now_ms, fx);
+            }
+            Due::Heartbeat(group_id, member_id) => {
+                if let Some(group) = groups.get_mut(&group_id) {
+                    group.on_heartbeat_expired(config, &member_id, now_ms, fx);
+                }
+            }
+            Due::Pending(group_id, member_id) => {
+                if let Some(group) = groups.get_mut(&group_id) {
+                    group.on_pending_member_expired(&member_id, now_ms, fx);
+                }
+            }
+            Due::Join(group_id) => {
+                let Some(group) = groups.get_mut(&group_id) else {
+                    return;
+                };
+                match group.join_timer.take() {
+                    Some(JoinTimer::InitialDelay {
+                        delay_ms,
+                        remaining_ms,
+                        ..
+                    }) => group.try_complete_initial_rebalance(
+                        config,
+                        delay_ms,
+                        remaining_ms,
+                        now_ms,
+                        fx,
+                    ),
+                    Some(JoinTimer::Rebalance { .. }) => group.complete_join(now_ms, fx),
+                    None => {}
+                }
+            }
+            Due::Sync(group_id) => {
+                let Some(group) = groups.get_mut(&group_id) else {
+                    return;
+                };
+                if let Some(timer) = group.sync_timer.take() {
+                    group.on_sync_expired(config, timer.generation_id, now_ms, fx);
+                }
+            }
+        }
+    }
+
+    /// A new member id: `<prefix>-<uuid>`, the prefix being the client id (dynamic members)
+    /// or the group instance id (static members), as Kafka's `generateMemberId`.
+    pub(super) fn generate_member_id(&mut self, prefix: &str) -> String {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.next_random().to_be_bytes());
+        bytes[8..].copy_from_slice(&self.next_random().to_be_bytes());
+        let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        format!("{prefix}-{uuid}")
+    }
+
+    /// splitmix64: small, seedable, good enough for ids.
+    fn next_random(&mut self) -> u64 {
+        self.rng_state = self.rng_state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng_state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Makes an offset record or a tombstone take effect and queues it for the log: the
+    /// same code path as `replay`, so replaying the log gives the same offsets and groups.
+    pub(super) fn apply(&mut self, record: GroupRecord, fx: &mut Effects) {
+        assert!(
+            !matches!(record, GroupRecord::GroupMetadata { value: Some(_), .. }),
+            "live GroupMetadata records describe the group; they are not applied to it"
+        );
+        self.replay(&record);
+        fx.records.push(record);
+    }
+
+    /// The state of a group, if it exists.
+    pub fn group_state(&self, group_id: &str) -> Option<GroupState> {
+        self.groups.get(group_id).map(|g| g.state)
+    }
+
+    /// Every group id, sorted.
+    pub fn group_ids(&self) -> Vec<String> {
+        self.groups.keys().cloned().collect()
+    }
+
+    /// A summary of a group, if it exists.
+    pub fn group_summary(&self, group_id: &str) -> Option<GroupSummary> {
+        let group = self.groups.get(group_id)?;
+        Some(GroupSummary {
+            group_id: group.group_id.clone(),
+            state: group.state,
+            generation_id: group.generation_id,
+            protocol_type: group.protocol_type.clone(),
+            protocol_name: group.protocol_name.clone(),
+            leader_id: group.leader_id.clone(),
+            members: group
+                .members
+                .values()
+                .map(|m| MemberSummary {
+                    member_id: m.member_id.clone(),
+                    group_instance_id: m.group_instance_id.clone(),
+                    assignment: m.assignment.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The committed offset of a partition for a group.
+    pub fn committed_offset(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Option<&OffsetAndMetadata> {
+        self.offsets.get(group_id, topic, partition)
+    }
+
+    /// Every committed offset: (group, topic, partition) to offset, sorted.
+    pub fn all_committed_offsets(&self) -> BTreeMap<(String, String, i32), OffsetAndMetadata> {
+        self.offsets.all()
+    }
+}
+
+fn group_deadlines(group: &ClassicGroup) -> impl Iterator<Item = i64> + '_ {
+    group
+        .pending_members
+        .values()
+        .copied()
+        .chain(
+            group
+                .members
+                .values()
+                .filter_map(|m| m.heartbeat_deadline_ms),
+        )
+        .chain(group.join_timer.map(|t| t.deadline_ms()))
+        .chain(group.sync_timer.map(|t| t.deadline_ms))
+}
+
+/// Answers a JoinGroup at once.
+pub(super) fn answer_join(
+    fx: &mut Effects,
+    token: super::RequestToken,
+    response: JoinGroupResponse,
+) {
+    fx.complete(token, Completion::JoinGroup(response));
+}

@@ -1,0 +1,196 @@
+//! OffsetFetch: committed offsets of one group (v1-7) or of several (v8+, KIP-709).
+//!
+//! Null topics means every committed offset of the group. A partition without a committed
+//! offset (or of a group that does not exist) answers offset -1, leader epoch -1, metadata
+//! `""` and no error: the consumer then applies `auto.offset.reset`. The coordinator does not
+//! check that topics exist here, as Kafka's does not. Without transactional offsets nothing
+//! is ever unstable, so `require_stable` changes nothing.
+//!
+//! # References
+//! - `OffsetMetadataManager.fetchOffsets`, `fetchAllOffsets`
+//! - `OffsetFetchRequest.groups`, `OffsetFetchResponse(List<OffsetFetchResponseGroup>,
+//!   short)` (the single-group shape; before v2 a group error goes to every partition)
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse};
+
+use super::RequestContext;
+use super::classic::{GroupState, str_bytes};
+use super::coordinator::GroupCoordinator;
+use super::offsets::topic_name;
+
+/// One partition's answer.
+struct Fetched {
+    partition: i32,
+    offset: i64,
+    leader_epoch: i32,
+    metadata: String,
+}
+
+/// One group's answer: topics with their partitions, or a group error.
+struct GroupFetch {
+    group_id: String,
+    error_code: i16,
+    topics: Vec<(String, Vec<Fetched>)>,
+}
+
+impl GroupCoordinator {
+    /// Handles an OffsetFetch (read-only).
+    pub fn offset_fetch(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: &OffsetFetchRequest,
+    ) -> OffsetFetchResponse {
+        let version = ctx.api_version;
+        if version >= 8 {
+            let groups = request
+                .groups
+                .iter()
+                .map(|g| {
+                    let topics = g.topics.as_ref().map(|ts| {
+                        ts.iter()
+                            .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+                            .collect::<Vec<_>>()
+                    });
+                    self.fetch_group(g.group_id.as_str(), topics)
+                })
+                .collect();
+            return multi_group_response(groups);
+        }
+        let topics = request.topics.as_ref().map(|ts| {
+            ts.iter()
+                .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+                .collect::<Vec<_>>()
+        });
+        single_group_response(version, self.fetch_group(request.group_id.as_str(), topics))
+    }
+
+    fn fetch_group(&self, group_id: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> GroupFetch {
+        let mut out = GroupFetch {
+            group_id: group_id.to_string(),
+            error_code: 0,
+            topics: Vec::new(),
+        };
+        if !self.active {
+            out.error_code = ResponseError::CoordinatorNotAvailable.code();
+            return out;
+        }
+        let known = self
+            .groups
+            .get(group_id)
+            .is_some_and(|g| !g.is_in(GroupState::Dead));
+        let Some(topics) = topics else {
+            // Every committed offset of the group (none for an unknown group).
+            if let Some(all) = self.offsets.group(group_id).filter(|_| known) {
+                for (topic, partitions) in all {
+                    let fetched = partitions
+                        .keys()
+                        .map(|p| self.fetched(group_id, topic, *p, known))
+                        .collect();
+                    out.topics.push((topic.clone(), fetched));
+                }
+            }
+            return out;
+        };
+        for (topic, partitions) in topics {
+            let fetched = partitions
+                .iter()
+                .map(|p| self.fetched(group_id, &topic, *p, known))
+                .collect();
+            out.topics.push((topic, fetched));
+        }
+        out
+    }
+
+    fn fetched(&self, group_id: &str, topic: &str, partition: i32, known: bool) -> Fetched {
+        match self
+            .offsets
+            .get(group_id, topic, partition)
+            .filter(|_| known)
+        {
+            Some(o) => Fetched {
+                partition,
+                offset: o.committed_offset,
+                leader_epoch: o.leader_epoch,
+                metadata: o.metadata.clone(),
+            },
+            None => Fetched {
+                partition,
+                offset: -1,
+                leader_epoch: -1,
+                metadata: String::new(),
+            },
+        }
+    }
+}
+
+fn multi_group_response(groups: Vec<GroupFetch>) -> OffsetFetchResponse {
+    let groups = groups
+        .into_iter()
+        .map(|g| {
+            let topics = g
+                .topics
+                .into_iter()
+                .map(|(name, partitions)| {
+                    let partitions = partitions
+                        .into_iter()
+                        .map(|f| {
+                            OffsetFetchResponsePartitions::default()
+                                .with_partition_index(f.partition)
+                                .with_committed_offset(f.offset)
+                                .with_committed_leader_epoch(f.leader_epoch)
+                                .with_metadata(Some(str_bytes(&f.metadata)))
+                        })
+                        .collect();
+                    OffsetFetchResponseTopics::default()
+                        .with_name(topic_name(&name))
+                        .with_partitions(partitions)
+                })
+                .collect();
+            OffsetFetchResponseGroup::default()
+                .with_group_id(GroupId(str_bytes(&g.group_id)))
+                .with_error_code(g.error_code)
+                .with_topics(topics)
+        })
+        .collect();
+    OffsetFetchResponse::default().with_groups(groups)
+}
+
+fn single_group_response(version: i16, group: GroupFetch) -> OffsetFetchResponse {
+    // Before v2 there is no top-level error: a group error goes on every partition.
+    let partition_error = if version < 2 { group.error_code } else { 0 };
+    let topics = group
+        .topics
+        .into_iter()
+        .map(|(name, partitions)| {
+            let partitions = partitions
+                .into_iter()
+                .map(|f| {
+                    let mut p = OffsetFetchResponsePartition::default()
+                        .with_partition_index(f.partition)
+                        .with_committed_offset(f.offset)
+                        .with_committed_leader_epoch(f.leader_epoch)
+                        .with_metadata(Some(str_bytes(&f.metadata)))
+                        .with_error_code(partition_error);
+                    if partition_error != 0 {
+                        p = p
+                            .with_committed_offset(-1)
+                            .with_metadata(Some(str_bytes("")));
+                    }
+                    p
+                })
+                .collect();
+            OffsetFetchResponseTopic::default()
+                .with_name(topic_name(&name))
+                .with_partitions(partitions)
+        })
+        .collect();
+    let top_error = if version >= 2 { group.error_code } else { 0 };
+    OffsetFetchResponse::default()
+        .with_error_code(top_error)
+        .with_topics(topics)
+}

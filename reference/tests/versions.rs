@@ -1,0 +1,295 @@
+//! Every version of every API the broker advertises really answers: one representative
+//! request per (API, version), over TCP, whose response must decode with that version's
+//! schema. A field set that the version lacks, or a request shape a version cannot carry,
+//! shows up here as a closed connection instead of a response.
+
+mod common;
+
+use bytes::{Bytes, BytesMut};
+use common::Conn;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use reference::EmbeddedBroker;
+use reference::api::SUPPORTED;
+use reference::embedded::BrokerOptions;
+use uuid::Uuid;
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+fn one_record_batch() -> Bytes {
+    let record = Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 1_700_000_000_000,
+        key: Some(Bytes::from_static(b"k")),
+        value: Some(Bytes::from_static(b"v")),
+        headers: Default::default(),
+    };
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, [&record], &options).unwrap();
+    buf.freeze()
+}
+
+/// A valid request of `key` at `version` against topic `orders` (id `orders_id`).
+fn request(key: ApiKey, version: i16, orders_id: Uuid) -> RequestKind {
+    let topic_ref = |v13: bool| {
+        if v13 {
+            (name(""), orders_id)
+        } else {
+            (name("orders"), Uuid::nil())
+        }
+    };
+    match key {
+        ApiKey::ApiVersions => RequestKind::ApiVersions(ApiVersionsRequest::default()),
+        ApiKey::Metadata => {
+            RequestKind::Metadata(MetadataRequest::default().with_topics(Some(vec![
+                metadata_request::MetadataRequestTopic::default().with_name(Some(name("orders"))),
+            ])))
+        }
+        ApiKey::Produce => {
+            let (n, id) = topic_ref(version >= 13);
+            RequestKind::Produce(
+                ProduceRequest::default()
+                    .with_acks(1)
+                    .with_timeout_ms(1000)
+                    .with_topic_data(vec![
+                        produce_request::TopicProduceData::default()
+                            .with_name(n)
+                            .with_topic_id(id)
+                            .with_partition_data(vec![
+                                produce_request::PartitionProduceData::default()
+                                    .with_index(0)
+                                    .with_records(Some(one_record_batch())),
+                            ]),
+                    ]),
+            )
+        }
+        ApiKey::Fetch => {
+            let (n, id) = topic_ref(version >= 13);
+            RequestKind::Fetch(
+                FetchRequest::default()
+                    .with_max_wait_ms(0)
+                    .with_max_bytes(1 << 20)
+                    .with_topics(vec![
+                        fetch_request::FetchTopic::default()
+                            .with_topic(n)
+                            .with_topic_id(id)
+                            .with_partitions(vec![
+                                fetch_request::FetchPartition::default()
+                                    .with_partition(0)
+                                    .with_partition_max_bytes(1 << 20),
+                            ]),
+                    ]),
+            )
+        }
+        ApiKey::ListOffsets => RequestKind::ListOffsets(
+            ListOffsetsRequest::default().with_topics(vec![
+                list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(name("orders"))
+                    .with_partitions(vec![
+                        list_offsets_request::ListOffsetsPartition::default().with_timestamp(-1),
+                    ]),
+            ]),
+        ),
+        ApiKey::CreateTopics => {
+            RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![
+            create_topics_request::CreatableTopic::default()
+                .with_name(name(&format!("created-v{version}")))
+                .with_num_partitions(1)
+                .with_replication_factor(1),
+        ]))
+        }
+        ApiKey::DeleteTopics if version >= 6 => RequestKind::DeleteTopics(
+            DeleteTopicsRequest::default().with_topics(vec![
+                delete_topics_request::DeleteTopicState::default()
+                    .with_name(Some(name(&format!("created-v{}", version + 1)))),
+            ]),
+        ),
+        ApiKey::DeleteTopics => RequestKind::DeleteTopics(
+            DeleteTopicsRequest::default()
+                .with_topic_names(vec![name(&format!("created-v{}", version + 1))]),
+        ),
+        ApiKey::DescribeConfigs => {
+            RequestKind::DescribeConfigs(DescribeConfigsRequest::default().with_resources(vec![
+            describe_configs_request::DescribeConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_static_str("orders")),
+        ]))
+        }
+        ApiKey::CreatePartitions => RequestKind::CreatePartitions(
+            CreatePartitionsRequest::default().with_topics(vec![
+                create_partitions_request::CreatePartitionsTopic::default()
+                    .with_name(name("orders"))
+                    .with_count(1),
+            ]),
+        ),
+        _ => group_request(key, version),
+    }
+}
+
+fn group_request(key: ApiKey, version: i16) -> RequestKind {
+    let group = || GroupId(StrBytes::from_string(format!("group-{key:?}-v{version}")));
+    match key {
+        ApiKey::FindCoordinator if version >= 4 => RequestKind::FindCoordinator(
+            FindCoordinatorRequest::default()
+                .with_coordinator_keys(vec![StrBytes::from_static_str("g")]),
+        ),
+        ApiKey::FindCoordinator => RequestKind::FindCoordinator(
+            FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")),
+        ),
+        ApiKey::JoinGroup => RequestKind::JoinGroup(
+            JoinGroupRequest::default()
+                .with_group_id(group())
+                .with_session_timeout_ms(10_000)
+                .with_rebalance_timeout_ms(if version >= 1 { 10_000 } else { -1 })
+                .with_protocol_type(StrBytes::from_static_str("consumer"))
+                .with_protocols(vec![
+                    join_group_request::JoinGroupRequestProtocol::default()
+                        .with_name(StrBytes::from_static_str("range"))
+                        .with_metadata(Bytes::new()),
+                ]),
+        ),
+        ApiKey::SyncGroup => RequestKind::SyncGroup(
+            SyncGroupRequest::default()
+                .with_group_id(group())
+                .with_generation_id(1)
+                .with_member_id(StrBytes::from_static_str("m")),
+        ),
+        ApiKey::Heartbeat => RequestKind::Heartbeat(
+            HeartbeatRequest::default()
+                .with_group_id(group())
+                .with_generation_id(1)
+                .with_member_id(StrBytes::from_static_str("m")),
+        ),
+        ApiKey::LeaveGroup if version >= 3 => RequestKind::LeaveGroup(
+            LeaveGroupRequest::default()
+                .with_group_id(group())
+                .with_members(vec![
+                    leave_group_request::MemberIdentity::default()
+                        .with_member_id(StrBytes::from_static_str("m")),
+                ]),
+        ),
+        ApiKey::LeaveGroup => RequestKind::LeaveGroup(
+            LeaveGroupRequest::default()
+                .with_group_id(group())
+                .with_member_id(StrBytes::from_static_str("m")),
+        ),
+        ApiKey::OffsetCommit => RequestKind::OffsetCommit(
+            OffsetCommitRequest::default()
+                .with_group_id(group())
+                .with_generation_id_or_member_epoch(-1)
+                .with_topics(vec![
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(name("orders"))
+                        .with_partitions(vec![
+                            offset_commit_request::OffsetCommitRequestPartition::default()
+                                .with_committed_offset(1),
+                        ]),
+                ]),
+        ),
+        ApiKey::OffsetFetch if version >= 8 => RequestKind::OffsetFetch(
+            OffsetFetchRequest::default().with_groups(vec![
+                offset_fetch_request::OffsetFetchRequestGroup::default()
+                    .with_group_id(group())
+                    .with_topics(None),
+            ]),
+        ),
+        ApiKey::OffsetFetch => RequestKind::OffsetFetch(
+            OffsetFetchRequest::default()
+                .with_group_id(group())
+                .with_topics(Some(vec![
+                    offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(name("orders"))
+                        .with_partition_indexes(vec![0]),
+                ])),
+        ),
+        ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
+        ApiKey::DescribeGroups => {
+            RequestKind::DescribeGroups(DescribeGroupsRequest::default().with_groups(vec![group()]))
+        }
+        ApiKey::DeleteGroups => RequestKind::DeleteGroups(
+            DeleteGroupsRequest::default().with_groups_names(vec![group()]),
+        ),
+        ApiKey::OffsetDelete => RequestKind::OffsetDelete(
+            OffsetDeleteRequest::default()
+                .with_group_id(group())
+                .with_topics(vec![
+                    offset_delete_request::OffsetDeleteRequestTopic::default()
+                        .with_name(name("orders"))
+                        .with_partitions(vec![
+                            offset_delete_request::OffsetDeleteRequestPartition::default()
+                                .with_partition_index(0),
+                        ]),
+                ]),
+        ),
+        other => panic!("no representative request for {other:?}: add one"),
+    }
+}
+
+#[tokio::test]
+async fn every_advertised_version_of_every_api_answers() {
+    let options = BrokerOptions {
+        configs: vec![("group.initial.rebalance.delay.ms".into(), "0".into())],
+        ..Default::default()
+    };
+    let broker = EmbeddedBroker::start_with(options).await.unwrap();
+    let mut conn = Conn::connect(broker.bootstrap()).await;
+    let create = request(ApiKey::CreateTopics, 7, Uuid::nil());
+    let ResponseKind::CreateTopics(created) = conn
+        .call(
+            ApiKey::CreateTopics,
+            7,
+            match create {
+                RequestKind::CreateTopics(r) => RequestKind::CreateTopics(
+                    r.with_topics(vec![
+                        create_topics_request::CreatableTopic::default()
+                            .with_name(name("orders"))
+                            .with_num_partitions(3)
+                            .with_replication_factor(1),
+                    ]),
+                ),
+                _ => unreachable!(),
+            },
+        )
+        .await
+    else {
+        panic!()
+    };
+    let orders_id = created.topics[0].topic_id;
+    assert!(!orders_id.is_nil());
+    let mut answered = 0;
+    for (key, range) in SUPPORTED {
+        for version in range.min..=range.max {
+            let response = conn
+                .call(*key, version, request(*key, version, orders_id))
+                .await;
+            let variant = format!("{response:?}");
+            assert!(
+                variant.starts_with(&format!("{key:?}(")),
+                "{key:?} v{version} answered {variant:.80}"
+            );
+            answered += 1;
+        }
+    }
+    assert!(
+        answered > 100,
+        "only {answered} (API, version) pairs answered"
+    );
+    broker.shutdown().await;
+}
