@@ -297,3 +297,93 @@ async fn a_partition_that_does_not_exist_is_unknown_topic_or_partition() {
     );
     broker.shutdown().await;
 }
+
+fn fetch_request(topic: &'static str, offset: i64, max_wait_ms: i32) -> RequestKind {
+    RequestKind::Fetch(
+        FetchRequest::default()
+            .with_max_wait_ms(max_wait_ms)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![
+                fetch_request::FetchTopic::default()
+                    .with_topic(TopicName(StrBytes::from_static_str(topic)))
+                    .with_partitions(vec![
+                        fetch_request::FetchPartition::default()
+                            .with_fetch_offset(offset)
+                            .with_partition_max_bytes(1 << 20),
+                    ]),
+            ]),
+    )
+}
+
+async fn fetch(conn: &mut Conn, request: RequestKind) -> fetch_response::PartitionData {
+    let ResponseKind::Fetch(r) = conn.call(ApiKey::Fetch, 12, request).await else {
+        panic!("not Fetch")
+    };
+    r.responses[0].partitions[0].clone()
+}
+
+#[tokio::test]
+async fn a_long_poll_fetch_wakes_up_when_records_arrive() {
+    let broker = broker().await;
+    let mut conn = Conn::connect(broker.bootstrap()).await;
+    create_topic(&mut conn, "poll", 1).await;
+    let bootstrap = broker.bootstrap().to_string();
+    let producer = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let mut other = Conn::connect(&bootstrap).await;
+        produce(&mut other, "poll", 0, batch(3, Compression::None).freeze()).await
+    });
+    // max_wait_ms is 60 s: only the append can end this wait within Conn's 10 s deadline.
+    let data = fetch(&mut conn, fetch_request("poll", 0, 60_000)).await;
+    assert_eq!(producer.await.unwrap(), (0, 0));
+    assert_eq!(data.error_code, 0);
+    assert_eq!(data.high_watermark, 3);
+    let records = data.records.expect("records");
+    let header = reference::record_batch::BatchHeader::parse(&records).unwrap();
+    assert_eq!((header.base_offset, header.records_count), (0, 3));
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fetch_with_nothing_to_read_returns_empty_after_max_wait() {
+    let broker = broker().await;
+    let mut conn = Conn::connect(broker.bootstrap()).await;
+    create_topic(&mut conn, "idle", 1).await;
+    let data = fetch(&mut conn, fetch_request("idle", 0, 200)).await;
+    assert_eq!(
+        (data.error_code, data.high_watermark, data.log_start_offset),
+        (0, 0, 0)
+    );
+    assert!(data.records.is_none_or(|r| r.is_empty()));
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn fetching_past_the_log_end_is_offset_out_of_range() {
+    let broker = broker().await;
+    let mut conn = Conn::connect(broker.bootstrap()).await;
+    create_topic(&mut conn, "range", 1).await;
+    produce(&mut conn, "range", 0, batch(2, Compression::None).freeze()).await;
+    let data = fetch(&mut conn, fetch_request("range", 3, 0)).await;
+    assert_eq!((data.error_code, data.high_watermark), (1, 2));
+    let data = fetch(&mut conn, fetch_request("range", 2, 0)).await;
+    assert_eq!(
+        data.error_code, 0,
+        "the log end itself is in range (nothing to read yet)"
+    );
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_a_parked_fetch_and_the_broker_stops() {
+    let broker = broker().await;
+    let mut conn = Conn::connect(broker.bootstrap()).await;
+    create_topic(&mut conn, "parked", 1).await;
+    conn.send(ApiKey::Fetch, 12, fetch_request("parked", 0, 60_000))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::timeout(common::DEADLINE, broker.shutdown())
+        .await
+        .expect("shutdown does not wait for the 60 s long poll");
+}
