@@ -7,7 +7,7 @@ Feature: Partitioning
   producers stick to one partition for a while (KIP-480) rather than round-robin.
 
   @C-PART-1
-  Scenario Outline: A keyed message goes to hash(key) mod partitions
+  Scenario Outline: A keyed message goes to hash(key) mod partitions: <key> over <partitions> with <partitioner>
     Given a topic "orders" with <partitions> partitions
     And a producer using the "<partitioner>" partitioner
     When the producer sends 5 messages with key "<key>" to "orders"
@@ -36,7 +36,7 @@ Feature: Partitioning
       | consistent_random | zürich      | 6          | 0         |
 
   @C-PART-1
-  Scenario Outline: Every key lands where its partitioner's hash puts it
+  Scenario Outline: Every key lands where its partitioner's hash puts it: <partitioner>
     Given a topic "orders" with 6 partitions
     And a producer using the "<partitioner>" partitioner
     When the producer sends one message for each of the keys "customer-0" to "customer-49" to "orders"

@@ -4,6 +4,8 @@ Feature: Topics
   the topic is created (the broker's `num.partitions`, 1 by default, when nobody says), can
   grow later, and can never shrink.
 
+  # The consumer here is assigned the topic's partitions; subscribing through a consumer
+  # group, once the reference broker has groups, must give the same records.
   @C-TOP-1
   Scenario: A consumer of a topic receives all of its messages and none of another topic's
     Given a topic "payments" with 1 partition

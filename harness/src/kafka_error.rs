@@ -52,6 +52,7 @@ impl ErrorCode {
         }
         let name = match error {
             RDKafkaErrorCode::MessageTimedOut => "_MSG_TIMED_OUT".to_owned(),
+            RDKafkaErrorCode::PollExceeded => "_MAX_POLL_EXCEEDED".to_owned(),
             other => format!("_{}", screaming_snake(&format!("{other:?}"))),
         };
         ErrorCode { code, name }

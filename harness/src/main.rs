@@ -1,35 +1,76 @@
-//! `kafka-spec`: serve the reference broker, or check any Kafka against the spec.
+//! `kafka-spec`: serve the reference broker, check any Kafka against the spec, compare two
+//! targets, record real Kafka's traces.
 //!
 //! - `kafka-spec serve [--port 9092] [--data-dir DIR] [--keep] [--config key=value]…` runs
 //!   the reference broker until Ctrl-C or SIGTERM, printing `bootstrap: 127.0.0.1:<port>`
 //!   once it accepts connections.
-//! - `kafka-spec check [--bootstrap host:port] [--features DIR] [--capability NAME]…` runs
-//!   every feature against the embedded reference broker (default) or a running cluster,
-//!   prints the conformance table and `N passed, N failed, N skipped`, and exits 1 if
-//!   anything failed.
+//! - `kafka-spec check [--target T | --bootstrap host:port] [--capability NAME]…
+//!   [--features DIR] [--name TEXT] [--traces] [--junit FILE]` runs every feature against one
+//!   target (default: the embedded reference broker), prints the conformance table and
+//!   `N passed, N failed, N skipped`, and exits 1 if anything failed.
+//! - `kafka-spec diff --a T --b T [--b T]… [--report FILE]` runs every feature on A, then on
+//!   each B, and prints per scenario same / differs (with the first differing observation) /
+//!   skipped (with the reason); exits 1 on any difference not accepted in
+//!   `known-differences.txt` and on any failure. `--report` writes the conformance report.
+//! - `kafka-spec record [--target kafka-local] [--missing] [--name TEXT]` records real
+//!   Kafka's traces under `fixtures/traces/kafka-<version>/`.
+//!
+//! Targets `T`: `reference`, `kafka-local` (real Kafka from `ci/kafka/`, one node),
+//! `kafka-local:3`, `testcontainers` (cargo feature), `bootstrap=host:port[,…]`.
 //!
 //! # References
 //!
-//! - `DESIGN.md`, "What the product is, for whom".
+//! - `DESIGN.md`, "What the product is, for whom"; `fixtures/README.md`; `ci/README.md`.
 
+use std::future::Future;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
-use kafka_spec::{BootstrapTarget, Capability, ReferenceTarget, RunOptions, Target, run_features};
+use kafka_spec::commands;
+use kafka_spec::recording::{self, KnownDifferences};
+use kafka_spec::target::spec::TargetSpec;
+use kafka_spec::{Capability, RunOptions};
 use reference::EmbeddedBroker;
 use reference::embedded::BrokerOptions;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
+
+/// The command that regenerates the committed conformance report.
+const REPORT_COMMAND: &str = "ci/conformance-report.sh";
 
 #[derive(Debug, Parser)]
 #[command(name = "kafka-spec", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// What selects and shows scenarios, for every command that runs them.
+#[derive(Debug, clap::Args)]
+struct Selection {
+    /// The directory of `.feature` files.
+    #[arg(long, value_name = "DIR", default_value_os_t = kafka_spec::default_features_dir())]
+    features: PathBuf,
+    /// Only scenarios whose name contains this.
+    #[arg(long, value_name = "TEXT")]
+    name: Option<String>,
+    /// A capability a `bootstrap=` cluster has (e.g. `fast-retention`; repeatable).
+    #[arg(long = "capability", value_name = "NAME", value_parser = parse_capability)]
+    capabilities: Vec<Capability>,
+}
+
+impl Selection {
+    fn options(&self, verbose: bool) -> RunOptions {
+        RunOptions {
+            features_dir: self.features.clone(),
+            name_filter: self.name.clone(),
+            only: None,
+            verbose,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,23 +90,61 @@ enum Command {
         #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config)]
         configs: Vec<(String, String)>,
     },
-    /// Run every feature and print the conformance table.
+    /// Run every feature on one target and print the conformance table.
     Check {
-        /// A running Kafka-compatible cluster; default: the embedded reference broker.
+        /// reference (default), kafka-local, kafka-local:3, testcontainers, bootstrap=HOST:PORT.
+        #[arg(long, value_name = "TARGET", conflicts_with = "bootstrap")]
+        target: Option<TargetSpec>,
+        /// A running Kafka-compatible cluster (same as --target bootstrap=HOST:PORT).
         #[arg(long, value_name = "HOST:PORT")]
         bootstrap: Option<String>,
-        /// The directory of `.feature` files.
-        #[arg(long, value_name = "DIR", default_value_os_t = kafka_spec::default_features_dir())]
-        features: PathBuf,
-        /// A capability the `--bootstrap` cluster has (e.g. `fast-retention`; repeatable).
-        #[arg(long = "capability", value_name = "NAME", value_parser = parse_capability)]
-        capabilities: Vec<Capability>,
-        /// Only scenarios whose name contains this.
-        #[arg(long, value_name = "TEXT")]
-        name: Option<String>,
+        #[command(flatten)]
+        selection: Selection,
         /// Also print every scenario's trace (what it observed).
         #[arg(long)]
         traces: bool,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// Run every feature on target A and on each target B; print per scenario whether the
+    /// traces are the same.
+    Diff {
+        /// Side A (default: reference).
+        #[arg(long, value_name = "TARGET", default_value = "reference")]
+        a: TargetSpec,
+        /// Side B (repeatable: each is compared with A).
+        #[arg(long, value_name = "TARGET", required = true)]
+        b: Vec<TargetSpec>,
+        #[command(flatten)]
+        selection: Selection,
+        /// Write the conformance report (Markdown) to this file.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// The claims catalogue the report lists.
+        #[arg(long, value_name = "FILE", default_value_os_t = kafka_spec::conformance::default_claims_path())]
+        claims: PathBuf,
+        /// Print cucumber's step-by-step output.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Record real Kafka's traces under fixtures/traces/kafka-<version>/.
+    Record {
+        /// A real Apache Kafka (default: kafka-local, plus kafka-local:3 for what needs
+        /// several brokers).
+        #[arg(long, value_name = "TARGET", default_value = "kafka-local")]
+        target: TargetSpec,
+        /// Where to write (default: fixtures/traces/kafka-<version>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Only scenarios that have no recording yet.
+        #[arg(long)]
+        missing: bool,
+        #[command(flatten)]
+        selection: Selection,
+        /// Print cucumber's step-by-step output.
+        #[arg(long)]
+        verbose: bool,
     },
 }
 
@@ -93,6 +172,7 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match Cli::parse().command {
         Command::Serve {
@@ -102,12 +182,27 @@ async fn main() -> ExitCode {
             configs,
         } => serve(port, data_dir, keep, configs).await,
         Command::Check {
+            target,
             bootstrap,
-            features,
-            capabilities,
-            name,
+            selection,
             traces,
-        } => check(bootstrap, features, capabilities, name, traces).await,
+            junit,
+        } => interruptible(check(target, bootstrap, selection, traces, junit)).await,
+        Command::Diff {
+            a,
+            b,
+            selection,
+            report,
+            claims,
+            verbose,
+        } => interruptible(diff(a, b, selection, report, claims, verbose)).await,
+        Command::Record {
+            target,
+            out,
+            missing,
+            selection,
+            verbose,
+        } => interruptible(record(target, out, missing, selection, verbose)).await,
     };
     match result {
         Ok(code) => code,
@@ -115,6 +210,20 @@ async fn main() -> ExitCode {
             eprintln!("kafka-spec: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs a command until it ends or Ctrl-C / SIGTERM arrives. On a signal the command's
+/// future is dropped, and with it every target it started (a `kafka-local` cluster's nodes
+/// are killed by its `Drop`).
+async fn interruptible(
+    command: impl Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    tokio::select! {
+        result = command => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted (Ctrl-C); targets stopped")),
+        _ = terminate.recv() => Err(anyhow!("terminated (SIGTERM); targets stopped")),
     }
 }
 
@@ -170,44 +279,116 @@ async fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
+fn exit_code(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 async fn check(
+    target: Option<TargetSpec>,
     bootstrap: Option<String>,
-    features: PathBuf,
-    capabilities: Vec<Capability>,
-    name_filter: Option<String>,
+    selection: Selection,
     traces: bool,
+    junit: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let options = RunOptions {
-        features_dir: features,
-        name_filter,
+    let spec = match (target, bootstrap) {
+        (Some(spec), _) => spec,
+        (None, Some(address)) => TargetSpec::Bootstrap {
+            address,
+            capabilities: Vec::new(),
+        },
+        (None, None) => TargetSpec::Reference,
     };
-    let summary = match bootstrap {
-        Some(address) => {
-            let mut target = BootstrapTarget::new(address);
-            for capability in capabilities {
-                target = target.with_capability(capability)?;
-            }
-            let target: Arc<dyn Target> = Arc::new(target);
-            run_features(target, &options).await
-        }
-        None => {
-            if !capabilities.is_empty() {
-                return Err(anyhow!("--capability describes a --bootstrap cluster"));
-            }
-            let target = Arc::new(ReferenceTarget::start().await?);
-            let summary = run_features(target.clone(), &options).await;
-            target.shutdown().await;
-            summary
-        }
-    };
+    let spec = spec.with_capabilities(&selection.capabilities)?;
+    let summary = commands::check(&spec, &selection.options(true)).await?;
     println!();
     if traces {
         println!("{}", summary.traces());
     }
+    if let Some(path) = junit {
+        std::fs::write(&path, summary.junit_xml())
+            .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
+    }
     print!("{}", summary.render());
-    Ok(if summary.succeeded() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(exit_code(summary.succeeded()))
+}
+
+/// Differences accepted for the pinned Kafka version (none if its recordings have none).
+fn known_differences() -> anyhow::Result<KnownDifferences> {
+    let (_, dir) = recording::pinned_recordings_dir()?;
+    KnownDifferences::load(&dir)
+}
+
+async fn diff(
+    a: TargetSpec,
+    b: Vec<TargetSpec>,
+    selection: Selection,
+    report: Option<PathBuf>,
+    claims: PathBuf,
+    verbose: bool,
+) -> anyhow::Result<ExitCode> {
+    let a = a.with_capabilities(&selection.capabilities)?;
+    let b = b
+        .into_iter()
+        .map(|spec| match spec {
+            TargetSpec::Bootstrap { .. } => spec.with_capabilities(&selection.capabilities),
+            other => Ok(other),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let known = known_differences()?;
+    let outcome = commands::diff(&a, &b, &selection.options(verbose), &known).await?;
+    if let Some(path) = report {
+        commands::write_report(&outcome, &path, &claims, &known, REPORT_COMMAND)?;
+    }
+    println!();
+    println!("{}: {}", outcome.a.target, outcome.a.closing_line());
+    for (summary, report) in &outcome.b {
+        println!("{}: {}", summary.target, summary.closing_line());
+        println!("{}", report.closing_line());
+    }
+    let ok = outcome.succeeded();
+    println!(
+        "differential run {}",
+        if ok {
+            "passed: no unexplained difference, no failure"
+        } else {
+            "FAILED: see the differences and failures above"
+        }
+    );
+    Ok(exit_code(ok))
+}
+
+async fn record(
+    target: TargetSpec,
+    out: Option<PathBuf>,
+    missing: bool,
+    selection: Selection,
+    verbose: bool,
+) -> anyhow::Result<ExitCode> {
+    let target = target.with_capabilities(&selection.capabilities)?;
+    let outcome = commands::record(&target, out, &selection.options(verbose), missing).await?;
+    for path in &outcome.written {
+        println!("wrote   {}", path.display());
+    }
+    for path in &outcome.deleted {
+        println!("deleted {} (no scenario matches it)", path.display());
+    }
+    for why in &outcome.skipped {
+        println!("not recorded (skipped): {why}");
+    }
+    for why in &outcome.failed {
+        println!("NOT RECORDED, FAILED on real Kafka (the scenario is wrong): {why}");
+    }
+    println!(
+        "recorded: {} written, {} unchanged, {} deleted, {} skipped, {} failed",
+        outcome.written.len(),
+        outcome.unchanged,
+        outcome.deleted.len(),
+        outcome.skipped.len(),
+        outcome.failed.len()
+    );
+    Ok(exit_code(outcome.failed.is_empty()))
 }

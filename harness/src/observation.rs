@@ -5,7 +5,20 @@
 //! the feature's *logical* topic names (`orders`, not `orders-3f9a1c2e`), carry no timings
 //! and no values that differ from run to run, and print as one stable line each. Running a
 //! feature against the reference broker and against Apache Kafka and diffing the two traces
-//! is the differential run (recorded Kafka traces will live under `fixtures/`).
+//! is the differential run; recorded Kafka traces live under `fixtures/traces/`
+//! ([`crate::recording`]).
+//!
+//! What "no values that differ from run to run" takes, entry by entry:
+//!
+//! - Records read from several partitions at once are recorded sorted by partition and
+//!   offset (the order in which partitions' batches arrive is not a claim).
+//! - A message the *partitioner* placed without a key (sticky, random) is recorded without
+//!   its partition and offset; the scenario records the property it checks instead
+//!   ([`Observation::Checked`]).
+//! - Physical names (`orders-3f9a1c2e`, group ids) are mapped back to logical ones, and
+//!   broker ids to `b1`, `b2`, … in the order a scenario first meets them
+//!   ([`crate::world::KafkaWorld::broker_alias`]).
+//! - Counts that depend on timing (retries) are recorded as the bound the scenario asserts.
 //!
 //! # References
 //!
@@ -29,7 +42,9 @@ pub enum Observation {
     /// librdkafka reported a delivery.
     Delivered {
         topic: String,
-        partition: i32,
+        /// `None` when the partitioner chose it among several (unkeyed, sticky): which one
+        /// varies from run to run, so it is not part of the trace.
+        partition: Option<i32>,
         /// `None` when the producer cannot know it (`acks=0`).
         offset: Option<i64>,
         value: String,
@@ -70,6 +85,22 @@ pub enum Observation {
     /// The producer's statistics counted request retries (`txretries`), capped so that the
     /// trace does not depend on timing.
     Retried { at_least: u64 },
+    /// A partition's in-sync replicas, as Metadata names them (a count: which brokers they
+    /// are depends on placement).
+    InSyncReplicas {
+        topic: String,
+        partition: i32,
+        count: usize,
+    },
+    /// A fault a step put in place or undid (`stopped a follower of payments/0`).
+    Fault { action: String },
+    /// A property the step checked and found to hold, where the raw observations vary from
+    /// run to run (which partition a sticky burst went to).
+    Checked(String),
+    /// What a consumer group step saw (a group settling, who owns which partitions, a commit,
+    /// where a member resumed), with logical group, consumer and topic names; never member
+    /// ids, which the broker generates.
+    Group { group: String, what: String },
 }
 
 /// A value as traces show it: short UTF-8 as is, anything else by its size.
@@ -102,6 +133,12 @@ impl fmt::Display for Observation {
                 offset,
                 value,
             } => {
+                let Some(partition) = partition else {
+                    return write!(
+                        f,
+                        "delivered topic={topic} partition=(partitioner's choice) value={value}"
+                    );
+                };
                 let offset = offset.map_or_else(|| "unknown".to_owned(), |o| o.to_string());
                 write!(
                     f,
@@ -153,6 +190,17 @@ impl fmt::Display for Observation {
                 "consumed topic={topic} partition={partition} offset={offset} value={value}"
             ),
             Observation::Retried { at_least } => write!(f, "retried at_least={at_least}"),
+            Observation::InSyncReplicas {
+                topic,
+                partition,
+                count,
+            } => write!(
+                f,
+                "in-sync-replicas topic={topic} partition={partition} count={count}"
+            ),
+            Observation::Fault { action } => write!(f, "fault {action}"),
+            Observation::Checked(what) => write!(f, "checked {what}"),
+            Observation::Group { group, what } => write!(f, "group {group}: {what}"),
         }
     }
 }

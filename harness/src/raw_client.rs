@@ -477,15 +477,26 @@ impl RawClient {
         }
     }
 
-    /// A connection to any broker (the first bootstrap address).
+    /// A connection to any broker: the first bootstrap address that answers (a stopped
+    /// broker refuses connections at once, so the next one is tried).
     pub async fn any_broker(&mut self) -> anyhow::Result<&mut RawConnection> {
         if self.bootstrap_connection.is_none() {
-            let first = self
-                .bootstrap
-                .split(',')
-                .next()
-                .ok_or_else(|| anyhow!("empty bootstrap address"))?;
-            self.bootstrap_connection = Some(RawConnection::connect(first.trim()).await?);
+            let mut failures = Vec::new();
+            for address in self.bootstrap.split(',').map(str::trim) {
+                match RawConnection::connect(address).await {
+                    Ok(connection) => {
+                        self.bootstrap_connection = Some(connection);
+                        break;
+                    }
+                    Err(error) => failures.push(format!("{error:#}")),
+                }
+            }
+            ensure!(
+                self.bootstrap_connection.is_some(),
+                "no broker of {} answers: {}",
+                self.bootstrap,
+                failures.join("; ")
+            );
         }
         self.bootstrap_connection
             .as_mut()

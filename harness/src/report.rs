@@ -35,6 +35,8 @@ pub enum Outcome {
 /// One scenario's result.
 #[derive(Debug, Clone)]
 pub struct ScenarioResult {
+    /// The feature file's name without `.feature` (`offsets`), where recordings of it live.
+    pub file: String,
     /// The feature's name.
     pub feature: String,
     /// The scenario's name.
@@ -75,6 +77,7 @@ impl ScenarioResult {
         claims.sort();
         claims.dedup();
         ScenarioResult {
+            file: feature_file(feature),
             feature: feature.name.clone(),
             scenario: scenario.name.clone(),
             line: scenario.position.line,
@@ -87,15 +90,28 @@ impl ScenarioResult {
     }
 }
 
-/// Every scenario's result, and parse errors.
+/// A feature's file name without `.feature` (its name if it was not read from a file).
+pub fn feature_file(feature: &gherkin::Feature) -> String {
+    feature
+        .path
+        .as_deref()
+        .and_then(|p| p.file_stem())
+        .map_or_else(
+            || feature.name.clone(),
+            |s| s.to_string_lossy().into_owned(),
+        )
+}
+
+/// Every scenario's result, and the errors outside any scenario.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     /// The target's name.
     pub target: String,
     /// Results in the order scenarios finished (or were skipped).
     pub results: Vec<ScenarioResult>,
-    /// Feature files that did not parse.
-    pub parse_errors: Vec<String>,
+    /// Problems outside any scenario: feature files that did not parse, recordings of real
+    /// Kafka that no scenario matches. Each counts as a failure.
+    pub errors: Vec<String>,
 }
 
 impl Summary {
@@ -110,7 +126,7 @@ impl Summary {
 
     /// Scenarios that failed, plus feature files that did not parse.
     pub fn failed(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Failed(_))) + self.parse_errors.len()
+        self.count(|o| matches!(o, Outcome::Failed(_))) + self.errors.len()
     }
 
     /// Scenarios skipped.
@@ -158,8 +174,8 @@ impl Summary {
                 row.claims.join(" "),
             );
         }
-        for error in &self.parse_errors {
-            let _ = writeln!(out, "| (parse error) | {} | | FAILED |", cell(error));
+        for error in &self.errors {
+            let _ = writeln!(out, "| (error) | {} | | FAILED |", cell(error));
         }
         out
     }
@@ -204,6 +220,65 @@ impl Summary {
         out
     }
 
+    /// The results as JUnit XML (one test case per scenario, one suite per feature), for CI.
+    pub fn junit_xml(&self) -> String {
+        let mut features: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
+        for result in &self.results {
+            features.entry(&result.feature).or_default().push(result);
+        }
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            out,
+            "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+            xml(&self.target),
+            self.results.len() + self.errors.len(),
+            self.failed(),
+            self.skipped()
+        );
+        for (feature, results) in features {
+            let _ = writeln!(
+                out,
+                "  <testsuite name=\"{}\" tests=\"{}\">",
+                xml(feature),
+                results.len()
+            );
+            for result in results {
+                let _ = write!(
+                    out,
+                    "    <testcase classname=\"{}\" name=\"{} (line {}) [{}]\"",
+                    xml(feature),
+                    xml(&result.scenario),
+                    result.line,
+                    xml(&result.claims.join(" "))
+                );
+                match &result.outcome {
+                    Outcome::Passed => out.push_str("/>\n"),
+                    Outcome::Skipped(why) => {
+                        let _ = writeln!(out, "><skipped message=\"{}\"/></testcase>", xml(why));
+                    }
+                    Outcome::Failed(why) => {
+                        let _ = writeln!(
+                            out,
+                            "><failure message=\"{}\">{}</failure></testcase>",
+                            xml(&one_line(why)),
+                            xml(&result.trace.join("\n"))
+                        );
+                    }
+                }
+            }
+            out.push_str("  </testsuite>\n");
+        }
+        for error in &self.errors {
+            let _ = writeln!(
+                out,
+                "  <testsuite name=\"errors\" tests=\"1\"><testcase name=\"error\"><failure message=\"{}\"/></testcase></testsuite>",
+                xml(error)
+            );
+        }
+        out.push_str("</testsuites>\n");
+        out
+    }
+
     /// The whole report: table, failures with traces, and the closing line last.
     pub fn render(&self) -> String {
         let mut out = self.table();
@@ -221,6 +296,13 @@ impl Summary {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn cell(text: &str) -> String {
@@ -263,7 +345,7 @@ pub struct Collected {
     /// Finished (and skipped) scenarios.
     pub results: Vec<ScenarioResult>,
     /// Parse errors.
-    pub parse_errors: Vec<String>,
+    pub errors: Vec<String>,
     /// Every finished scenario's trace (from the runner's `after` hook).
     pub traces: BTreeMap<ScenarioKey, Vec<String>>,
 }
@@ -277,7 +359,7 @@ impl Collected {
                 result.trace = trace;
             }
         }
-        (self.results, self.parse_errors)
+        (self.results, self.errors)
     }
 }
 
@@ -301,7 +383,7 @@ impl<Inner> Collector<Inner> {
         let event = match event {
             Ok(event) => &event.value,
             Err(error) => {
-                collected.parse_errors.push(error.to_string());
+                collected.errors.push(error.to_string());
                 return;
             }
         };
@@ -391,6 +473,7 @@ mod tests {
 
     fn result(scenario: &str, line: usize, outcome: Outcome) -> ScenarioResult {
         ScenarioResult {
+            file: "offsets".to_owned(),
             feature: "Offsets".to_owned(),
             scenario: scenario.to_owned(),
             line,
@@ -415,7 +498,7 @@ mod tests {
                     Outcome::Skipped("fault-control unsupported".to_owned()),
                 ),
             ],
-            parse_errors: vec![],
+            errors: vec![],
         };
         assert_eq!(summary.closing_line(), "1 passed, 1 failed, 1 skipped");
         let report = summary.render();
@@ -423,5 +506,12 @@ mod tests {
         assert!(report.contains("| Offsets | b (line 9) | C-OFF-1 | FAILED: Then x: boom |"));
         assert!(report.contains("    offset topic=orders partition=0 latest=3"));
         assert!(!summary.succeeded());
+        let junit = summary.junit_xml();
+        assert!(
+            junit.contains(
+                "<testsuites name=\"reference\" tests=\"3\" failures=\"1\" skipped=\"1\">"
+            )
+        );
+        assert!(junit.contains("<failure message=\"Then x: boom\">offset topic=orders"));
     }
 }

@@ -1,36 +1,50 @@
 //! Runs the features against a target and returns what happened, for `tests/features.rs`
-//! and `kafka-spec check` alike.
+//! and the `kafka-spec` commands alike.
 //!
 //! cucumber runs with `fail_on_skipped` (a step no definition matches is a failure, not a
 //! silent skip), at most [`MAX_CONCURRENT_SCENARIOS`] scenarios at a time (the machine has
 //! two cores and every scenario starts librdkafka clients), and `@serial` scenarios alone.
 //! A scenario tagged `@requires-<capability>` (on the scenario, its rule or its feature)
-//! that the target lacks is not run: it is reported as skipped, with the reason printed.
+//! that the target lacks is not run: it is reported as skipped, with the reason printed;
+//! on a target that can run nothing ([`Target::unavailable`]) every scenario is.
+//!
+//! After every scenario on a target with fault control, the `after` hook puts the cluster
+//! back together ([`crate::target::FaultControl::restore`]): scenarios share one cluster.
 //!
 //! # References
 //!
 //! - cucumber-rs book, "Tags" (`@serial`), "Scenario hooks", "Output".
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use cucumber::{World as _, WriterExt as _, writer};
+use cucumber::writer::{Coloring, Verbosity};
+use cucumber::{World as _, Writer, WriterExt as _, writer};
 use futures::FutureExt as _;
 
-use crate::report::{Collected, Collector, Outcome, ScenarioResult, Summary, key_of};
+use crate::recording::{RecordingId, slug};
+use crate::report::{Collected, Collector, Outcome, ScenarioResult, Summary, feature_file, key_of};
 use crate::target::{Capability, Target};
 use crate::world::KafkaWorld;
 
 /// Scenarios run at once (each one holds a few librdkafka clients and their threads).
 pub const MAX_CONCURRENT_SCENARIOS: usize = 4;
 
+/// Which scenarios to run, by their recording id.
+pub type ScenarioFilter = Arc<dyn Fn(&RecordingId) -> bool + Send + Sync>;
+
 /// What to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// The directory of `.feature` files.
     pub features_dir: PathBuf,
     /// Only scenarios whose name contains this (all when `None`).
     pub name_filter: Option<String>,
+    /// Only scenarios this accepts (all when `None`).
+    pub only: Option<ScenarioFilter>,
+    /// Print cucumber's step-by-step output (otherwise only skips and the results).
+    pub verbose: bool,
 }
 
 impl Default for RunOptions {
@@ -38,7 +52,20 @@ impl Default for RunOptions {
         RunOptions {
             features_dir: crate::default_features_dir(),
             name_filter: None,
+            only: None,
+            verbose: true,
         }
+    }
+}
+
+impl fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("features_dir", &self.features_dir)
+            .field("name_filter", &self.name_filter)
+            .field("only", &self.only.as_ref().map(|_| "a filter"))
+            .field("verbose", &self.verbose)
+            .finish()
     }
 }
 
@@ -49,6 +76,9 @@ fn skip_reason(
     rule: Option<&cucumber::gherkin::Rule>,
     scenario: &cucumber::gherkin::Scenario,
 ) -> Option<String> {
+    if let Some(reason) = target.unavailable() {
+        return Some(reason);
+    }
     let tags = feature
         .tags
         .iter()
@@ -70,17 +100,32 @@ fn skip_reason(
     None
 }
 
-/// Runs every feature in `options.features_dir` against `target`, printing cucumber's usual
-/// output as it goes, and returns the per-scenario results.
+/// Runs every feature in `options.features_dir` against `target` and returns the
+/// per-scenario results; cucumber's own output goes to stdout when `options.verbose`.
 pub async fn run_features(target: Arc<dyn Target>, options: &RunOptions) -> Summary {
+    if options.verbose {
+        run_with(writer::Basic::stdout().summarized(), target, options).await
+    } else {
+        let quiet = writer::Basic::new(std::io::sink(), Coloring::Never, Verbosity::Default);
+        run_with(quiet.summarized(), target, options).await
+    }
+}
+
+async fn run_with<Inner>(inner: Inner, target: Arc<dyn Target>, options: &RunOptions) -> Summary
+where
+    Inner: Writer<KafkaWorld> + writer::Normalized + 'static,
+    Inner::Cli: Default,
+{
     let collected = Arc::new(Mutex::new(Collected::default()));
-    let writer = Collector::new(writer::Basic::stdout().summarized(), collected.clone());
+    let writer = Collector::new(inner, collected.clone());
 
     let hook_target = target.clone();
+    let restore_target = target.clone();
     let filter_target = target.clone();
     let filter_collected = collected.clone();
     let trace_collected = collected.clone();
     let name_filter = options.name_filter.clone();
+    let only = options.only.clone();
 
     KafkaWorld::cucumber()
         .with_writer(writer)
@@ -96,7 +141,16 @@ pub async fn run_features(target: Arc<dyn Target>, options: &RunOptions) -> Summ
                     .traces
                     .insert(key_of(feature, scenario), world.trace_lines());
             }
-            async {}.boxed_local()
+            let target = restore_target.clone();
+            let name = scenario.name.clone();
+            async move {
+                if let Some(faults) = target.faults()
+                    && let Err(error) = faults.restore().await
+                {
+                    eprintln!("after {name:?}: could not put the cluster back together: {error:#}");
+                }
+            }
+            .boxed_local()
         })
         .with_default_cli()
         .filter_run(&options.features_dir, move |feature, rule, scenario| {
@@ -104,6 +158,15 @@ pub async fn run_features(target: Arc<dyn Target>, options: &RunOptions) -> Summ
                 && !scenario.name.contains(filter.as_str())
             {
                 return false;
+            }
+            if let Some(only) = &only {
+                let id = RecordingId {
+                    file: feature_file(feature),
+                    slug: slug(&scenario.name),
+                };
+                if !only(&id) {
+                    return false;
+                }
             }
             let Some(reason) = skip_reason(filter_target.as_ref(), feature, rule, scenario) else {
                 return true;
@@ -124,9 +187,9 @@ pub async fn run_features(target: Arc<dyn Target>, options: &RunOptions) -> Summ
         .lock()
         .map(|mut c| std::mem::take(&mut *c))
         .unwrap_or_default();
-    let (results, mut parse_errors) = collected.into_results();
+    let (results, mut errors) = collected.into_results();
     if !options.features_dir.is_dir() {
-        parse_errors.push(format!(
+        errors.push(format!(
             "no features directory at {}",
             options.features_dir.display()
         ));
@@ -134,6 +197,6 @@ pub async fn run_features(target: Arc<dyn Target>, options: &RunOptions) -> Summ
     Summary {
         target: target.name(),
         results,
-        parse_errors,
+        errors,
     }
 }

@@ -2,23 +2,35 @@
 //! scenario do to it.
 //!
 //! Every target gives a bootstrap address and its broker ids. Some scenarios need more: to
-//! stop, restart or isolate a broker (fault control), or a broker that enforces retention
-//! within a second (a test-friendly `log.retention.check.interval.ms`). Those needs are
-//! [`Capability`]s; a scenario declares one with a `@requires-<capability>` tag, and a target
-//! that lacks it has the scenario reported as skipped *with the reason*, never silently.
+//! stop, restart or pause a broker (fault control), more than one broker, or a broker that
+//! enforces retention within a second (a test-friendly `log.retention.check.interval.ms`).
+//! Those needs are [`Capability`]s; a scenario declares one with a `@requires-<capability>`
+//! tag, and a target that lacks it has the scenario reported as skipped *with the reason*,
+//! never silently. A target that cannot run anything at all (testcontainers with no Docker
+//! engine answering) says why in [`Target::unavailable`], and every scenario is skipped with
+//! that reason.
 //!
-//! Implementations here: [`ReferenceTarget`] (the in-process reference broker) and
-//! [`BootstrapTarget`] (any running Kafka-compatible broker). Real Apache Kafka started by
-//! `ci/` scripts and testcontainers fit the same trait: they add a [`FaultControl`].
+//! Implementations: [`ReferenceTarget`] (the in-process reference broker), [`BootstrapTarget`]
+//! (any running Kafka-compatible broker, no fault control), [`kafka_local::KafkaLocalTarget`]
+//! (real Apache Kafka from Maven jars, started by `ci/kafka/` scripts, faults by signals to
+//! its processes) and, with the `testcontainers` cargo feature, the `apache/kafka` image.
+//! [`spec::TargetSpec`] names them on the command line (`reference`, `kafka-local:3`,
+//! `bootstrap=host:port`, `testcontainers`).
 //!
 //! # References
 //!
 //! - `DESIGN.md`, "harness/: specs, targets, differential runs".
 
+pub mod kafka_local;
+pub mod spec;
+#[cfg(feature = "testcontainers")]
+pub mod testcontainers;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use reference::EmbeddedBroker;
 use reference::embedded::BrokerOptions;
@@ -71,21 +83,30 @@ impl fmt::Display for Capability {
 }
 
 /// Fault injection on a target's brokers. Futures are boxed so that the trait stays usable as
-/// `dyn FaultControl`.
+/// `dyn FaultControl`. Every call returns once the fault is in place (a stopped broker's
+/// process is gone, a started one is registered again), or fails at a deadline.
 pub trait FaultControl: Send + Sync {
-    /// Stops a broker as a crash would (unflushed data may be lost).
+    /// Stops a broker as a crash would (SIGKILL: unflushed data may be lost).
     fn stop_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>>;
-    /// Starts a stopped broker again with its data.
+    /// Starts a stopped broker again with its data, and waits until it is registered.
     fn start_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>>;
+    /// Freezes a broker (SIGSTOP): its connections stay open and nothing answers.
+    fn pause_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>>;
+    /// Lets a frozen broker run again (SIGCONT).
+    fn resume_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>>;
     /// Cuts a broker off from the other brokers (clients can still reach it).
     fn isolate_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>>;
     /// Undoes every isolation.
     fn heal(&self) -> BoxFuture<'_, anyhow::Result<()>>;
+    /// Puts every broker back as it was before any fault (resumed, restarted, healed), so the
+    /// next scenario finds a whole cluster. A no-op when nothing was done.
+    fn restore(&self) -> BoxFuture<'_, anyhow::Result<()>>;
 }
 
 /// A Kafka cluster that scenarios can be run against.
 pub trait Target: fmt::Debug + Send + Sync {
-    /// A short name for reports (`reference`, `bootstrap=host:port`).
+    /// A short name for reports (`reference`, `kafka-local (Kafka 4.3.1, 1 node)`,
+    /// `bootstrap=host:port`).
     fn name(&self) -> String;
     /// `host:port[,host:port…]` for clients' `bootstrap.servers`.
     fn bootstrap(&self) -> String;
@@ -98,13 +119,30 @@ pub trait Target: fmt::Debug + Send + Sync {
         None
     }
 
+    /// Why no scenario can run on this target at all (every one is skipped with this
+    /// reason), or `None` when it is usable.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
+
+    /// The Apache Kafka version the target runs, when it is known to be Apache Kafka.
+    fn kafka_version(&self) -> Option<String> {
+        None
+    }
+
+    /// Stops whatever the target started (brokers, processes, containers). Idempotent; a
+    /// target that started nothing does nothing.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        async {}.boxed()
+    }
+
     /// Why a scenario that needs `capability` cannot run here, or `None` if it can.
     fn lacks(&self, capability: Capability) -> Option<String> {
         if self.supports(capability) {
             None
         } else {
             Some(format!(
-                "{capability} unsupported by this target ({})",
+                "needs {capability}, which {} does not have",
                 self.name()
             ))
         }
@@ -112,11 +150,17 @@ pub trait Target: fmt::Debug + Send + Sync {
 }
 
 /// Broker configs that make the reference broker quick to observe in tests. Each one is a
-/// real Kafka broker config; a real Kafka target started for the suite sets the same.
+/// real Kafka broker config; `ci/kafka/start.sh` sets the same for real Kafka (its retention
+/// check runs every 1000 ms rather than 100, well within the scenarios' deadlines).
 pub const TEST_FRIENDLY_CONFIGS: &[(&str, &str)] = &[
     ("num.partitions", "1"),
     ("auto.create.topics.enable", "true"),
     ("log.retention.check.interval.ms", "100"),
+    // A group's first rebalance completes at once rather than waiting 3 s for more members,
+    // and consumers may ask for session timeouts down to 1 s (Kafka's floor is 6 s), so that
+    // group scenarios see rebalances and failure detection within seconds.
+    ("group.initial.rebalance.delay.ms", "0"),
+    ("group.min.session.timeout.ms", "1000"),
 ];
 
 /// The in-process reference broker on a temporary data directory.
@@ -194,6 +238,11 @@ impl Target for ReferenceTarget {
             Capability::FaultControl | Capability::MultipleBrokers => false,
         }
     }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        // The inherent method (inherent methods win over trait methods of the same name).
+        ReferenceTarget::shutdown(self).boxed()
+    }
 }
 
 /// Any running Kafka-compatible cluster at `host:port`. It has no fault control; other
@@ -211,6 +260,29 @@ impl BootstrapTarget {
             bootstrap: bootstrap.into(),
             capabilities: Vec::new(),
         }
+    }
+
+    /// Checks that a broker answers at one of the addresses (a TCP connection and an
+    /// ApiVersions exchange, each with a deadline), so that a wrong address fails at once
+    /// with a message saying so rather than as a failure of every scenario.
+    pub async fn check_reachable(&self) -> anyhow::Result<()> {
+        let mut failures = Vec::new();
+        for address in self.bootstrap.split(',').map(str::trim) {
+            if address.is_empty() {
+                continue;
+            }
+            match crate::raw_client::RawConnection::connect(address).await {
+                Ok(_) => return Ok(()),
+                Err(error) => failures.push(format!("{address}: {error:#}")),
+            }
+        }
+        anyhow::bail!(
+            "no Kafka broker answers at {} ({}). Start one there (the reference broker: \
+             `cargo run --release -- serve --port 9092`; real Kafka: `ci/kafka/start.sh`, which \
+             prints its bootstrap address), or pass the address of a running one",
+            self.bootstrap,
+            failures.join("; ")
+        )
     }
 
     /// Declares that the cluster has a capability (e.g. `fast-retention` for a Kafka run with
@@ -268,7 +340,7 @@ mod tests {
         let reason = target.lacks(Capability::FaultControl);
         assert_eq!(
             reason.as_deref(),
-            Some("fault-control unsupported by this target (bootstrap=127.0.0.1:9092)")
+            Some("needs fault-control, which bootstrap=127.0.0.1:9092 does not have")
         );
         let target = target
             .with_capability(Capability::FastRetention)

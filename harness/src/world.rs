@@ -71,6 +71,10 @@ pub struct KafkaWorld {
     pub consumer: Option<(Consumer, String, i32)>,
     /// What the scenario observed, in order.
     pub trace: Vec<Observation>,
+    /// Broker ids in the order the scenario first met them (`b1` is the first).
+    broker_aliases: Vec<i32>,
+    /// Consumer group members and what the scenario saw of their groups.
+    pub groups: crate::group_client::Groups,
 }
 
 impl KafkaWorld {
@@ -93,6 +97,8 @@ impl KafkaWorld {
             connection: None,
             consumer: None,
             trace: Vec::new(),
+            broker_aliases: Vec::new(),
+            groups: crate::group_client::Groups::default(),
         })
     }
 
@@ -138,6 +144,26 @@ impl KafkaWorld {
     /// Appends an observation to the trace.
     pub fn record(&mut self, observation: Observation) {
         self.trace.push(observation);
+    }
+
+    /// A stable name for a broker id in traces: `b1` for the first broker this scenario met,
+    /// `b2` for the next … Which node a cluster makes leader varies from run to run and from
+    /// target to target; the role a broker plays in the scenario does not.
+    pub fn broker_alias(&mut self, broker_id: i32) -> String {
+        let index = match self.broker_aliases.iter().position(|id| *id == broker_id) {
+            Some(index) => index,
+            None => {
+                self.broker_aliases.push(broker_id);
+                self.broker_aliases.len() - 1
+            }
+        };
+        format!("b{}", index + 1)
+    }
+
+    /// Text with this scenario's generated names (`orders-3f9a1c2e`, group ids) put back to
+    /// the logical names the feature uses.
+    pub fn normalise(&self, text: &str) -> String {
+        text.replace(&format!("-{}", self.suffix), "")
     }
 
     /// The scenario's admin client, created on first use.
@@ -191,9 +217,18 @@ impl KafkaWorld {
         clients::consumer(&self.bootstrap()?, &self.group_id("kafka-spec"), settings)
     }
 
-    /// The trace, one line per observation.
+    /// The trace, one line per observation, with generated names normalised away.
     pub fn trace_lines(&self) -> Vec<String> {
-        self.trace.iter().map(ToString::to_string).collect()
+        self.trace
+            .iter()
+            .map(|entry| self.normalise(&entry.to_string()))
+            .collect()
+    }
+
+    /// Forgets the raw client's connections (after a broker was stopped or started, they
+    /// may lead to a dead process).
+    pub fn reconnect(&mut self) {
+        self.raw = None;
     }
 }
 

@@ -98,15 +98,15 @@ fn request(key: ApiKey, version: i16, orders_id: Uuid) -> RequestKind {
                     ]),
             )
         }
-        ApiKey::ListOffsets => RequestKind::ListOffsets(
-            ListOffsetsRequest::default().with_topics(vec![
+        ApiKey::ListOffsets => {
+            RequestKind::ListOffsets(ListOffsetsRequest::default().with_topics(vec![
                 list_offsets_request::ListOffsetsTopic::default()
                     .with_name(name("orders"))
                     .with_partitions(vec![
                         list_offsets_request::ListOffsetsPartition::default().with_timestamp(-1),
                     ]),
-            ]),
-        ),
+            ]))
+        }
         ApiKey::CreateTopics => {
             RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![
             create_topics_request::CreatableTopic::default()
@@ -115,12 +115,12 @@ fn request(key: ApiKey, version: i16, orders_id: Uuid) -> RequestKind {
                 .with_replication_factor(1),
         ]))
         }
-        ApiKey::DeleteTopics if version >= 6 => RequestKind::DeleteTopics(
-            DeleteTopicsRequest::default().with_topics(vec![
+        ApiKey::DeleteTopics if version >= 6 => {
+            RequestKind::DeleteTopics(DeleteTopicsRequest::default().with_topics(vec![
                 delete_topics_request::DeleteTopicState::default()
                     .with_name(Some(name(&format!("created-v{}", version + 1)))),
-            ]),
-        ),
+            ]))
+        }
         ApiKey::DeleteTopics => RequestKind::DeleteTopics(
             DeleteTopicsRequest::default()
                 .with_topic_names(vec![name(&format!("created-v{}", version + 1))]),
@@ -132,13 +132,13 @@ fn request(key: ApiKey, version: i16, orders_id: Uuid) -> RequestKind {
                 .with_resource_name(StrBytes::from_static_str("orders")),
         ]))
         }
-        ApiKey::CreatePartitions => RequestKind::CreatePartitions(
-            CreatePartitionsRequest::default().with_topics(vec![
+        ApiKey::CreatePartitions => {
+            RequestKind::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![
                 create_partitions_request::CreatePartitionsTopic::default()
                     .with_name(name("orders"))
                     .with_count(1),
-            ]),
-        ),
+            ]))
+        }
         _ => group_request(key, version),
     }
 }
@@ -203,13 +203,13 @@ fn group_request(key: ApiKey, version: i16) -> RequestKind {
                         ]),
                 ]),
         ),
-        ApiKey::OffsetFetch if version >= 8 => RequestKind::OffsetFetch(
-            OffsetFetchRequest::default().with_groups(vec![
+        ApiKey::OffsetFetch if version >= 8 => {
+            RequestKind::OffsetFetch(OffsetFetchRequest::default().with_groups(vec![
                 offset_fetch_request::OffsetFetchRequestGroup::default()
                     .with_group_id(group())
                     .with_topics(None),
-            ]),
-        ),
+            ]))
+        }
         ApiKey::OffsetFetch => RequestKind::OffsetFetch(
             OffsetFetchRequest::default()
                 .with_group_id(group())
@@ -256,14 +256,12 @@ async fn every_advertised_version_of_every_api_answers() {
             ApiKey::CreateTopics,
             7,
             match create {
-                RequestKind::CreateTopics(r) => RequestKind::CreateTopics(
-                    r.with_topics(vec![
+                RequestKind::CreateTopics(r) => RequestKind::CreateTopics(r.with_topics(vec![
                         create_topics_request::CreatableTopic::default()
                             .with_name(name("orders"))
                             .with_num_partitions(3)
                             .with_replication_factor(1),
-                    ]),
-                ),
+                    ])),
                 _ => unreachable!(),
             },
         )

@@ -89,12 +89,36 @@ pub fn assigned_consumer(
     Ok(consumer)
 }
 
-/// Receives until `done` says so, recording each record; fails at the deadline with what
-/// was received.
+/// Records what a consumer received, in the order given.
+pub fn record_consumed(world: &mut KafkaWorld, logical: &str, records: &[Consumed]) {
+    for record in records {
+        world.record(Observation::Consumed {
+            topic: logical.to_owned(),
+            partition: record.partition,
+            offset: record.offset,
+            value: record.value.clone(),
+        });
+    }
+}
+
+/// Receives until `done` says so and records what arrived, in arrival order (for one
+/// partition: offset order); fails at the deadline with what was received.
 pub async fn receive_until(
     world: &mut KafkaWorld,
     consumer: &Consumer,
     logical: &str,
+    what: &str,
+    done: impl FnMut(&[Consumed]) -> bool,
+) -> anyhow::Result<Vec<Consumed>> {
+    let received = receive_unrecorded(consumer, what, done).await?;
+    record_consumed(world, logical, &received);
+    Ok(received)
+}
+
+/// Receives until `done` says so, without recording; fails at the deadline with what was
+/// received.
+pub async fn receive_unrecorded(
+    consumer: &Consumer,
     what: &str,
     mut done: impl FnMut(&[Consumed]) -> bool,
 ) -> anyhow::Result<Vec<Consumed>> {
@@ -103,12 +127,6 @@ pub async fn receive_until(
     while !done(&received) {
         match next_record(consumer, &deadline).await? {
             Some(record) => {
-                world.record(Observation::Consumed {
-                    topic: logical.to_owned(),
-                    partition: record.partition,
-                    offset: record.offset,
-                    value: record.value.clone(),
-                });
                 received.push(record);
             }
             None => {
@@ -136,7 +154,7 @@ async fn consume_topic(world: &mut KafkaWorld, logical: &str) -> anyhow::Result<
     let assignment: Vec<(i32, Offset)> = (0..partitions).map(|p| (p, Offset::Beginning)).collect();
     let consumer = assigned_consumer(world, logical, &assignment, &[])?;
     let what = format!("a consumer of {logical:?} to read up to the log ends {ends:?}");
-    let mut received = receive_until(world, &consumer, logical, &what, |records| {
+    let mut received = receive_unrecorded(&consumer, &what, |records| {
         ends.iter().all(|(partition, end)| {
             *end == 0
                 || records
@@ -145,7 +163,9 @@ async fn consume_topic(world: &mut KafkaWorld, logical: &str) -> anyhow::Result<
         })
     })
     .await?;
+    // Partitions' batches arrive in no particular order: the trace lists them sorted.
     received.sort_by_key(|r| (r.partition, r.offset));
+    record_consumed(world, logical, &received);
     Ok(received)
 }
 

@@ -15,6 +15,11 @@
 //! - [`acks`]: what `acks=0` and `acks=1` mean on the wire.
 //! - [`retention`]: bulk appends, log start offsets, offset resets.
 //! - [`retry`]: what the producer's statistics say about retries.
+//! - [`faults`]: stopping brokers, and in-sync replicas while one is down.
+//! - [`groups`]: consumer groups: members joining, leaving and failing, assignments once
+//!   settled, rebalances, a group as a queue and groups as subscriptions.
+//! - [`group_offsets`]: committed offsets per group, resuming after a restart,
+//!   `auto.offset.reset`.
 //!
 //! # References
 //!
@@ -22,6 +27,9 @@
 
 pub mod acks;
 pub mod consuming;
+pub mod faults;
+pub mod group_offsets;
+pub mod groups;
 pub mod offsets;
 pub mod partitioning;
 pub mod producing;

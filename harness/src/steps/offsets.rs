@@ -125,8 +125,25 @@ async fn partition_holds(
             ))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let records = read_partition(world, &logical, partition).await?;
-    let got: Vec<(i64, String)> = records.iter().map(|r| (r.offset, text(&r.value))).collect();
+    // A producer that did not wait for the broker (acks=0) may see its delivery report
+    // before the broker has appended: while the partition holds fewer records than
+    // expected, look again until the deadline. Logs only grow, so once it holds as many,
+    // what it holds is the answer.
+    let deadline = Deadline::after(
+        SETTLE_TIMEOUT,
+        format!(
+            "partition {partition} of {logical:?} to hold {} records",
+            expected.len()
+        ),
+    );
+    let got = loop {
+        let records = read_partition(world, &logical, partition).await?;
+        let got: Vec<(i64, String)> = records.iter().map(|r| (r.offset, text(&r.value))).collect();
+        if got.len() >= expected.len() {
+            break got;
+        }
+        deadline.wait(format!("{got:?}")).await?;
+    };
     for (offset, value) in &got {
         world.record(Observation::Consumed {
             topic: logical.clone(),

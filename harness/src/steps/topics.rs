@@ -19,6 +19,7 @@ use rdkafka::admin::{AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use super::{Deadline, SETTLE_TIMEOUT, table_pairs};
 use crate::kafka_error::ErrorCode;
 use crate::observation::Observation;
+use crate::raw_client::LATEST_TIMESTAMP;
 use crate::world::KafkaWorld;
 use crate::{StepResult, check};
 
@@ -31,8 +32,8 @@ fn admin_options() -> AdminOptions {
         .operation_timeout(Some(ADMIN_TIMEOUT))
 }
 
-/// Creates a topic with replication factor 1 (`partitions` -1: the broker's default) and
-/// returns the error the broker answered, if any.
+/// Creates a topic (`partitions` and `replication` -1: the broker's defaults) and returns
+/// the error the broker answered, if any.
 async fn create_topic(
     world: &mut KafkaWorld,
     logical: &str,
@@ -59,8 +60,11 @@ async fn create_topic(
         .map(|(_, code)| ErrorCode::from_rdkafka(code)))
 }
 
-/// The partition count Metadata shows for a topic whose partitions all have a leader, or a
-/// description of why not yet.
+/// The partition count Metadata shows for a topic whose partitions all have a leader that
+/// already acts as one (answers ListOffsets) and all their replicas in sync, or a
+/// description of why not yet. On a cluster of several brokers Metadata names a new leader
+/// a moment before that broker has taken the partition on: a produce sent in that moment
+/// would answer NOT_LEADER_OR_FOLLOWER.
 async fn settled_partition_count(
     world: &mut KafkaWorld,
     logical: &str,
@@ -88,7 +92,35 @@ async fn settled_partition_count(
             p.partition_index
         )));
     }
-    Ok(Ok(topic.partitions.len() as i32))
+    if let Some(p) = topic
+        .partitions
+        .iter()
+        .find(|p| p.isr_nodes.len() < p.replica_nodes.len())
+    {
+        return Ok(Err(format!(
+            "partition {} has {} of its {} replicas in sync",
+            p.partition_index,
+            p.isr_nodes.len(),
+            p.replica_nodes.len()
+        )));
+    }
+    let count = topic.partitions.len() as i32;
+    for partition in 0..count {
+        let (error, _) = world
+            .raw()?
+            .leader_of(&physical, partition)
+            .await?
+            .list_offset(&physical, partition, LATEST_TIMESTAMP)
+            .await
+            .with_context(|| format!("ListOffsets of {logical}/{partition}"))?;
+        if error != 0 {
+            return Ok(Err(format!(
+                "the leader of partition {partition} answers {}",
+                ErrorCode::from_kafka(error)
+            )));
+        }
+    }
+    Ok(Ok(count))
 }
 
 /// Waits until Metadata shows `expected` partitions, all led.
@@ -115,9 +147,10 @@ async fn create_and_wait(
     world: &mut KafkaWorld,
     logical: &str,
     partitions: i32,
+    replication: i32,
     configs: &[(String, String)],
 ) -> StepResult {
-    if let Some(error) = create_topic(world, logical, partitions, 1, configs).await? {
+    if let Some(error) = create_topic(world, logical, partitions, replication, configs).await? {
         check!(false, "CreateTopics {logical:?} answered {error}");
     }
     world
@@ -129,7 +162,7 @@ async fn create_and_wait(
 
 #[given(expr = "a topic {string} with {int} partition(s)")]
 async fn a_topic(world: &mut KafkaWorld, logical: String, partitions: i32) -> StepResult {
-    create_and_wait(world, &logical, partitions, &[]).await
+    create_and_wait(world, &logical, partitions, 1, &[]).await
 }
 
 #[given(expr = "a topic {string} with {int} partition(s) and configs:")]
@@ -140,7 +173,19 @@ async fn a_topic_with_configs(
     step: &Step,
 ) -> StepResult {
     let configs = table_pairs(step)?;
-    create_and_wait(world, &logical, partitions, &configs).await
+    create_and_wait(world, &logical, partitions, 1, &configs).await
+}
+
+#[given(expr = "a topic {string} with {int} partition(s), replication factor {int} and configs:")]
+async fn a_replicated_topic_with_configs(
+    world: &mut KafkaWorld,
+    logical: String,
+    partitions: i32,
+    replication: i32,
+    step: &Step,
+) -> StepResult {
+    let configs = table_pairs(step)?;
+    create_and_wait(world, &logical, partitions, replication, &configs).await
 }
 
 #[when(expr = "the admin creates topic {string} without a partition count")]
