@@ -93,10 +93,10 @@ fn poll_until_assigned(consumer: &BaseConsumer) -> Vec<(i32, i64)> {
     let start = Instant::now();
     let mut first_seen = Vec::new();
     while start.elapsed() < DEADLINE {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            if !first_seen.iter().any(|(p, _)| *p == m.partition()) {
-                first_seen.push((m.partition(), m.offset()));
-            }
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100))
+            && !first_seen.iter().any(|(p, _)| *p == m.partition())
+        {
+            first_seen.push((m.partition(), m.offset()));
         }
         let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
         if assigned == PARTITIONS as usize && first_seen.len() == PARTITIONS as usize {
