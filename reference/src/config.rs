@@ -253,7 +253,8 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-fn parse_at_least<T>(key: &str, value: &str, min: T) -> Result<T, ConfigError>
+/// Parses a number config that must be at least `min`, with Kafka's error wording.
+pub(crate) fn parse_at_least<T>(key: &str, value: &str, min: T) -> Result<T, ConfigError>
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {

@@ -8,7 +8,7 @@
 //! - `org.apache.kafka.coordinator.group.GroupCoordinatorConfig` (names and defaults)
 //! - <https://kafka.apache.org/documentation/#brokerconfigs>
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, parse_at_least as parse};
 
 /// Settings of the group coordinator, with Kafka's names and defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,21 +86,4 @@ impl GroupConfig {
         }
         Ok(true)
     }
-}
-
-fn parse<T>(key: &str, value: &str, min: T) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    let parsed: T = value.trim().parse().map_err(|_| {
-        ConfigError(format!(
-            "Invalid value {value} for configuration {key}: Not a number"
-        ))
-    })?;
-    if parsed < min {
-        return Err(ConfigError(format!(
-            "Invalid value {value} for configuration {key}: Value must be at least {min}"
-        )));
-    }
-    Ok(parsed)
 }
