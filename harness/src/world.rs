@@ -175,6 +175,32 @@ impl KafkaWorld {
     }
 
     /// The scenario's raw client, created on first use.
+    /// One raw Fetch (no waiting) of `logical`/`partition` at `offset` from the partition's
+    /// leader, recorded as an observation.
+    pub async fn raw_fetch_recorded(
+        &mut self,
+        logical: &str,
+        partition: i32,
+        offset: i64,
+    ) -> anyhow::Result<FetchedPartition> {
+        let physical = self.physical(logical);
+        let fetched = self
+            .raw()?
+            .leader_of(&physical, partition)
+            .await?
+            .fetch(&physical, partition, offset, 0)
+            .await
+            .with_context(|| format!("Fetch of {logical}/{partition} at {offset}"))?;
+        self.record(Observation::Fetched {
+            topic: logical.to_string(),
+            partition,
+            offset,
+            error: ErrorCode::from_kafka(fetched.error_code),
+            records: fetched.records.len(),
+        });
+        Ok(fetched)
+    }
+
     pub fn raw(&mut self) -> anyhow::Result<&mut RawClient> {
         if self.raw.is_none() {
             self.raw = Some(RawClient::new(&self.bootstrap()?));

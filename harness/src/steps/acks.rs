@@ -120,23 +120,11 @@ async fn single_fetch_returns(
     value: String,
     expected_offset: i64,
 ) -> StepResult {
-    let physical = world.physical(&logical);
     // max_wait_ms 0: whatever the leader has now; no polling, no second chance.
     let fetched = world
-        .raw()?
-        .leader_of(&physical, partition)
-        .await?
-        .fetch(&physical, partition, offset, 0)
-        .await
-        .with_context(|| format!("Fetch of {logical}/{partition} at {offset}"))?;
+        .raw_fetch_recorded(&logical, partition, offset)
+        .await?;
     let error = ErrorCode::from_kafka(fetched.error_code);
-    world.record(Observation::Fetched {
-        topic: logical.clone(),
-        partition,
-        offset,
-        error: error.clone(),
-        records: fetched.records.len(),
-    });
     check!(fetched.error_code == 0, "the fetch answered {error}");
     let first = fetched
         .records

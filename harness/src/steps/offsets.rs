@@ -307,21 +307,9 @@ async fn raw_fetch(
     logical: String,
     offset: i64,
 ) -> StepResult {
-    let physical = world.physical(&logical);
     let fetched = world
-        .raw()?
-        .leader_of(&physical, partition)
-        .await?
-        .fetch(&physical, partition, offset, 0)
-        .await
-        .with_context(|| format!("raw Fetch of {logical}/{partition} at {offset}"))?;
-    world.record(Observation::Fetched {
-        topic: logical,
-        partition,
-        offset,
-        error: ErrorCode::from_kafka(fetched.error_code),
-        records: fetched.records.len(),
-    });
+        .raw_fetch_recorded(&logical, partition, offset)
+        .await?;
     world.last_fetch = Some((offset, fetched));
     Ok(())
 }

@@ -83,22 +83,10 @@ async fn fetch_returns_batch(
     offset: i64,
     expected_base: i64,
 ) -> StepResult {
-    let physical = world.physical(&logical);
     let fetched = world
-        .raw()?
-        .leader_of(&physical, partition)
-        .await?
-        .fetch(&physical, partition, offset, 0)
-        .await
-        .with_context(|| format!("Fetch of {logical}/{partition} at {offset}"))?;
+        .raw_fetch_recorded(&logical, partition, offset)
+        .await?;
     let error = ErrorCode::from_kafka(fetched.error_code);
-    world.record(Observation::Fetched {
-        topic: logical.clone(),
-        partition,
-        offset,
-        error: error.clone(),
-        records: fetched.records.len(),
-    });
     check!(
         fetched.error_code == 0,
         "the fetch at {offset} answered {error}"
