@@ -19,18 +19,25 @@
 //! - [`log`]: the partition log: segments, offset and time indexes, retention, recovery.
 //! - [`record_batch`]: checking and stamping v2 record batches as sent.
 //! - [`config`]: broker and topic configuration, with Kafka's names.
+//! - [`controller`]: the cluster controller (KRaft's): brokers and their liveness, replica
+//!   placement, leaders, ISRs and epochs, as metadata records with increasing offsets.
+//! - [`replication`]: one partition replica's state machine (leader: follower progress,
+//!   ISR, high watermark, acks=all; follower: truncation by leader epoch, fetching), and a
+//!   seeded simulation of a replicated cluster ([`replication::sim`]).
 //! - [`embedded`]: start a broker in-process for tests ([`embedded::EmbeddedBroker`]).
 
 pub mod api;
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod controller;
 pub mod embedded;
 pub mod frame;
 pub mod group;
 pub mod groups;
 pub mod log;
 pub mod record_batch;
+pub mod replication;
 pub mod server;
 pub mod shutdown;
 

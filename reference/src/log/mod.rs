@@ -44,6 +44,10 @@
 //! - `index`: the sparse offset and time indexes.
 //! - `storage`: a segment's bytes, in a file or in memory; file names.
 //! - `recovery`: opening a log directory; `retention`: deleting old segments.
+//! - `truncation`: cutting the log back for replication (`truncate_to`) and a follower's
+//!   append of batches exactly as the leader stamped them (`append_as_follower`).
+//! - `leader_epoch`: the leader epoch cache ([`LeaderEpochCache`]) that decides where a
+//!   follower truncates.
 //!
 //! # References
 //! - Apache Kafka sources: `UnifiedLog` (`append`, `maybeRoll`, `deleteOldSegments`,
@@ -53,12 +57,14 @@
 //! - Kafka topic configs: <https://kafka.apache.org/documentation/#topicconfigs>
 
 mod index;
+mod leader_epoch;
 mod recovery;
 mod retention;
 mod segment;
 mod storage;
 #[cfg(test)]
 mod tests;
+mod truncation;
 
 use std::fmt;
 use std::fs;
@@ -68,8 +74,10 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::record_batch::{self, BatchHeader};
+pub use leader_epoch::{EpochEntry, LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 use segment::{RollParams, Segment};
 use storage::SegmentStore;
+pub use truncation::FollowerAppendError;
 
 /// Per-partition log settings, with Kafka's topic config names in the field docs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,8 +202,20 @@ impl Log {
     /// rolled first when needed by size, time or index space. Bytes after the last whole
     /// batch are dropped, as Kafka's `UnifiedLog.trimInvalidBytes` drops them.
     pub fn append(&mut self, records: &mut [u8], now_ms: i64) -> Result<AppendInfo, LogError> {
-        let base_offset = self.log_end_offset();
         let (headers, valid_len) = self.assign_offsets(records, now_ms);
+        self.append_batches(&records[..valid_len], &headers, now_ms)
+    }
+
+    /// Appends whole batches whose headers are `headers` (offsets already assigned from the
+    /// log end offset), rolling the active segment first when needed.
+    fn append_batches(
+        &mut self,
+        records: &[u8],
+        headers: &[BatchHeader],
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        let base_offset = self.log_end_offset();
+        let valid_len = records.len();
         let Some(last) = headers.last() else {
             let log_start_offset = self.log_start_offset;
             return Ok(AppendInfo {
@@ -218,7 +238,7 @@ impl Log {
             self.roll(now_ms)?;
         }
         self.active_mut()
-            .append(&records[..valid_len], &headers, largest_timestamp, now_ms)?;
+            .append(records, headers, largest_timestamp, now_ms)?;
         Ok(AppendInfo {
             base_offset,
             last_offset,

@@ -14,7 +14,7 @@
 //! # References
 //! - Apache Kafka sources: `LogSegment` (`append`, `shouldRoll`, `timeWaitedForRoll`,
 //!   `largestTimestamp`, `translateOffset`, `read`, `findOffsetByTimestamp`, `recover`,
-//!   `onBecomeInactiveSegment`), `FileRecords.searchForTimestamp`,
+//!   `onBecomeInactiveSegment`, `truncateTo`), `FileRecords.searchForTimestamp`,
 //!   `RecordBatch.offsetOfMaxTimestamp`
 
 use std::io;
@@ -337,6 +337,34 @@ impl Segment {
         let batch = self.read_bytes(position, header.total_len())?;
         record_batch::record_timestamps(&batch)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Cuts the segment before the first batch whose last offset is >= `offset`
+    /// (`LogSegment.truncateTo`): a batch holding `offset` goes whole. The indexes and the max
+    /// timestamp are rebuilt from the bytes that remain, the way recovery builds them. Returns
+    /// whether anything was cut.
+    pub fn truncate_to(&mut self, offset: i64, config: &LogConfig) -> io::Result<bool> {
+        let Some((position, _)) = self.translate_offset(offset)? else {
+            return Ok(false);
+        };
+        self.store.truncate(position)?;
+        self.offset_index = OffsetIndex::new(self.base_offset, config.segment_index_bytes);
+        self.time_index = TimeIndex::new(self.base_offset, config.segment_index_bytes);
+        self.bytes_since_last_index_entry = 0;
+        self.max_timestamp_so_far = NO_TIMESTAMP;
+        self.offset_of_max_timestamp_so_far = -1;
+        self.rolling_based_timestamp = None;
+        self.next_offset = self.base_offset;
+        let mut position = 0;
+        while let Some(header) = self.header_at(position)? {
+            if position == 0 {
+                self.rolling_based_timestamp = Some(header.max_timestamp);
+            }
+            self.index_batch(position, &header);
+            position += header.total_len() as u64;
+        }
+        self.indexes_unwritten = true;
+        Ok(true)
     }
 
     /// Rebuilds a segment from its bytes (`LogSegment.recover`): walks the batches, checking

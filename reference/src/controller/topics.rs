@@ -1,0 +1,376 @@
+//! Topics and partitions: creation, replication configs, ISR changes from leaders
+//! (AlterPartition) and leader elections on request.
+//!
+//! - CreateTopics checks in Kafka's order: the name (INVALID_TOPIC_EXCEPTION), existence
+//!   (TOPIC_ALREADY_EXISTS), the replication factor (0 or below -1: INVALID_REPLICATION_FACTOR),
+//!   the partition count (0 or below -1: INVALID_PARTITIONS), the replication configs
+//!   (INVALID_CONFIG), a record count above Kafka's 10,000 per operation (POLICY_VIOLATION),
+//!   then placement (too few registered brokers, or none unfenced: INVALID_REPLICATION_FACTOR).
+//!   A new partition's ISR is its replicas that are unfenced now, and the first of them leads.
+//! - AlterPartition (KIP-497) is the only way a leader changes its ISR. It is checked in
+//!   Kafka's order: the requester's broker epoch (STALE_BROKER_EPOCH), the topic and partition,
+//!   epochs newer than the controller's (NOT_CONTROLLER), an older leader epoch
+//!   (FENCED_LEADER_EPOCH), a requester that is not the leader (INVALID_REQUEST), an older
+//!   partition epoch (INVALID_UPDATE_VERSION), an ISR with strangers, duplicates or without the
+//!   leader (INVALID_REQUEST), and members that are unregistered, fenced or of another broker
+//!   epoch (INELIGIBLE_REPLICA, KIP-841 and KIP-903: a restarted broker's stale fetch state
+//!   must not put it back in the ISR).
+//! - ElectLeaders: a preferred election answers ELECTION_NOT_NEEDED when the preferred replica
+//!   already leads and PREFERRED_LEADER_NOT_AVAILABLE when it cannot lead; an unclean one is
+//!   only for partitions without a leader. [`Controller::balance_partition_leaders`] is what
+//!   `auto.leader.rebalance.enable` runs periodically.
+//! - Turning `unclean.leader.election.enable` on elects leaders for the topic's leaderless
+//!   partitions at once (Kafka does it from a periodic check).
+//!
+//! # References
+//! - Apache Kafka sources: `ReplicationControlManager` (`createTopic`, `alterPartition`,
+//!   `validateAlterPartitionData`, `ineligibleReplicasForIsr`, `electLeader`,
+//!   `maybeBalancePartitionLeaders`, `maybeTriggerUncleanLeaderElectionForLeaderlessPartitions`)
+//! - KIP-497 (AlterPartition), KIP-841 (fenced replicas out of the ISR), KIP-903 (broker
+//!   epochs in AlterPartition), KIP-460 (ElectLeaders)
+
+use kafka_protocol::error::ResponseError;
+use uuid::Uuid;
+
+use super::image::{MetadataRecord, TopicReplicationConfig};
+use super::partition::{Election, PartitionRegistration, change_partition};
+use super::placement::{UsableBroker, place_replicas};
+use super::quorum::{ApiError, Controller};
+
+/// Kafka's `MAX_RECORDS_PER_USER_OP`.
+pub const MAX_RECORDS_PER_USER_OP: usize = 10_000;
+
+/// One ISR member of an AlterPartition request (`BrokerState`): -1 skips the epoch check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokerState {
+    pub broker_id: i32,
+    pub broker_epoch: i64,
+}
+
+/// One partition of an AlterPartition request, with the request's broker id and epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlterPartition {
+    pub broker_id: i32,
+    pub broker_epoch: i64,
+    pub topic_id: Uuid,
+    pub partition: i32,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
+    pub new_isr: Vec<BrokerState>,
+}
+
+/// The kind of an ElectLeaders request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElectionType {
+    Preferred,
+    Unclean,
+}
+
+impl Controller {
+    /// CreateTopics for one topic (`num_partitions` and `replication_factor` may be -1 for
+    /// the defaults). `configs` are topic configs; this core reads `min.insync.replicas` and
+    /// `unclean.leader.election.enable` and leaves the others to the broker's config checks.
+    pub fn create_topic(
+        &mut self,
+        name: &str,
+        num_partitions: i32,
+        replication_factor: i16,
+        configs: &[(&str, &str)],
+    ) -> Result<Uuid, ApiError> {
+        crate::broker::validate_topic_name(name).map_err(|e| ApiError::new(e.code, e.message))?;
+        if self.image.topic_id(name).is_some() {
+            return Err(ApiError::new(
+                ResponseError::TopicAlreadyExists.code(),
+                format!("Topic '{name}' already exists."),
+            ));
+        }
+        if replication_factor < -1 || replication_factor == 0 {
+            return Err(ApiError::new(
+                ResponseError::InvalidReplicationFactor.code(),
+                "Replication factor must be larger than 0, or -1 to use the default value.",
+            ));
+        }
+        if num_partitions < -1 || num_partitions == 0 {
+            return Err(ApiError::new(
+                ResponseError::InvalidPartitions.code(),
+                "Number of partitions was set to an invalid non-positive value.",
+            ));
+        }
+        let config =
+            self.replication_config(TopicReplicationConfig::default_from(self), configs)?;
+        let num_partitions = match num_partitions {
+            -1 => self.config.num_partitions,
+            n => n,
+        };
+        let replication_factor = match replication_factor {
+            -1 => self.config.default_replication_factor,
+            r => r,
+        };
+        if num_partitions as usize + 1 > MAX_RECORDS_PER_USER_OP {
+            return Err(ApiError::new(
+                ResponseError::PolicyViolation.code(),
+                "Unable to perform excessively large batch operation.",
+            ));
+        }
+        let placements = self.place(num_partitions, replication_factor)?;
+        let topic_id = self.random_uuid();
+        self.append(MetadataRecord::Topic {
+            name: name.to_string(),
+            topic_id,
+            config,
+        });
+        for (partition, replicas) in placements.into_iter().enumerate() {
+            let isr = replicas
+                .iter()
+                .copied()
+                .filter(|&r| self.image.is_active(r))
+                .collect();
+            self.append(MetadataRecord::Partition {
+                topic_id,
+                partition: partition as i32,
+                registration: PartitionRegistration::new(replicas, isr),
+            });
+        }
+        Ok(topic_id)
+    }
+
+    fn place(
+        &mut self,
+        num_partitions: i32,
+        replication_factor: i16,
+    ) -> Result<Vec<Vec<i32>>, ApiError> {
+        let brokers: Vec<UsableBroker> = self
+            .image
+            .brokers()
+            .map(|b| UsableBroker {
+                broker_id: b.broker_id,
+                fenced: b.fenced,
+            })
+            .collect();
+        let partitions = usize::try_from(num_partitions).unwrap_or(0);
+        let replicas = usize::try_from(replication_factor).unwrap_or(0);
+        place_replicas(&brokers, partitions, replicas, &mut self.rng).map_err(|why| {
+            ApiError::new(
+                ResponseError::InvalidReplicationFactor.code(),
+                format!("Unable to replicate the partition {replication_factor} time(s): {why}"),
+            )
+        })
+    }
+
+    /// IncrementalAlterConfigs for a topic's replication configs.
+    pub fn set_topic_config(
+        &mut self,
+        name: &str,
+        configs: &[(&str, &str)],
+    ) -> Result<(), ApiError> {
+        let Some(topic) = self.image.topic_by_name(name) else {
+            return Err(ApiError::new(
+                ResponseError::UnknownTopicOrPartition.code(),
+                format!("Topic {name} does not exist"),
+            ));
+        };
+        let (topic_id, old) = (topic.topic_id, topic.config);
+        let config = self.replication_config(old, configs)?;
+        if config != old {
+            self.append(MetadataRecord::TopicConfig { topic_id, config });
+        }
+        if config.unclean_leader_election_enable && !old.unclean_leader_election_enable {
+            self.elect_leaderless(|t| t == topic_id);
+        }
+        Ok(())
+    }
+
+    fn replication_config(
+        &self,
+        mut config: TopicReplicationConfig,
+        configs: &[(&str, &str)],
+    ) -> Result<TopicReplicationConfig, ApiError> {
+        let invalid = |key: &str, value: &str| {
+            ApiError::new(
+                ResponseError::InvalidConfig.code(),
+                format!("Invalid value {value} for configuration {key}"),
+            )
+        };
+        for &(key, value) in configs {
+            match key {
+                "min.insync.replicas" => {
+                    config.min_insync_replicas = value
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|&n: &i32| n >= 1)
+                        .ok_or_else(|| invalid(key, value))?;
+                }
+                "unclean.leader.election.enable" => {
+                    config.unclean_leader_election_enable =
+                        match value.trim().to_ascii_lowercase().as_str() {
+                            "true" => true,
+                            "false" => false,
+                            _ => return Err(invalid(key, value)),
+                        };
+                }
+                _ => {}
+            }
+        }
+        Ok(config)
+    }
+
+    /// AlterPartition for one partition: the partition after the change, or the error code.
+    pub fn alter_partition(
+        &mut self,
+        request: &AlterPartition,
+    ) -> Result<PartitionRegistration, i16> {
+        let broker = self.image.broker(request.broker_id);
+        if broker.is_none_or(|b| b.broker_epoch != request.broker_epoch) {
+            return Err(ResponseError::StaleBrokerEpoch.code());
+        }
+        if self.image.topic(request.topic_id).is_none() {
+            return Err(ResponseError::UnknownTopicId.code());
+        }
+        let Some(current) = self.image.partition(request.topic_id, request.partition) else {
+            return Err(ResponseError::UnknownTopicOrPartition.code());
+        };
+        validate_alter_partition(current, request)?;
+        if let Some(ineligible) = request.new_isr.iter().find(|s| !self.is_isr_eligible(s)) {
+            tracing::info!(
+                broker = ineligible.broker_id,
+                "AlterPartition with an ineligible replica"
+            );
+            return Err(ResponseError::IneligibleReplica.code());
+        }
+        let target_isr: Vec<i32> = request.new_isr.iter().map(|s| s.broker_id).collect();
+        let election = self.election_for(request.topic_id);
+        let acceptable = |r: i32| self.image.is_active(r);
+        let Some(registration) = change_partition(current, &target_isr, election, &acceptable)
+        else {
+            return Ok(current.clone());
+        };
+        self.append(MetadataRecord::Partition {
+            topic_id: request.topic_id,
+            partition: request.partition,
+            registration: registration.clone(),
+        });
+        if registration.leader != request.broker_id {
+            return Err(ResponseError::NewLeaderElected.code());
+        }
+        Ok(registration)
+    }
+
+    /// Registered, unfenced, and (unless -1) of the broker epoch the leader saw.
+    fn is_isr_eligible(&self, state: &BrokerState) -> bool {
+        self.image.broker(state.broker_id).is_some_and(|b| {
+            !b.fenced && (state.broker_epoch == -1 || state.broker_epoch == b.broker_epoch)
+        })
+    }
+
+    /// ElectLeaders for one partition.
+    pub fn elect_leader(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        election_type: ElectionType,
+    ) -> Result<(), ApiError> {
+        let unknown = || {
+            ApiError::new(
+                ResponseError::UnknownTopicOrPartition.code(),
+                format!("No such partition as {topic}-{partition}"),
+            )
+        };
+        let topic_id = self.image.topic_id(topic).ok_or_else(unknown)?;
+        let current = self
+            .image
+            .partition(topic_id, partition)
+            .ok_or_else(unknown)?;
+        let not_needed = match election_type {
+            ElectionType::Preferred => current.has_preferred_leader(),
+            ElectionType::Unclean => current.has_leader(),
+        };
+        if not_needed {
+            return Err(ApiError::new(ResponseError::ElectionNotNeeded.code(), ""));
+        }
+        let election = match election_type {
+            ElectionType::Preferred => Election::Preferred,
+            ElectionType::Unclean => Election::Unclean,
+        };
+        let acceptable = |r: i32| self.image.is_active(r);
+        let Some(registration) = change_partition(current, &current.isr, election, &acceptable)
+        else {
+            let error = match election_type {
+                ElectionType::Preferred => ResponseError::PreferredLeaderNotAvailable,
+                ElectionType::Unclean => ResponseError::EligibleLeadersNotAvailable,
+            };
+            return Err(ApiError::new(error.code(), ""));
+        };
+        self.append(MetadataRecord::Partition {
+            topic_id,
+            partition,
+            registration,
+        });
+        Ok(())
+    }
+
+    /// Moves leadership back to preferred replicas where they are in the ISR and unfenced
+    /// (`auto.leader.rebalance.enable`). Returns how many partitions changed leader.
+    pub fn balance_partition_leaders(&mut self) -> usize {
+        let imbalanced = self.partitions_where(|p| !p.has_preferred_leader());
+        let mut moved = 0;
+        for (topic_id, partition) in imbalanced {
+            let Some(current) = self.image.partition(topic_id, partition) else {
+                continue;
+            };
+            let acceptable = |r: i32| self.image.is_active(r);
+            let Some(registration) =
+                change_partition(current, &current.isr, Election::Preferred, &acceptable)
+            else {
+                continue;
+            };
+            if registration.has_preferred_leader() {
+                self.append(MetadataRecord::Partition {
+                    topic_id,
+                    partition,
+                    registration,
+                });
+                moved += 1;
+            }
+        }
+        moved
+    }
+}
+
+impl TopicReplicationConfig {
+    /// The cluster defaults of a controller.
+    fn default_from(controller: &Controller) -> TopicReplicationConfig {
+        TopicReplicationConfig {
+            min_insync_replicas: controller.config.min_insync_replicas,
+            unclean_leader_election_enable: controller.config.unclean_leader_election_enable,
+        }
+    }
+}
+
+/// The epoch and ISR checks of `validateAlterPartitionData`, in Kafka's order.
+fn validate_alter_partition(
+    current: &PartitionRegistration,
+    request: &AlterPartition,
+) -> Result<(), i16> {
+    if request.leader_epoch > current.leader_epoch
+        || request.partition_epoch > current.partition_epoch
+    {
+        return Err(ResponseError::NotController.code());
+    }
+    if request.leader_epoch < current.leader_epoch {
+        return Err(ResponseError::FencedLeaderEpoch.code());
+    }
+    if request.broker_id != current.leader {
+        return Err(ResponseError::InvalidRequest.code());
+    }
+    if request.partition_epoch < current.partition_epoch {
+        return Err(ResponseError::InvalidUpdateVersion.code());
+    }
+    let ids: Vec<i32> = request.new_isr.iter().map(|s| s.broker_id).collect();
+    let strangers = ids.iter().any(|r| !current.replicas.contains(r));
+    let duplicates = ids.iter().enumerate().any(|(i, r)| ids[..i].contains(r));
+    if strangers || duplicates || !ids.contains(&current.leader) {
+        return Err(ResponseError::InvalidRequest.code());
+    }
+    Ok(())
+}

@@ -1,0 +1,536 @@
+//! Replica state machine tests, one rule each: brokers b1..b3 replicate `orders-0`.
+
+use std::collections::BTreeMap;
+
+use bytes::BytesMut;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use uuid::Uuid;
+
+use super::*;
+use crate::controller::{NO_LEADER, PartitionRegistration};
+use crate::log::{LeaderEpochCache, Log, LogConfig};
+
+/// Far from 0, so that "caught up within the lag" never holds by accident (Kafka's clock is
+/// the wall clock).
+const T0: i64 = 1_000_000_000;
+const LAG_MS: i64 = 10_000;
+const TOPIC: Uuid = Uuid::from_u64_pair(7, 7);
+
+struct Epochs(BTreeMap<i32, i64>);
+
+impl BrokerEpochs for Epochs {
+    fn alive_broker_epoch(&self, broker_id: i32) -> Option<i64> {
+        self.0.get(&broker_id).copied()
+    }
+}
+
+fn all_alive() -> Epochs {
+    Epochs([1, 2, 3].into_iter().map(|b| (b, epoch_of(b))).collect())
+}
+
+fn epoch_of(broker: i32) -> i64 {
+    i64::from(broker) * 100
+}
+
+fn replica(broker: i32, min_insync_replicas: i32) -> Partition {
+    let config = ReplicationConfig {
+        replica_lag_time_max_ms: LAG_MS,
+        min_insync_replicas,
+    };
+    let log = Log::in_memory(LogConfig::default(), T0);
+    Partition::new(
+        TOPIC,
+        0,
+        broker,
+        epoch_of(broker),
+        config,
+        log,
+        LeaderEpochCache::new(),
+        0,
+    )
+}
+
+fn registration(
+    leader: i32,
+    isr: &[i32],
+    leader_epoch: i32,
+    partition_epoch: i32,
+) -> PartitionRegistration {
+    PartitionRegistration {
+        replicas: vec![1, 2, 3],
+        isr: isr.to_vec(),
+        leader,
+        leader_epoch,
+        partition_epoch,
+    }
+}
+
+fn batch(values: &[&str]) -> Vec<u8> {
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32 - 1,
+            timestamp: T0,
+            key: None,
+            value: Some(value.as_bytes().to_vec().into()),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode");
+    buf.to_vec()
+}
+
+/// Three replicas with b1 leading at epoch 0 and everyone in the ISR.
+fn cluster(min_insync_replicas: i32) -> Vec<Partition> {
+    let state = registration(1, &[1, 2, 3], 0, 0);
+    let mut replicas: Vec<Partition> = (1..=3).map(|b| replica(b, min_insync_replicas)).collect();
+    replicas[0].make_leader(&state, &all_alive(), T0);
+    replicas[1].make_follower(&state, T0);
+    replicas[2].make_follower(&state, T0);
+    replicas
+}
+
+fn produce(
+    leader: &mut Partition,
+    values: &[&str],
+    acks: i16,
+    token: u64,
+    now_ms: i64,
+) -> Result<(i64, Effects), i16> {
+    leader
+        .append_as_leader(
+            &mut batch(values),
+            acks,
+            token,
+            30_000,
+            &all_alive(),
+            now_ms,
+        )
+        .map(|(info, effects)| (info.base_offset, effects))
+}
+
+/// One request of `follower` (index) to the leader (index) and its answer.
+fn round(replicas: &mut [Partition], leader: usize, follower: usize, now_ms: i64) -> Effects {
+    let Some(request) = replicas[follower].next_follower_request(1 << 20) else {
+        return Effects::default();
+    };
+    match request {
+        FollowerRequest::OffsetForLeaderEpoch {
+            current_leader_epoch,
+            leader_epoch,
+        } => {
+            let answer =
+                replicas[leader].last_offset_for_leader_epoch(current_leader_epoch, leader_epoch);
+            replicas[follower].handle_offset_for_leader_epoch(&request, answer, now_ms);
+            Effects::default()
+        }
+        FollowerRequest::Fetch(fetch) => {
+            let (response, effects) =
+                replicas[leader].fetch_from_follower(&fetch, &all_alive(), now_ms);
+            replicas[follower].handle_fetch_response(&fetch, &response, now_ms);
+            effects
+        }
+    }
+}
+
+fn records_of(partition: &Partition) -> bytes::Bytes {
+    partition.log().read(0, usize::MAX, true).unwrap()
+}
+
+#[test]
+fn acks_all_completes_when_the_whole_isr_has_the_batch() {
+    let mut r = cluster(2);
+    let (base, effects) = produce(&mut r[0], &["order-1", "order-2"], -1, 7, T0).unwrap();
+    assert_eq!(base, 0);
+    assert!(effects.completions.is_empty());
+    let mut completions = Vec::new();
+    for _ in 0..2 {
+        completions.extend(round(&mut r, 0, 1, T0 + 1).completions);
+        assert!(completions.is_empty(), "b3 has not fetched yet");
+    }
+    for _ in 0..2 {
+        completions.extend(round(&mut r, 0, 2, T0 + 2).completions);
+    }
+    assert_eq!(
+        completions,
+        [(
+            7,
+            ProduceResult {
+                error_code: 0,
+                base_offset: 0
+            }
+        )]
+    );
+    assert_eq!(r[0].high_watermark(), 2);
+    // Followers learn the high watermark on their next fetch.
+    round(&mut r, 0, 1, T0 + 3);
+    assert_eq!(r[1].high_watermark(), 2);
+    assert_eq!(records_of(&r[1]), records_of(&r[0]));
+}
+
+#[test]
+fn acks_all_is_refused_with_fewer_in_sync_replicas_than_the_minimum() {
+    let mut r = [replica(1, 2), replica(2, 2), replica(3, 2)];
+    r[0].make_leader(&registration(1, &[1], 0, 0), &all_alive(), T0);
+    assert_eq!(
+        produce(&mut r[0], &["order-1"], -1, 1, T0).unwrap_err(),
+        ResponseError::NotEnoughReplicas.code()
+    );
+    // acks=1 is still appended; the high watermark waits for the ISR to reach the minimum.
+    let (base, _) = produce(&mut r[0], &["order-1"], 1, 2, T0).unwrap();
+    assert_eq!((base, r[0].high_watermark()), (0, 0));
+}
+
+#[test]
+fn a_lagging_follower_leaves_the_isr_and_rejoins_when_caught_up() {
+    let mut r = cluster(1);
+    produce(&mut r[0], &["order-1"], 1, 1, T0).unwrap();
+    round(&mut r, 0, 1, T0 + 1);
+    round(&mut r, 0, 1, T0 + 2);
+    assert_eq!(r[0].high_watermark(), 0, "b3 (in the ISR) has not fetched");
+    assert_eq!(r[0].tick(T0 + LAG_MS).alter_partition, None);
+    let shrink = r[0].tick(T0 + LAG_MS + 1).alter_partition.expect("shrink");
+    let members: Vec<i32> = shrink.new_isr.iter().map(|s| s.broker_id).collect();
+    assert_eq!(members, [1, 2]);
+    assert_eq!(shrink.new_isr[1].broker_epoch, epoch_of(2));
+    // Until the controller answers, b3 still holds the high watermark back.
+    assert_eq!(r[0].pending_alter_partition(), Some(&shrink));
+    assert_eq!(r[0].high_watermark(), 0);
+    let committed = registration(1, &[1, 2], 0, 1);
+    let effects =
+        r[0].handle_alter_partition_response(&shrink, Ok(committed), &all_alive(), T0 + LAG_MS + 2);
+    assert!(effects.high_watermark_changed);
+    assert_eq!((r[0].isr(), r[0].high_watermark()), (Some(&[1, 2][..]), 1));
+    // b3 comes back: its first fetch reaches the high watermark, so it is proposed again.
+    round(&mut r, 0, 2, T0 + LAG_MS + 3);
+    let expand = round(&mut r, 0, 2, T0 + LAG_MS + 4)
+        .alter_partition
+        .expect("expand");
+    let members: Vec<i32> = expand.new_isr.iter().map(|s| s.broker_id).collect();
+    assert_eq!(
+        (members.as_slice(), expand.partition_epoch),
+        (&[1, 2, 3][..], 1)
+    );
+}
+
+#[test]
+fn acks_all_times_out_when_the_isr_shrinks_below_the_minimum_while_waiting() {
+    let mut r = [replica(1, 2), replica(2, 2), replica(3, 2)];
+    let state = registration(1, &[1, 2], 0, 0);
+    r[0].make_leader(&state, &all_alive(), T0);
+    r[1].make_follower(&state, T0);
+    produce(&mut r[0], &["order-1"], -1, 9, T0).unwrap();
+    let shrink = r[0]
+        .tick(T0 + LAG_MS + 1)
+        .alter_partition
+        .expect("b2 never fetched");
+    let effects = r[0].handle_alter_partition_response(
+        &shrink,
+        Ok(registration(1, &[1], 0, 1)),
+        &all_alive(),
+        T0 + LAG_MS + 2,
+    );
+    assert!(
+        effects.completions.is_empty(),
+        "the high watermark stops under min ISR"
+    );
+    let timed_out = r[0].tick(T0 + 30_000);
+    assert_eq!(
+        timed_out.completions,
+        [(
+            9,
+            ProduceResult {
+                error_code: ResponseError::RequestTimedOut.code(),
+                base_offset: 0
+            }
+        )]
+    );
+    assert_eq!(r[0].high_watermark(), 0);
+}
+
+#[test]
+fn requests_are_fenced_by_leader_epoch() {
+    let mut r = cluster(1);
+    let state = registration(1, &[1, 2, 3], 3, 3);
+    r[0].make_leader(&state, &all_alive(), T0);
+    let fetch = |epoch| ReplicaFetch {
+        replica_id: 2,
+        replica_epoch: epoch_of(2),
+        fetch_offset: 0,
+        current_leader_epoch: epoch,
+        last_fetched_epoch: -1,
+        max_bytes: 1024,
+    };
+    let code = |r: &mut Partition, epoch| {
+        r.fetch_from_follower(&fetch(epoch), &all_alive(), T0)
+            .0
+            .error_code
+    };
+    assert_eq!(code(&mut r[0], 2), ResponseError::FencedLeaderEpoch.code());
+    assert_eq!(code(&mut r[0], 4), ResponseError::UnknownLeaderEpoch.code());
+    assert_eq!(code(&mut r[0], 3), 0);
+    assert_eq!(
+        code(&mut r[1], 0),
+        ResponseError::NotLeaderOrFollower.code()
+    );
+    assert_eq!(
+        produce(&mut r[1], &["order-1"], -1, 1, T0).unwrap_err(),
+        ResponseError::NotLeaderOrFollower.code()
+    );
+    // A fetch from b2's previous incarnation is refused.
+    let old = ReplicaFetch {
+        replica_epoch: epoch_of(2) - 1,
+        ..fetch(3)
+    };
+    let (response, _) = r[0].fetch_from_follower(&old, &all_alive(), T0);
+    assert_eq!(
+        response.error_code,
+        ResponseError::NotLeaderOrFollower.code()
+    );
+    let stranger = ReplicaFetch {
+        replica_id: 9,
+        ..fetch(3)
+    };
+    let (response, _) = r[0].fetch_from_follower(&stranger, &all_alive(), T0);
+    assert_eq!(
+        response.error_code,
+        ResponseError::UnknownLeaderEpoch.code()
+    );
+}
+
+/// b1 leads epoch 0 and writes a batch only it has; b2 takes over at epoch 1 and writes
+/// another; b1 follows and must replace its unreplicated batch with b2's.
+#[test]
+fn a_deposed_leader_truncates_its_divergent_suffix_by_leader_epoch() {
+    let mut r = cluster(1);
+    produce(&mut r[0], &["order-1"], 1, 1, T0).unwrap();
+    round(&mut r, 0, 1, T0);
+    produce(&mut r[0], &["order-2-lost"], 1, 2, T0).unwrap();
+    assert_eq!(r[0].log_end_offset(), 2);
+    let epoch1 = registration(2, &[2, 3], 1, 1);
+    r[1].make_leader(&epoch1, &all_alive(), T0 + 1);
+    produce(&mut r[1], &["order-2", "order-3"], 1, 3, T0 + 1).unwrap();
+    let effects = r[0].make_follower(&epoch1, T0 + 1);
+    assert!(effects.completions.is_empty());
+    let Some(FollowerRequest::OffsetForLeaderEpoch {
+        leader_epoch: 0,
+        current_leader_epoch: 1,
+    }) = r[0].next_follower_request(1024)
+    else {
+        panic!("a new follower truncates first");
+    };
+    round(&mut r, 1, 0, T0 + 2);
+    assert_eq!(r[0].log_end_offset(), 1, "cut at the end of epoch 0 on b2");
+    round(&mut r, 1, 0, T0 + 3);
+    assert_eq!(records_of(&r[0]), records_of(&r[1]));
+    assert_eq!(r[0].epoch_cache().entries(), r[1].epoch_cache().entries());
+}
+
+/// KIP-279: the leader answers with an epoch the follower never saw; the follower cuts to its
+/// own end of an earlier epoch and asks again.
+#[test]
+fn truncation_walks_back_through_epochs_the_follower_does_not_know() {
+    let mut r = cluster(1);
+    produce(&mut r[0], &["a"], 1, 1, T0).unwrap();
+    round(&mut r, 0, 1, T0);
+    round(&mut r, 0, 2, T0);
+    // b1 writes at epochs 0 and 2 (its epoch 2 entries replicated nowhere).
+    let epoch2 = registration(1, &[1], 2, 2);
+    r[0].make_leader(&epoch2, &all_alive(), T0);
+    produce(&mut r[0], &["b-lost", "c-lost"], 1, 2, T0).unwrap();
+    // Meanwhile b2 led epoch 1 and wrote more, then leads again at epoch 3.
+    let epoch1 = registration(2, &[2, 3], 1, 1);
+    r[1].make_leader(&epoch1, &all_alive(), T0);
+    produce(&mut r[1], &["b"], 1, 3, T0).unwrap();
+    let epoch3 = registration(2, &[2, 3], 3, 3);
+    r[1].make_leader(&epoch3, &all_alive(), T0);
+    produce(&mut r[1], &["c"], 1, 4, T0).unwrap();
+    r[0].make_follower(&epoch3, T0 + 1);
+    // b1 asks for epoch 2; b2 knows epochs 0, 1, 3 and answers (1, 2).
+    round(&mut r, 1, 0, T0 + 2);
+    assert!(matches!(
+        r[0].next_follower_request(1024),
+        Some(FollowerRequest::OffsetForLeaderEpoch {
+            leader_epoch: 0,
+            ..
+        })
+    ));
+    round(&mut r, 1, 0, T0 + 3);
+    round(&mut r, 1, 0, T0 + 4);
+    assert_eq!(records_of(&r[0]), records_of(&r[1]));
+}
+
+#[test]
+fn a_fetch_naming_a_diverging_epoch_is_told_where_to_truncate() {
+    let mut r = cluster(1);
+    produce(&mut r[0], &["a", "b"], 1, 1, T0).unwrap();
+    r[0].make_leader(&registration(1, &[1, 2, 3], 1, 1), &all_alive(), T0);
+    produce(&mut r[0], &["c"], 1, 2, T0).unwrap();
+    let fetch = ReplicaFetch {
+        replica_id: 2,
+        replica_epoch: epoch_of(2),
+        fetch_offset: 3,
+        current_leader_epoch: 1,
+        last_fetched_epoch: 0,
+        max_bytes: 1024,
+    };
+    let (response, effects) = r[0].fetch_from_follower(&fetch, &all_alive(), T0);
+    let diverging = response.diverging_epoch.expect("epoch 0 ends at 2 here");
+    assert_eq!((diverging.leader_epoch, diverging.end_offset), (0, 2));
+    assert!(response.records.is_empty() && effects == Effects::default());
+    assert_eq!(
+        r[0].follower_progress(2).unwrap().log_end_offset,
+        -1,
+        "no progress noted"
+    );
+}
+
+#[test]
+fn consumers_read_only_below_the_high_watermark() {
+    let mut r = cluster(1);
+    produce(&mut r[0], &["a"], 1, 1, T0).unwrap();
+    let read = r[0].fetch_from_consumer(0, 0, 1 << 20);
+    assert_eq!(
+        (read.error_code, read.high_watermark, read.records.len()),
+        (0, 0, 0)
+    );
+    for follower in [1, 2] {
+        round(&mut r, 0, follower, T0);
+        round(&mut r, 0, follower, T0);
+    }
+    let read = r[0].fetch_from_consumer(0, 0, 1 << 20);
+    assert_eq!((read.high_watermark, read.records), (1, records_of(&r[0])));
+    assert_eq!(
+        r[0].fetch_from_consumer(5, 0, 1024).error_code,
+        ResponseError::OffsetOutOfRange.code()
+    );
+    assert_eq!(
+        r[1].fetch_from_consumer(0, 0, 1024).error_code,
+        ResponseError::NotLeaderOrFollower.code()
+    );
+}
+
+#[test]
+fn a_new_leaders_latest_offset_waits_for_its_high_watermark() {
+    let mut r = cluster(1);
+    produce(&mut r[0], &["a", "b"], 1, 1, T0).unwrap();
+    round(&mut r, 0, 1, T0);
+    assert_eq!(r[1].high_watermark(), 0);
+    r[1].make_leader(&registration(2, &[2, 3], 1, 1), &all_alive(), T0);
+    assert_eq!(
+        r[1].latest_offset(1),
+        Err(ResponseError::OffsetNotAvailable.code())
+    );
+    r[2].make_follower(&registration(2, &[2, 3], 1, 1), T0);
+    for _ in 0..3 {
+        round(&mut r, 1, 2, T0 + 1);
+    }
+    assert_eq!(r[1].latest_offset(1), Ok(2));
+}
+
+#[test]
+fn alter_partition_answers() {
+    let mut r = cluster(1);
+    let shrink = r[0]
+        .tick(T0 + LAG_MS + 1)
+        .alter_partition
+        .expect("nobody fetched");
+    // The controller has moved on: wait for metadata, keep the request in flight.
+    let effects = r[0].handle_alter_partition_response(
+        &shrink,
+        Err(ResponseError::InvalidUpdateVersion.code()),
+        &all_alive(),
+        T0,
+    );
+    assert_eq!(
+        (effects, r[0].pending_alter_partition()),
+        (Effects::default(), Some(&shrink))
+    );
+    // A transport-level or unexpected error: send again.
+    let effects = r[0].handle_alter_partition_response(
+        &shrink,
+        Err(ResponseError::NotController.code()),
+        &all_alive(),
+        T0,
+    );
+    assert_eq!(effects.alter_partition.as_ref(), Some(&shrink));
+    // Rejected outright: back to the committed ISR.
+    r[0].handle_alter_partition_response(
+        &shrink,
+        Err(ResponseError::IneligibleReplica.code()),
+        &all_alive(),
+        T0,
+    );
+    assert_eq!(
+        (r[0].pending_alter_partition(), r[0].isr()),
+        (None, Some(&[1, 2, 3][..]))
+    );
+    // New metadata at the same epochs also settles a pending change.
+    let shrink = r[0]
+        .tick(T0 + LAG_MS + 1)
+        .alter_partition
+        .expect("still lagging");
+    r[0].make_leader(
+        &registration(1, &[1, 2], 0, 1),
+        &all_alive(),
+        T0 + LAG_MS + 2,
+    );
+    assert_eq!(
+        (r[0].pending_alter_partition(), r[0].isr()),
+        (None, Some(&[1, 2][..]))
+    );
+    let late = r[0].handle_alter_partition_response(
+        &shrink,
+        Ok(registration(1, &[1], 0, 1)),
+        &all_alive(),
+        T0,
+    );
+    assert_eq!((late, r[0].isr()), (Effects::default(), Some(&[1, 2][..])));
+}
+
+#[test]
+fn losing_leadership_answers_parked_produces_and_old_metadata_is_ignored() {
+    let mut r = cluster(2);
+    r[0].make_leader(&registration(1, &[1, 2, 3], 0, 2), &all_alive(), T0);
+    produce(&mut r[0], &["a"], -1, 5, T0).unwrap();
+    let stale = r[0].make_follower(&registration(2, &[2, 3], 1, 1), T0);
+    assert!(
+        stale.completions.is_empty() && r[0].is_leader(),
+        "partition epoch 1 is older"
+    );
+    let effects = r[0].make_follower(&registration(2, &[2, 3], 1, 3), T0);
+    assert_eq!(
+        effects.completions,
+        [(
+            5,
+            ProduceResult {
+                error_code: ResponseError::NotLeaderOrFollower.code(),
+                base_offset: 0
+            }
+        )]
+    );
+    assert_eq!(r[0].leader_id(), 2);
+    r[0].make_follower(&registration(NO_LEADER, &[2], 2, 4), T0);
+    assert_eq!(
+        r[0].next_follower_request(1024),
+        None,
+        "no leader to fetch from"
+    );
+}
