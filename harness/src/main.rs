@@ -1,8 +1,9 @@
 //! `kafka-spec`: serve the reference broker, check any Kafka against the spec, compare two
 //! targets, record real Kafka's traces.
 //!
-//! - `kafka-spec serve [--port 9092] [--data-dir DIR] [--keep] [--config key=value]…` runs
-//!   the reference broker until Ctrl-C or SIGTERM, printing `bootstrap: 127.0.0.1:<port>`
+//! - `kafka-spec serve [--port 9092] [--brokers N] [--data-dir DIR] [--keep]
+//!   [--config key=value]…` runs the reference broker (or a cluster of N brokers on ports
+//!   `port`, `port+1`, …) until Ctrl-C or SIGTERM, printing `bootstrap: 127.0.0.1:<port>[,…]`
 //!   once it accepts connections.
 //! - `kafka-spec check [--target T | --bootstrap host:port] [--capability NAME]…
 //!   [--features DIR] [--name TEXT] [--traces] [--junit FILE]` runs every feature against one
@@ -33,8 +34,8 @@ use kafka_spec::commands;
 use kafka_spec::recording::{self, KnownDifferences};
 use kafka_spec::target::spec::TargetSpec;
 use kafka_spec::{Capability, RunOptions};
-use reference::EmbeddedBroker;
 use reference::embedded::BrokerOptions;
+use reference::{Cluster, ClusterOptions, EmbeddedBroker};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
@@ -80,6 +81,10 @@ enum Command {
         /// Port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 9092)]
         port: u16,
+        /// Brokers in the cluster: 1 is the single reference broker; more start a
+        /// replicated cluster (ids 1..=N) with its controller, in this process.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        brokers: u16,
         /// Where partition logs live; default: a fresh temporary directory.
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
@@ -177,10 +182,14 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve {
             port,
+            brokers,
             data_dir,
             keep,
             configs,
-        } => serve(port, data_dir, keep, configs).await,
+        } => match brokers {
+            1 => serve(port, data_dir, keep, configs).await,
+            n => serve_cluster(port, usize::from(n), data_dir, keep, configs).await,
+        },
         Command::Check {
             target,
             bootstrap,
@@ -266,6 +275,61 @@ async fn serve(
     }
     tracing::info!("shutting down");
     broker.shutdown().await;
+
+    if let Some(dir) = temporary {
+        if keep {
+            let kept = dir.keep();
+            eprintln!("data kept in {}", kept.display());
+        } else {
+            dir.close()
+                .context("deleting the temporary data directory")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `serve --brokers N` with N > 1: a replicated cluster in this process.
+async fn serve_cluster(
+    port: u16,
+    brokers: usize,
+    data_dir: Option<PathBuf>,
+    keep: bool,
+    configs: Vec<(String, String)>,
+) -> anyhow::Result<ExitCode> {
+    let (data_path, temporary) = match data_dir {
+        Some(dir) => (dir, None),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("kafka-spec-data-")
+                .tempdir()
+                .context("creating a temporary data directory")?;
+            (dir.path().to_path_buf(), Some(dir))
+        }
+    };
+    let options = ClusterOptions {
+        brokers,
+        port,
+        data_dir: Some(data_path.clone()),
+        configs,
+    };
+    let cluster = Cluster::start_with(options)
+        .await
+        .context("starting the reference cluster")?;
+    let bootstrap = cluster.bootstrap();
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "bootstrap: {bootstrap}").context("writing to stdout")?;
+        stdout.flush().context("flushing stdout")?;
+    }
+    tracing::info!(%bootstrap, brokers, data_dir = %data_path.display(), "serving a cluster");
+
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("listening for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
+    cluster.shutdown().await;
 
     if let Some(dir) = temporary {
         if keep {

@@ -25,9 +25,12 @@
 //!   ISR, high watermark, acks=all; follower: truncation by leader epoch, fetching), and a
 //!   seeded simulation of a replicated cluster ([`replication::sim`]).
 //! - [`embedded`]: start a broker in-process for tests ([`embedded::EmbeddedBroker`]).
+//! - [`cluster`]: N brokers and a controller in-process, with replication over the wire and
+//!   fault control for tests ([`cluster::Cluster`]).
 
 pub mod api;
 pub mod broker;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod controller;
@@ -41,4 +44,5 @@ pub mod replication;
 pub mod server;
 pub mod shutdown;
 
+pub use cluster::{Cluster, ClusterOptions};
 pub use embedded::EmbeddedBroker;

@@ -35,6 +35,9 @@ pub struct Shared {
     /// Host and port clients are told to connect to (Metadata).
     pub advertised_host: String,
     pub advertised_port: i32,
+    /// Set when this broker is one of a [`Cluster`](crate::cluster::Cluster)'s: its replicas
+    /// and metadata image answer Metadata, CreateTopics, Produce, Fetch and ListOffsets.
+    pub cluster: Option<Arc<crate::cluster::Node>>,
 }
 
 impl Shared {
@@ -49,6 +52,19 @@ impl Shared {
             max_request_bytes,
             advertised_host: advertised.ip().to_string(),
             advertised_port: i32::from(advertised.port()),
+            cluster: None,
+        }
+    }
+
+    /// Shares `core` of a broker that is `node` of a cluster.
+    pub fn new_in_cluster(
+        core: BrokerCore,
+        advertised: SocketAddr,
+        node: Arc<crate::cluster::Node>,
+    ) -> Shared {
+        Shared {
+            cluster: Some(node),
+            ..Shared::new(core, advertised)
         }
     }
 

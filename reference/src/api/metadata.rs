@@ -66,7 +66,7 @@ pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataRe
 }
 
 /// Clears fields the request's version does not have (the codec refuses to encode them).
-fn fit_to_version(mut response: MetadataResponse, version: i16) -> MetadataResponse {
+pub(crate) fn fit_to_version(mut response: MetadataResponse, version: i16) -> MetadataResponse {
     if version < 1 {
         response.controller_id = BrokerId(-1);
     }

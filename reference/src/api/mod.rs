@@ -74,6 +74,14 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
     SUPPORTED.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
+/// The versions of `key` this broker handles (a cluster's brokers handle a few more APIs).
+pub fn supported_versions_for(shared: &Shared, key: ApiKey) -> Option<VersionRange> {
+    match shared.cluster {
+        Some(_) => crate::cluster::wire::supported_versions(key),
+        None => supported_versions(key),
+    }
+}
+
 /// What a handler gives back: a response, nothing at all (Produce with acks=0), or a reason
 /// to close the connection.
 pub enum Reply {
@@ -129,6 +137,15 @@ pub async fn handle(
         api_version: version,
         client_id: header.client_id.as_ref().map_or("", |c| c.as_str()),
         client_host: format!("/{}", peer.ip()),
+    };
+    let request = match &shared.cluster {
+        Some(node) => {
+            match crate::cluster::wire::handle(node, shared, version, request, shutdown).await {
+                Ok(reply) => return reply,
+                Err(request) => request,
+            }
+        }
+        None => request,
     };
     let response = match request {
         RequestKind::FindCoordinator(req) => {

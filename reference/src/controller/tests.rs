@@ -485,3 +485,23 @@ fn a_batch_of_records_is_one_delta_per_partition() {
     let leader = image.partition(topic_id, 0).unwrap().leader;
     assert_eq!(leader, NO_LEADER, "every broker was lost");
 }
+
+#[test]
+fn partitions_added_to_a_topic_are_placed_with_its_replication_factor() {
+    let (mut controller, _) = cluster(&[1, 2, 3]);
+    controller.create_topic("orders", 2, 2, &[]).unwrap();
+    controller.create_partitions("orders", 5).unwrap();
+    let topic = controller.image().topic_by_name("orders").unwrap();
+    assert_eq!(topic.partitions.len(), 5);
+    for p in &topic.partitions {
+        assert_eq!(p.replicas.len(), 2);
+        assert_eq!(p.isr, p.replicas);
+        assert_eq!(p.leader, p.replicas[0]);
+    }
+    let shrink = controller.create_partitions("orders", 4).unwrap_err();
+    assert_eq!(shrink.code, code(ResponseError::InvalidPartitions));
+    let same = controller.create_partitions("orders", 5).unwrap_err();
+    assert_eq!(same.code, code(ResponseError::InvalidPartitions));
+    let unknown = controller.create_partitions("payments", 3).unwrap_err();
+    assert_eq!(unknown.code, code(ResponseError::UnknownTopicOrPartition));
+}

@@ -134,6 +134,58 @@ impl Controller {
         Ok(topic_id)
     }
 
+    /// CreatePartitions for one topic: grows it to `count` partitions, placing the new ones
+    /// as [`Controller::create_topic`] does, with the replication factor of its first
+    /// partition. Shrinking, or asking for the current count, is INVALID_PARTITIONS.
+    pub fn create_partitions(&mut self, name: &str, count: i32) -> Result<(), ApiError> {
+        let Some(topic) = self.image.topic_by_name(name) else {
+            return Err(ApiError::new(
+                ResponseError::UnknownTopicOrPartition.code(),
+                format!("The topic '{name}' does not exist."),
+            ));
+        };
+        let topic_id = topic.topic_id;
+        let current = topic.partitions.len() as i32;
+        let replication_factor = topic
+            .partitions
+            .first()
+            .map_or(1, |p| p.replicas.len() as i16);
+        if count < current {
+            return Err(ApiError::new(
+                ResponseError::InvalidPartitions.code(),
+                format!(
+                    "The topic {name} currently has {current} partition(s); {count} would not be an increase."
+                ),
+            ));
+        }
+        if count == current {
+            return Err(ApiError::new(
+                ResponseError::InvalidPartitions.code(),
+                format!("Topic already has {current} partition(s)."),
+            ));
+        }
+        if (count - current) as usize > MAX_RECORDS_PER_USER_OP {
+            return Err(ApiError::new(
+                ResponseError::PolicyViolation.code(),
+                "Unable to perform excessively large batch operation.",
+            ));
+        }
+        let placements = self.place(count - current, replication_factor)?;
+        for (offset, replicas) in placements.into_iter().enumerate() {
+            let isr = replicas
+                .iter()
+                .copied()
+                .filter(|&r| self.image.is_active(r))
+                .collect();
+            self.append(MetadataRecord::Partition {
+                topic_id,
+                partition: current + offset as i32,
+                registration: PartitionRegistration::new(replicas, isr),
+            });
+        }
+        Ok(())
+    }
+
     fn place(
         &mut self,
         num_partitions: i32,
