@@ -272,7 +272,7 @@ done
 pass "kcat -L lists all ${#codecs[@]} topics"
 
 ephemeral_tmp="$work/ephemeral.tmpdir"
-made_in_tmp="$(find "$ephemeral_tmp" -mindepth 1 -maxdepth 1 | head -5)"
+made_in_tmp="$(find "$ephemeral_tmp" -mindepth 1 -maxdepth 1 | sed -n 1,5p)"
 stop_broker
 if [[ -z "$made_in_tmp" ]]; then
     log "skip: temp dir check: the broker made nothing under its TMPDIR while running (in-memory storage?)"

@@ -27,7 +27,7 @@ kafka_version() {
     echo "$KAFKA_VERSION"
     return
   fi
-  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_CI_HERE/pom.xml" | head -n1
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_CI_HERE/pom.xml" | sed -n 1p
 }
 
 KAFKA_VER="$(kafka_version)"
@@ -59,7 +59,7 @@ find_java() {
   (or set JAVA_HOME to a JDK/JRE 17 or newer)."
   fi
   local v major
-  v="$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n1)"
+  v="$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | sed -n 1p)"
   major="${v%%.*}"
   if [ "$major" = "1" ]; then major="$(echo "$v" | cut -d. -f2)"; fi
   case "$major" in

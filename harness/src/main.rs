@@ -242,49 +242,20 @@ async fn serve(
     keep: bool,
     configs: Vec<(String, String)>,
 ) -> anyhow::Result<ExitCode> {
-    // A directory given explicitly is never deleted; a temporary one is, unless --keep.
-    let (data_path, temporary) = match data_dir {
-        Some(dir) => (dir, None),
-        None => {
-            let dir = tempfile::Builder::new()
-                .prefix("kafka-spec-data-")
-                .tempdir()
-                .context("creating a temporary data directory")?;
-            (dir.path().to_path_buf(), Some(dir))
-        }
-    };
+    let data = DataDir::new(data_dir)?;
     let options = BrokerOptions {
         port,
-        data_dir: Some(data_path.clone()),
+        data_dir: Some(data.path.clone()),
         configs,
     };
     let broker = EmbeddedBroker::start_with(options)
         .await
         .context("starting the reference broker")?;
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "bootstrap: {}", broker.bootstrap()).context("writing to stdout")?;
-        stdout.flush().context("flushing stdout")?;
-    }
-    tracing::info!(bootstrap = broker.bootstrap(), data_dir = %data_path.display(), "serving");
-
-    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("listening for Ctrl-C")?,
-        _ = terminate.recv() => {}
-    }
-    tracing::info!("shutting down");
+    announce(broker.bootstrap())?;
+    tracing::info!(bootstrap = broker.bootstrap(), data_dir = %data.path.display(), "serving");
+    until_ctrl_c_or_sigterm().await?;
     broker.shutdown().await;
-
-    if let Some(dir) = temporary {
-        if keep {
-            let kept = dir.keep();
-            eprintln!("data kept in {}", kept.display());
-        } else {
-            dir.close()
-                .context("deleting the temporary data directory")?;
-        }
-    }
+    data.finish(keep)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -296,51 +267,77 @@ async fn serve_cluster(
     keep: bool,
     configs: Vec<(String, String)>,
 ) -> anyhow::Result<ExitCode> {
-    let (data_path, temporary) = match data_dir {
-        Some(dir) => (dir, None),
-        None => {
-            let dir = tempfile::Builder::new()
-                .prefix("kafka-spec-data-")
-                .tempdir()
-                .context("creating a temporary data directory")?;
-            (dir.path().to_path_buf(), Some(dir))
-        }
-    };
+    let data = DataDir::new(data_dir)?;
     let options = ClusterOptions {
         brokers,
         port,
-        data_dir: Some(data_path.clone()),
+        data_dir: Some(data.path.clone()),
         configs,
     };
     let cluster = Cluster::start_with(options)
         .await
         .context("starting the reference cluster")?;
     let bootstrap = cluster.bootstrap();
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "bootstrap: {bootstrap}").context("writing to stdout")?;
-        stdout.flush().context("flushing stdout")?;
-    }
-    tracing::info!(%bootstrap, brokers, data_dir = %data_path.display(), "serving a cluster");
+    announce(&bootstrap)?;
+    tracing::info!(%bootstrap, brokers, data_dir = %data.path.display(), "serving a cluster");
+    until_ctrl_c_or_sigterm().await?;
+    cluster.shutdown().await;
+    data.finish(keep)?;
+    Ok(ExitCode::SUCCESS)
+}
 
+/// Where `serve` keeps its data: a directory given explicitly is never deleted; a temporary
+/// one is, unless `--keep`.
+struct DataDir {
+    path: PathBuf,
+    temporary: Option<tempfile::TempDir>,
+}
+
+impl DataDir {
+    fn new(given: Option<PathBuf>) -> anyhow::Result<DataDir> {
+        if let Some(path) = given {
+            return Ok(DataDir {
+                path,
+                temporary: None,
+            });
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("kafka-spec-data-")
+            .tempdir()
+            .context("creating a temporary data directory")?;
+        Ok(DataDir {
+            path: dir.path().to_path_buf(),
+            temporary: Some(dir),
+        })
+    }
+
+    fn finish(self, keep: bool) -> anyhow::Result<()> {
+        match self.temporary {
+            Some(dir) if keep => eprintln!("data kept in {}", dir.keep().display()),
+            Some(dir) => dir
+                .close()
+                .context("deleting the temporary data directory")?,
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// The one stdout line `serve` promises once it is ready.
+fn announce(bootstrap: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "bootstrap: {bootstrap}").context("writing to stdout")?;
+    stdout.flush().context("flushing stdout")
+}
+
+async fn until_ctrl_c_or_sigterm() -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result.context("listening for Ctrl-C")?,
         _ = terminate.recv() => {}
     }
     tracing::info!("shutting down");
-    cluster.shutdown().await;
-
-    if let Some(dir) = temporary {
-        if keep {
-            let kept = dir.keep();
-            eprintln!("data kept in {}", kept.display());
-        } else {
-            dir.close()
-                .context("deleting the temporary data directory")?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn exit_code(ok: bool) -> ExitCode {
