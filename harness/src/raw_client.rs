@@ -33,9 +33,8 @@ use kafka_protocol::messages::{
     fetch_request, list_offsets_request, metadata_request, produce_request,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, RecordBatchDecoder};
+use reference::record_batch::{NewRecord, encode_producer_batch};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -583,35 +582,17 @@ fn now_ms() -> i64 {
 pub fn encode_batch(records: &[OutgoingRecord]) -> anyhow::Result<Bytes> {
     ensure!(!records.is_empty(), "a batch needs at least one record");
     let timestamp = now_ms();
-    let records: Vec<Record> = records
+    let records: Vec<NewRecord> = records
         .iter()
-        .enumerate()
-        .map(|(i, r)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // No idempotence: the batch's base sequence must be -1. The encoder keeps records
-            // in one batch while offset - sequence stays constant, hence -1 + i.
-            sequence: i as i32 - 1,
-            timestamp,
+        .map(|r| NewRecord {
             key: r.key.clone(),
             value: r.value.clone(),
-            headers: Default::default(),
+            timestamp,
         })
         .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &options)
-        .context("encoding a record batch")?;
-    Ok(buf.freeze())
+    let batch =
+        encode_producer_batch(&records, Compression::None).context("encoding a record batch")?;
+    Ok(batch.freeze())
 }
 
 /// Decodes every complete v2 batch; a trailing partial batch (a fetch may end mid-batch) is

@@ -19,15 +19,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, RecordBatchDecoder};
 use tokio::sync::{Notify, oneshot};
 
 use crate::api::now_ms;
 use crate::broker::BrokerCore;
 use crate::group::{Completion, Effects, GroupCoordinator, GroupRecord, RequestToken};
+use crate::record_batch::{NewRecord, encode_producer_batch};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
@@ -179,7 +177,7 @@ fn append_records(core: &mut BrokerCore, records: &[GroupRecord], now_ms: i64) {
     let partitions = core
         .topic(OFFSETS_TOPIC)
         .map_or(1, |t| t.partitions.len() as i32);
-    let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+    let mut by_partition: BTreeMap<i32, Vec<NewRecord>> = BTreeMap::new();
     for record in records {
         let group_id = match record {
             GroupRecord::OffsetCommit { group_id, .. }
@@ -188,23 +186,20 @@ fn append_records(core: &mut BrokerCore, records: &[GroupRecord], now_ms: i64) {
         let batch = by_partition
             .entry(partition_for(group_id, partitions))
             .or_default();
-        batch.push(log_record(
-            batch.len() as i64,
-            now_ms,
-            record.key(),
-            record.value(),
-        ));
+        batch.push(NewRecord {
+            key: Some(record.key()),
+            value: record.value(),
+            timestamp: now_ms,
+        });
     }
     for (partition, batch) in by_partition {
-        let mut bytes = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
+        let mut bytes = match encode_producer_batch(&batch, Compression::None) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode group records");
+                continue;
+            }
         };
-        if let Err(e) = RecordBatchEncoder::encode(&mut bytes, &batch, &options) {
-            tracing::error!(error = %e, "cannot encode group records");
-            continue;
-        }
         let appended = core
             .partition_mut(OFFSETS_TOPIC, partition)
             .map(|log| log.append(&mut bytes, now_ms));
@@ -215,25 +210,6 @@ fn append_records(core: &mut BrokerCore, records: &[GroupRecord], now_ms: i64) {
                 tracing::error!(partition, message = %e.message, "no partition for group records")
             }
         }
-    }
-}
-
-fn log_record(offset: i64, now_ms: i64, key: Bytes, value: Option<Bytes>) -> Record {
-    Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset,
-        // The encoder keeps records in one batch while offset - sequence is constant.
-        sequence: offset as i32 - 1,
-        timestamp: now_ms,
-        key: Some(key),
-        value,
-        headers: Default::default(),
     }
 }
 

@@ -711,6 +711,52 @@ fn be_i64(buf: &[u8], at: usize) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
+/// A record to put in a batch built by [`encode_producer_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecord {
+    pub key: Option<bytes::Bytes>,
+    pub value: Option<bytes::Bytes>,
+    pub timestamp: i64,
+}
+
+/// Encodes `records` as one v2 batch the way a non-idempotent producer sends it: base offset
+/// 0, offset deltas 0, 1, 2, ..., no producer id, base sequence -1, CreateTime. The broker's
+/// own records (`__consumer_offsets`) and the tests' batches are built here.
+pub fn encode_producer_batch(
+    records: &[NewRecord],
+    compression: kafka_protocol::records::Compression,
+) -> anyhow::Result<bytes::BytesMut> {
+    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder starts a new batch wherever `offset - sequence` changes; -1 + i keeps
+            // one batch whose base sequence is -1 (no idempotence).
+            sequence: i as i32 - 1,
+            timestamp: r.timestamp,
+            key: r.key.clone(),
+            value: r.value.clone(),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = bytes::BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &options)?;
+    Ok(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::{Bytes, BytesMut};

@@ -5,16 +5,15 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use common::Conn;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, RecordBatchDecoder};
+use reference::record_batch::{NewRecord, encode_producer_batch};
 use reference::{Cluster, ClusterOptions};
 
 const TOPIC: &str = "orders";
@@ -48,34 +47,16 @@ async fn connect(cluster: &Cluster, broker_id: i32) -> Conn {
 }
 
 fn batch(first: usize, count: usize) -> Bytes {
-    let records: Vec<Record> = (first..first + count)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: (i - first) as i64,
-            sequence: (i - first) as i32 - 1,
-            timestamp: 1_700_000_000_000 + i as i64,
+    let records: Vec<NewRecord> = (first..first + count)
+        .map(|i| NewRecord {
             key: Some(Bytes::from(format!("order-{i}"))),
             value: Some(Bytes::from(format!("value-{i}"))),
-            headers: Default::default(),
+            timestamp: 1_700_000_000_000 + i as i64,
         })
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    buf.freeze()
+    encode_producer_batch(&records, Compression::None)
+        .unwrap()
+        .freeze()
 }
 
 async fn create_topic(conn: &mut Conn, name: &'static str, rf: i16) -> (i16, Option<String>) {

@@ -10,11 +10,10 @@ use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::Compression;
 use reference::EmbeddedBroker;
 use reference::embedded::BrokerOptions;
+use reference::record_batch::{NewRecord, encode_producer_batch};
 
 async fn broker() -> EmbeddedBroker {
     EmbeddedBroker::start().await.expect("broker starts")
@@ -37,36 +36,14 @@ async fn assert_still_serving(broker: &EmbeddedBroker) {
 }
 
 fn batch(count: usize, compression: Compression) -> BytesMut {
-    let records: Vec<Record> = (0..count)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder starts a new batch whenever offset - sequence changes; this keeps
-            // one batch with base sequence -1 (no producer id).
-            sequence: i as i32 - 1,
-            timestamp: 1_700_000_000_000 + i as i64,
+    let records: Vec<NewRecord> = (0..count)
+        .map(|i| NewRecord {
             key: Some(Bytes::from(format!("key-{i}"))),
             value: Some(Bytes::from(format!("value-{i}"))),
-            headers: Default::default(),
+            timestamp: 1_700_000_000_000 + i as i64,
         })
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression,
-        },
-    )
-    .unwrap();
-    buf
+    encode_producer_batch(&records, compression).unwrap()
 }
 
 async fn create_topic(conn: &mut Conn, name: &'static str, partitions: i32) {

@@ -4,10 +4,9 @@
 use std::fs;
 use std::path::Path;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use crate::record_batch::{NewRecord, encode_producer_batch};
+use bytes::Bytes;
+use kafka_protocol::records::Compression;
 use proptest::prelude::*;
 use tempfile::TempDir;
 
@@ -23,40 +22,26 @@ const COMPRESSIONS: [Compression; 5] = [
     Compression::Zstd,
 ];
 
-fn record(offset: i64, timestamp: i64) -> Record {
-    Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset,
-        sequence: offset as i32 - 1,
-        timestamp,
+fn record(offset: i64, timestamp: i64) -> NewRecord {
+    NewRecord {
         key: Some(Bytes::from(format!("order-{offset:04}"))),
         value: Some(Bytes::from(format!(
             "payment of {offset:06} for order_processing_group"
         ))),
-        headers: Default::default(),
+        timestamp,
     }
 }
 
 /// One producer batch (base offset 0) with the given record timestamps.
 fn batch_with(timestamps: &[i64], compression: Compression) -> Vec<u8> {
-    let records: Vec<Record> = timestamps
+    let records: Vec<NewRecord> = timestamps
         .iter()
         .enumerate()
         .map(|(i, &ts)| record(i as i64, ts))
         .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression,
-    };
-    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode");
-    buf.to_vec()
+    encode_producer_batch(&records, compression)
+        .expect("encode")
+        .to_vec()
 }
 
 /// `count` uncompressed records, all stamped `timestamp`.

@@ -127,40 +127,24 @@ impl Log {
 
 #[cfg(test)]
 mod tests {
-    use bytes::BytesMut;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use crate::record_batch::{NewRecord, encode_producer_batch};
+    use kafka_protocol::records::Compression;
 
     use super::*;
     use crate::log::LogConfig;
     use crate::record_batch::BatchHeader;
 
     fn batch(count: usize, timestamp: i64) -> Vec<u8> {
-        let records: Vec<Record> = (0..count)
-            .map(|i| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32 - 1,
-                timestamp: timestamp + i as i64,
+        let records: Vec<NewRecord> = (0..count)
+            .map(|i| NewRecord {
                 key: None,
                 value: Some(format!("payment-{timestamp}-{i}").into_bytes().into()),
-                headers: Default::default(),
+                timestamp: timestamp + i as i64,
             })
             .collect();
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        };
-        RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode");
-        buf.to_vec()
+        encode_producer_batch(&records, Compression::None)
+            .expect("encode")
+            .to_vec()
     }
 
     fn small_segments() -> LogConfig {

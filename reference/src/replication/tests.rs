@@ -2,11 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use bytes::BytesMut;
+use crate::record_batch::{NewRecord, encode_producer_batch};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::Compression;
 use uuid::Uuid;
 
 use super::*;
@@ -69,32 +67,17 @@ fn registration(
 }
 
 fn batch(values: &[&str]) -> Vec<u8> {
-    let records: Vec<Record> = values
+    let records: Vec<NewRecord> = values
         .iter()
-        .enumerate()
-        .map(|(i, value)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32 - 1,
-            timestamp: T0,
+        .map(|value| NewRecord {
             key: None,
             value: Some(value.as_bytes().to_vec().into()),
-            headers: Default::default(),
+            timestamp: T0,
         })
         .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode");
-    buf.to_vec()
+    encode_producer_batch(&records, Compression::None)
+        .expect("encode")
+        .to_vec()
 }
 
 /// Three replicas with b1 leading at epoch 0 and everyone in the ISR.

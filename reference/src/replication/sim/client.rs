@@ -8,15 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use bytes::BytesMut;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::Compression;
 
 use super::checker::PRODUCER_BYTES_FROM;
 use super::network::{Message, Node};
 use super::timing::*;
 use crate::controller::{NO_LEADER, SplitMix64};
+use crate::record_batch::{NewRecord, encode_producer_batch};
 use crate::replication::{ConsumerFetchResponse, ProduceResult};
 
 #[derive(Debug, Clone)]
@@ -141,35 +139,19 @@ impl Client {
     }
 
     fn batch(&mut self, partition: i32, count: usize) -> Vec<u8> {
-        let records: Vec<Record> = (0..count)
-            .map(|i| {
+        let records: Vec<NewRecord> = (0..count)
+            .map(|_| {
                 self.next_value += 1;
-                Record {
-                    transactional: false,
-                    control: false,
-                    delete_horizon: false,
-                    partition_leader_epoch: -1,
-                    producer_id: -1,
-                    producer_epoch: -1,
-                    timestamp_type: TimestampType::Creation,
-                    offset: i as i64,
-                    sequence: i as i32 - 1,
-                    timestamp: 0,
+                NewRecord {
                     key: Some(format!("order-{partition}").into_bytes().into()),
                     value: Some(format!("payment-{}", self.next_value).into_bytes().into()),
-                    headers: Default::default(),
+                    timestamp: 0,
                 }
             })
             .collect();
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        };
-        if RecordBatchEncoder::encode(&mut buf, &records, &options).is_err() {
-            return Vec::new();
-        }
-        buf.to_vec()
+        encode_producer_batch(&records, Compression::None)
+            .map(|b| b.to_vec())
+            .unwrap_or_default()
     }
 
     /// A produce answer: the acknowledged batch, if it succeeded.
