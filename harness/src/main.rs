@@ -16,8 +16,10 @@
 //! - `kafka-spec record [--target kafka-local] [--missing] [--name TEXT]` records real
 //!   Kafka's traces under `fixtures/traces/kafka-<version>/`.
 //!
-//! Targets `T`: `reference`, `kafka-local` (real Kafka from `ci/kafka/`, one node),
-//! `kafka-local:3`, `testcontainers` (cargo feature), `bootstrap=host:port[,…]`.
+//! Targets `T`: `reference`, `reference:3` (the in-process reference cluster of 3 brokers,
+//! with fault control; any `reference:N`, N ≤ 64), `kafka-local` (real Kafka from
+//! `ci/kafka/`, one node), `kafka-local:3`, `testcontainers` (cargo feature),
+//! `bootstrap=host:port[,…]`.
 //!
 //! # References
 //!
@@ -97,7 +99,8 @@ enum Command {
     },
     /// Run every feature on one target and print the conformance table.
     Check {
-        /// reference (default), kafka-local, kafka-local:3, testcontainers, bootstrap=HOST:PORT.
+        /// reference (default), reference:3, kafka-local, kafka-local:3, testcontainers,
+        /// bootstrap=HOST:PORT.
         #[arg(long, value_name = "TARGET", conflicts_with = "bootstrap")]
         target: Option<TargetSpec>,
         /// A running Kafka-compatible cluster (same as --target bootstrap=HOST:PORT).

@@ -94,6 +94,25 @@ pub enum Observation {
     },
     /// A fault a step put in place or undid (`stopped a follower of payments/0`).
     Fault { action: String },
+    /// What one particular broker, named by its role (`a follower of payments/0`), answered:
+    /// a request sent there on purpose rather than to the partition's leader.
+    At {
+        broker: String,
+        entry: Box<Observation>,
+    },
+    /// A ListOffsets answered an error for a partition.
+    OffsetError {
+        topic: String,
+        partition: i32,
+        which: String,
+        error: ErrorCode,
+    },
+    /// Metadata names no leader for a partition (`leader_id` -1), with the partition's error.
+    NoLeader {
+        topic: String,
+        partition: i32,
+        error: ErrorCode,
+    },
     /// A property the step checked and found to hold, where the raw observations vary from
     /// run to run (which partition a sticky burst went to).
     Checked(String),
@@ -199,6 +218,24 @@ impl fmt::Display for Observation {
                 "in-sync-replicas topic={topic} partition={partition} count={count}"
             ),
             Observation::Fault { action } => write!(f, "fault {action}"),
+            Observation::At { broker, entry } => write!(f, "at {broker}: {entry}"),
+            Observation::OffsetError {
+                topic,
+                partition,
+                which,
+                error,
+            } => write!(
+                f,
+                "offset-error topic={topic} partition={partition} {which} error={error}"
+            ),
+            Observation::NoLeader {
+                topic,
+                partition,
+                error,
+            } => write!(
+                f,
+                "no-leader topic={topic} partition={partition} error={error}"
+            ),
             Observation::Checked(what) => write!(f, "checked {what}"),
             Observation::Group { group, what } => write!(f, "group {group}: {what}"),
         }

@@ -28,9 +28,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, anyhow, bail, ensure};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, FetchRequest, ListOffsetsRequest,
-    MetadataRequest, MetadataResponse, ProduceRequest, RequestHeader, ResponseHeader, TopicName,
-    fetch_request, list_offsets_request, metadata_request, produce_request,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, CreateTopicsRequest, FetchRequest,
+    ListOffsetsRequest, MetadataRequest, MetadataResponse, ProduceRequest, RequestHeader,
+    ResponseHeader, TopicName, create_topics_request, fetch_request, list_offsets_request,
+    metadata_request, produce_request,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use kafka_protocol::records::{Compression, RecordBatchDecoder};
@@ -309,6 +310,32 @@ impl RawConnection {
         self.call(&request).await
     }
 
+    /// CreateTopics for one topic, exactly as given (no client-side checks: librdkafka and
+    /// Kafka's own tools refuse a replication factor below -1 before sending anything), and
+    /// the error code the broker answered for it (`0` for none).
+    pub async fn create_topic(
+        &mut self,
+        topic: &str,
+        partitions: i32,
+        replication_factor: i16,
+    ) -> anyhow::Result<i16> {
+        let request = CreateTopicsRequest::default()
+            .with_timeout_ms(IO_TIMEOUT.as_millis() as i32)
+            .with_topics(vec![
+                create_topics_request::CreatableTopic::default()
+                    .with_name(topic_name(topic))
+                    .with_num_partitions(partitions)
+                    .with_replication_factor(replication_factor),
+            ]);
+        let response = self.call(&request).await?;
+        let result = response
+            .topics
+            .iter()
+            .find(|t| t.name.0.as_str() == topic)
+            .ok_or_else(|| anyhow!("CreateTopics response lacks topic {topic:?}"))?;
+        Ok(result.error_code)
+    }
+
     /// Builds a Produce request of one uncompressed v2 batch for one partition.
     pub fn produce_request(
         topic: &str,
@@ -408,6 +435,21 @@ impl RawConnection {
         offset: i64,
         max_wait_ms: i32,
     ) -> anyhow::Result<FetchedPartition> {
+        self.fetch_in_epoch(topic, partition, offset, max_wait_ms, -1)
+            .await
+    }
+
+    /// [`Self::fetch`] naming the leader epoch the client believes current
+    /// (`current_leader_epoch`; -1 names none). A broker whose epoch is higher answers
+    /// FENCED_LEADER_EPOCH, one whose epoch is lower UNKNOWN_LEADER_EPOCH (KIP-320).
+    pub async fn fetch_in_epoch(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        max_wait_ms: i32,
+        current_leader_epoch: i32,
+    ) -> anyhow::Result<FetchedPartition> {
         const PARTITION_MAX_BYTES: i32 = 4 * 1024 * 1024;
         let request = FetchRequest::default()
             .with_replica_id(BrokerId(-1))
@@ -423,7 +465,7 @@ impl RawConnection {
                     .with_partitions(vec![
                         fetch_request::FetchPartition::default()
                             .with_partition(partition)
-                            .with_current_leader_epoch(-1)
+                            .with_current_leader_epoch(current_leader_epoch)
                             .with_fetch_offset(offset)
                             .with_last_fetched_epoch(-1)
                             .with_log_start_offset(-1)
@@ -511,6 +553,25 @@ impl RawClient {
             .next()
             .ok_or_else(|| anyhow!("empty bootstrap address"))?;
         RawConnection::connect(first.trim()).await
+    }
+
+    /// The connection to one broker by node id (its address from Metadata), as a client
+    /// that sends a request to a broker of its choosing, right or wrong, does.
+    pub async fn broker(&mut self, node_id: i32) -> anyhow::Result<&mut RawConnection> {
+        if !self.nodes.contains_key(&node_id) {
+            let metadata = self.any_broker().await?.metadata(Some(&[]), false).await?;
+            let broker = metadata
+                .brokers
+                .iter()
+                .find(|b| b.node_id.0 == node_id)
+                .ok_or_else(|| anyhow!("Metadata lists no broker {node_id}"))?;
+            let address = format!("{}:{}", broker.host.as_str(), broker.port);
+            let connection = RawConnection::connect(&address).await?;
+            self.nodes.insert(node_id, connection);
+        }
+        self.nodes
+            .get_mut(&node_id)
+            .ok_or_else(|| anyhow!("no connection to broker {node_id}"))
     }
 
     /// The address of a partition's leader; `None` when Metadata knows no leader for it

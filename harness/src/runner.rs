@@ -200,3 +200,42 @@ where
         errors,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Outcome;
+    use crate::target::reference_cluster::ReferenceClusterTarget;
+
+    /// A scenario that stops a broker and leaves it stopped, and one that needs every broker.
+    const LEAVES_A_BROKER_STOPPED: &str = r#"Feature: Restore after a fault
+  @requires-multiple-brokers @requires-fault-control @serial
+  Scenario: A follower is stopped and left stopped
+    Given a topic "left" with 1 partition, replication factor 3 and configs:
+      | min.insync.replicas | 1 |
+    And a follower of partition 0 of "left" has been stopped
+    And within 20 seconds partition 0 of "left" has 2 in-sync replicas
+"#;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_after_hook_starts_every_broker_a_scenario_stopped() {
+        let features = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            features.path().join("restore.feature"),
+            LEAVES_A_BROKER_STOPPED,
+        )
+        .expect("feature written");
+        let target = Arc::new(ReferenceClusterTarget::start(3).await.expect("starts"));
+        let options = RunOptions {
+            features_dir: features.path().to_path_buf(),
+            verbose: false,
+            ..RunOptions::default()
+        };
+        let summary = run_features(target.clone(), &options).await;
+        let outcomes: Vec<&Outcome> = summary.results.iter().map(|r| &r.outcome).collect();
+        assert_eq!(outcomes, vec![&Outcome::Passed], "{}", summary.render());
+        // The scenario stopped a broker and did not start it: the hook did.
+        assert_eq!(target.running_ids().await, vec![1, 2, 3]);
+        target.shutdown().await;
+    }
+}

@@ -10,18 +10,21 @@
 //! engine answering) says why in [`Target::unavailable`], and every scenario is skipped with
 //! that reason.
 //!
-//! Implementations: [`ReferenceTarget`] (the in-process reference broker), [`BootstrapTarget`]
+//! Implementations: [`ReferenceTarget`] (the in-process reference broker),
+//! [`reference_cluster::ReferenceClusterTarget`] (the in-process reference cluster of N
+//! brokers, stopped and started in process), [`BootstrapTarget`]
 //! (any running Kafka-compatible broker, no fault control), [`kafka_local::KafkaLocalTarget`]
 //! (real Apache Kafka from Maven jars, started by `ci/kafka/` scripts, faults by signals to
 //! its processes) and, with the `testcontainers` cargo feature, the `apache/kafka` image.
-//! [`spec::TargetSpec`] names them on the command line (`reference`, `kafka-local:3`,
-//! `bootstrap=host:port`, `testcontainers`).
+//! [`spec::TargetSpec`] names them on the command line (`reference`, `reference:3`,
+//! `kafka-local:3`, `bootstrap=host:port`, `testcontainers`).
 //!
 //! # References
 //!
 //! - `DESIGN.md`, "harness/: specs, targets, differential runs".
 
 pub mod kafka_local;
+pub mod reference_cluster;
 pub mod spec;
 #[cfg(feature = "testcontainers")]
 pub mod testcontainers;

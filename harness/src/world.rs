@@ -75,6 +75,8 @@ pub struct KafkaWorld {
     broker_aliases: Vec<i32>,
     /// Consumer group members and what the scenario saw of their groups.
     pub groups: crate::group_client::Groups,
+    /// Brokers replication steps stopped or froze, and the leaderships they held.
+    pub replication: crate::steps::replication::ReplicationState,
 }
 
 impl KafkaWorld {
@@ -99,6 +101,7 @@ impl KafkaWorld {
             trace: Vec::new(),
             broker_aliases: Vec::new(),
             groups: crate::group_client::Groups::default(),
+            replication: Default::default(),
         })
     }
 

@@ -1,6 +1,9 @@
 //! N brokers and one controller in one process, each broker on its own port of 127.0.0.1,
-//! with fault control for tests: [`Cluster::stop`] crashes a broker, [`Cluster::start`]
-//! brings it back as a new incarnation over the same data.
+//! with fault control for tests: [`Cluster::stop`] crashes a broker (a process crash),
+//! [`Cluster::power_loss`] also loses what its logs had not flushed, [`Cluster::start_broker`]
+//! brings it back as a new incarnation over the same data; [`Cluster::isolate`] cuts a broker
+//! off from the other brokers and the controller (not from clients) until [`Cluster::heal`];
+//! [`Cluster::pause`] freezes it (SIGSTOP) until [`Cluster::resume`].
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -25,24 +28,32 @@
 //! A stopped broker keeps its partition logs, epoch caches and high watermarks (a process
 //! crash: the page cache survives), and a broker started again registers as a new
 //! incarnation, catches up with the metadata and only then takes up its replicas again.
+//! With a `data_dir`, each broker keeps its replicas in Kafka's layout under
+//! `<data_dir>/broker-<id>` (see `cluster::storage`) and opens them from the files when it
+//! starts again; without one they wait in memory. Each broker applies its topics' retention
+//! to its replicas, leader and followers alike; a follower also takes the leader's log start
+//! offset from its Fetch responses.
+//!
+//! With a `data_dir` the controller also keeps its topics (ids, assignments, ISRs, configs)
+//! in `<data_dir>/__cluster_metadata` (see `cluster::metadata`), so a whole cluster started
+//! again on the same `data_dir` has its topics and, from the brokers' files, their records.
 //!
 //! # Not yet
 //!
-//! Partition logs of a cluster live in memory (`data_dir` only holds each broker's own
-//! `__consumer_offsets`); groups are coordinated by the lowest-numbered live broker with its
-//! own, unreplicated `__consumer_offsets` (a coordinator failover loses committed offsets);
-//! DeleteTopics and DescribeConfigs still act on the broker's local state (they see no
-//! cluster topic); topic configs other than the replication ones are kept beside the
-//! controller, not in its records; cutting a broker off from the others and pausing it are
-//! not there yet.
+//! Topic configs other than the replication ones are kept beside the controller, not in
+//! its records. An isolated broker still reaches the controller for the requests clients send
+//! it (CreateTopics, CreatePartitions).
 //!
 //! # References
 //! - KIP-500 / KIP-631 (KRaft brokers and controller), KIP-392 (`ReplicaState` in Fetch)
 //! - `kafka.server.BrokerServer`, `BrokerLifecycleManager`, `ReplicaFetcherThread`
 
 mod client;
+mod fault;
 mod fetcher;
+mod metadata;
 mod node;
+mod storage;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -62,8 +73,12 @@ use crate::config::BrokerConfig;
 use crate::controller::{Controller, ControllerConfig};
 use crate::server::{self, Shared};
 
+pub use fault::Fault;
+use fault::Faults;
+use metadata::MetadataStore;
 pub use node::Node;
-use node::{Disk, Settings};
+use node::Settings;
+use storage::Disk;
 
 /// How often the controller looks for expired broker sessions.
 const CONTROLLER_TICK_MS: u64 = 50;
@@ -103,14 +118,25 @@ pub(crate) struct ControllerHandle {
     inner: Mutex<Controller>,
     /// The offset of the last metadata record: brokers wake up when it moves.
     pub(crate) changed: watch::Sender<i64>,
+    /// With a `data_dir`: where the topics are kept, and their configs to keep with them.
+    store: Option<(MetadataStore, Arc<TopicConfigs>)>,
 }
 
 impl ControllerHandle {
-    /// Runs `f` on the controller, then tells brokers if the metadata log grew.
+    /// Runs `f` on the controller, then tells brokers if the metadata log grew (and, with a
+    /// `data_dir`, writes the topics down before anyone can act on the change).
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Controller) -> R) -> R {
         let mut controller = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let result = f(&mut controller);
         let offset = controller.metadata_offset();
+        if let Some((store, configs)) = &self.store
+            && *self.changed.borrow() != offset
+        {
+            let configs = configs.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(error) = store.write(controller.image(), &configs) {
+                tracing::error!(%error, "cannot write the cluster metadata");
+            }
+        }
         drop(controller);
         self.changed.send_if_modified(|known| {
             let moved = *known != offset;
@@ -151,6 +177,7 @@ pub struct Cluster {
     broker_configs: Vec<(String, String)>,
     data_dir: Option<PathBuf>,
     settings: Settings,
+    faults: Arc<Faults>,
 }
 
 impl Cluster {
@@ -168,8 +195,9 @@ impl Cluster {
         if options.brokers == 0 {
             return Err(invalid("a cluster needs at least one broker"));
         }
-        let (settings, broker_configs) = Settings::split(&options.configs).map_err(invalid)?;
+        let (mut settings, broker_configs) = Settings::split(&options.configs).map_err(invalid)?;
         let base = broker_config(&broker_configs, 1)?;
+        settings.log_retention_check_interval_ms = base.log_retention_check_interval_ms;
         let controller_config = ControllerConfig {
             broker_session_timeout_ms: settings.broker_session_timeout_ms,
             num_partitions: base.num_partitions,
@@ -177,20 +205,32 @@ impl Cluster {
             min_insync_replicas: base.min_insync_replicas,
             ..ControllerConfig::default()
         };
+        let mut controller = Controller::new(controller_config, now_ms() as u64);
+        let topic_configs: Arc<TopicConfigs> = Arc::new(Mutex::new(BTreeMap::new()));
+        let store = match &options.data_dir {
+            Some(dir) => {
+                let store = MetadataStore::new(dir);
+                restore_topics(&store, &mut controller, &topic_configs, &base)?;
+                Some((store, topic_configs.clone()))
+            }
+            None => None,
+        };
         let controller = Arc::new(ControllerHandle {
-            inner: Mutex::new(Controller::new(controller_config, now_ms() as u64)),
+            inner: Mutex::new(controller),
             changed: watch::channel(-1).0,
+            store,
         });
         let controller_task = tokio::spawn(controller_loop(controller.clone()));
         let mut cluster = Cluster {
             controller,
             controller_task,
             addresses: Arc::new(Mutex::new(BTreeMap::new())),
-            topic_configs: Arc::new(Mutex::new(BTreeMap::new())),
+            topic_configs,
             slots: BTreeMap::new(),
             broker_configs,
             data_dir: options.data_dir,
             settings,
+            faults: Arc::new(Faults::new(1..=options.brokers as i32)),
         };
         for id in 1..=options.brokers as i32 {
             let port = match options.port {
@@ -198,9 +238,13 @@ impl Cluster {
                 base => u16::try_from(i32::from(base) + id - 1)
                     .map_err(|_| invalid("broker ports above 65535"))?,
             };
+            let disk = match &cluster.data_dir {
+                Some(dir) => Disk::at(dir.join(format!("broker-{id}"))),
+                None => Disk::memory(),
+            };
             let slot = Slot {
                 port,
-                disk: Arc::new(Disk::default()),
+                disk: Arc::new(disk),
                 running: None,
             };
             cluster.slots.insert(id, slot);
@@ -220,14 +264,14 @@ impl Cluster {
         if slot.running.is_some() {
             return Ok(());
         }
-        let data_dir = self
-            .data_dir
-            .as_ref()
-            .map(|d| d.join(format!("broker-{broker_id}")));
+        let data_dir = self.broker_dir(broker_id);
         let core = BrokerCore::open(config, data_dir.as_deref(), now_ms())
             .map_err(|e| io::Error::other(e.to_string()))?;
+        slot.disk.load()?;
         let listener = TcpListener::bind(("127.0.0.1", slot.port)).await?;
         let addr = listener.local_addr()?;
+        // A new process is not frozen; a cut network stays cut.
+        self.faults.update(broker_id, |f| f.paused = false);
         let node = Node::new(
             broker_id,
             self.controller.clone(),
@@ -235,6 +279,7 @@ impl Cluster {
             self.topic_configs.clone(),
             self.settings,
             slot.disk.clone(),
+            self.faults.clone(),
         );
         let shared = Arc::new(Shared::new_in_cluster(core, addr, node.clone()));
         let (shutdown, _) = broadcast::channel(1);
@@ -256,15 +301,33 @@ impl Cluster {
     }
 
     /// Crashes a broker: its replication tasks are aborted, its listener and connections
-    /// closed. Its logs stay (a process crash), for [`Cluster::start_broker`].
+    /// closed. Its logs stay (a process crash: everything appended is in the page cache), its
+    /// offset checkpoints are written, for [`Cluster::start_broker`].
     pub async fn stop(&mut self, broker_id: i32) {
-        let Some(running) = self
+        if let Some(node) = self.halt(broker_id).await {
+            node.keep_on_disk();
+            tracing::info!(broker_id, "cluster broker stopped");
+        }
+    }
+
+    /// Cuts a broker's power: as [`Cluster::stop`], but each of its replica logs loses what
+    /// was appended since it was last flushed (its recovery point: the log end offset when it
+    /// was opened, or at its last flush; replicas are flushed only at open), and the offset
+    /// checkpoints keep their last periodic values. Acknowledged records survive only on the
+    /// other replicas, as in Kafka, which leaves durability to replication.
+    pub async fn power_loss(&mut self, broker_id: i32) {
+        if let Some(node) = self.halt(broker_id).await {
+            node.lose_power();
+            tracing::info!(broker_id, "cluster broker lost power");
+        }
+    }
+
+    /// Aborts a broker's tasks and closes its listener; its node, if it was running.
+    async fn halt(&mut self, broker_id: i32) -> Option<Arc<Node>> {
+        let running = self
             .slots
             .get_mut(&broker_id)
-            .and_then(|s| s.running.take())
-        else {
-            return;
-        };
+            .and_then(|s| s.running.take())?;
         running.node.crash();
         let _ = running.shutdown.send(());
         if tokio::time::timeout(STOP_GRACE, running.server)
@@ -273,8 +336,51 @@ impl Cluster {
         {
             tracing::warn!(broker_id, "broker did not stop in time");
         }
-        running.node.keep_on_disk();
-        tracing::info!(broker_id, "cluster broker stopped");
+        Some(running.node)
+    }
+
+    /// Cuts broker `broker_id` off from the other brokers and the controller (a network
+    /// partition between brokers; clients still reach it). Its fetchers and the other
+    /// brokers' fetches to it fail, its heartbeats are lost, so the controller fences it after
+    /// `broker.session.timeout.ms`. Returns false for an unknown broker.
+    pub fn isolate(&self, broker_id: i32) -> bool {
+        let known = self.faults.update(broker_id, |f| f.isolated = true);
+        tracing::info!(broker_id, "cluster broker isolated");
+        known
+    }
+
+    /// Undoes every [`Cluster::isolate`].
+    pub fn heal(&self) {
+        self.faults.heal();
+        tracing::info!("cluster network healed");
+    }
+
+    /// Freezes broker `broker_id` as SIGSTOP would: its connections stay open but no request
+    /// is answered, and it sends no heartbeat and fetches nothing, until [`Cluster::resume`].
+    /// Returns false for an unknown broker.
+    pub fn pause(&self, broker_id: i32) -> bool {
+        let known = self.faults.update(broker_id, |f| f.paused = true);
+        tracing::info!(broker_id, "cluster broker paused");
+        known
+    }
+
+    /// Lets a paused broker run again; requests read while it was paused are answered now.
+    pub fn resume(&self, broker_id: i32) -> bool {
+        let known = self.faults.update(broker_id, |f| f.paused = false);
+        tracing::info!(broker_id, "cluster broker resumed");
+        known
+    }
+
+    /// The faults injected into broker `broker_id` now.
+    pub fn fault(&self, broker_id: i32) -> Fault {
+        self.faults.get(broker_id)
+    }
+
+    /// The directory broker `broker_id` keeps its files in (`None` without a `data_dir`).
+    pub fn broker_dir(&self, broker_id: i32) -> Option<PathBuf> {
+        self.data_dir
+            .as_ref()
+            .map(|d| d.join(format!("broker-{broker_id}")))
     }
 
     /// Starts a stopped broker again (alias of [`Cluster::start_broker`]).
@@ -380,6 +486,32 @@ async fn controller_loop(controller: Arc<ControllerHandle>) {
             tracing::info!(fenced, "controller fenced brokers with expired sessions");
         }
     }
+}
+
+/// Gives the controller the topics a previous cluster on the same `data_dir` had.
+fn restore_topics(
+    store: &MetadataStore,
+    controller: &mut Controller,
+    topic_configs: &TopicConfigs,
+    broker: &BrokerConfig,
+) -> io::Result<()> {
+    let topics = store.read()?;
+    let mut configs = topic_configs.lock().unwrap_or_else(|p| p.into_inner());
+    for topic in topics {
+        controller
+            .restore_topic(&topic.name, topic.topic_id, topic.config, &topic.partitions)
+            .map_err(|e| io::Error::other(e.message))?;
+        match crate::config::TopicConfig::new(broker, topic.overrides) {
+            Ok(config) => {
+                configs.insert(topic.name.clone(), config);
+            }
+            Err(e) => {
+                tracing::warn!(topic = %topic.name, error = %e.0, "restored topic configs refused; using the defaults")
+            }
+        }
+        tracing::info!(topic = %topic.name, "restored topic");
+    }
+    Ok(())
 }
 
 fn broker_config(configs: &[(String, String)], broker_id: i32) -> io::Result<BrokerConfig> {

@@ -4,30 +4,82 @@
 //!
 //! Durability the way Kafka does it: every group record goes, in Kafka's own key/value
 //! schemas, to partition `abs(hashCode(group.id)) % offsets.topic.num.partitions` of
-//! `__consumer_offsets`, and on start the whole log is replayed into a fresh coordinator. The
-//! topic is created on first use, is internal (clients cannot produce to it), and — as the
+//! `__consumer_offsets`. The topic is internal (clients cannot produce to it) and — as the
 //! reference does not compact — keeps its records forever (`retention.ms=-1`).
 //!
-//! Lock order: the coordinator, then the broker state; neither is held across an `.await`.
+//! # A single broker
+//!
+//! The broker coordinates every group. The topic is created on first use in the broker's own
+//! state, records are appended to it synchronously, and on start the whole log is replayed
+//! into a fresh coordinator.
+//!
+//! # A broker of a cluster
+//!
+//! `__consumer_offsets` is a replicated topic like any other, created through the controller
+//! by the first FindCoordinator (`offsets.topic.num.partitions`,
+//! `offsets.topic.replication.factor`; with fewer brokers than that the controller refuses
+//! and FindCoordinator keeps answering COORDINATOR_NOT_AVAILABLE, as Kafka 4 does). The
+//! coordinator of a group is the leader of the group's partition, and each broker's
+//! coordinator serves only the partitions it leads ([`GroupCoordinator::partitioned`]): the
+//! broker tells this service whenever it starts or stops leading one
+//! ([`OffsetsLeadership`], sent from the replica state changes), and the service loads the
+//! partition's groups by replaying its log (requests meanwhile get
+//! COORDINATOR_LOAD_IN_PROGRESS) or unloads them (parked requests get NOT_COORDINATOR).
+//!
+//! A write is appended to the partition as its leader and answered only once the high
+//! watermark passed it, i.e. once every in-sync replica has it — Kafka's coordinator runtime
+//! appends with acks=1 and defers the response until the high watermark moves, within
+//! `offsets.commit.timeout.ms`. So a committed offset that was acknowledged survives the
+//! loss of its coordinator: the next leader of the partition replays it. Failures are
+//! mapped as `CoordinatorOperationExceptionHelper` does: lost leadership
+//! (NOT_LEADER_OR_FOLLOWER) and storage errors are NOT_COORDINATOR, a timeout or too few
+//! replicas COORDINATOR_NOT_AVAILABLE; the JoinGroup / SyncGroup requests the write would
+//! have answered get the same error. As in Kafka, a write that timed out stays in the
+//! coordinator's memory and in the log (it may still commit); a write the log refused is
+//! undone by reloading the partition from its log.
+//!
+//! Every broker also drops, from the groups it coordinates, the committed offsets of topics
+//! that left its metadata image (a DeleteTopics through any broker), as Kafka's metadata
+//! publisher tells every coordinator of deleted partitions.
+//!
+//! Unlike Kafka's runtime, reads (OffsetFetch, DescribeGroups, ListGroups) and writes
+//! without records see the coordinator's latest state, not the last committed one: an
+//! OffsetFetch racing an OffsetCommit may see the offset before the commit is answered.
+//!
+//! Lock order: the coordinator, then the broker state or the cluster node's state (or the
+//! controller, for an AlterPartition an append causes); none is held across an `.await`.
+//! The node tells of leadership over a channel, never by taking the coordinator's lock.
 //!
 //! # References
-//! - `org.apache.kafka.coordinator.group.GroupCoordinatorService` (`topicPartitionFor`)
+//! - `org.apache.kafka.coordinator.group.GroupCoordinatorService` (`topicPartitionFor`,
+//!   `onElection`, `onResignation`), `CoordinatorRuntime` (deferred writes, loading),
+//!   `CoordinatorOperationExceptionHelper` (error mapping)
 //! - `kafka.coordinator.group.GroupMetadataManager` (loading `__consumer_offsets`)
+//! - `kafka.server.KafkaApis.getCoordinator`, `AutoTopicCreationManager`
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytes::BytesMut;
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::records::{Compression, RecordBatchDecoder};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
+use uuid::Uuid;
 
 use crate::api::now_ms;
 use crate::broker::BrokerCore;
-use crate::group::{Completion, Effects, GroupCoordinator, GroupRecord, RequestToken};
+use crate::cluster::Node;
+use crate::config::{BrokerConfig, TopicConfig};
+use crate::group::{Completion, Effects, GroupCoordinator, GroupRecord, RequestToken, ShardState};
+use crate::log::Log;
 use crate::record_batch::{NewRecord, encode_producer_batch};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
+
+pub use crate::group::partition_for;
 
 /// Kafka's internal topic for committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -38,6 +90,26 @@ const OFFSETS_SEGMENT_BYTES: &str = "104857600";
 /// How much of the offsets log one replay read takes.
 const REPLAY_READ_BYTES: usize = 1024 * 1024;
 
+/// How often a broker of a cluster looks for topics deleted from its metadata image.
+const TOPIC_CHECK: Duration = Duration::from_millis(200);
+
+/// How often a write waiting for the high watermark looks again without being woken.
+const COMMIT_POLL: Duration = Duration::from_millis(50);
+
+/// Partition existence as the coordinator checks it (OffsetCommit, OffsetDelete).
+pub type PartitionExists<'a> = &'a dyn Fn(&str, i32) -> bool;
+
+/// This broker started or stopped leading a partition of `__consumer_offsets` (sent by the
+/// cluster node whenever it applies that partition's metadata).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetsLeadership {
+    pub partition: i32,
+    /// How many partitions the topic has.
+    pub partitions: i32,
+    pub leader_epoch: i32,
+    pub is_leader: bool,
+}
+
 /// The coordinator and the requests parked on it.
 pub struct GroupService {
     coordinator: Mutex<GroupCoordinator>,
@@ -45,6 +117,30 @@ pub struct GroupService {
     next_token: AtomicU64,
     /// Woken after every call, so the timer re-reads the coordinator's next deadline.
     timer: Notify,
+    cluster: Option<ClusterSide>,
+}
+
+/// What a broker of a cluster adds: its replicas, and news of its leadership.
+struct ClusterSide {
+    node: Arc<Node>,
+    leadership: Mutex<Option<mpsc::UnboundedReceiver<OffsetsLeadership>>>,
+}
+
+/// Records appended as leader, waiting for the high watermark.
+struct Written {
+    partition: i32,
+    key: (Uuid, i32),
+    leader_epoch: i32,
+    /// The high watermark that commits them: the last offset + 1.
+    required_offset: i64,
+}
+
+/// A call's effects on their way out: its completions wait for its writes.
+struct Pending {
+    written: Vec<Written>,
+    /// The error of a write the leader refused outright.
+    refused: Option<i16>,
+    completions: Vec<(RequestToken, Completion)>,
 }
 
 impl GroupService {
@@ -57,11 +153,34 @@ impl GroupService {
         }
         let effects = coordinator.on_loaded(now_ms);
         append_records(core, &effects.records, now_ms);
+        GroupService::with(coordinator, None)
+    }
+
+    /// The coordinator of a broker that is `node` of a cluster: it serves the groups of the
+    /// `__consumer_offsets` partitions the node leads, once loaded.
+    pub fn for_cluster(config: &BrokerConfig, node: Arc<Node>, now_ms: i64) -> GroupService {
+        let coordinator = GroupCoordinator::partitioned(
+            config.group.clone(),
+            config.offsets_topic_num_partitions,
+            now_ms,
+        );
+        let leadership = node.watch_offsets_leadership();
+        GroupService::with(
+            coordinator,
+            Some(ClusterSide {
+                node,
+                leadership: Mutex::new(Some(leadership)),
+            }),
+        )
+    }
+
+    fn with(coordinator: GroupCoordinator, cluster: Option<ClusterSide>) -> GroupService {
         GroupService {
             coordinator: Mutex::new(coordinator),
             parked: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
             timer: Notify::new(),
+            cluster,
         }
     }
 
@@ -80,24 +199,131 @@ impl GroupService {
         (token, rx)
     }
 
-    /// Runs `call` on the coordinator (with the broker state, to check partitions), appends
-    /// the records it emits, then delivers the completions; returns the call's own answer.
+    /// Runs `call` on the coordinator (with a check that a topic-partition exists), makes
+    /// the records it emits durable, then delivers the completions and returns the call's
+    /// own answer. In a cluster, durable means committed: if the write fails, the answer
+    /// is `failed(answer, error_code)` and the completions carry the error.
+    pub async fn write<R>(
+        &self,
+        shared: &Shared,
+        call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
+        failed: impl FnOnce(R, i16) -> R,
+    ) -> R {
+        let (answer, pending) = self.apply(shared, call);
+        match self.settle(pending).await {
+            Ok(()) => answer,
+            Err(code) => failed(answer, code),
+        }
+    }
+
+    /// [`GroupService::write`] without waiting: the completions go out once the records
+    /// are appended (for callers that cannot wait, e.g. DeleteTopics dropping offsets).
     pub fn run<R>(
         &self,
         shared: &Shared,
-        call: impl FnOnce(&mut GroupCoordinator, &BrokerCore, i64) -> (R, Effects),
+        call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
     ) -> R {
-        let now = now_ms();
-        let (answer, completions) = {
-            let mut coordinator = self.coordinator();
-            let mut core = shared.core();
-            let (answer, effects) = call(&mut coordinator, &core, now);
-            append_records(&mut core, &effects.records, now);
-            (answer, effects.completions)
+        let (answer, pending) = self.apply(shared, call);
+        let completions = match pending.refused {
+            None => pending.completions,
+            Some(code) => pending
+                .completions
+                .into_iter()
+                .map(|(token, completion)| (token, completion.failed(code)))
+                .collect(),
         };
         self.deliver(completions);
-        self.timer.notify_one();
         answer
+    }
+
+    /// The synchronous half of [`GroupService::write`]: runs the call and appends.
+    fn apply<R>(
+        &self,
+        shared: &Shared,
+        call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
+    ) -> (R, Pending) {
+        let now = now_ms();
+        let mut coordinator = self.coordinator();
+        let result = match &self.cluster {
+            None => {
+                let mut core = shared.core();
+                let exists = |topic: &str, partition: i32| core.partition(topic, partition).is_ok();
+                let (answer, effects) = call(&mut coordinator, &exists, now);
+                append_records(&mut core, &effects.records, now);
+                let pending = Pending {
+                    written: Vec::new(),
+                    refused: None,
+                    completions: effects.completions,
+                };
+                (answer, pending)
+            }
+            Some(side) => {
+                let exists = |topic: &str, partition: i32| {
+                    let state = side.node.state();
+                    state.image.topic_by_name(topic).is_some_and(|t| {
+                        usize::try_from(partition).is_ok_and(|p| p < t.partitions.len())
+                    })
+                };
+                let (answer, effects) = call(&mut coordinator, &exists, now);
+                let timeout_ms = coordinator.config().offsets_commit_timeout_ms;
+                let (written, refused) =
+                    append_replicated(&side.node, &effects.records, timeout_ms, now);
+                let mut error = None;
+                for (partition, code) in refused {
+                    error = Some(map_write_error(code));
+                    // The coordinator already applied what the log refused: start over from
+                    // the log, if this broker still leads the partition.
+                    let fx = coordinator.unload_partition(partition, None, now);
+                    self.deliver(fx.completions);
+                    if let Some(epoch) = led_epoch(&side.node, partition) {
+                        let fx = load_partition(&mut coordinator, &side.node, partition, epoch);
+                        self.deliver(fx.completions);
+                    }
+                }
+                let pending = Pending {
+                    written,
+                    refused: error,
+                    completions: effects.completions,
+                };
+                (answer, pending)
+            }
+        };
+        drop(coordinator);
+        self.timer.notify_one();
+        result
+    }
+
+    /// Waits until the pending writes are committed, then delivers the completions (with
+    /// the write's error if it failed).
+    async fn settle(&self, pending: Pending) -> Result<(), i16> {
+        let mut outcome = pending.refused.map_or(Ok(()), Err);
+        if outcome.is_ok()
+            && let Some(side) = &self.cluster
+        {
+            let timeout_ms = self.coordinator().config().offsets_commit_timeout_ms;
+            let deadline = Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
+            for written in &pending.written {
+                if let Err(code) = committed(&side.node, written, deadline).await {
+                    tracing::debug!(
+                        partition = written.partition,
+                        code,
+                        "group write not committed"
+                    );
+                    outcome = Err(code);
+                    break;
+                }
+            }
+        }
+        let completions = match outcome {
+            Ok(()) => pending.completions,
+            Err(code) => pending
+                .completions
+                .into_iter()
+                .map(|(token, completion)| (token, completion.failed(code)))
+                .collect(),
+        };
+        self.deliver(completions);
+        outcome
     }
 
     /// Reads the coordinator without changing it.
@@ -106,6 +332,9 @@ impl GroupService {
     }
 
     fn deliver(&self, completions: Vec<(RequestToken, Completion)>) {
+        if completions.is_empty() {
+            return;
+        }
         let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
         for (token, completion) in completions {
             // A client that went away dropped its receiver; its answer is dropped too.
@@ -124,20 +353,90 @@ impl GroupService {
     }
 
     /// Answers parked requests with NOT_COORDINATOR (broker shutdown).
-    pub fn unload(&self, shared: &Shared) {
-        self.run(shared, |c, _, now| ((), c.unload(now)));
+    pub fn unload(&self, _shared: &Shared) {
+        let effects = self.coordinator().unload(now_ms());
+        self.deliver(effects.completions);
+        self.timer.notify_one();
+    }
+
+    /// Loads or unloads one partition's groups as this broker's leadership of it changed.
+    fn on_leadership(&self, side: &ClusterSide, change: OffsetsLeadership) {
+        tracing::debug!(
+            ?change,
+            "group coordinator follows __consumer_offsets leadership"
+        );
+        let (partition, epoch) = (change.partition, change.leader_epoch);
+        let effects = if change.is_leader {
+            {
+                let mut coordinator = self.coordinator();
+                coordinator.set_partition_count(change.partitions);
+                if !coordinator.begin_load(partition, epoch) {
+                    return;
+                }
+            }
+            // Read without the coordinator's lock: meanwhile the partition's groups answer
+            // COORDINATOR_LOAD_IN_PROGRESS and the others are served as usual.
+            let records = partition_records(&side.node, partition);
+            finish_load(&mut self.coordinator(), partition, epoch, &records)
+        } else {
+            self.coordinator()
+                .unload_partition(partition, Some(epoch), now_ms())
+        };
+        // A load writes nothing (an oversized group's rebalance only parks); an unload
+        // answers the parked requests of its groups.
+        self.deliver(effects.completions);
+        self.timer.notify_one();
     }
 }
 
-/// Calls `tick` whenever the coordinator's next deadline passes, until shutdown.
+/// Calls `tick` whenever the coordinator's next deadline passes, and (in a cluster) follows
+/// this broker's leadership of `__consumer_offsets`, until shutdown.
 pub async fn timer_loop(shared: Arc<Shared>, mut shutdown: Shutdown) {
     let groups = &shared.groups;
+    let mut leadership = groups.cluster.as_ref().and_then(|side| {
+        side.leadership
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    });
+    let mut topic_check = tokio::time::interval(TOPIC_CHECK);
+    topic_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = groups.coordinator().next_deadline_ms();
         let wait_ms = deadline.map_or(60_000, |d| (d - now_ms()).clamp(0, 60_000));
+        let change = async {
+            match leadership.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let check = async {
+            match groups.cluster {
+                Some(_) => topic_check.tick().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {
-                groups.run(&shared, |c, _, now| ((), c.tick(now)));
+                if groups.cluster.is_none() {
+                    groups.run(&shared, |c, _, now| ((), c.tick(now)));
+                } else {
+                    spawn_write(&shared, |c, _, now| ((), c.tick(now)));
+                }
+            }
+            change = change => match (change, groups.cluster.as_ref()) {
+                (Some(change), Some(side)) => groups.on_leadership(side, change),
+                _ => leadership = None,
+            },
+            _ = check => {
+                if let Some(side) = &groups.cluster {
+                    // A topic deleted through any broker leaves every broker's image; the
+                    // offsets of a topic missing here can only be those of a deleted one
+                    // (a commit is refused for a topic this broker does not know).
+                    let topics = cluster_topic_names(&side.node);
+                    let exists = |topic: &str| topics.contains(topic);
+                    spawn_write(&shared, |c, _, _| ((), c.on_topics_missing(&exists)));
+                }
             }
             _ = groups.timer.notified() => {}
             _ = shutdown.recv() => return,
@@ -145,13 +444,111 @@ pub async fn timer_loop(shared: Arc<Shared>, mut shutdown: Shutdown) {
     }
 }
 
-/// `__consumer_offsets` partition of a group: Kafka's `Utils.abs(groupId.hashCode()) % n`.
-pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
-    let hash = group_id
-        .encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
-    let abs = if hash == i32::MIN { 0 } else { hash.abs() };
-    abs % partitions
+/// Applies a call now and lets its writes wait for their replicas in a task of their own.
+fn spawn_write(
+    shared: &Arc<Shared>,
+    call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> ((), Effects),
+) {
+    let (_, pending) = shared.groups.apply(shared, call);
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let _ = shared.groups.settle(pending).await;
+    });
+}
+
+/// The names of the topics in the node's metadata image. Kafka's `BrokerMetadataPublisher`
+/// tells every broker's coordinator of deleted partitions (`onPartitionsDeleted`); here each
+/// broker compares its groups' offsets with its image.
+fn cluster_topic_names(node: &Node) -> std::collections::BTreeSet<String> {
+    node.state()
+        .image
+        .topics()
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// Asks the controller for `__consumer_offsets` as Kafka's `AutoTopicCreationManager` does,
+/// with the broker's `offsets.topic.*` configs. Errors (already there, too few brokers for
+/// the replication factor) are only logged: FindCoordinator answers
+/// COORDINATOR_NOT_AVAILABLE either way and the client asks again.
+pub fn create_offsets_topic(node: &Node, config: &BrokerConfig) {
+    let overrides = offsets_topic_overrides();
+    let topic_config = match TopicConfig::new(config, overrides.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e.0, "bad configs for {OFFSETS_TOPIC}");
+            return;
+        }
+    };
+    let pairs: Vec<(&str, &str)> = overrides
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let created = node.controller.with(|c| {
+        let id = c.create_topic(
+            OFFSETS_TOPIC,
+            config.offsets_topic_num_partitions,
+            config.group.offsets_topic_replication_factor,
+            &pairs,
+        )?;
+        // Under the controller's lock: no broker sees the topic before its configs.
+        node.topic_configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(OFFSETS_TOPIC.to_string(), topic_config);
+        Ok::<_, crate::controller::ApiError>(id)
+    });
+    match created {
+        Ok(id) => tracing::info!(topic_id = %id, "created {OFFSETS_TOPIC}"),
+        Err(e) => {
+            tracing::debug!(code = e.code, message = %e.message, "{OFFSETS_TOPIC} not created")
+        }
+    }
+}
+
+fn offsets_topic_overrides() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("retention.ms".to_string(), "-1".to_string()),
+        (
+            "segment.bytes".to_string(),
+            OFFSETS_SEGMENT_BYTES.to_string(),
+        ),
+    ])
+}
+
+/// The `__consumer_offsets` partition a group record belongs to.
+fn record_group(record: &GroupRecord) -> &str {
+    match record {
+        GroupRecord::OffsetCommit { group_id, .. }
+        | GroupRecord::GroupMetadata { group_id, .. } => group_id,
+    }
+}
+
+/// One batch per partition, records in order.
+fn batches(records: &[GroupRecord], partitions: i32, now_ms: i64) -> BTreeMap<i32, BytesMut> {
+    let mut by_partition: BTreeMap<i32, Vec<NewRecord>> = BTreeMap::new();
+    for record in records {
+        by_partition
+            .entry(partition_for(record_group(record), partitions))
+            .or_default()
+            .push(NewRecord {
+                key: Some(record.key()),
+                value: record.value(),
+                timestamp: now_ms,
+            });
+    }
+    by_partition
+        .into_iter()
+        .filter_map(
+            |(partition, batch)| match encode_producer_batch(&batch, Compression::None) {
+                Ok(bytes) => Some((partition, bytes)),
+                Err(e) => {
+                    tracing::error!(partition, error = %e, "cannot encode group records");
+                    None
+                }
+            },
+        )
+        .collect()
 }
 
 /// Appends records to their partitions of `__consumer_offsets`, one batch per partition,
@@ -161,15 +558,16 @@ fn append_records(core: &mut BrokerCore, records: &[GroupRecord], now_ms: i64) {
         return;
     }
     if core.topic(OFFSETS_TOPIC).is_none() {
-        let overrides = BTreeMap::from([
-            ("retention.ms".to_string(), "-1".to_string()),
-            (
-                "segment.bytes".to_string(),
-                OFFSETS_SEGMENT_BYTES.to_string(),
-            ),
-        ]);
         let partitions = core.config.offsets_topic_num_partitions;
-        if let Err(e) = core.create_topic(OFFSETS_TOPIC, partitions, 1, overrides, false, now_ms) {
+        let created = core.create_topic(
+            OFFSETS_TOPIC,
+            partitions,
+            1,
+            offsets_topic_overrides(),
+            false,
+            now_ms,
+        );
+        if let Err(e) = created {
             tracing::error!(code = e.code, message = %e.message, "cannot create {OFFSETS_TOPIC}");
             return;
         }
@@ -177,29 +575,7 @@ fn append_records(core: &mut BrokerCore, records: &[GroupRecord], now_ms: i64) {
     let partitions = core
         .topic(OFFSETS_TOPIC)
         .map_or(1, |t| t.partitions.len() as i32);
-    let mut by_partition: BTreeMap<i32, Vec<NewRecord>> = BTreeMap::new();
-    for record in records {
-        let group_id = match record {
-            GroupRecord::OffsetCommit { group_id, .. }
-            | GroupRecord::GroupMetadata { group_id, .. } => group_id,
-        };
-        let batch = by_partition
-            .entry(partition_for(group_id, partitions))
-            .or_default();
-        batch.push(NewRecord {
-            key: Some(record.key()),
-            value: record.value(),
-            timestamp: now_ms,
-        });
-    }
-    for (partition, batch) in by_partition {
-        let mut bytes = match encode_producer_batch(&batch, Compression::None) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot encode group records");
-                continue;
-            }
-        };
+    for (partition, mut bytes) in batches(records, partitions, now_ms) {
         let appended = core
             .partition_mut(OFFSETS_TOPIC, partition)
             .map(|log| log.append(&mut bytes, now_ms));
@@ -213,50 +589,218 @@ fn append_records(core: &mut BrokerCore, records: &[GroupRecord], now_ms: i64) {
     }
 }
 
-/// Feeds every record of `__consumer_offsets` to the coordinator; returns how many.
+/// Appends records to their partitions of the replicated `__consumer_offsets` as leader
+/// (acks=1, as Kafka's coordinator does; the caller then waits for the high watermark).
+/// Returns what was written and the partitions whose leader refused, with the error.
+fn append_replicated(
+    node: &Node,
+    records: &[GroupRecord],
+    timeout_ms: i64,
+    now_ms: i64,
+) -> (Vec<Written>, Vec<(i32, i16)>) {
+    let (mut written, mut refused) = (Vec::new(), Vec::new());
+    if records.is_empty() {
+        return (written, refused);
+    }
+    let mut alters = Vec::new();
+    {
+        let mut guard = node.state();
+        let state = &mut *guard;
+        let topic = state
+            .image
+            .topic_by_name(OFFSETS_TOPIC)
+            .map(|t| (t.topic_id, t.partitions.len() as i32));
+        let Some((topic_id, partitions)) = topic else {
+            // Not loaded without the topic: the coordinator cannot have written.
+            tracing::error!("group records without {OFFSETS_TOPIC}");
+            return (written, refused);
+        };
+        for (partition, mut bytes) in batches(records, partitions, now_ms) {
+            let key = (topic_id, partition);
+            let Some(replica) = state.partitions.get_mut(&key) else {
+                refused.push((partition, ResponseError::NotLeaderOrFollower.code()));
+                continue;
+            };
+            let token = node.next_token();
+            match replica.append_as_leader(&mut bytes, 1, token, timeout_ms, &state.image, now_ms) {
+                Err(code) => refused.push((partition, code)),
+                Ok((info, effects)) => {
+                    written.push(Written {
+                        partition,
+                        key,
+                        leader_epoch: replica.leader_epoch(),
+                        required_offset: info.last_offset + 1,
+                    });
+                    alters.extend(node.route(state, effects));
+                }
+            }
+        }
+    }
+    node.send_alters(alters);
+    (written, refused)
+}
+
+/// Waits until the high watermark passes `written` while this broker still leads its
+/// partition at the same epoch; else Kafka's coordinator error for the failure.
+async fn committed(node: &Node, written: &Written, deadline: Instant) -> Result<(), i16> {
+    let mut progress = node.progress.subscribe();
+    loop {
+        progress.borrow_and_update();
+        {
+            let state = node.state();
+            match state.partitions.get(&written.key) {
+                Some(p) if p.is_leader() && p.leader_epoch() == written.leader_epoch => {
+                    if p.high_watermark() >= written.required_offset {
+                        return Ok(());
+                    }
+                }
+                _ => return Err(map_write_error(ResponseError::NotLeaderOrFollower.code())),
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(map_write_error(ResponseError::RequestTimedOut.code()));
+        }
+        tokio::select! {
+            _ = progress.changed() => {}
+            _ = tokio::time::sleep(COMMIT_POLL) => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// Kafka's `CoordinatorOperationExceptionHelper.handleOperationException` for write errors.
+fn map_write_error(code: i16) -> i16 {
+    match ResponseError::try_from_code(code) {
+        Some(
+            ResponseError::UnknownTopicOrPartition
+            | ResponseError::NotEnoughReplicas
+            | ResponseError::RequestTimedOut,
+        ) => ResponseError::CoordinatorNotAvailable.code(),
+        Some(ResponseError::NotLeaderOrFollower | ResponseError::KafkaStorageError) => {
+            ResponseError::NotCoordinator.code()
+        }
+        Some(
+            ResponseError::MessageTooLarge
+            | ResponseError::RecordListTooLarge
+            | ResponseError::InvalidFetchSize,
+        ) => ResponseError::UnknownServerError.code(),
+        _ => code,
+    }
+}
+
+/// The leader epoch at which `node` leads `partition` of `__consumer_offsets`, if it does.
+fn led_epoch(node: &Node, partition: i32) -> Option<i32> {
+    let state = node.state();
+    let topic_id = state.image.topic_id(OFFSETS_TOPIC)?;
+    state
+        .partitions
+        .get(&(topic_id, partition))
+        .filter(|p| p.is_leader())
+        .map(|p| p.leader_epoch())
+}
+
+/// Loads one partition led at `leader_epoch`: replays its log into the coordinator. Its
+/// groups answer COORDINATOR_LOAD_IN_PROGRESS until the replay is done.
+fn load_partition(
+    coordinator: &mut GroupCoordinator,
+    node: &Node,
+    partition: i32,
+    leader_epoch: i32,
+) -> Effects {
+    if !coordinator.begin_load(partition, leader_epoch) {
+        return Effects::default();
+    }
+    let records = partition_records(node, partition);
+    finish_load(coordinator, partition, leader_epoch, &records)
+}
+
+/// The group records of this broker's replica of one `__consumer_offsets` partition.
+fn partition_records(node: &Node, partition: i32) -> Vec<GroupRecord> {
+    let state = node.state();
+    let replica = state
+        .image
+        .topic_id(OFFSETS_TOPIC)
+        .and_then(|id| state.partitions.get(&(id, partition)));
+    match replica {
+        Some(r) => read_records(r.log(), partition),
+        None => Vec::new(),
+    }
+}
+
+/// Replays a loading partition's records and serves its groups from now on.
+fn finish_load(
+    coordinator: &mut GroupCoordinator,
+    partition: i32,
+    leader_epoch: i32,
+    records: &[GroupRecord],
+) -> Effects {
+    if coordinator.shard_state(partition) != Some(ShardState::Loading) {
+        return Effects::default();
+    }
+    for record in records {
+        coordinator.replay(record);
+    }
+    tracing::info!(
+        partition,
+        leader_epoch,
+        records = records.len(),
+        "loaded the groups of a {OFFSETS_TOPIC} partition"
+    );
+    coordinator.complete_load(partition, leader_epoch, now_ms())
+}
+
+/// Every group record of one partition's log, in order.
+fn read_records(log: &Log, partition: i32) -> Vec<GroupRecord> {
+    let mut records = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let Ok(mut bytes) = log.read(offset, REPLAY_READ_BYTES, true) else {
+            break;
+        };
+        if bytes.is_empty() {
+            break;
+        }
+        let sets = match RecordBatchDecoder::decode_all(&mut bytes) {
+            Ok(sets) => sets,
+            Err(e) => {
+                tracing::error!(partition, offset, error = %e, "unreadable group log; stopping its replay");
+                break;
+            }
+        };
+        let before = offset;
+        // A read starts at the batch holding `offset`: skip records already replayed.
+        for record in sets
+            .iter()
+            .flat_map(|s| s.records.iter())
+            .filter(|r| r.offset >= before)
+        {
+            offset = record.offset + 1;
+            let Some(key) = &record.key else { continue };
+            match GroupRecord::decode(key, record.value.as_deref()) {
+                Ok(decoded) => records.push(decoded),
+                Err(e) => {
+                    tracing::warn!(partition, offset = record.offset, error = %e, "skipping group record")
+                }
+            }
+        }
+        if offset == before {
+            break;
+        }
+    }
+    records
+}
+
+/// Feeds every record of the single broker's `__consumer_offsets` to the coordinator;
+/// returns how many.
 fn replay(core: &BrokerCore, coordinator: &mut GroupCoordinator) -> usize {
     let Some(topic) = core.topic(OFFSETS_TOPIC) else {
         return 0;
     };
     let mut replayed = 0;
     for (partition, log) in topic.partitions.iter().enumerate() {
-        let mut offset = log.log_start_offset();
-        while offset < log.log_end_offset() {
-            let Ok(mut bytes) = log.read(offset, REPLAY_READ_BYTES, true) else {
-                break;
-            };
-            if bytes.is_empty() {
-                break;
-            }
-            let sets = match RecordBatchDecoder::decode_all(&mut bytes) {
-                Ok(sets) => sets,
-                Err(e) => {
-                    tracing::error!(partition, offset, error = %e, "unreadable group log; stopping its replay");
-                    break;
-                }
-            };
-            let before = offset;
-            // A read starts at the batch holding `offset`: skip records already replayed.
-            for record in sets
-                .iter()
-                .flat_map(|s| s.records.iter())
-                .filter(|r| r.offset >= before)
-            {
-                offset = record.offset + 1;
-                let Some(key) = &record.key else { continue };
-                match GroupRecord::decode(key, record.value.as_deref()) {
-                    Ok(decoded) => {
-                        coordinator.replay(&decoded);
-                        replayed += 1;
-                    }
-                    Err(e) => {
-                        tracing::warn!(partition, offset = record.offset, error = %e, "skipping group record")
-                    }
-                }
-            }
-            if offset == before {
-                break;
-            }
+        for record in read_records(log, partition as i32) {
+            coordinator.replay(&record);
+            replayed += 1;
         }
     }
     replayed
@@ -267,11 +811,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn partitions_follow_javas_string_hash_code() {
-        // Computed with Java 17: abs(s.hashCode()) % 50.
-        assert_eq!(partition_for("order_processing_group", 50), 8);
-        assert_eq!(partition_for("", 50), 0);
-        assert_eq!(partition_for("a", 50), 47);
-        assert_eq!(partition_for("zürich-group", 50), 10);
+    fn write_errors_map_as_kafkas_coordinator() {
+        let map = |e: ResponseError| map_write_error(e.code());
+        let not_available = ResponseError::CoordinatorNotAvailable.code();
+        let not_coordinator = ResponseError::NotCoordinator.code();
+        assert_eq!(map(ResponseError::NotEnoughReplicas), not_available);
+        assert_eq!(map(ResponseError::RequestTimedOut), not_available);
+        assert_eq!(map(ResponseError::UnknownTopicOrPartition), not_available);
+        assert_eq!(map(ResponseError::NotLeaderOrFollower), not_coordinator);
+        assert_eq!(map(ResponseError::KafkaStorageError), not_coordinator);
+        assert_eq!(
+            map(ResponseError::RecordListTooLarge),
+            ResponseError::UnknownServerError.code()
+        );
+        assert_eq!(
+            map(ResponseError::NotCoordinator),
+            ResponseError::NotCoordinator.code()
+        );
     }
 }

@@ -56,15 +56,24 @@ impl Shared {
         }
     }
 
-    /// Shares `core` of a broker that is `node` of a cluster.
+    /// Shares `core` of a broker that is `node` of a cluster. Its group coordinator serves
+    /// the groups of the `__consumer_offsets` partitions the node leads (the replicated
+    /// topic, not the broker's own log).
     pub fn new_in_cluster(
         core: BrokerCore,
         advertised: SocketAddr,
         node: Arc<crate::cluster::Node>,
     ) -> Shared {
+        let max_request_bytes = core.config.socket_request_max_bytes;
+        let groups = GroupService::for_cluster(&core.config, node.clone(), now_ms());
         Shared {
+            core: Mutex::new(core),
+            groups,
+            appended: watch::channel(0).0,
+            max_request_bytes,
+            advertised_host: advertised.ip().to_string(),
+            advertised_port: i32::from(advertised.port()),
             cluster: Some(node),
-            ..Shared::new(core, advertised)
         }
     }
 
@@ -149,6 +158,13 @@ async fn retention_loop(shared: Arc<Shared>, mut shutdown: Shutdown, _done: mpsc
         tokio::select! {
             _ = ticker.tick() => {}
             _ = shutdown.recv() => return,
+        }
+        if let Some(node) = &shared.cluster {
+            // A paused cluster broker (a test's SIGSTOP) runs no timer.
+            tokio::select! {
+                _ = node.faults.wait_unpaused(node.id) => {}
+                _ = shutdown.recv() => return,
+            }
         }
         let deleted = shared.core().apply_retention(now_ms());
         if deleted > 0 {

@@ -18,6 +18,13 @@ use reference::{Cluster, ClusterOptions};
 
 const TOPIC: &str = "orders";
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 /// `brokers` brokers that fence a silent broker after `session_timeout_ms`.
 async fn cluster(brokers: usize, session_timeout_ms: &str) -> Cluster {
     let configs = [
@@ -51,7 +58,8 @@ fn batch(first: usize, count: usize) -> Bytes {
         .map(|i| NewRecord {
             key: Some(Bytes::from(format!("order-{i}"))),
             value: Some(Bytes::from(format!("value-{i}"))),
-            timestamp: 1_700_000_000_000 + i as i64,
+            // Recent: the default retention.ms (7 days) must not delete them.
+            timestamp: now_ms() + i as i64,
         })
         .collect();
     encode_producer_batch(&records, Compression::None)

@@ -14,6 +14,8 @@
 //! - [`partitioning`]: where keyed, unkeyed and explicitly placed messages land.
 //! - [`acks`]: what `acks=0` and `acks=1` mean on the wire.
 //! - [`retention`]: bulk appends, log start offsets, offset resets.
+//! - [`replication`]: where replicas and leaders are, which broker answers what, and
+//!   failover when a leader stops.
 //! - [`retry`]: what the producer's statistics say about retries.
 //! - [`faults`]: stopping brokers, and in-sync replicas while one is down.
 //! - [`groups`]: consumer groups: members joining, leaving and failing, assignments once
@@ -34,6 +36,7 @@ pub mod offsets;
 pub mod partitioning;
 pub mod producing;
 pub mod retention;
+pub mod replication;
 pub mod retry;
 pub mod topics;
 

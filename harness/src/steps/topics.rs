@@ -143,7 +143,7 @@ async fn wait_for_partitions(
     }
 }
 
-async fn create_and_wait(
+pub(crate) async fn create_and_wait(
     world: &mut KafkaWorld,
     logical: &str,
     partitions: i32,

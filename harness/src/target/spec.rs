@@ -1,5 +1,5 @@
-//! Targets by name, as the command line gives them: `reference`, `kafka-local`,
-//! `kafka-local:3`, `testcontainers`, `bootstrap=host:port[,host:port…]`.
+//! Targets by name, as the command line gives them: `reference`, `reference:3`,
+//! `kafka-local`, `kafka-local:3`, `testcontainers`, `bootstrap=host:port[,host:port…]`.
 //!
 //! Starting a target is where bad input is caught: an address where nothing answers, a
 //! Kafka that never becomes ready, a missing Java are errors that say what is missing and
@@ -18,6 +18,7 @@ use std::sync::Arc;
 use anyhow::bail;
 
 use super::kafka_local::{KafkaLocalOptions, KafkaLocalTarget};
+use super::reference_cluster::{MAX_BROKERS, ReferenceClusterTarget};
 use super::{BootstrapTarget, Capability, ReferenceTarget, Target};
 
 /// A target named on the command line.
@@ -25,6 +26,9 @@ use super::{BootstrapTarget, Capability, ReferenceTarget, Target};
 pub enum TargetSpec {
     /// The in-process reference broker.
     Reference,
+    /// The in-process reference cluster of this many brokers, with fault control
+    /// (`reference:1` is a one-broker cluster: fault control, unlike `reference`).
+    ReferenceCluster { brokers: u8 },
     /// Real Apache Kafka started by `ci/kafka/start.sh` with this many nodes (1 or 3).
     KafkaLocal { nodes: u8 },
     /// The `apache/kafka` image through testcontainers (cargo feature `testcontainers`).
@@ -50,13 +54,23 @@ impl FromStr for TargetSpec {
                 capabilities: Vec::new(),
             });
         }
+        if let Some(count) = text.strip_prefix("reference:") {
+            return match count.parse::<u8>() {
+                Ok(brokers) if (1..=MAX_BROKERS).contains(&brokers) => {
+                    Ok(TargetSpec::ReferenceCluster { brokers })
+                }
+                _ => Err(format!(
+                    "{text:?}: reference:N needs a number of brokers from 1 to {MAX_BROKERS}"
+                )),
+            };
+        }
         match text {
             "reference" => Ok(TargetSpec::Reference),
             "kafka-local" | "kafka-local:1" => Ok(TargetSpec::KafkaLocal { nodes: 1 }),
             "kafka-local:3" => Ok(TargetSpec::KafkaLocal { nodes: 3 }),
             "testcontainers" => Ok(TargetSpec::Testcontainers),
             other => Err(format!(
-                "unknown target {other:?}: reference, kafka-local, kafka-local:3, \
+                "unknown target {other:?}: reference, reference:3, kafka-local, kafka-local:3, \
                  testcontainers or bootstrap=host:port"
             )),
         }
@@ -67,6 +81,7 @@ impl fmt::Display for TargetSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TargetSpec::Reference => f.write_str("reference"),
+            TargetSpec::ReferenceCluster { brokers } => write!(f, "reference:{brokers}"),
             TargetSpec::KafkaLocal { nodes: 1 } => f.write_str("kafka-local"),
             TargetSpec::KafkaLocal { nodes } => write!(f, "kafka-local:{nodes}"),
             TargetSpec::Testcontainers => f.write_str("testcontainers"),
@@ -102,6 +117,9 @@ impl TargetSpec {
     pub async fn start(&self) -> anyhow::Result<Arc<dyn Target>> {
         match self {
             TargetSpec::Reference => Ok(Arc::new(ReferenceTarget::start().await?)),
+            TargetSpec::ReferenceCluster { brokers } => {
+                Ok(Arc::new(ReferenceClusterTarget::start(*brokers).await?))
+            }
             TargetSpec::KafkaLocal { nodes } => Ok(Arc::new(
                 KafkaLocalTarget::start(KafkaLocalOptions::new(*nodes)).await?,
             )),
@@ -189,6 +207,32 @@ mod tests {
             })
         );
         assert!("kafka-local:2".parse::<TargetSpec>().is_err());
+        assert_eq!(
+            "reference:3".parse(),
+            Ok(TargetSpec::ReferenceCluster { brokers: 3 })
+        );
+        assert_eq!(
+            " reference:1 ".parse(),
+            Ok(TargetSpec::ReferenceCluster { brokers: 1 })
+        );
+        for bad in [
+            "reference:0",
+            "reference:65",
+            "reference:",
+            "reference:x",
+            "reference:-1",
+        ] {
+            let error = bad.parse::<TargetSpec>().expect_err(bad);
+            assert!(error.contains("from 1 to 64"), "{bad}: {error}");
+        }
+        assert_eq!(
+            TargetSpec::ReferenceCluster { brokers: 3 }.to_string(),
+            "reference:3"
+        );
+        for text in ["reference", "reference:3", "kafka-local", "kafka-local:3"] {
+            let spec: TargetSpec = text.parse().expect(text);
+            assert_eq!(spec.to_string(), text);
+        }
         assert_eq!(
             TargetSpec::KafkaLocal { nodes: 3 }.to_string(),
             "kafka-local:3"

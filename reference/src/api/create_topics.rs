@@ -33,26 +33,53 @@ pub const SOURCE_DEFAULT_CONFIG: i8 = 5;
 
 pub fn handle(shared: &Shared, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
     let mut core = shared.core();
-    let mut seen = BTreeMap::new();
+    let validate_only = req.validate_only;
+    respond(req, |topic| {
+        create_one(&mut core, topic, validate_only, version)
+    })
+}
+
+/// Kafka's name for the KRaft metadata log, which no client may create.
+const CLUSTER_METADATA_TOPIC: &str = "__cluster_metadata";
+
+/// Answers the request with `create` for each topic, after the request checks of
+/// `ControllerApis.createTopics`, shared by the single broker and a cluster's brokers: a
+/// name given more than once is not created and gets one INVALID_REQUEST answer
+/// ("Duplicate topic name."), after the others, and so does `__cluster_metadata`.
+pub(crate) fn respond(
+    req: CreateTopicsRequest,
+    mut create: impl FnMut(CreatableTopic) -> CreatableTopicResult,
+) -> CreateTopicsResponse {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for topic in &req.topics {
         *seen.entry(topic.name.0.to_string()).or_insert(0) += 1;
     }
-    let topics = req
-        .topics
-        .into_iter()
-        .map(|topic| {
-            let name = topic.name.clone();
-            if seen.get(name.0.as_str()).copied().unwrap_or(0) > 1 {
-                return failed(
-                    topic,
-                    ResponseError::InvalidRequest.code(),
-                    "Duplicate topic name.".into(),
-                );
+    let mut duplicates = Vec::new();
+    let mut prohibited = None;
+    let mut results = Vec::with_capacity(req.topics.len());
+    for topic in req.topics {
+        if seen.get(topic.name.0.as_str()).copied().unwrap_or(0) > 1 {
+            if !duplicates
+                .iter()
+                .any(|t: &CreatableTopic| t.name == topic.name)
+            {
+                duplicates.push(topic);
             }
-            create_one(&mut core, topic, req.validate_only, version)
-        })
-        .collect();
-    CreateTopicsResponse::default().with_topics(topics)
+        } else if topic.name.0.as_str() == CLUSTER_METADATA_TOPIC {
+            prohibited = Some(topic);
+        } else {
+            results.push(create(topic));
+        }
+    }
+    let invalid = ResponseError::InvalidRequest.code();
+    for topic in duplicates {
+        results.push(failed(topic, invalid, "Duplicate topic name.".into()));
+    }
+    if let Some(topic) = prohibited {
+        let why = format!("Creation of internal topic {CLUSTER_METADATA_TOPIC} is prohibited.");
+        results.push(failed(topic, invalid, why));
+    }
+    CreateTopicsResponse::default().with_topics(results)
 }
 
 fn create_one(
@@ -111,26 +138,36 @@ fn create_one(
     }
 }
 
-fn configs_of(config: &TopicConfig) -> Vec<CreatableTopicConfigs> {
-    TOPIC_CONFIG_NAMES
-        .iter()
-        .filter_map(|name| {
-            let (value, set_on_topic) = config.value_of(name)?;
-            Some(
-                CreatableTopicConfigs::default()
-                    .with_name(StrBytes::from_static_str(name))
-                    .with_value(Some(StrBytes::from_string(value)))
-                    .with_config_source(if set_on_topic {
-                        SOURCE_DYNAMIC_TOPIC_CONFIG
-                    } else {
-                        SOURCE_DEFAULT_CONFIG
-                    }),
-            )
+/// The configs in force for a topic, as CreateTopics v5+ answers them (also a cluster's).
+pub(crate) fn configs_of(config: &TopicConfig) -> Vec<CreatableTopicConfigs> {
+    in_force(config)
+        .map(|(name, value, source)| {
+            CreatableTopicConfigs::default()
+                .with_name(StrBytes::from_static_str(name))
+                .with_value(Some(StrBytes::from_string(value)))
+                .with_config_source(source)
         })
         .collect()
 }
 
-fn failed(topic: CreatableTopic, code: i16, message: String) -> CreatableTopicResult {
+/// Every topic config the reference honours, with its value and source: set on the topic
+/// (DYNAMIC_TOPIC_CONFIG) or the broker's (DEFAULT_CONFIG). DescribeConfigs lists the same.
+pub(crate) fn in_force(
+    config: &TopicConfig,
+) -> impl Iterator<Item = (&'static str, String, i8)> + '_ {
+    TOPIC_CONFIG_NAMES.iter().filter_map(|name| {
+        let (value, set_on_topic) = config.value_of(name)?;
+        let source = if set_on_topic {
+            SOURCE_DYNAMIC_TOPIC_CONFIG
+        } else {
+            SOURCE_DEFAULT_CONFIG
+        };
+        Some((*name, value, source))
+    })
+}
+
+/// A topic's answer when it was not created.
+pub(crate) fn failed(topic: CreatableTopic, code: i16, message: String) -> CreatableTopicResult {
     CreatableTopicResult::default()
         .with_name(topic.name)
         .with_error_code(code)

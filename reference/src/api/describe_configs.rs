@@ -1,7 +1,8 @@
 //! DescribeConfigs for topics: every topic config the reference honours, with its value and
 //! whether it was set on the topic (DYNAMIC_TOPIC_CONFIG) or comes from the broker
-//! (DEFAULT_CONFIG). Broker resources are not described yet: they get INVALID_REQUEST with a
-//! message saying so rather than a made-up list.
+//! (DEFAULT_CONFIG). [`describe`] serves the single broker's topics and a cluster's. Broker
+//! resources are not described yet: they get INVALID_REQUEST with a message saying so rather
+//! than a made-up list.
 //!
 //! # References
 //! - KIP-133 (DescribeConfigs), KIP-226 (config sources), KIP-569 (config types)
@@ -13,9 +14,8 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
-use super::create_topics::{SOURCE_DEFAULT_CONFIG, SOURCE_DYNAMIC_TOPIC_CONFIG};
-use crate::broker::Topic;
-use crate::config::TOPIC_CONFIG_NAMES;
+use super::create_topics::in_force;
+use crate::config::TopicConfig;
 use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 4 };
@@ -32,6 +32,18 @@ pub fn handle(
     version: i16,
 ) -> DescribeConfigsResponse {
     let core = shared.core();
+    describe(req, version, |name| {
+        core.topic(name).map(|t| t.config.clone())
+    })
+}
+
+/// Answers the request with `topic_config`, which gives the configs of an existing topic
+/// (the single broker's topics, or a cluster's).
+pub fn describe(
+    req: DescribeConfigsRequest,
+    version: i16,
+    topic_config: impl Fn(&str) -> Option<TopicConfig>,
+) -> DescribeConfigsResponse {
     let results = req
         .resources
         .into_iter()
@@ -46,15 +58,15 @@ pub fn handle(
                         "the reference broker describes topic configs only",
                     )));
             }
-            match core.topic(resource.resource_name.as_str()) {
+            match topic_config(resource.resource_name.as_str()) {
                 None => result
                     .with_error_code(ResponseError::UnknownTopicOrPartition.code())
                     .with_error_message(Some(StrBytes::from_string(format!(
                         "Topic {} does not exist.",
                         resource.resource_name.as_str()
                     )))),
-                Some(topic) => result.with_configs(configs(
-                    topic,
+                Some(config) => result.with_configs(configs(
+                    &config,
                     resource.configuration_keys.as_deref(),
                     version,
                 )),
@@ -65,27 +77,22 @@ pub fn handle(
 }
 
 fn configs(
-    topic: &Topic,
+    config: &TopicConfig,
     keys: Option<&[StrBytes]>,
     version: i16,
 ) -> Vec<DescribeConfigsResourceResult> {
-    TOPIC_CONFIG_NAMES
-        .iter()
-        .filter(|name| keys.is_none_or(|keys| keys.iter().any(|k| k.as_str() == **name)))
-        .filter_map(|name| {
-            let (value, set_on_topic) = topic.config.value_of(name)?;
-            let mut entry = DescribeConfigsResourceResult::default()
+    in_force(config)
+        .filter(|(name, _, _)| keys.is_none_or(|keys| keys.iter().any(|k| k.as_str() == *name)))
+        .map(|(name, value, source)| {
+            let entry = DescribeConfigsResourceResult::default()
                 .with_name(StrBytes::from_static_str(name))
                 .with_value(Some(StrBytes::from_string(value)))
-                .with_config_source(if set_on_topic {
-                    SOURCE_DYNAMIC_TOPIC_CONFIG
-                } else {
-                    SOURCE_DEFAULT_CONFIG
-                });
+                .with_config_source(source);
             if version >= 3 {
-                entry = entry.with_config_type(config_type(name));
+                entry.with_config_type(config_type(name))
+            } else {
+                entry
             }
-            Some(entry)
         })
         .collect()
 }

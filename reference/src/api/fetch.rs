@@ -10,6 +10,9 @@
 //! Incremental fetch sessions (KIP-227) are declined the way Kafka allows: the response's
 //! session id is always 0, so clients send full fetch requests. v13+ names topics by id.
 //!
+//! A cluster's brokers (`cluster::wire`) share the waiting ([`long_poll`]) and the walk over
+//! the request's partitions ([`read_each`]); they read from their replicas instead.
+//!
 //! # References
 //! - Kafka protocol guide, Fetch API; KIP-74 (max_bytes), KIP-227 (sessions), KIP-516 (ids)
 //! - `kafka.server.ReplicaManager.fetchMessages` / `readFromLog`, `DelayedFetch`
@@ -18,10 +21,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_request::FetchPartition;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::protocol::VersionRange;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::broker::BrokerCore;
@@ -44,53 +48,86 @@ pub async fn handle(
     version: i16,
     shutdown: &mut Shutdown,
 ) -> FetchResponse {
+    let mut appended = shared.appended.subscribe();
+    long_poll(&req, &mut appended, shutdown, || {
+        read_all(&shared.core(), &req, version)
+    })
+    .await
+}
+
+/// What one pass over a Fetch request read.
+pub(crate) struct Read {
+    pub response: FetchResponse,
+    /// Record bytes in the response.
+    pub bytes: i64,
+    /// Some partition has an error: answer at once.
+    pub has_error: bool,
+}
+
+/// Kafka's `DelayedFetch`, shared by the single broker and a cluster's brokers: `read`
+/// passes over the request until `min_bytes` are there, a partition has an error,
+/// `max_wait_ms` has passed or the broker shuts down, reading again whenever `changed`
+/// moves (appends, high watermarks). A fetch session id is refused first: sessions are never
+/// handed out, so any id is one the broker does not know.
+pub(crate) async fn long_poll<T>(
+    req: &FetchRequest,
+    changed: &mut watch::Receiver<T>,
+    shutdown: &mut Shutdown,
+    mut read: impl FnMut() -> Read,
+) -> FetchResponse {
     if req.session_id != 0 {
-        // We never hand out sessions, so any session id is one we do not know.
         return FetchResponse::default()
             .with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
     let wait = Duration::from_millis(req.max_wait_ms.clamp(0, MAX_WAIT_LIMIT_MS) as u64);
     let deadline = Instant::now() + wait;
-    let mut appended = shared.appended.subscribe();
     loop {
-        appended.borrow_and_update();
-        let read = read_all(&shared.core(), &req, version);
+        changed.borrow_and_update();
+        let read = read();
         let enough = read.bytes >= i64::from(req.min_bytes.max(0)) || read.has_error;
         if enough || wait.is_zero() || Instant::now() >= deadline || shutdown.is_shutdown() {
             return read.response;
         }
         tokio::select! {
-            changed = appended.changed() => if changed.is_err() { return read.response },
+            moved = changed.changed() => if moved.is_err() { return read.response },
             _ = tokio::time::sleep_until(deadline) => {}
             _ = shutdown.recv() => {}
         }
     }
 }
 
-struct Read {
-    response: FetchResponse,
-    bytes: i64,
-    has_error: bool,
+fn read_all(core: &BrokerCore, req: &FetchRequest, version: i16) -> Read {
+    read_each(req, version, |topic, p, limit, min_one| {
+        let name = if version >= 13 {
+            core.topic_name_by_id(topic.topic_id)
+        } else {
+            Some(topic.topic.0.as_str())
+        };
+        match name {
+            None => error_partition(p.partition, ResponseError::UnknownTopicId.code()),
+            Some(name) => read_partition(core, name, p, limit, min_one, req.isolation_level),
+        }
+    })
 }
 
-fn read_all(core: &BrokerCore, req: &FetchRequest, version: i16) -> Read {
+/// One pass over every partition of the request, in order, shared by the single broker and a
+/// cluster's brokers: `read` gets the partition, how many bytes it may return
+/// (`partition_max_bytes`, bounded by what is left of `max_bytes`) and whether it must
+/// return a whole batch even if larger (the first partition with data, KIP-74).
+pub(crate) fn read_each(
+    req: &FetchRequest,
+    version: i16,
+    mut read: impl FnMut(&FetchTopic, &FetchPartition, usize, bool) -> PartitionData,
+) -> Read {
     let mut remaining = i64::from(req.max_bytes.max(0));
     let (mut bytes, mut has_error) = (0i64, false);
     let mut topics = Vec::with_capacity(req.topics.len());
     for topic in &req.topics {
-        let name = if version >= 13 {
-            core.topic_name_by_id(topic.topic_id).map(str::to_string)
-        } else {
-            Some(topic.topic.0.to_string())
-        };
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let min_one = bytes == 0;
             let limit = i64::from(p.partition_max_bytes.max(0)).min(remaining.max(0)) as usize;
-            let data = match &name {
-                None => error_partition(p.partition, ResponseError::UnknownTopicId.code()),
-                Some(name) => read_partition(core, name, p, limit, min_one, req.isolation_level),
-            };
+            let data = read(topic, p, limit, min_one);
             let size = data.records.as_ref().map_or(0, |r| r.len() as i64);
             has_error |= data.error_code != 0;
             bytes += size;
@@ -117,7 +154,7 @@ fn read_all(core: &BrokerCore, req: &FetchRequest, version: i16) -> Read {
 }
 
 /// Clears fields the request's version does not have (the codec refuses to encode them).
-fn fit_to_version(mut response: FetchResponse, version: i16) -> FetchResponse {
+pub(crate) fn fit_to_version(mut response: FetchResponse, version: i16) -> FetchResponse {
     for topic in &mut response.responses {
         for partition in &mut topic.partitions {
             if version < 5 {
@@ -162,7 +199,8 @@ fn read_partition(
     }
 }
 
-fn error_partition(partition: i32, code: i16) -> PartitionData {
+/// A partition answered with an error only.
+pub(crate) fn error_partition(partition: i32, code: i16) -> PartitionData {
     PartitionData::default()
         .with_partition_index(partition)
         .with_error_code(code)

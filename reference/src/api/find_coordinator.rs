@@ -1,10 +1,12 @@
 //! FindCoordinator: which broker coordinates a group. On a single broker it is always this
-//! one; the answer for a group also creates `__consumer_offsets` if it is missing, as Kafka
-//! does on first use. Transaction coordinators (key type 1) do not exist yet:
-//! COORDINATOR_NOT_AVAILABLE, saying so.
+//! one (its `__consumer_offsets` is created by the first group write). A broker of a cluster
+//! answers with the leader of the group's partition of `__consumer_offsets` instead
+//! ([`crate::cluster::wire`] passes its own `locate` to [`respond`]). Transaction
+//! coordinators (key type 1) do not exist yet: COORDINATOR_NOT_AVAILABLE, saying so.
 //!
 //! # References
 //! - KIP-699 (v4+: several keys in one request)
+//! - `kafka.server.KafkaApis.getCoordinator`
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -17,28 +19,60 @@ pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
 
 const KEY_TYPE_GROUP: i8 = 0;
 
+/// Where a coordinator listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub node_id: i32,
+    pub host: String,
+    pub port: i32,
+}
+
+/// A single broker coordinates every group itself.
 pub fn handle(
     shared: &Shared,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    let node_id = shared.core().node_id();
-    let answer = |key: StrBytes| {
-        let coordinator = Coordinator::default()
-            .with_key(key)
-            .with_node_id(BrokerId(node_id));
-        if req.key_type != KEY_TYPE_GROUP {
-            return coordinator
+    let here = Located {
+        node_id: shared.core().node_id(),
+        host: shared.advertised_host.clone(),
+        port: shared.advertised_port,
+    };
+    respond(req, version, |_| Ok(here.clone()))
+}
+
+/// The response, with `locate` naming the coordinator of each group key (or the error to
+/// answer for it), shaped for `version`: one key before v4, several from v4 (KIP-699).
+pub fn respond(
+    req: FindCoordinatorRequest,
+    version: i16,
+    mut locate: impl FnMut(&str) -> Result<Located, ResponseError>,
+) -> FindCoordinatorResponse {
+    let mut answer = |key: StrBytes| {
+        let coordinator = Coordinator::default().with_key(key.clone());
+        let failed = |code: i16, message: StrBytes| {
+            Coordinator::default()
+                .with_key(key.clone())
                 .with_node_id(BrokerId(-1))
                 .with_port(-1)
-                .with_error_code(ResponseError::CoordinatorNotAvailable.code())
-                .with_error_message(Some(StrBytes::from_static_str(
+                .with_error_code(code)
+                .with_error_message(Some(message))
+        };
+        if req.key_type != KEY_TYPE_GROUP {
+            return failed(
+                ResponseError::CoordinatorNotAvailable.code(),
+                StrBytes::from_static_str(
                     "the reference broker has no transaction coordinator yet",
-                )));
+                ),
+            );
         }
-        coordinator
-            .with_host(StrBytes::from_string(shared.advertised_host.clone()))
-            .with_port(shared.advertised_port)
+        match locate(key.as_str()) {
+            Ok(at) => coordinator
+                .with_node_id(BrokerId(at.node_id))
+                .with_host(StrBytes::from_string(at.host))
+                .with_port(at.port),
+            Err(error) => failed(error.code(), StrBytes::from_string(message(error))),
+        }
     };
     if version >= 4 {
         let coordinators = req.coordinator_keys.iter().cloned().map(answer).collect();
@@ -51,4 +85,12 @@ pub fn handle(
         .with_node_id(c.node_id)
         .with_host(c.host)
         .with_port(c.port)
+}
+
+/// Kafka's default message of the errors FindCoordinator answers.
+fn message(error: ResponseError) -> String {
+    match error {
+        ResponseError::CoordinatorNotAvailable => "The coordinator is not available.".into(),
+        other => other.to_string(),
+    }
 }

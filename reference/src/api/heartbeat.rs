@@ -12,13 +12,19 @@ use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
 
-pub fn handle(
+pub async fn handle(
     shared: &Shared,
     client: &ClientInfo<'_>,
     req: HeartbeatRequest,
 ) -> HeartbeatResponse {
     let ctx = client.context();
-    shared.groups.run(shared, |c, _, now| {
-        (c.heartbeat(now, &ctx, &req), Effects::default())
-    })
+    // A heartbeat writes nothing, so it never waits and never fails a write.
+    shared
+        .groups
+        .write(
+            shared,
+            |c, _, now| (c.heartbeat(now, &ctx, &req), Effects::default()),
+            |answer, _| answer,
+        )
+        .await
 }

@@ -12,14 +12,22 @@ use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
 
-pub fn handle(
+pub async fn handle(
     shared: &Shared,
     client: &ClientInfo<'_>,
     req: LeaveGroupRequest,
 ) -> LeaveGroupResponse {
     let ctx = client.context();
-    shared.groups.run(shared, |c, _, now| {
-        let reply = c.leave_group(now, &ctx, &req);
-        (reply.response, reply.effects)
-    })
+    shared
+        .groups
+        .write(
+            shared,
+            |c, _, now| {
+                let reply = c.leave_group(now, &ctx, &req);
+                (reply.response, reply.effects)
+            },
+            // As Kafka's `LeaveGroupRequest.getErrorResponse`: the error, no members.
+            |response, code| response.with_error_code(code).with_members(Vec::new()),
+        )
+        .await
 }

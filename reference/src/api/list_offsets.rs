@@ -10,13 +10,14 @@
 //! - `kafka.log.UnifiedLog.fetchOffsetByTimestamp`
 
 use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::protocol::VersionRange;
 
-use crate::log::Log;
+use crate::log::{Log, TimestampOffset};
 use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 8 };
@@ -28,6 +29,33 @@ pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
 
 pub fn handle(shared: &Shared, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let core = shared.core();
+    respond(req, |topic, p| {
+        let log = core
+            .partition(topic, p.partition_index)
+            .map_err(|e| e.code)?;
+        // A single broker's high watermark is its log end offset, at leader epoch 0.
+        let (timestamp, offset) = offset_for(log, p.timestamp, log.log_end_offset())?;
+        Ok(Found {
+            timestamp,
+            offset,
+            leader_epoch: if version >= 4 { 0 } else { -1 },
+        })
+    })
+}
+
+/// What one partition of a ListOffsets request found.
+pub(crate) struct Found {
+    pub timestamp: i64,
+    pub offset: i64,
+    pub leader_epoch: i32,
+}
+
+/// Answers every partition of the request with `lookup` (the single broker's logs, or a
+/// cluster broker's replicas): what it found, or an error code.
+pub(crate) fn respond(
+    req: ListOffsetsRequest,
+    mut lookup: impl FnMut(&str, &ListOffsetsPartition) -> Result<Found, i16>,
+) -> ListOffsetsResponse {
     let topics = req
         .topics
         .into_iter()
@@ -38,21 +66,15 @@ pub fn handle(shared: &Shared, req: ListOffsetsRequest, version: i16) -> ListOff
                 .map(|p| {
                     let response = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index);
-                    match core.partition(&topic.name.0, p.partition_index) {
-                        Err(e) => response
-                            .with_error_code(e.code)
+                    match lookup(&topic.name.0, p) {
+                        Ok(found) => response
+                            .with_timestamp(found.timestamp)
+                            .with_offset(found.offset)
+                            .with_leader_epoch(found.leader_epoch),
+                        Err(code) => response
+                            .with_error_code(code)
                             .with_offset(-1)
                             .with_timestamp(-1),
-                        Ok(log) => match offset_for(log, p.timestamp) {
-                            Ok((timestamp, offset)) => response
-                                .with_timestamp(timestamp)
-                                .with_offset(offset)
-                                .with_leader_epoch(if version >= 4 { 0 } else { -1 }),
-                            Err(code) => response
-                                .with_error_code(code)
-                                .with_offset(-1)
-                                .with_timestamp(-1),
-                        },
                     }
                 })
                 .collect();
@@ -64,17 +86,25 @@ pub fn handle(shared: &Shared, req: ListOffsetsRequest, version: i16) -> ListOff
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-/// `(timestamp, offset)` for a requested timestamp, or an error code.
-fn offset_for(log: &Log, timestamp: i64) -> Result<(i64, i64), i16> {
+/// `(timestamp, offset)` for a requested timestamp, or an error code. Only offsets below
+/// `last_fetchable` (the high watermark a consumer may read to) are found: LATEST is that
+/// offset itself, a timestamp or MAX_TIMESTAMP whose record is at or past it is not found
+/// (-1, -1), as in Kafka's `Partition.fetchOffsetForTimestamp`.
+pub(crate) fn offset_for(
+    log: &Log,
+    timestamp: i64,
+    last_fetchable: i64,
+) -> Result<(i64, i64), i16> {
+    let fetchable = |found: Option<TimestampOffset>| {
+        found
+            .filter(|t| t.offset < last_fetchable)
+            .map_or((-1, -1), |t| (t.timestamp, t.offset))
+    };
     match timestamp {
-        LATEST_TIMESTAMP => Ok((-1, log.log_end_offset())),
+        LATEST_TIMESTAMP => Ok((-1, last_fetchable)),
         EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => Ok((-1, log.log_start_offset())),
-        MAX_TIMESTAMP => Ok(log
-            .max_timestamp()
-            .map_or((-1, -1), |t| (t.timestamp, t.offset))),
-        t if t >= 0 => Ok(log
-            .offset_for_timestamp(t)
-            .map_or((-1, -1), |t| (t.timestamp, t.offset))),
+        MAX_TIMESTAMP => Ok(fetchable(log.max_timestamp())),
+        t if t >= 0 => Ok(fetchable(log.offset_for_timestamp(t))),
         _ => Err(ResponseError::InvalidRequest.code()),
     }
 }

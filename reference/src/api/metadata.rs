@@ -25,7 +25,7 @@ use crate::server::Shared;
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 13 };
 
 /// Kafka's "authorized operations not requested" marker.
-const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+pub(crate) const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataResponse {
     let mut core = shared.core();
@@ -145,7 +145,8 @@ fn describe(topic: &Topic, node_id: i32) -> MetadataResponseTopic {
         .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }
 
-fn error_topic(name: Option<String>, id: Uuid, code: i16) -> MetadataResponseTopic {
+/// A topic answered with an error only (also a cluster broker's answer).
+pub(crate) fn error_topic(name: Option<String>, id: Uuid, code: i16) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
         .with_error_code(code)
         .with_name(name.map(|n| TopicName(StrBytes::from_string(n))))

@@ -158,13 +158,13 @@ pub async fn handle(
             return sync_group::handle(shared, &client, req, shutdown).await;
         }
         RequestKind::Heartbeat(req) => {
-            ResponseKind::Heartbeat(heartbeat::handle(shared, &client, req))
+            ResponseKind::Heartbeat(heartbeat::handle(shared, &client, req).await)
         }
         RequestKind::LeaveGroup(req) => {
-            ResponseKind::LeaveGroup(leave_group::handle(shared, &client, req))
+            ResponseKind::LeaveGroup(leave_group::handle(shared, &client, req).await)
         }
         RequestKind::OffsetCommit(req) => {
-            ResponseKind::OffsetCommit(offset_commit::handle(shared, &client, req))
+            ResponseKind::OffsetCommit(offset_commit::handle(shared, &client, req).await)
         }
         RequestKind::OffsetFetch(req) => {
             ResponseKind::OffsetFetch(offset_fetch::handle(shared, &client, req))
@@ -176,10 +176,10 @@ pub async fn handle(
             ResponseKind::DescribeGroups(describe_groups::handle(shared, &client, req))
         }
         RequestKind::DeleteGroups(req) => {
-            ResponseKind::DeleteGroups(delete_groups::handle(shared, &client, req))
+            ResponseKind::DeleteGroups(delete_groups::handle(shared, &client, req).await)
         }
         RequestKind::OffsetDelete(req) => {
-            ResponseKind::OffsetDelete(offset_delete::handle(shared, &client, req))
+            ResponseKind::OffsetDelete(offset_delete::handle(shared, &client, req).await)
         }
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions::handle(0)),
         RequestKind::Metadata(req) => {

@@ -1,5 +1,6 @@
 //! OffsetCommit: committed offsets (with metadata) made durable in `__consumer_offsets`
-//! before the response is sent. Unknown topics or partitions are UNKNOWN_TOPIC_OR_PARTITION.
+//! before the response is sent — in a cluster, once the partition's in-sync replicas have
+//! them ([`crate::groups`]). Unknown topics or partitions are UNKNOWN_TOPIC_OR_PARTITION.
 //!
 //! # References
 //! - Kafka protocol guide, OffsetCommit; KIP-211 (retention), KIP-447 (v8)
@@ -12,15 +13,31 @@ use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 2, max: 9 };
 
-pub fn handle(
+pub async fn handle(
     shared: &Shared,
     client: &ClientInfo<'_>,
     req: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
     let ctx = client.context();
-    shared.groups.run(shared, |c, core, now| {
-        let exists = |topic: &str, partition: i32| core.partition(topic, partition).is_ok();
-        let reply = c.offset_commit(now, &ctx, &req, &exists);
-        (reply.response, reply.effects)
-    })
+    shared
+        .groups
+        .write(
+            shared,
+            |c, exists, now| {
+                let reply = c.offset_commit(now, &ctx, &req, exists);
+                (reply.response, reply.effects)
+            },
+            // As Kafka's `OffsetCommitRequest.getErrorResponse`: every partition fails.
+            |mut response, code| {
+                for p in response
+                    .topics
+                    .iter_mut()
+                    .flat_map(|t| t.partitions.iter_mut())
+                {
+                    p.error_code = code;
+                }
+                response
+            },
+        )
+        .await
 }

@@ -12,15 +12,22 @@ use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
 
-pub fn handle(
+pub async fn handle(
     shared: &Shared,
     client: &ClientInfo<'_>,
     req: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
     let ctx = client.context();
-    shared.groups.run(shared, |c, core, _| {
-        let exists = |topic: &str, partition: i32| core.partition(topic, partition).is_ok();
-        let reply = c.offset_delete(&ctx, &req, &exists);
-        (reply.response, reply.effects)
-    })
+    shared
+        .groups
+        .write(
+            shared,
+            |c, exists, _| {
+                let reply = c.offset_delete(&ctx, &req, exists);
+                (reply.response, reply.effects)
+            },
+            // As Kafka's error response: the error, no topics.
+            |response, code| response.with_error_code(code).with_topics(Vec::new()),
+        )
+        .await
 }

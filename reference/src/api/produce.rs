@@ -12,12 +12,15 @@
 //! Idempotent and transactional batches (a producer id) are refused with INVALID_RECORD
 //! until producer state exists: accepting them without deduplication would be a lie.
 //!
+//! A cluster's leaders (`cluster::wire`) make the same checks ([`check_acks`],
+//! [`check_records`]) and answer in the same shape ([`partition_response`]).
+//!
 //! # References
 //! - Kafka protocol guide, Produce API; KIP-98 (producer ids), KIP-516 (v13 topic ids)
 //! - `kafka.server.KafkaApis.handleProduceRequest`, `ReplicaManager.appendRecords`,
 //!   `UnifiedLog.analyzeAndValidateRecords`, `LogValidator`
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -26,7 +29,8 @@ use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use super::{Reply, now_ms};
 use crate::broker::{BrokerCore, KafkaError, unknown_topic_or_partition};
-use crate::record_batch;
+use crate::config::TopicConfig;
+use crate::record_batch::{self, BatchHeader};
 use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 3, max: 13 };
@@ -60,14 +64,10 @@ pub fn handle(shared: &Shared, req: ProduceRequest, version: i16) -> Reply {
                 .partition_data
                 .iter()
                 .map(|data| {
-                    let outcome = match (&name, acks) {
-                        (_, a) if !matches!(a, -1..=1) => Err(KafkaError::new(
-                            ResponseError::InvalidRequiredAcks,
-                            format!("Invalid required acks {a}"),
-                        )),
-                        (None, _) => Err(unknown_topic(version)),
-                        (Some(name), _) => append(&mut core, name, data, acks, version),
-                    };
+                    let outcome = check_acks(acks).and_then(|()| match &name {
+                        None => Err(unknown_topic(version)),
+                        Some(name) => append(&mut core, name, data, acks, version),
+                    });
                     appended |= outcome.is_ok();
                     failed |= outcome.is_err();
                     partition_response(data.index, outcome)
@@ -99,7 +99,7 @@ pub fn handle(shared: &Shared, req: ProduceRequest, version: i16) -> Reply {
 }
 
 /// Clears fields the request's version does not have (the codec refuses to encode them).
-fn fit_to_version(mut response: ProduceResponse, version: i16) -> ProduceResponse {
+pub(crate) fn fit_to_version(mut response: ProduceResponse, version: i16) -> ProduceResponse {
     for topic in &mut response.responses {
         for partition in &mut topic.partition_responses {
             if version < 5 {
@@ -122,7 +122,8 @@ fn topic_name(core: &BrokerCore, topic: &TopicProduceData, version: i16) -> Opti
     }
 }
 
-fn unknown_topic(version: i16) -> KafkaError {
+/// A topic the request names that does not exist: by id (v13+) or by name.
+pub(crate) fn unknown_topic(version: i16) -> KafkaError {
     if version >= 13 {
         KafkaError::new(
             ResponseError::UnknownTopicId,
@@ -134,25 +135,41 @@ fn unknown_topic(version: i16) -> KafkaError {
 }
 
 /// What an append gives back: base offset, log append time (-1 for CreateTime), log start.
-struct Appended {
-    base_offset: i64,
-    log_append_time_ms: i64,
-    log_start_offset: i64,
+pub(crate) struct Appended {
+    pub base_offset: i64,
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
 }
 
-fn append(
-    core: &mut BrokerCore,
+/// acks must be -1 (all), 0 or 1.
+pub(crate) fn check_acks(acks: i16) -> Result<(), KafkaError> {
+    if matches!(acks, -1..=1) {
+        return Ok(());
+    }
+    Err(KafkaError::new(
+        ResponseError::InvalidRequiredAcks,
+        format!("Invalid required acks {acks}"),
+    ))
+}
+
+/// An error code with Kafka's default message for it.
+pub(crate) fn error_of(code: i16) -> KafkaError {
+    KafkaError {
+        code,
+        message: ResponseError::try_from_code(code).map_or_else(String::new, |e| e.to_string()),
+    }
+}
+
+/// The checks of one partition's records before anything is appended, shared by the single
+/// broker and a cluster's leaders: no client writes to an internal topic, one valid batch
+/// (`validate_produce_for_version`), `max.message.bytes`, the segment size, and no producer
+/// id (idempotence is not there yet). Returns the records and their batch header.
+pub(crate) fn check_records<'a>(
     topic: &str,
-    data: &PartitionProduceData,
-    acks: i16,
+    data: &'a PartitionProduceData,
+    config: &TopicConfig,
     version: i16,
-) -> Result<Appended, KafkaError> {
-    let config = core
-        .topic(topic)
-        .ok_or_else(unknown_topic_or_partition)?
-        .config
-        .clone();
-    core.partition(topic, data.index)?;
+) -> Result<(&'a Bytes, BatchHeader), KafkaError> {
     if topic == crate::groups::OFFSETS_TOPIC {
         return Err(KafkaError::new(
             ResponseError::InvalidTopicException,
@@ -195,6 +212,24 @@ fn append(
             "idempotent and transactional producers are not supported by the reference broker yet",
         ));
     }
+    Ok((records, header))
+}
+
+fn append(
+    core: &mut BrokerCore,
+    topic: &str,
+    data: &PartitionProduceData,
+    acks: i16,
+    version: i16,
+) -> Result<Appended, KafkaError> {
+    let config = core
+        .topic(topic)
+        .ok_or_else(unknown_topic_or_partition)?
+        .config
+        .clone();
+    core.partition(topic, data.index)?;
+    let (records, header) = check_records(topic, data, &config, version)?;
+    let batch_size = header.total_len();
     let min_isr = effective_min_insync_replicas(config.min_insync_replicas, REPLICAS);
     if acks == -1 && IN_SYNC_REPLICAS < min_isr {
         return Err(KafkaError::new(
@@ -220,7 +255,8 @@ fn append(
     })
 }
 
-fn partition_response(
+/// One partition's answer: what was appended, or why not.
+pub(crate) fn partition_response(
     index: i32,
     outcome: Result<Appended, KafkaError>,
 ) -> PartitionProduceResponse {

@@ -22,9 +22,15 @@ pub async fn handle(
 ) -> Reply {
     let (token, parked) = shared.groups.park();
     let ctx = client.context();
-    shared.groups.run(shared, |c, _, now| {
-        ((), c.sync_group(now, token, &ctx, &req))
-    });
+    // A failed write answers the parked requests it would have completed itself.
+    shared
+        .groups
+        .write(
+            shared,
+            |c, _, now| ((), c.sync_group(now, token, &ctx, &req)),
+            |answer, _| answer,
+        )
+        .await;
     match wait_parked(shared, token, parked, shutdown).await {
         Some(Completion::SyncGroup(response)) => {
             Reply::Response(Box::new(ResponseKind::SyncGroup(response)))

@@ -27,6 +27,12 @@ pub enum ClientError {
     Frame(i64),
     #[error("no response in time")]
     Timeout,
+    /// The network between the two brokers is cut (a test's isolation).
+    #[error("the link to the peer is down")]
+    LinkDown,
+    /// The partition has another leader or leader epoch now: the answer is of no use.
+    #[error("the request was superseded by new metadata")]
+    Superseded,
 }
 
 pub struct Client {

@@ -4,6 +4,12 @@
 //! `ReplicaState`), and hands the answer back to the core. It ends when the partition is no
 //! longer followed by this broker.
 //!
+//! A paused broker's fetchers wait; while this broker or its leader is isolated, the link is
+//! down: the connection is dropped (also in the middle of an exchange) and the fetcher waits
+//! for the partition to heal. A request in flight to a leader that the metadata has since
+//! replaced (say a frozen one, which would never answer) is abandoned at once, as Kafka's
+//! fetcher manager moves a partition to the new leader's fetcher without waiting.
+//!
 //! # References
 //! - `kafka.server.ReplicaFetcherThread`, `AbstractFetcherThread`, KIP-392, KIP-101
 
@@ -36,6 +42,7 @@ const BACKOFF: Duration = Duration::from_millis(50);
 /// What one round asks the leader.
 struct Round {
     leader: i32,
+    leader_epoch: i32,
     topic: String,
     request: FollowerRequest,
 }
@@ -43,6 +50,7 @@ struct Round {
 pub async fn run(node: Arc<Node>, key: PartitionKey) {
     let mut conn: Option<(i32, Client)> = None;
     loop {
+        node.faults.wait_unpaused(node.id).await;
         let Some(round) = next_round(&node, key) else {
             return;
         };
@@ -50,6 +58,11 @@ pub async fn run(node: Arc<Node>, key: PartitionKey) {
             tokio::time::sleep(BACKOFF).await;
             continue;
         };
+        if !node.faults.linked(node.id, round.leader) {
+            conn = None;
+            tokio::time::sleep(BACKOFF).await;
+            continue;
+        }
         if conn
             .as_ref()
             .is_none_or(|(leader, _)| *leader != round.leader)
@@ -75,7 +88,12 @@ pub async fn run(node: Arc<Node>, key: PartitionKey) {
             }
         }
         let (_, client) = conn.as_mut().expect("connected above");
-        let progressed = match exchange(&node, client, key, &round).await {
+        let outcome = tokio::select! {
+            outcome = exchange(&node, client, key, &round) => outcome,
+            _ = node.faults.link_lost(node.id, round.leader) => Err(ClientError::LinkDown),
+            _ = superseded(&node, key, &round) => Err(ClientError::Superseded),
+        };
+        let progressed = match outcome {
             Ok(progressed) => progressed,
             Err(e) => {
                 tracing::debug!(broker = node.id, leader = round.leader, error = %e, "fetch failed");
@@ -105,9 +123,32 @@ fn next_round(node: &Node, key: PartitionKey) -> Option<Option<Round>> {
     let topic = state.image.topic(key.0)?.name.clone();
     Some(Some(Round {
         leader: partition.leader_id(),
+        leader_epoch: partition.leader_epoch(),
         topic,
         request,
     }))
+}
+
+/// Resolves once the metadata no longer has `round.leader` lead this follower's partition at
+/// `round.leader_epoch`.
+async fn superseded(node: &Node, key: PartitionKey, round: &Round) {
+    let mut applied = node.applied.subscribe();
+    loop {
+        let current = {
+            let state = node.state();
+            state
+                .partitions
+                .get(&key)
+                .filter(|p| p.is_follower())
+                .map(|p| (p.leader_id(), p.leader_epoch()))
+        };
+        if current != Some((round.leader, round.leader_epoch)) {
+            return;
+        }
+        if applied.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
 }
 
 /// One request and its answer; true if the follower moved (fetch again at once).

@@ -5,6 +5,13 @@
 //! Metadata is acted on as Kafka's `MetadataLoader` publishes it: nothing until the image has
 //! caught up with the end of the metadata log once, then each fetched batch as one delta, so
 //! every changed partition goes straight to its latest state (as `replication::sim` does).
+//!
+//! Replicas are opened from the broker's [`Disk`] (files under its data directory, or what the
+//! last incarnation left in memory). A log task applies the topics' retention to every replica
+//! every `log.retention.check.interval.ms` (`LogManager.cleanupLogs`) and checkpoints the high
+//! watermarks and log start offsets every `replica.high.watermark.checkpoint.interval.ms`.
+//! Every task checks the broker's [`Fault`](super::fault::Fault)s: a paused broker runs
+//! nothing, an isolated one does not reach the controller.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,16 +19,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 use uuid::Uuid;
 
+use super::fault::Faults;
+use super::storage::{Disk, Durable, ReplicaOffsets};
 use super::{Addresses, ControllerHandle, TopicConfigs, fetcher};
 use crate::api::now_ms;
 use crate::controller::{
     AlterPartition, BrokerHeartbeat, MetadataFetch, MetadataImage, ReplicaRole,
 };
-use crate::log::{LeaderEpochCache, Log, LogConfig};
+use crate::groups::OffsetsLeadership;
+use crate::log::LogConfig;
 use crate::replication::{Effects, Partition, ProduceResult, ReplicationConfig, RequestToken};
 
 /// A partition: its topic id and index.
@@ -38,6 +48,10 @@ pub struct Settings {
     pub replica_lag_time_max_ms: i64,
     /// `replica.fetch.wait.max.ms`.
     pub replica_fetch_wait_max_ms: i32,
+    /// `replica.high.watermark.checkpoint.interval.ms`.
+    pub high_watermark_checkpoint_interval_ms: u64,
+    /// `log.retention.check.interval.ms` (a broker config, also read by the cluster).
+    pub log_retention_check_interval_ms: u64,
 }
 
 impl Default for Settings {
@@ -47,6 +61,8 @@ impl Default for Settings {
             broker_heartbeat_interval_ms: 2_000,
             replica_lag_time_max_ms: 30_000,
             replica_fetch_wait_max_ms: 500,
+            high_watermark_checkpoint_interval_ms: 5_000,
+            log_retention_check_interval_ms: 5 * 60 * 1000,
         }
     }
 }
@@ -76,27 +92,13 @@ impl Settings {
                 "replica.fetch.wait.max.ms" => {
                     settings.replica_fetch_wait_max_ms = number()?.min(i64::from(i32::MAX)) as i32
                 }
+                "replica.high.watermark.checkpoint.interval.ms" => {
+                    settings.high_watermark_checkpoint_interval_ms = number()? as u64
+                }
                 _ => rest.push((key.clone(), value.clone())),
             }
         }
         Ok((settings, rest))
-    }
-}
-
-/// What a replica keeps across a crash.
-pub struct Durable {
-    log: Log,
-    cache: LeaderEpochCache,
-    high_watermark: i64,
-}
-
-/// The replicas of a stopped broker, waiting for its next incarnation.
-#[derive(Default)]
-pub struct Disk(Mutex<BTreeMap<PartitionKey, Durable>>);
-
-impl Disk {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<PartitionKey, Durable>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -110,6 +112,8 @@ pub struct NodeState {
     caught_up: bool,
     changed_before_caught_up: BTreeSet<PartitionKey>,
     crashed: bool,
+    /// Partitions whose AlterPartition was lost to an isolation: resent once it heals.
+    unsent_alters: BTreeSet<PartitionKey>,
 }
 
 /// One broker of the cluster.
@@ -123,9 +127,16 @@ pub struct Node {
     state: Mutex<NodeState>,
     /// Bumped on every leader append and high watermark move: long polls wake up.
     pub(crate) progress: watch::Sender<u64>,
+    /// Bumped each time a metadata batch has been applied to the replicas: a fetcher waiting
+    /// on a leader that is no longer its leader gives up at once.
+    pub(crate) applied: watch::Sender<u64>,
     next_token: AtomicU64,
     disk: Arc<Disk>,
+    /// The faults injected into every broker of the cluster.
+    pub(crate) faults: Arc<Faults>,
     tasks: Mutex<Vec<AbortHandle>>,
+    /// Where changes of this broker's leadership of `__consumer_offsets` go ([`crate::groups`]).
+    offsets_leadership: Mutex<Option<mpsc::UnboundedSender<OffsetsLeadership>>>,
 }
 
 impl Node {
@@ -136,6 +147,7 @@ impl Node {
         topic_configs: Arc<TopicConfigs>,
         settings: Settings,
         disk: Arc<Disk>,
+        faults: Arc<Faults>,
     ) -> Arc<Node> {
         Arc::new(Node {
             id,
@@ -153,11 +165,15 @@ impl Node {
                 caught_up: false,
                 changed_before_caught_up: BTreeSet::new(),
                 crashed: false,
+                unsent_alters: BTreeSet::new(),
             }),
             progress: watch::channel(0).0,
+            applied: watch::channel(0).0,
             next_token: AtomicU64::new(1),
             disk,
+            faults,
             tasks: Mutex::new(Vec::new()),
+            offsets_leadership: Mutex::new(None),
         })
     }
 
@@ -183,13 +199,15 @@ impl Node {
         self.progress.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Spawns the metadata loop and the partition timer.
+    /// Spawns the metadata loop, the partition timer and the log task.
     pub(super) fn start(self: &Arc<Self>) {
         let metadata = tokio::spawn(metadata_loop(self.clone()));
         let timer = tokio::spawn(tick_loop(self.clone()));
+        let logs = tokio::spawn(log_loop(self.clone()));
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         tasks.push(metadata.abort_handle());
         tasks.push(timer.abort_handle());
+        tasks.push(logs.abort_handle());
     }
 
     /// Aborts every task of this incarnation and answers parked produces with nothing.
@@ -207,13 +225,28 @@ impl Node {
         state.parked.clear();
     }
 
-    /// Moves the replicas to the slot's disk for the next incarnation.
+    /// After [`Node::crash`]: checkpoints the high watermarks and leaves the replicas to the
+    /// slot's disk for the next incarnation (a process crash: whatever was appended stays).
     pub(super) fn keep_on_disk(&self) {
+        self.checkpoint();
+        self.release_replicas(false);
+    }
+
+    /// After [`Node::crash`]: a power loss. Each log loses what was not flushed (its
+    /// recovery point), and the checkpoints keep their last written values.
+    pub(super) fn lose_power(&self) {
+        self.release_replicas(true);
+    }
+
+    fn release_replicas(&self, lose_unflushed: bool) {
         let partitions = std::mem::take(&mut self.state().partitions);
-        let mut disk = self.disk.lock();
+        let now = now_ms();
         for (key, partition) in partitions {
-            let (log, cache, high_watermark) = partition.into_parts();
-            disk.insert(
+            let (mut log, cache, high_watermark) = partition.into_parts();
+            if lose_unflushed && let Err(error) = log.lose_unflushed(now) {
+                tracing::error!(broker = self.id, %error, "cannot drop unflushed data");
+            }
+            self.disk.keep(
                 key,
                 Durable {
                     log,
@@ -222,6 +255,51 @@ impl Node {
                 },
             );
         }
+    }
+
+    /// Writes the high watermark and log start offset checkpoints (files only).
+    pub(super) fn checkpoint(&self) {
+        let replicas: Vec<ReplicaOffsets> = {
+            let state = self.state();
+            state
+                .partitions
+                .iter()
+                .filter_map(|(key, partition)| {
+                    Some(ReplicaOffsets {
+                        topic: state.image.topic(key.0)?.name.clone(),
+                        partition: key.1,
+                        high_watermark: partition.high_watermark(),
+                        log_start_offset: partition.log().log_start_offset(),
+                    })
+                })
+                .collect()
+        };
+        if let Err(error) = self.disk.checkpoint(replicas) {
+            tracing::error!(broker = self.id, %error, "cannot write the offset checkpoints");
+        }
+    }
+
+    /// Retention on every replica, with its topic's current log configs.
+    fn apply_retention(&self) -> usize {
+        let now = now_ms();
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let mut deleted = 0;
+        for (key, partition) in state.partitions.iter_mut() {
+            let Some(topic) = state.image.topic(key.0) else {
+                continue;
+            };
+            if let Some(config) = self.topic_config(&topic.name) {
+                partition.set_log_config(config.log);
+            }
+            match partition.apply_retention(now) {
+                Ok(n) => deleted += n,
+                Err(error) => {
+                    tracing::warn!(broker = self.id, topic = %topic.name, partition = key.1, %error, "retention failed")
+                }
+            }
+        }
+        deleted
     }
 
     /// Registers a parked acks=all produce; its answer arrives on the receiver.
@@ -256,6 +334,16 @@ impl Node {
     pub(crate) fn send_alters(&self, alters: impl IntoIterator<Item = AlterPartition>) {
         let mut queue: Vec<AlterPartition> = alters.into_iter().collect();
         while let Some(request) = queue.pop() {
+            if !self.faults.reaches_controller(self.id) {
+                // Lost on the way; the partition keeps it pending and resends after healing.
+                let mut state = self.state();
+                state.unsent_alters.extend(
+                    std::iter::once(&request)
+                        .chain(&queue)
+                        .map(|r| (r.topic_id, r.partition)),
+                );
+                return;
+            }
             let result = self.controller.with(|c| c.alter_partition(&request));
             let mut state = self.state();
             if state.crashed {
@@ -324,13 +412,27 @@ impl Node {
         match fetch {
             MetadataFetch::Snapshot(image) => {
                 state.image = *image;
+                // Replicas of topics the snapshot no longer has were deleted meanwhile.
+                changed.extend(state.partitions.keys().copied());
                 for topic in state.image.topics() {
                     changed.extend((0..topic.partitions.len() as i32).map(|p| (topic.topic_id, p)));
                 }
             }
             MetadataFetch::Records(records) => changed.extend(state.image.apply_batch(&records)),
         }
+        let was_caught_up = state.caught_up;
         state.caught_up |= state.image.offset() >= end;
+        if state.caught_up && !was_caught_up {
+            // Replicas of topics deleted while this broker was down are stray (KIP-858).
+            let known = state.image.topics().map(|t| t.topic_id).collect();
+            match self.disk.remove_strays(&known) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(broker = self.id, replicas = n, "deleted stray replicas"),
+                Err(error) => {
+                    tracing::warn!(broker = self.id, %error, "cannot delete stray replicas")
+                }
+            }
+        }
         if !state.caught_up || state.broker_epoch.is_none() {
             state.changed_before_caught_up = changed;
             return;
@@ -341,13 +443,14 @@ impl Node {
             alters.extend(self.route(state, effects));
         }
         drop(guard);
+        self.applied.send_modify(|n| *n = n.wrapping_add(1));
         self.send_alters(alters);
     }
 
     /// Becomes leader, follower or nothing for one partition, as the image now says.
     fn reconcile(self: &Arc<Self>, state: &mut NodeState, key: PartitionKey, now: i64) -> Effects {
         let Some(topic) = state.image.topic(key.0) else {
-            return Effects::default();
+            return self.delete_replica(state, key);
         };
         let Some(registration) = topic.partitions.get(key.1 as usize).cloned() else {
             return Effects::default();
@@ -361,12 +464,17 @@ impl Node {
             .topic_config(&topic.name)
             .map_or_else(LogConfig::default, |c| c.log);
         let role = registration.role_of(self.id);
+        let offsets_partitions = (topic.name == crate::groups::OFFSETS_TOPIC)
+            .then_some((topic.partitions.len() as i32, registration.leader_epoch));
         if role != ReplicaRole::None && !state.partitions.contains_key(&key) {
-            let durable = self.disk.lock().remove(&key).unwrap_or_else(|| Durable {
-                log: Log::in_memory(log_config, now),
-                cache: LeaderEpochCache::new(),
-                high_watermark: 0,
-            });
+            let durable = match self.disk.open_replica(key, &topic.name, log_config, now) {
+                Ok(durable) => durable,
+                Err(error) => {
+                    // Kafka takes the log directory offline; this broker just cannot host it.
+                    tracing::error!(broker = self.id, topic = %topic.name, partition = key.1, %error, "cannot open the replica's log");
+                    return Effects::default();
+                }
+            };
             let partition = Partition::new(
                 key.0,
                 key.1,
@@ -391,7 +499,7 @@ impl Node {
             isr = ?registration.isr,
             "applying partition"
         );
-        match role {
+        let effects = match role {
             ReplicaRole::Leader => partition.make_leader(&registration, &state.image, now),
             ReplicaRole::Follower { .. } => {
                 let effects = partition.make_follower(&registration, now);
@@ -405,7 +513,59 @@ impl Node {
                 effects
             }
             ReplicaRole::None => partition.stop(),
+        };
+        if let Some((partitions, leader_epoch)) = offsets_partitions {
+            self.tell_offsets_leadership(state, key, partitions, leader_epoch);
         }
+        effects
+    }
+
+    /// A receiver of every later change of this broker's leadership of a
+    /// `__consumer_offsets` partition, for the group coordinator ([`crate::groups`]).
+    pub(crate) fn watch_offsets_leadership(&self) -> mpsc::UnboundedReceiver<OffsetsLeadership> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self
+            .offsets_leadership
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        rx
+    }
+
+    /// Tells the group coordinator whether this broker now leads an offsets partition.
+    fn tell_offsets_leadership(
+        &self,
+        state: &NodeState,
+        key: PartitionKey,
+        partitions: i32,
+        leader_epoch: i32,
+    ) {
+        let listener = self
+            .offsets_leadership
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = listener.as_ref() {
+            let _ = tx.send(OffsetsLeadership {
+                partition: key.1,
+                partitions,
+                leader_epoch,
+                is_leader: state.partitions.get(&key).is_some_and(|p| p.is_leader()),
+            });
+        }
+    }
+
+    /// The partition's topic was deleted: stops the replica (parked produces are answered
+    /// NOT_LEADER_OR_FOLLOWER, its fetcher ends) and deletes its log
+    /// (`ReplicaManager.stopPartitions` with `deleteLocalLog`).
+    fn delete_replica(&self, state: &mut NodeState, key: PartitionKey) -> Effects {
+        let Some(mut partition) = state.partitions.remove(&key) else {
+            return Effects::default();
+        };
+        let effects = partition.stop();
+        let (log, _, _) = partition.into_parts();
+        if let Err(error) = log.delete() {
+            tracing::warn!(broker = self.id, partition = key.1, %error, "cannot delete a deleted topic's log");
+        }
+        effects
     }
 
     /// Called by a fetcher under the lock when it finds its partition is no longer followed.
@@ -413,13 +573,23 @@ impl Node {
         state.fetchers.remove(&key);
     }
 
-    /// Runs every partition's timer (ISR shrink, produce deadlines).
+    /// Runs every partition's timer (ISR shrink, produce deadlines), and resends the
+    /// AlterPartition requests an isolation lost.
     fn tick(&self) {
         let now = now_ms();
         let mut guard = self.state();
         let state = &mut *guard;
         let keys: Vec<PartitionKey> = state.partitions.keys().copied().collect();
         let mut alters = Vec::new();
+        if self.faults.reaches_controller(self.id) {
+            for key in std::mem::take(&mut state.unsent_alters) {
+                let pending = state
+                    .partitions
+                    .get(&key)
+                    .and_then(|p| p.pending_alter_partition().cloned());
+                alters.extend(pending);
+            }
+        }
         for key in keys {
             let Some(partition) = state.partitions.get_mut(&key) else {
                 continue;
@@ -432,14 +602,24 @@ impl Node {
     }
 }
 
+/// Registers, fetches metadata and heartbeats; an isolated broker reaches no controller.
 async fn metadata_loop(node: Arc<Node>) {
     let mut changed = node.controller.changed.subscribe();
+    let mut fault = node
+        .faults
+        .subscribe(node.id)
+        .expect("every broker of the cluster has faults");
     let interval = Duration::from_millis(node.settings.broker_heartbeat_interval_ms);
     loop {
+        node.faults.wait_unpaused(node.id).await;
         changed.borrow_and_update();
-        node.sync_metadata();
+        fault.borrow_and_update();
+        if node.faults.reaches_controller(node.id) {
+            node.sync_metadata();
+        }
         tokio::select! {
             _ = changed.changed() => {}
+            _ = fault.changed() => {}
             _ = tokio::time::sleep(interval) => {}
         }
     }
@@ -451,6 +631,37 @@ async fn tick_loop(node: Arc<Node>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        node.faults.wait_unpaused(node.id).await;
         node.tick();
+    }
+}
+
+/// Retention every `log.retention.check.interval.ms`, offset checkpoints every
+/// `replica.high.watermark.checkpoint.interval.ms`.
+async fn log_loop(node: Arc<Node>) {
+    // Like Kafka's `LogManager`, the first pass comes one period after the start.
+    let every = |ms: u64| {
+        let period = Duration::from_millis(ms.max(1));
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker
+    };
+    let mut retention = every(node.settings.log_retention_check_interval_ms);
+    let mut checkpoint = every(node.settings.high_watermark_checkpoint_interval_ms);
+    loop {
+        tokio::select! {
+            _ = retention.tick() => {
+                node.faults.wait_unpaused(node.id).await;
+                let deleted = node.apply_retention();
+                if deleted > 0 {
+                    tracing::info!(broker = node.id, segments = deleted, "retention deleted segments");
+                    node.notify_progress();
+                }
+            }
+            _ = checkpoint.tick() => {
+                node.faults.wait_unpaused(node.id).await;
+                node.checkpoint();
+            }
+        }
     }
 }

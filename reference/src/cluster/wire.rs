@@ -1,14 +1,17 @@
 //! The APIs a broker of a cluster answers from its replicas and its metadata image rather
 //! than from the single broker's state: ApiVersions (adds OffsetForLeaderEpoch), Metadata,
-//! CreateTopics and CreatePartitions (through the controller), FindCoordinator (the
-//! lowest-numbered live broker), Produce (leaders only; acks=all parked until the
-//! ISR has it), Fetch (followers with `ReplicaState`, consumers below the high watermark),
-//! ListOffsets and OffsetForLeaderEpoch. Every other API falls through to the single broker's
-//! handler ([`crate::api::handle`]).
+//! CreateTopics, CreatePartitions and DeleteTopics (through the controller), DescribeConfigs
+//! (the cluster's topics), FindCoordinator (the leader of the group's `__consumer_offsets`
+//! partition), Produce (leaders only; acks=all parked until the ISR has it), Fetch
+//! (followers with `ReplicaState`, consumers below the high watermark, from v11 on also at
+//! followers), ListOffsets and OffsetForLeaderEpoch. Every other API falls through to the
+//! single broker's handler ([`crate::api::handle`]). The request checks and the answers'
+//! shapes are the single broker's (`crate::api`), shared.
 //!
 //! # References
 //! - Kafka protocol guide; `kafka.server.KafkaApis`, `ReplicaManager`, `MetadataCache`
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +20,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::fetch_response::{
-    EpochEndOffset as WireEpochEndOffset, FetchableTopicResponse, PartitionData,
-};
-use kafka_protocol::messages::list_offsets_response::{
-    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+    EpochEndOffset as WireEpochEndOffset, PartitionData,
 };
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -28,17 +28,24 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset as WireOffsetForLeaderEpoch, OffsetForLeaderTopicResult,
 };
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::TopicProduceResponse;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::TopicConfigs;
 use super::node::{Node, NodeState};
+use crate::api::create_topics::failed;
+use crate::api::delete_topics::TopicDeleter;
+use crate::api::fetch::{Read, error_partition};
+use crate::api::metadata::{AUTHORIZED_OPERATIONS_OMITTED, error_topic};
+use crate::api::produce::Appended;
 use crate::api::{self, Reply, now_ms};
-use crate::controller::{MetadataImage, TopicImage};
-use crate::record_batch;
+use crate::broker::{KafkaError, unknown_topic_or_partition};
+use crate::config::TopicConfig;
+use crate::controller::{ApiError, Controller, MetadataImage, TopicImage};
 use crate::replication::{ProduceResult, ReplicaFetch};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
@@ -46,8 +53,6 @@ use crate::shutdown::Shutdown;
 /// OffsetForLeaderEpoch, answered by cluster brokers only.
 pub const OFFSET_FOR_LEADER_EPOCH_VERSIONS: VersionRange = VersionRange { min: 2, max: 4 };
 
-const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
-const MAX_WAIT_LIMIT_MS: i32 = 60_000;
 /// Beyond the produce's own timeout (answered by the partition's timer), how long a parked
 /// produce waits before giving up on an answer that never comes (a crash).
 const PRODUCE_SAFETY_MARGIN: Duration = Duration::from_secs(5);
@@ -86,13 +91,21 @@ pub async fn handle(
         RequestKind::CreateTopics(req) => {
             ResponseKind::CreateTopics(create_topics(node, shared, req, version).await)
         }
-        RequestKind::Produce(req) => return Ok(produce(node, req, version, shutdown).await),
+        RequestKind::Produce(req) => {
+            return Ok(produce(node, shared, req, version, shutdown).await);
+        }
         RequestKind::Fetch(req) => ResponseKind::Fetch(fetch(node, req, version, shutdown).await),
         RequestKind::ListOffsets(req) => {
             ResponseKind::ListOffsets(list_offsets(node, req, version))
         }
         RequestKind::CreatePartitions(req) => {
             ResponseKind::CreatePartitions(create_partitions(node, req))
+        }
+        RequestKind::DeleteTopics(req) => {
+            ResponseKind::DeleteTopics(delete_topics(node, shared, req, version).await)
+        }
+        RequestKind::DescribeConfigs(req) => {
+            ResponseKind::DescribeConfigs(describe_configs(node, shared, req, version))
         }
         RequestKind::FindCoordinator(req) => {
             ResponseKind::FindCoordinator(find_coordinator(node, shared, req, version))
@@ -166,9 +179,23 @@ fn metadata(node: &Node, shared: &Shared, req: MetadataRequest, version: i16) ->
             .collect(),
     };
     drop(state);
-    for name in created {
-        if let Err(e) = node.controller.with(|c| c.create_topic(&name, -1, -1, &[])) {
-            tracing::debug!(topic = %name, error = %e.message, "auto-creation failed");
+    if !created.is_empty() {
+        let broker_config = shared.core().config.clone();
+        for name in created {
+            let outcome = node.controller.with(|c| {
+                c.create_topic(&name, -1, -1, &[])?;
+                // Under the controller's lock, as CreateTopics: the broker's topic defaults.
+                if let Ok(config) = TopicConfig::new(&broker_config, BTreeMap::new()) {
+                    node.topic_configs
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.clone(), config);
+                }
+                Ok::<_, crate::controller::ApiError>(())
+            });
+            if let Err(e) = outcome {
+                tracing::debug!(topic = %name, error = %e.message, "auto-creation failed");
+            }
         }
     }
     let response = MetadataResponse::default()
@@ -180,44 +207,49 @@ fn metadata(node: &Node, shared: &Shared, req: MetadataRequest, version: i16) ->
     api::metadata::fit_to_version(response, version)
 }
 
-/// Every group is coordinated by the lowest-numbered live broker, with the group state of
-/// that broker (until the group coordinator runs on a replicated `__consumer_offsets`).
+/// The coordinator of a group is the leader of its partition of `__consumer_offsets`
+/// ([`crate::groups`]). A missing topic is asked of the controller and, as in Kafka,
+/// COORDINATOR_NOT_AVAILABLE is the answer until the partition has a live leader.
 fn find_coordinator(
     node: &Node,
     shared: &Shared,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    let coordinator = node
-        .state()
-        .image
-        .brokers()
-        .filter(|b| !b.fenced)
-        .map(|b| b.broker_id)
-        .min()
-        .unwrap_or(node.id);
-    let addr = node
+    let addresses = node
         .addresses
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&coordinator)
-        .copied();
-    let mut response = api::find_coordinator::handle(shared, req, version);
-    let Some(addr) = addr else {
-        return response;
+        .clone();
+    let mut missing = false;
+    let response = {
+        let state = node.state();
+        let image = &state.image;
+        api::find_coordinator::respond(req, version, |group_id| {
+            let not_available = ResponseError::CoordinatorNotAvailable;
+            let Some(topic) = image.topic_by_name(crate::groups::OFFSETS_TOPIC) else {
+                missing = true;
+                return Err(not_available);
+            };
+            let partition = crate::groups::partition_for(group_id, topic.partitions.len() as i32);
+            let leader = topic
+                .partitions
+                .get(partition as usize)
+                .filter(|p| p.has_leader())
+                .map(|p| p.leader)
+                .filter(|leader| image.alive_broker_epoch(*leader).is_some())
+                .ok_or(not_available)?;
+            let addr = addresses.get(&leader).ok_or(not_available)?;
+            Ok(api::find_coordinator::Located {
+                node_id: leader,
+                host: addr.ip().to_string(),
+                port: i32::from(addr.port()),
+            })
+        })
     };
-    let (host, port) = (str(&addr.ip().to_string()), i32::from(addr.port()));
-    if response.error_code == 0 && response.node_id.0 >= 0 {
-        response.node_id = BrokerId(coordinator);
-        response.host = host.clone();
-        response.port = port;
-    }
-    for c in &mut response.coordinators {
-        if c.error_code == 0 {
-            c.node_id = BrokerId(coordinator);
-            c.host = host.clone();
-            c.port = port;
-        }
+    if missing {
+        let config = shared.core().config.clone();
+        crate::groups::create_offsets_topic(node, &config);
     }
     response
 }
@@ -253,19 +285,15 @@ fn describe(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTopic 
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(str(&topic.name))))
         .with_topic_id(topic.topic_id)
-        .with_is_internal(false)
+        .with_is_internal(topic.name == crate::groups::OFFSETS_TOPIC)
         .with_partitions(partitions)
         .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }
 
-fn error_topic(name: Option<String>, id: Uuid, code: i16) -> MetadataResponseTopic {
-    MetadataResponseTopic::default()
-        .with_error_code(code)
-        .with_name(name.map(|n| TopicName(str(&n))))
-        .with_topic_id(id)
-        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
-}
-
+/// CreateTopics through the controller, checked in Kafka's order (`ControllerApis` and
+/// `ReplicationControlManager.createTopics`): the request ([`api::create_topics::respond`]:
+/// names given twice), then under the controller's lock the name and whether it exists, the
+/// configs (INVALID_CONFIG), and last the counts and the placement.
 async fn create_topics(
     node: &Node,
     shared: &Shared,
@@ -273,77 +301,26 @@ async fn create_topics(
     version: i16,
 ) -> CreateTopicsResponse {
     let broker_config = shared.core().config.clone();
-    let mut results = Vec::with_capacity(req.topics.len());
+    let (validate_only, timeout_ms) = (req.validate_only, req.timeout_ms);
     let mut created = Vec::new();
-    for topic in req.topics {
-        let name = topic.name.0.to_string();
-        let result = CreatableTopicResult::default().with_name(topic.name.clone());
+    let response = api::create_topics::respond(req, |topic| {
         if !topic.assignments.is_empty() {
-            results.push(failed(
-                result,
-                ResponseError::InvalidRequest.code(),
-                "Manual replica assignment is not supported by the reference broker.".into(),
-            ));
-            continue;
+            let why = "Manual replica assignment is not supported by the reference broker.";
+            return failed(topic, ResponseError::InvalidRequest.code(), why.into());
         }
-        if let Some(c) = topic.configs.iter().find(|c| c.value.is_none()) {
-            let why = format!(
-                "Null value not supported for topic configs: {}",
-                c.name.as_str()
-            );
-            results.push(failed(result, ResponseError::InvalidConfig.code(), why));
-            continue;
-        }
-        let configs: std::collections::BTreeMap<String, String> = topic
-            .configs
-            .iter()
-            .map(|c| {
-                let value = c.value.as_ref().map_or("", |v| v.as_str());
-                (c.name.to_string(), value.to_string())
-            })
-            .collect();
-        let topic_config = match crate::config::TopicConfig::new(&broker_config, configs.clone()) {
-            Ok(config) => config,
-            Err(e) => {
-                results.push(failed(result, ResponseError::InvalidConfig.code(), e.0));
-                continue;
-            }
-        };
-        let pairs: Vec<(&str, &str)> = configs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
         let outcome = node.controller.with(|c| {
-            if req.validate_only {
-                // Validating only: decide on a copy, keep nothing.
-                let mut scratch = c.clone();
-                scratch
-                    .create_topic(
-                        &name,
-                        topic.num_partitions,
-                        topic.replication_factor,
-                        &pairs,
-                    )
-                    .map(|id| (id, scratch.image().topic(id).cloned()))
-            } else {
-                let id = c.create_topic(
-                    &name,
-                    topic.num_partitions,
-                    topic.replication_factor,
-                    &pairs,
-                )?;
-                // Under the controller's lock: no broker sees the topic before its configs.
-                node.topic_configs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(name.clone(), topic_config);
-                Ok((id, c.image().topic(id).cloned()))
-            }
+            create_topic(
+                c,
+                &node.topic_configs,
+                &broker_config,
+                &topic,
+                validate_only,
+            )
         });
         match outcome {
-            Err(e) => results.push(failed(result, e.code, e.message)),
-            Ok((id, image)) => {
-                if !req.validate_only {
+            Err(e) => failed(topic, e.code, e.message),
+            Ok((id, image, config)) => {
+                if !validate_only {
                     created.push(id);
                 }
                 let partitions = image.as_ref().map_or(-1, |t| t.partitions.len() as i32);
@@ -351,78 +328,206 @@ async fn create_topics(
                     .as_ref()
                     .and_then(|t| t.partitions.first())
                     .map_or(-1, |p| p.replicas.len() as i16);
-                let mut result = result.with_topic_id(if version >= 7 { id } else { Uuid::nil() });
+                let mut result = CreatableTopicResult::default()
+                    .with_name(topic.name)
+                    .with_topic_id(if version >= 7 { id } else { Uuid::nil() });
                 if version >= 5 {
                     result = result
                         .with_num_partitions(partitions)
-                        .with_replication_factor(rf);
+                        .with_replication_factor(rf)
+                        .with_configs(Some(api::create_topics::configs_of(&config)));
                 }
-                results.push(result);
+                result
             }
         }
-    }
+    });
     // Answer once this broker's own image has the new topics, so the client's next request
     // here sees them.
-    let deadline = Instant::now() + Duration::from_millis(req.timeout_ms.clamp(0, 30_000) as u64);
-    while !created.is_empty() && Instant::now() < deadline {
-        if created
-            .iter()
-            .all(|id| node.state().image.topic(*id).is_some())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    until_image(node, timeout_ms, |image| {
+        created.iter().all(|id| image.topic(*id).is_some())
+    })
+    .await;
+    response
+}
+
+/// One topic of a CreateTopics, under the controller's lock: the new topic's id, image and
+/// configs (validating only: decided on a copy of the controller, nothing kept).
+fn create_topic(
+    c: &mut Controller,
+    topic_configs: &TopicConfigs,
+    broker_config: &crate::config::BrokerConfig,
+    topic: &create_topics_request::CreatableTopic,
+    validate_only: bool,
+) -> Result<(Uuid, Option<TopicImage>, TopicConfig), ApiError> {
+    let name = topic.name.0.as_str();
+    c.check_new_topic_name(name)?;
+    let invalid_config = |why: String| ApiError::new(ResponseError::InvalidConfig.code(), why);
+    let nulls: Vec<&str> = topic
+        .configs
+        .iter()
+        .filter(|c| c.value.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    if !nulls.is_empty() {
+        return Err(invalid_config(format!(
+            "Null value not supported for topic configs: {}",
+            nulls.join(",")
+        )));
     }
-    CreateTopicsResponse::default().with_topics(results)
-}
-
-fn failed(result: CreatableTopicResult, code: i16, message: String) -> CreatableTopicResult {
-    result
-        .with_error_code(code)
-        .with_error_message(Some(StrBytes::from_string(message)))
-        .with_num_partitions(-1)
-        .with_replication_factor(-1)
-}
-
-fn create_partitions(node: &Node, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
-    let results = req
-        .topics
-        .into_iter()
-        .map(|topic| {
-            let result = create_partitions_response::CreatePartitionsTopicResult::default()
-                .with_name(topic.name.clone());
-            let outcome = if topic.assignments.is_some() {
-                Err(crate::controller::ApiError::new(
-                    ResponseError::InvalidRequest.code(),
-                    "Manual replica assignment is not supported by the reference broker.",
-                ))
-            } else {
-                node.controller.with(|c| {
-                    if req.validate_only {
-                        c.clone().create_partitions(&topic.name.0, topic.count)
-                    } else {
-                        c.create_partitions(&topic.name.0, topic.count)
-                    }
-                })
-            };
-            match outcome {
-                Ok(()) => result,
-                Err(e) => result
-                    .with_error_code(e.code)
-                    .with_error_message(Some(StrBytes::from_string(e.message))),
-            }
+    let configs: BTreeMap<String, String> = topic
+        .configs
+        .iter()
+        .map(|c| {
+            let value = c.value.as_ref().map_or("", |v| v.as_str());
+            (c.name.to_string(), value.to_string())
         })
         .collect();
-    CreatePartitionsResponse::default().with_results(results)
+    let config =
+        TopicConfig::new(broker_config, configs.clone()).map_err(|e| invalid_config(e.0))?;
+    let pairs: Vec<(&str, &str)> = configs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (partitions, rf) = (topic.num_partitions, topic.replication_factor);
+    if validate_only {
+        let mut scratch = c.clone();
+        let id = scratch.create_topic(name, partitions, rf, &pairs)?;
+        return Ok((id, scratch.image().topic(id).cloned(), config));
+    }
+    let id = c.create_topic(name, partitions, rf, &pairs)?;
+    // Under the controller's lock: no broker sees the topic before its configs.
+    topic_configs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(name.to_string(), config.clone());
+    Ok((id, c.image().topic(id).cloned(), config))
+}
+
+/// Waits, up to the request's `timeout_ms` (at most 30 s), until this broker's own image
+/// satisfies `done`: a topic change is answered once the broker that took it shows it.
+async fn until_image(node: &Node, timeout_ms: i32, done: impl Fn(&MetadataImage) -> bool) {
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms.clamp(0, 30_000) as u64);
+    while !done(&node.state().image) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The cluster's topics as DeleteTopics sees them: the controller's image, under its lock.
+struct ClusterTopics<'a> {
+    controller: &'a mut Controller,
+    topic_configs: &'a TopicConfigs,
+    removed: Vec<Uuid>,
+}
+
+impl TopicDeleter for ClusterTopics<'_> {
+    fn name_of(&self, id: Uuid) -> Option<String> {
+        self.controller.image().topic(id).map(|t| t.name.clone())
+    }
+
+    fn id_of(&self, name: &str) -> Option<Uuid> {
+        self.controller.image().topic_id(name)
+    }
+
+    fn delete(&mut self, name: &str, id: Uuid) -> Result<i32, KafkaError> {
+        let partitions = self
+            .controller
+            .image()
+            .topic(id)
+            .map_or(0, |t| t.partitions.len() as i32);
+        self.controller.delete_topic(id).map_err(|e| KafkaError {
+            code: e.code,
+            message: e.message,
+        })?;
+        self.topic_configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        self.removed.push(id);
+        Ok(partitions)
+    }
+}
+
+/// DeleteTopics through the controller (one `RemoveTopicRecord` per topic); every broker
+/// drops its replicas and their logs as it applies the record. Answered once this broker's
+/// own image no longer has the topics, so the client's next request here agrees.
+async fn delete_topics(
+    node: &Node,
+    shared: &Shared,
+    req: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
+    let timeout_ms = req.timeout_ms;
+    let (deleted, removed) = node.controller.with(|controller| {
+        let mut topics = ClusterTopics {
+            controller,
+            topic_configs: &node.topic_configs,
+            removed: Vec::new(),
+        };
+        let deleted = api::delete_topics::delete(&mut topics, req, version);
+        (deleted, topics.removed)
+    });
+    // This broker's groups forget the offsets; other brokers' groups are not told yet.
+    api::delete_topics::forget_offsets(shared, &deleted.partitions);
+    until_image(node, timeout_ms, |image| {
+        removed.iter().all(|id| image.topic(*id).is_none())
+    })
+    .await;
+    deleted.response
+}
+
+/// DescribeConfigs of the cluster's topics: those in this broker's image, with the configs
+/// they were created with (the broker's defaults for the rest) and the replication configs
+/// of the metadata records.
+fn describe_configs(
+    node: &Node,
+    shared: &Shared,
+    req: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
+    let broker_config = shared.core().config.clone();
+    let state = node.state();
+    api::describe_configs::describe(req, version, |name| {
+        let topic = state.image.topic_by_name(name)?;
+        let mut config = match node.topic_config(name) {
+            Some(config) => config,
+            None => TopicConfig::new(&broker_config, BTreeMap::new()).ok()?,
+        };
+        config.min_insync_replicas = topic.config.min_insync_replicas;
+        Some(config)
+    })
+}
+
+/// CreatePartitions through the controller (validating only: on a copy of it).
+fn create_partitions(node: &Node, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    api::create_partitions::respond(req, |name, count, validate_only| {
+        node.controller
+            .with(|c| {
+                if validate_only {
+                    c.clone().create_partitions(name, count)
+                } else {
+                    c.create_partitions(name, count)
+                }
+            })
+            .map_err(|e| (e.code, e.message))
+    })
 }
 
 /// One partition's produce: answered now, or parked until the ISR has it.
 enum Produced {
-    Done(i16, i64, i64),
-    Parked(oneshot::Receiver<ProduceResult>, i64),
+    Done(Result<Appended, KafkaError>),
+    Parked(oneshot::Receiver<ProduceResult>, Appended),
 }
 
-async fn produce(node: &Node, req: ProduceRequest, version: i16, shutdown: &mut Shutdown) -> Reply {
+async fn produce(
+    node: &Node,
+    shared: &Shared,
+    req: ProduceRequest,
+    version: i16,
+    shutdown: &mut Shutdown,
+) -> Reply {
+    // The configs of a topic created without any (the broker's), taken before the node lock.
+    let defaults = TopicConfig::new(&shared.core().config, BTreeMap::new())
+        .expect("no topic overrides to refuse");
     let acks = req.acks;
     let timeout_ms = i64::from(req.timeout_ms.max(0));
     let mut topics = Vec::with_capacity(req.topic_data.len());
@@ -431,11 +536,7 @@ async fn produce(node: &Node, req: ProduceRequest, version: i16, shutdown: &mut 
         let mut guard = node.state();
         let state = &mut *guard;
         for topic in &req.topic_data {
-            let topic_id = if version >= 13 {
-                state.image.topic(topic.topic_id).map(|t| t.topic_id)
-            } else {
-                state.image.topic_id(&topic.name.0)
-            };
+            let topic_id = requested_topic(&state.image, version, topic.topic_id, &topic.name.0);
             let mut partitions = Vec::with_capacity(topic.partition_data.len());
             for data in &topic.partition_data {
                 let outcome = produce_partition(
@@ -446,6 +547,7 @@ async fn produce(node: &Node, req: ProduceRequest, version: i16, shutdown: &mut 
                     acks,
                     timeout_ms,
                     version,
+                    &defaults,
                     &mut alters,
                 );
                 partitions.push((data.index, outcome));
@@ -458,7 +560,7 @@ async fn produce(node: &Node, req: ProduceRequest, version: i16, shutdown: &mut 
     let failed = topics
         .iter()
         .flat_map(|t| t.2.iter())
-        .any(|(_, p)| matches!(p, Produced::Done(code, ..) if *code != 0));
+        .any(|(_, p)| matches!(p, Produced::Done(Err(_))));
     if acks == 0 {
         if failed {
             return Reply::Close("a produce request with acks=0 failed".into());
@@ -471,35 +573,28 @@ async fn produce(node: &Node, req: ProduceRequest, version: i16, shutdown: &mut 
     for (name, topic_id, partitions) in topics {
         let mut answers = Vec::with_capacity(partitions.len());
         for (index, produced) in partitions {
-            let (code, base_offset, log_start) = match produced {
-                Produced::Done(code, base, start) => (code, base, start),
-                Produced::Parked(rx, start) => {
-                    let (code, base) = tokio::select! {
+            let outcome = match produced {
+                Produced::Done(outcome) => outcome,
+                Produced::Parked(rx, appended) => {
+                    let code = tokio::select! {
                         answer = tokio::time::timeout_at(deadline, rx) => match answer {
-                            Ok(Ok(result)) => (result.error_code, result.base_offset),
-                            Ok(Err(_)) => (ResponseError::NotLeaderOrFollower.code(), -1),
-                            Err(_) => (ResponseError::RequestTimedOut.code(), -1),
+                            Ok(Ok(result)) if result.error_code == 0 => {
+                                Ok(result.base_offset)
+                            }
+                            Ok(Ok(result)) => Err(result.error_code),
+                            Ok(Err(_)) => Err(ResponseError::NotLeaderOrFollower.code()),
+                            Err(_) => Err(ResponseError::RequestTimedOut.code()),
                         },
-                        _ = shutdown.recv() => (ResponseError::NotLeaderOrFollower.code(), -1),
+                        _ = shutdown.recv() => Err(ResponseError::NotLeaderOrFollower.code()),
                     };
-                    (code, base, start)
+                    code.map(|base_offset| Appended {
+                        base_offset,
+                        ..appended
+                    })
+                    .map_err(api::produce::error_of)
                 }
             };
-            let mut answer = PartitionProduceResponse::default()
-                .with_index(index)
-                .with_error_code(code)
-                .with_base_offset(if code == 0 { base_offset } else { -1 })
-                .with_log_append_time_ms(-1)
-                .with_log_start_offset(if code == 0 && version >= 5 {
-                    log_start
-                } else {
-                    -1
-                });
-            if code != 0 && version >= 8 {
-                answer = answer.with_error_message(
-                    ResponseError::try_from_code(code).map(|e| str(&e.to_string())),
-                );
-            }
+            let answer = api::produce::partition_response(index, outcome);
             answers.push(answer);
         }
         responses.push(
@@ -510,10 +605,15 @@ async fn produce(node: &Node, req: ProduceRequest, version: i16, shutdown: &mut 
         );
     }
     Reply::Response(Box::new(ResponseKind::Produce(
-        ProduceResponse::default().with_responses(responses),
+        api::produce::fit_to_version(
+            ProduceResponse::default().with_responses(responses),
+            version,
+        ),
     )))
 }
 
+/// One partition of a Produce on this broker: the checks the single broker makes (shared,
+/// `api::produce`), then the leader's append.
 #[allow(clippy::too_many_arguments)]
 fn produce_partition(
     node: &Node,
@@ -523,72 +623,54 @@ fn produce_partition(
     acks: i16,
     timeout_ms: i64,
     version: i16,
+    defaults: &TopicConfig,
     alters: &mut Vec<crate::controller::AlterPartition>,
 ) -> Produced {
-    let fail = |code: i16| Produced::Done(code, -1, -1);
-    if !matches!(acks, -1..=1) {
-        return fail(ResponseError::InvalidRequiredAcks.code());
+    if let Err(e) = api::produce::check_acks(acks) {
+        return Produced::Done(Err(e));
     }
-    let Some(topic_id) = topic_id else {
-        return fail(if version >= 13 {
-            ResponseError::UnknownTopicId.code()
-        } else {
-            ResponseError::UnknownTopicOrPartition.code()
-        });
+    let Some(topic) = topic_id.and_then(|id| state.image.topic(id)) else {
+        return Produced::Done(Err(api::produce::unknown_topic(version)));
     };
+    let topic_id = topic.topic_id;
     if state.image.partition(topic_id, data.index).is_none() {
-        return fail(ResponseError::UnknownTopicOrPartition.code());
+        return Produced::Done(Err(unknown_topic_or_partition()));
     }
-    let Some(records) = data.records.as_ref() else {
-        return fail(ResponseError::InvalidRecord.code());
+    let config = node.topic_config(&topic.name);
+    let config = config.as_ref().unwrap_or(defaults);
+    let (records, header) = match api::produce::check_records(&topic.name, data, config, version) {
+        Ok(checked) => checked,
+        Err(e) => return Produced::Done(Err(e)),
     };
-    let header = match record_batch::validate_produce_for_version(records, version) {
-        Ok(header) => header,
-        Err(e) => return fail(e.error_code()),
-    };
-    if header.producer_id >= 0 {
-        return fail(ResponseError::InvalidRecord.code());
-    }
-    let batch_size = header.total_len();
-    let config = state
-        .image
-        .topic(topic_id)
-        .and_then(|t| node.topic_config(&t.name));
-    if let Some(config) = config {
-        if batch_size > usize::try_from(config.max_message_bytes).unwrap_or(0) {
-            return fail(ResponseError::MessageTooLarge.code());
-        }
-        if batch_size as u64 > config.log.segment_bytes {
-            return fail(ResponseError::RecordListTooLarge.code());
-        }
-    }
+    let log_append_time = config.log.log_append_time;
     let mut bytes = BytesMut::from(&records[..header.total_len()]);
     let token = node.next_token();
     let parked = (acks == -1).then(|| Node::park(state, token));
     let Some(partition) = state.partitions.get_mut(&(topic_id, data.index)) else {
         Node::unpark(state, token);
-        return fail(ResponseError::NotLeaderOrFollower.code());
+        return Produced::Done(Err(api::produce::error_of(
+            ResponseError::NotLeaderOrFollower.code(),
+        )));
     };
-    match partition.append_as_leader(&mut bytes, acks, token, timeout_ms, &state.image, now_ms()) {
+    let now = now_ms();
+    match partition.append_as_leader(&mut bytes, acks, token, timeout_ms, &state.image, now) {
         Err(code) => {
             Node::unpark(state, token);
-            fail(code)
+            Produced::Done(Err(api::produce::error_of(code)))
         }
         Ok((info, effects)) => {
             alters.extend(node.route(state, effects));
+            let appended = Appended {
+                base_offset: info.base_offset,
+                log_append_time_ms: if log_append_time { now } else { -1 },
+                log_start_offset: info.log_start_offset,
+            };
             match parked {
-                Some(rx) => Produced::Parked(rx, info.log_start_offset),
-                None => Produced::Done(0, info.base_offset, info.log_start_offset),
+                Some(rx) => Produced::Parked(rx, appended),
+                None => Produced::Done(Ok(appended)),
             }
         }
     }
-}
-
-/// What one pass over a Fetch request read.
-struct Read {
-    response: FetchResponse,
-    bytes: i64,
-    has_error: bool,
 }
 
 async fn fetch(
@@ -597,26 +679,11 @@ async fn fetch(
     version: i16,
     shutdown: &mut Shutdown,
 ) -> FetchResponse {
-    if req.session_id != 0 {
-        return FetchResponse::default()
-            .with_error_code(ResponseError::FetchSessionIdNotFound.code());
-    }
-    let wait = Duration::from_millis(req.max_wait_ms.clamp(0, MAX_WAIT_LIMIT_MS) as u64);
-    let deadline = Instant::now() + wait;
     let mut progress = node.progress.subscribe();
-    loop {
-        progress.borrow_and_update();
-        let read = read_all(node, &req, version);
-        let enough = read.bytes >= i64::from(req.min_bytes.max(0)) || read.has_error;
-        if enough || wait.is_zero() || Instant::now() >= deadline || shutdown.is_shutdown() {
-            return read.response;
-        }
-        tokio::select! {
-            changed = progress.changed() => if changed.is_err() { return read.response },
-            _ = tokio::time::sleep_until(deadline) => {}
-            _ = shutdown.recv() => {}
-        }
-    }
+    api::fetch::long_poll(&req, &mut progress, shutdown, || {
+        read_all(node, &req, version)
+    })
+    .await
 }
 
 fn read_all(node: &Node, req: &FetchRequest, version: i16) -> Read {
@@ -628,169 +695,183 @@ fn read_all(node: &Node, req: &FetchRequest, version: i16) -> Read {
     } else {
         (req.replica_id.0, -1)
     };
-    let mut remaining = i64::from(req.max_bytes.max(0));
-    let (mut bytes, mut has_error) = (0i64, false);
     let mut alters = Vec::new();
-    let mut topics = Vec::with_capacity(req.topics.len());
     let mut guard = node.state();
     let state = &mut *guard;
-    for topic in &req.topics {
-        let topic_id = if version >= 13 {
-            state.image.topic(topic.topic_id).map(|t| t.topic_id)
+    let read = api::fetch::read_each(req, version, |topic, p, limit, min_one| {
+        let topic_id = requested_topic(&state.image, version, topic.topic_id, &topic.topic.0);
+        let unknown = if version >= 13 {
+            ResponseError::UnknownTopicId.code()
         } else {
-            state.image.topic_id(&topic.topic.0)
+            ResponseError::UnknownTopicOrPartition.code()
         };
-        let mut partitions = Vec::with_capacity(topic.partitions.len());
-        for p in &topic.partitions {
-            let limit = i64::from(p.partition_max_bytes.max(0)).min(remaining.max(0)) as usize;
-            let unknown = if version >= 13 {
-                ResponseError::UnknownTopicId.code()
-            } else {
-                ResponseError::UnknownTopicOrPartition.code()
+        let Some(topic_id) = topic_id else {
+            return error_partition(p.partition, unknown);
+        };
+        let Some(replica) = state.partitions.get_mut(&(topic_id, p.partition)) else {
+            return error_partition(p.partition, ResponseError::NotLeaderOrFollower.code());
+        };
+        if replica_id >= 0 {
+            let fetch = ReplicaFetch {
+                replica_id,
+                replica_epoch,
+                fetch_offset: p.fetch_offset,
+                current_leader_epoch: p.current_leader_epoch,
+                last_fetched_epoch: p.last_fetched_epoch,
+                max_bytes: limit,
             };
-            let key = topic_id.map(|id| (id, p.partition));
-            let data = match key.and_then(|k| state.partitions.get_mut(&k).map(|r| (k, r))) {
-                None if topic_id.is_none() => error_partition(p.partition, unknown),
-                None => error_partition(p.partition, ResponseError::NotLeaderOrFollower.code()),
-                Some((_, replica)) if replica_id >= 0 => {
-                    let fetch = ReplicaFetch {
-                        replica_id,
-                        replica_epoch,
-                        fetch_offset: p.fetch_offset,
-                        current_leader_epoch: p.current_leader_epoch,
-                        last_fetched_epoch: p.last_fetched_epoch,
-                        max_bytes: limit,
-                    };
-                    let (answer, effects) =
-                        replica.fetch_from_follower(&fetch, &state.image, now_ms());
-                    alters.extend(node.route(state, effects));
-                    let mut data = PartitionData::default()
-                        .with_partition_index(p.partition)
-                        .with_error_code(answer.error_code)
-                        .with_high_watermark(answer.high_watermark)
-                        .with_last_stable_offset(answer.high_watermark)
-                        .with_log_start_offset(answer.log_start_offset)
-                        .with_preferred_read_replica(BrokerId(-1))
-                        .with_records(Some(answer.records));
-                    if let Some(d) = answer.diverging_epoch.filter(|_| version >= 12) {
-                        data = data.with_diverging_epoch(
-                            WireEpochEndOffset::default()
-                                .with_epoch(d.leader_epoch)
-                                .with_end_offset(d.end_offset),
-                        );
-                    }
-                    data
-                }
-                Some((_, replica)) => {
-                    let answer =
-                        replica.fetch_from_consumer(p.fetch_offset, p.current_leader_epoch, limit);
-                    PartitionData::default()
-                        .with_partition_index(p.partition)
-                        .with_error_code(answer.error_code)
-                        .with_high_watermark(answer.high_watermark)
-                        .with_last_stable_offset(answer.high_watermark)
-                        .with_log_start_offset(answer.log_start_offset)
-                        .with_preferred_read_replica(BrokerId(-1))
-                        .with_aborted_transactions((req.isolation_level == 1).then(Vec::new))
-                        .with_records(Some(answer.records))
-                }
-            };
-            let size = data.records.as_ref().map_or(0, |r| r.len() as i64);
-            has_error |= data.error_code != 0;
-            bytes += size;
-            remaining -= size;
-            partitions.push(data);
+            let (answer, effects) = replica.fetch_from_follower(&fetch, &state.image, now_ms());
+            alters.extend(node.route(state, effects));
+            let mut data = partition_data(
+                p.partition,
+                crate::replication::ConsumerFetchResponse {
+                    error_code: answer.error_code,
+                    high_watermark: answer.high_watermark,
+                    log_start_offset: answer.log_start_offset,
+                    records: within(answer.records, limit, min_one),
+                },
+            );
+            if let Some(d) = answer.diverging_epoch.filter(|_| version >= 12) {
+                data = data.with_diverging_epoch(
+                    WireEpochEndOffset::default()
+                        .with_epoch(d.leader_epoch)
+                        .with_end_offset(d.end_offset),
+                );
+            }
+            return data;
         }
-        topics.push(
-            FetchableTopicResponse::default()
-                .with_topic(topic.topic.clone())
-                .with_topic_id(topic.topic_id)
-                .with_partitions(partitions),
-        );
-    }
+        let answer = if version >= 11 && replica.is_follower() {
+            fetch_from_follower_replica(replica, p.fetch_offset, p.current_leader_epoch, limit)
+        } else {
+            replica.fetch_from_consumer(p.fetch_offset, p.current_leader_epoch, limit)
+        };
+        let answer = crate::replication::ConsumerFetchResponse {
+            records: within(answer.records, limit, min_one),
+            ..answer
+        };
+        // read_committed consumers get an (empty) aborted-transactions list, others null.
+        partition_data(p.partition, answer)
+            .with_aborted_transactions((req.isolation_level == 1).then(Vec::new))
+    });
     drop(guard);
     node.send_alters(alters);
-    let mut response = FetchResponse::default()
-        .with_session_id(0)
-        .with_responses(topics);
-    if version < 5 {
-        for t in &mut response.responses {
-            for p in &mut t.partitions {
-                p.log_start_offset = -1;
-            }
-        }
-    }
-    Read {
-        response,
-        bytes,
-        has_error,
-    }
+    read
 }
 
-fn error_partition(partition: i32, code: i16) -> PartitionData {
+/// One partition of a Fetch response (the last stable offset is the high watermark: no
+/// transactions).
+fn partition_data(index: i32, answer: crate::replication::ConsumerFetchResponse) -> PartitionData {
     PartitionData::default()
-        .with_partition_index(partition)
-        .with_error_code(code)
-        .with_high_watermark(-1)
-        .with_last_stable_offset(-1)
-        .with_log_start_offset(-1)
+        .with_partition_index(index)
+        .with_error_code(answer.error_code)
+        .with_high_watermark(answer.high_watermark)
+        .with_last_stable_offset(answer.high_watermark)
+        .with_log_start_offset(answer.log_start_offset)
         .with_preferred_read_replica(BrokerId(-1))
-        .with_records(Some(Bytes::new()))
+        .with_records(Some(answer.records))
 }
 
+/// KIP-74: only the first partition with data may go over its byte limit (by its first
+/// batch); the replicas read at least one batch, so others keep the whole batches that fit.
+fn within(records: Bytes, limit: usize, min_one: bool) -> Bytes {
+    if min_one || records.len() <= limit {
+        return records;
+    }
+    let mut end = 0;
+    while let Ok(header) = crate::record_batch::BatchHeader::parse(&records[end..]) {
+        let next = end + header.total_len();
+        if next > limit || next > records.len() {
+            break;
+        }
+        end = next;
+    }
+    records.slice(..end)
+}
+
+/// The topic a Produce or Fetch names: by id from v13 on, else by name.
+fn requested_topic(image: &MetadataImage, version: i16, id: Uuid, name: &str) -> Option<Uuid> {
+    if version >= 13 {
+        image.topic(id).map(|t| t.topic_id)
+    } else {
+        image.topic_id(name)
+    }
+}
+
+/// A consumer's Fetch (v11+) sent to a follower: served from the follower's own log below
+/// its high watermark, after the same leader epoch checks as on the leader. Kafka lets
+/// consumers fetch from followers once they send client metadata (v11 added the rack id,
+/// KIP-392): `FetchParams.fetchOnlyLeader` is false for them, so `Partition.fetchRecords`
+/// checks the epoch (`localLogWithEpochOrThrow` without `requireLeader`) and reads.
+/// Older versions, and replicas that are neither leader nor follower, stay
+/// NOT_LEADER_OR_FOLLOWER.
+fn fetch_from_follower_replica(
+    replica: &crate::replication::Partition,
+    fetch_offset: i64,
+    current_leader_epoch: i32,
+    max_bytes: usize,
+) -> crate::replication::ConsumerFetchResponse {
+    let high_watermark = replica.high_watermark();
+    let log = replica.log();
+    let checked = if current_leader_epoch < 0 || current_leader_epoch == replica.leader_epoch() {
+        log.read_up_to(fetch_offset, max_bytes, true, high_watermark)
+            .map_err(|_| ResponseError::OffsetOutOfRange.code())
+    } else if current_leader_epoch < replica.leader_epoch() {
+        Err(ResponseError::FencedLeaderEpoch.code())
+    } else {
+        Err(ResponseError::UnknownLeaderEpoch.code())
+    };
+    let (error_code, records) = match checked {
+        Ok(records) => (0, records),
+        Err(code) => (code, Bytes::new()),
+    };
+    crate::replication::ConsumerFetchResponse {
+        error_code,
+        high_watermark,
+        log_start_offset: log.log_start_offset(),
+        records,
+    }
+}
+
+/// ListOffsets on a leader: checked as a consumer fetch (leader only, leader epoch), then
+/// looked up below the high watermark (`Partition.fetchOffsetForTimestamp`). While a new
+/// leader's high watermark is below the start of its epoch, LATEST, and a lookup that finds
+/// nothing, are OFFSET_NOT_AVAILABLE (KIP-207). Found records carry their batch's epoch.
 fn list_offsets(node: &Node, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    use api::list_offsets::{Found, LATEST_TIMESTAMP, offset_for};
+    let not_available = ResponseError::OffsetNotAvailable.code();
     let state = node.state();
-    let topics = req
-        .topics
-        .into_iter()
-        .map(|topic| {
-            let topic_id = state.image.topic_id(&topic.name.0);
-            let partitions = topic
-                .partitions
-                .iter()
-                .map(|p| {
-                    let response = ListOffsetsPartitionResponse::default()
-                        .with_partition_index(p.partition_index)
-                        .with_timestamp(-1);
-                    let replica =
-                        topic_id.and_then(|id| state.partitions.get(&(id, p.partition_index)));
-                    let outcome = match replica {
-                        None if topic_id.is_none() => {
-                            Err(ResponseError::UnknownTopicOrPartition.code())
-                        }
-                        None => Err(ResponseError::NotLeaderOrFollower.code()),
-                        Some(r) => match p.timestamp {
-                            api::list_offsets::LATEST_TIMESTAMP => {
-                                r.latest_offset(p.current_leader_epoch)
-                            }
-                            api::list_offsets::EARLIEST_TIMESTAMP
-                            | api::list_offsets::EARLIEST_LOCAL_TIMESTAMP => r
-                                .latest_offset(p.current_leader_epoch)
-                                .map(|_| r.log().log_start_offset()),
-                            _ => Err(ResponseError::InvalidRequest.code()),
-                        },
-                    };
-                    match outcome {
-                        Ok(offset) => {
-                            response
-                                .with_offset(offset)
-                                .with_leader_epoch(if version >= 4 {
-                                    state.partitions[&(topic_id.expect("found"), p.partition_index)]
-                                        .leader_epoch()
-                                } else {
-                                    -1
-                                })
-                        }
-                        Err(code) => response.with_error_code(code).with_offset(-1),
-                    }
-                })
-                .collect();
-            ListOffsetsTopicResponse::default()
-                .with_name(topic.name)
-                .with_partitions(partitions)
+    api::list_offsets::respond(req, |topic, p| {
+        let topic_id = state
+            .image
+            .topic_id(topic)
+            .ok_or(ResponseError::UnknownTopicOrPartition.code())?;
+        let replica = state
+            .partitions
+            .get(&(topic_id, p.partition_index))
+            .ok_or(ResponseError::NotLeaderOrFollower.code())?;
+        let (high_watermark, pending) = match replica.latest_offset(p.current_leader_epoch) {
+            Ok(high_watermark) => (high_watermark, false),
+            Err(code) if code == not_available => (replica.high_watermark(), true),
+            Err(code) => return Err(code),
+        };
+        if pending && p.timestamp == LATEST_TIMESTAMP {
+            return Err(not_available);
+        }
+        let (timestamp, offset) = offset_for(replica.log(), p.timestamp, high_watermark)?;
+        if pending && offset < 0 {
+            return Err(not_available);
+        }
+        let leader_epoch = if p.timestamp == LATEST_TIMESTAMP {
+            replica.leader_epoch()
+        } else {
+            replica.epoch_cache().epoch_for_offset(offset).unwrap_or(-1)
+        };
+        Ok(Found {
+            timestamp,
+            offset,
+            leader_epoch: if version >= 4 { leader_epoch } else { -1 },
         })
-        .collect();
-    ListOffsetsResponse::default().with_topics(topics)
+    })
 }
 
 fn offset_for_leader_epoch(

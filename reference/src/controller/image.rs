@@ -59,6 +59,8 @@ pub enum MetadataRecord {
         topic_id: Uuid,
         config: TopicReplicationConfig,
     },
+    /// `RemoveTopicRecord` (DeleteTopics): the topic and all its partitions are gone.
+    RemoveTopic { topic_id: Uuid },
     /// `ConfigRecord`s changing a topic's replication configs.
     TopicConfig {
         topic_id: Uuid,
@@ -107,6 +109,11 @@ pub enum Applied {
     Gap,
     Broker(i32),
     Topic(Uuid),
+    /// A topic was removed with its `partitions` partitions (0..partitions).
+    TopicRemoved {
+        topic_id: Uuid,
+        partitions: i32,
+    },
     Partition {
         topic_id: Uuid,
         partition: i32,
@@ -157,7 +164,8 @@ impl MetadataImage {
     }
 
     /// Applies a fetched batch of records in order, up to the first gap, and returns the
-    /// partitions it changed (KRaft's `MetadataDelta`): a broker acts once per changed
+    /// partitions it changed, a removed topic's included (KRaft's `MetadataDelta`): a broker
+    /// acts once per changed
     /// partition, on its latest state, never on the intermediate ones.
     pub fn apply_batch(&mut self, records: &[MetadataLogRecord]) -> BTreeSet<(Uuid, i32)> {
         let mut changed = BTreeSet::new();
@@ -170,6 +178,10 @@ impl MetadataImage {
                 } => {
                     changed.insert((topic_id, partition));
                 }
+                Applied::TopicRemoved {
+                    topic_id,
+                    partitions,
+                } => changed.extend((0..partitions).map(|p| (topic_id, p))),
                 Applied::Stale | Applied::Broker(_) | Applied::Topic(_) => {}
             }
         }
@@ -214,6 +226,19 @@ impl MetadataImage {
                 self.topics.insert(*topic_id, topic);
                 self.topic_ids.insert(name.clone(), *topic_id);
                 Applied::Topic(*topic_id)
+            }
+            MetadataRecord::RemoveTopic { topic_id } => {
+                let partitions = match self.topics.remove(topic_id) {
+                    Some(topic) => {
+                        self.topic_ids.remove(&topic.name);
+                        topic.partitions.len() as i32
+                    }
+                    None => 0,
+                };
+                Applied::TopicRemoved {
+                    topic_id: *topic_id,
+                    partitions,
+                }
             }
             MetadataRecord::TopicConfig { topic_id, config } => {
                 if let Some(topic) = self.topics.get_mut(topic_id) {

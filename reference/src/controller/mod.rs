@@ -31,6 +31,7 @@
 //! | BrokerHeartbeat | [`Controller::heartbeat`], then [`Controller::fetch_metadata`] from the broker's offset (KRaft brokers fetch `__cluster_metadata`; here the reply can carry it) |
 //! | (timer) | [`Controller::tick`] at [`Controller::next_deadline_ms`]: fences expired sessions |
 //! | CreateTopics | [`Controller::create_topic`] per topic |
+//! | DeleteTopics | [`Controller::delete_topic`] per topic id |
 //! | IncrementalAlterConfigs (topic) | [`Controller::set_topic_config`] |
 //! | AlterPartition | [`Controller::alter_partition`] per partition |
 //! | ElectLeaders | [`Controller::elect_leader`]; `auto.leader.rebalance.enable`: [`Controller::balance_partition_leaders`] |
@@ -39,11 +40,11 @@
 //! A broker applies fetched records with [`MetadataImage::apply`] and, for each partition the
 //! record changed, looks at [`PartitionRegistration::role_of`] its own id: become leader or
 //! follower at the record's leader epoch (`crate::replication::Partition::make_leader` /
-//! `make_follower`), or stop.
+//! `make_follower`), or stop; a partition whose topic left the image was deleted.
 //!
 //! # Not modelled
 //!
-//! Racks, reassignments (adding/removing replicas), controlled shutdown, topic deletion, the
+//! Racks, reassignments (adding/removing replicas), controlled shutdown, the
 //! controller quorum itself (one controller that never fails: its Raft log is KRaft's
 //! concern), leader recovery state (KIP-704) and eligible leader replicas (KIP-966: the ISR
 //! here never empties, and its last member may lead again after an unclean shutdown, as in
@@ -61,6 +62,7 @@ mod image;
 mod partition;
 mod placement;
 mod quorum;
+mod restore;
 #[cfg(test)]
 mod tests;
 mod topics;

@@ -505,3 +505,51 @@ fn partitions_added_to_a_topic_are_placed_with_its_replication_factor() {
     let unknown = controller.create_partitions("payments", 3).unwrap_err();
     assert_eq!(unknown.code, code(ResponseError::UnknownTopicOrPartition));
 }
+
+#[test]
+fn a_deleted_topic_leaves_every_image_with_all_its_partitions() {
+    let (mut controller, _) = cluster(&[1, 2, 3]);
+    let kept = controller.create_topic("kept", 1, 3, &[]).unwrap();
+    let topic_id = controller.create_topic("orders", 3, 2, &[]).unwrap();
+    let mut broker = MetadataImage::new();
+    broker.apply_batch(&controller.records_since(-1));
+    let before = controller.metadata_offset();
+
+    assert_eq!(controller.delete_topic(topic_id).unwrap(), "orders");
+    let changed = broker.apply_batch(&controller.records_since(before));
+    assert_eq!(
+        changed.into_iter().collect::<Vec<_>>(),
+        [(topic_id, 0), (topic_id, 1), (topic_id, 2)],
+        "every partition of the topic changed: brokers drop their replicas"
+    );
+    assert_eq!(broker, *controller.image());
+    assert!(broker.topic(topic_id).is_none());
+    assert!(broker.topic_id("orders").is_none());
+    assert!(controller.partition("orders", 0).is_none());
+    assert!(broker.topic(kept).is_some(), "other topics stay");
+
+    let again = controller.delete_topic(topic_id).unwrap_err();
+    assert_eq!(again.code, code(ResponseError::UnknownTopicId));
+    // The name is free again; the new topic is another topic (another id).
+    let recreated = controller.create_topic("orders", 1, 1, &[]).unwrap();
+    assert_ne!(recreated, topic_id);
+    // Broker sessions and fencing never touch a deleted topic's partitions.
+    controller.tick(SESSION_MS + 1);
+    assert!(controller.image().topic(topic_id).is_none());
+}
+
+#[test]
+fn a_new_topic_name_may_not_collide_with_another_in_dots_and_underscores() {
+    let (mut controller, _) = cluster(&[1, 2, 3]);
+    controller.create_topic("orders.eu", 1, 1, &[]).unwrap();
+    let collides = controller.create_topic("orders_eu", 1, 1, &[]).unwrap_err();
+    assert_eq!(collides.code, code(ResponseError::InvalidTopicException));
+    assert_eq!(
+        collides.message,
+        "Topic 'orders_eu' collides with existing topic: orders.eu"
+    );
+    let exists = controller.create_topic("orders.eu", 1, 1, &[]).unwrap_err();
+    assert_eq!(exists.code, code(ResponseError::TopicAlreadyExists));
+    controller.create_topic("orders-eu", 1, 1, &[]).unwrap();
+    controller.create_topic("orderseu", 1, 1, &[]).unwrap();
+}

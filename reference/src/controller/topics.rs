@@ -1,12 +1,15 @@
 //! Topics and partitions: creation, replication configs, ISR changes from leaders
 //! (AlterPartition) and leader elections on request.
 //!
-//! - CreateTopics checks in Kafka's order: the name (INVALID_TOPIC_EXCEPTION), existence
-//!   (TOPIC_ALREADY_EXISTS), the replication factor (0 or below -1: INVALID_REPLICATION_FACTOR),
-//!   the partition count (0 or below -1: INVALID_PARTITIONS), the replication configs
+//! - CreateTopics checks in Kafka's order: the name (INVALID_TOPIC_EXCEPTION, also for a name
+//!   that differs from an existing one only in `.` versus `_`), existence
+//!   (TOPIC_ALREADY_EXISTS), the replication factor (0 or below -1:
+//!   INVALID_REPLICATION_FACTOR), the partition count (0 or below -1: INVALID_PARTITIONS), the replication configs
 //!   (INVALID_CONFIG), a record count above Kafka's 10,000 per operation (POLICY_VIOLATION),
 //!   then placement (too few registered brokers, or none unfenced: INVALID_REPLICATION_FACTOR).
 //!   A new partition's ISR is its replicas that are unfenced now, and the first of them leads.
+//! - DeleteTopics removes a topic by id with one record; a name is resolved first (the wire
+//!   layer does it, with Kafka's request checks). Its partitions leave every image at once.
 //! - AlterPartition (KIP-497) is the only way a leader changes its ISR. It is checked in
 //!   Kafka's order: the requester's broker epoch (STALE_BROKER_EPOCH), the topic and partition,
 //!   epochs newer than the controller's (NOT_CONTROLLER), an older leader epoch
@@ -23,7 +26,8 @@
 //!   partitions at once (Kafka does it from a periodic check).
 //!
 //! # References
-//! - Apache Kafka sources: `ReplicationControlManager` (`createTopic`, `alterPartition`,
+//! - Apache Kafka sources: `ReplicationControlManager` (`createTopic`, `deleteTopic`,
+//!   `alterPartition`,
 //!   `validateAlterPartitionData`, `ineligibleReplicasForIsr`, `electLeader`,
 //!   `maybeBalancePartitionLeaders`, `maybeTriggerUncleanLeaderElectionForLeaderlessPartitions`)
 //! - KIP-497 (AlterPartition), KIP-841 (fenced replicas out of the ISR), KIP-903 (broker
@@ -77,13 +81,7 @@ impl Controller {
         replication_factor: i16,
         configs: &[(&str, &str)],
     ) -> Result<Uuid, ApiError> {
-        crate::broker::validate_topic_name(name).map_err(|e| ApiError::new(e.code, e.message))?;
-        if self.image.topic_id(name).is_some() {
-            return Err(ApiError::new(
-                ResponseError::TopicAlreadyExists.code(),
-                format!("Topic '{name}' already exists."),
-            ));
-        }
+        self.check_new_topic_name(name)?;
         if replication_factor < -1 || replication_factor == 0 {
             return Err(ApiError::new(
                 ResponseError::InvalidReplicationFactor.code(),
@@ -119,19 +117,40 @@ impl Controller {
             topic_id,
             config,
         });
-        for (partition, replicas) in placements.into_iter().enumerate() {
-            let isr = replicas
-                .iter()
-                .copied()
-                .filter(|&r| self.image.is_active(r))
-                .collect();
-            self.append(MetadataRecord::Partition {
-                topic_id,
-                partition: partition as i32,
-                registration: PartitionRegistration::new(replicas, isr),
-            });
-        }
+        self.append_new_partitions(topic_id, 0, placements);
         Ok(topic_id)
+    }
+
+    /// The name checks of CreateTopics with Kafka's answers (`validateNewTopicNames`, whose
+    /// errors an existing topic's TOPIC_ALREADY_EXISTS replaces): not taken already, a legal
+    /// name (INVALID_TOPIC_EXCEPTION), no collision with an existing topic whose name differs
+    /// only in `.` versus `_` (INVALID_TOPIC_EXCEPTION: both map to the same metric names).
+    pub fn check_new_topic_name(&self, name: &str) -> Result<(), ApiError> {
+        if self.image.topic_id(name).is_some() {
+            return Err(ApiError::new(
+                ResponseError::TopicAlreadyExists.code(),
+                format!("Topic '{name}' already exists."),
+            ));
+        }
+        crate::broker::validate_topic_name(name).map_err(|e| ApiError::new(e.code, e.message))?;
+        let unify = |n: &str| n.replace('.', "_");
+        let has_collision_chars = |n: &str| n.contains('.') || n.contains('_');
+        if has_collision_chars(name) {
+            let colliding = self
+                .image
+                .topics()
+                .find(|t| has_collision_chars(&t.name) && unify(&t.name) == unify(name));
+            if let Some(other) = colliding {
+                return Err(ApiError::new(
+                    ResponseError::InvalidTopicException.code(),
+                    format!(
+                        "Topic '{name}' collides with existing topic: {}",
+                        other.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// CreatePartitions for one topic: grows it to `count` partitions, placing the new ones
@@ -171,6 +190,28 @@ impl Controller {
             ));
         }
         let placements = self.place(count - current, replication_factor)?;
+        self.append_new_partitions(topic_id, current, placements);
+        Ok(())
+    }
+
+    /// DeleteTopics for one topic, by id (`ReplicationControlManager.deleteTopic`): one
+    /// `RemoveTopicRecord`; brokers stop their replicas and delete their logs when they
+    /// apply it. Returns the topic's name. An unknown id is UNKNOWN_TOPIC_ID.
+    pub fn delete_topic(&mut self, topic_id: Uuid) -> Result<String, ApiError> {
+        let Some(topic) = self.image.topic(topic_id) else {
+            return Err(ApiError::new(
+                ResponseError::UnknownTopicId.code(),
+                "This server does not host this topic ID.",
+            ));
+        };
+        let name = topic.name.clone();
+        self.append(MetadataRecord::RemoveTopic { topic_id });
+        Ok(name)
+    }
+
+    /// Records new partitions `first..` of a topic with their placed replicas: the ISR is
+    /// the replicas unfenced now, and the first of them leads.
+    fn append_new_partitions(&mut self, topic_id: Uuid, first: i32, placements: Vec<Vec<i32>>) {
         for (offset, replicas) in placements.into_iter().enumerate() {
             let isr = replicas
                 .iter()
@@ -179,11 +220,10 @@ impl Controller {
                 .collect();
             self.append(MetadataRecord::Partition {
                 topic_id,
-                partition: current + offset as i32,
+                partition: first + offset as i32,
                 registration: PartitionRegistration::new(replicas, isr),
             });
         }
-        Ok(())
     }
 
     fn place(

@@ -26,7 +26,7 @@ use kafka_protocol::messages::{
 use super::classic::{ClassicGroup, GroupState, str_bytes};
 use super::coordinator::GroupCoordinator;
 use super::record::GroupRecord;
-use super::{Effects, Reply, RequestContext};
+use super::{Effects, Reply, RequestContext, ShardState};
 
 /// The only group type of the classic protocol, as ListGroups names it.
 const GROUP_TYPE: &str = "classic";
@@ -41,6 +41,16 @@ impl GroupCoordinator {
         if !self.active {
             return ListGroupsResponse::default()
                 .with_error_code(ResponseError::CoordinatorNotAvailable.code());
+        }
+        // As Kafka's service: partitions led elsewhere are skipped, but one still loading
+        // fails the whole answer.
+        if self
+            .loaded_partitions()
+            .iter()
+            .any(|(_, state, _)| *state == ShardState::Loading)
+        {
+            return ListGroupsResponse::default()
+                .with_error_code(ResponseError::CoordinatorLoadInProgress.code());
         }
         let states: Vec<String> = if ctx.api_version >= 4 {
             request
@@ -63,6 +73,7 @@ impl GroupCoordinator {
         let groups = self
             .groups
             .values()
+            .filter(|g| self.serves(&g.group_id))
             .filter(|g| states.is_empty() || states.contains(&g.state.name().to_lowercase()))
             .filter(|_| types.is_empty() || types.iter().any(|t| t == GROUP_TYPE))
             .map(|g| {
@@ -90,6 +101,9 @@ impl GroupCoordinator {
                 if !self.active {
                     return described
                         .with_error_code(ResponseError::CoordinatorNotAvailable.code());
+                }
+                if let Some(error) = self.shard_error(group_id.as_str()) {
+                    return described.with_error_code(error.code());
                 }
                 match self.groups.get(group_id.as_str()) {
                     Some(group) => describe(group, described),
@@ -137,6 +151,9 @@ impl GroupCoordinator {
     fn delete_group(&mut self, group_id: &str, fx: &mut Effects) -> i16 {
         if !self.active {
             return ResponseError::CoordinatorNotAvailable.code();
+        }
+        if let Some(error) = self.shard_error(group_id) {
+            return error.code();
         }
         let Some(group) = self.groups.get(group_id) else {
             return ResponseError::GroupIdNotFound.code();

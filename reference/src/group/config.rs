@@ -32,6 +32,14 @@ pub struct GroupConfig {
     /// How long a new member's JoinGroup may stay parked before the member is dropped.
     /// A constant in Kafka (`CLASSIC_GROUP_NEW_MEMBER_JOIN_TIMEOUT_MS`, 5 minutes).
     pub new_member_join_timeout_ms: i32,
+    /// `offsets.topic.replication.factor`: replicas of each `__consumer_offsets` partition in
+    /// a cluster. As in Kafka 4, a cluster with fewer brokers cannot create the topic, and
+    /// FindCoordinator stays COORDINATOR_NOT_AVAILABLE. A single broker keeps one copy.
+    pub offsets_topic_replication_factor: i16,
+    /// `offsets.commit.timeout.ms`: how long a group write waits for the replicas of its
+    /// `__consumer_offsets` partition before the request fails (COORDINATOR_NOT_AVAILABLE,
+    /// Kafka's mapping of REQUEST_TIMED_OUT).
+    pub offsets_commit_timeout_ms: i64,
 }
 
 impl Default for GroupConfig {
@@ -45,6 +53,8 @@ impl Default for GroupConfig {
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1_000,
             offsets_retention_check_interval_ms: 600_000,
             new_member_join_timeout_ms: 5 * 60 * 1_000,
+            offsets_topic_replication_factor: 3,
+            offsets_commit_timeout_ms: 5_000,
         }
     }
 }
@@ -59,6 +69,8 @@ impl GroupConfig {
         "offset.metadata.max.bytes",
         "offsets.retention.minutes",
         "offsets.retention.check.interval.ms",
+        "offsets.topic.replication.factor",
+        "offsets.commit.timeout.ms",
     ];
 
     /// Sets one broker config by its Kafka name. `Ok(false)` means the key is not a group
@@ -82,6 +94,10 @@ impl GroupConfig {
             "offsets.retention.check.interval.ms" => {
                 self.offsets_retention_check_interval_ms = parse(key, value, 1)?
             }
+            "offsets.topic.replication.factor" => {
+                self.offsets_topic_replication_factor = parse(key, value, 1)?
+            }
+            "offsets.commit.timeout.ms" => self.offsets_commit_timeout_ms = parse(key, value, 1)?,
             _ => return Ok(false),
         }
         Ok(true)

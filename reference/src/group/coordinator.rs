@@ -1,6 +1,17 @@
 //! The coordinator itself: every group and committed offset of the broker, the timers, and
 //! loading from the group log.
 //!
+//! A single broker coordinates every group ([`GroupCoordinator::new`]). A broker of a cluster
+//! coordinates only the groups of the `__consumer_offsets` partitions it leads
+//! ([`GroupCoordinator::partitioned`]), as Kafka's coordinator runtime keeps one shard per
+//! partition: [`GroupCoordinator::begin_load`] when it becomes leader (its groups answer
+//! COORDINATOR_LOAD_IN_PROGRESS), [`GroupCoordinator::replay`] of that partition's records,
+//! [`GroupCoordinator::complete_load`]; [`GroupCoordinator::unload_partition`] when it stops
+//! leading (parked requests answer NOT_COORDINATOR and the groups leave memory). Groups of a
+//! partition that is not loaded answer NOT_COORDINATOR. A load at a leader epoch no newer
+//! than the one loaded only notes the epoch, and an unload older than the load is ignored,
+//! as `CoordinatorRuntime.scheduleLoadOperation` / `scheduleUnloadOperation` do.
+//!
 //! The request handlers live beside this file (`join.rs`, `sync.rs`, `offsets.rs`,
 //! `admin.rs`) as further `impl GroupCoordinator` blocks; here are construction, `replay`,
 //! `tick` / `next_deadline_ms`, and read-only inspection for tests and tools.
@@ -11,6 +22,8 @@
 //!
 //! # References
 //! - `GroupCoordinatorShard` (`cleanupGroupMetadata`, `onLoaded`, `onUnloaded`)
+//! - `CoordinatorRuntime` (`scheduleLoadOperation`, `scheduleUnloadOperation`,
+//!   `withActiveContextOrThrow`)
 //! - `GroupMetadataManager.replay(GroupMetadataKey, GroupMetadataValue)`,
 //!   `OffsetMetadataManager.replay(OffsetCommitKey, OffsetCommitValue)`
 
@@ -33,10 +46,39 @@ use super::{Completion, Effects};
 pub struct GroupCoordinator {
     pub(super) config: GroupConfig,
     pub(super) active: bool,
+    scope: Scope,
     pub(super) groups: BTreeMap<String, ClassicGroup>,
     pub(super) offsets: OffsetStore,
     pub(super) next_cleanup_ms: i64,
     rng_state: u64,
+}
+
+/// Which groups a coordinator serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    /// Every group: a single broker coordinates them all.
+    All,
+    /// The groups of the loaded partitions of `__consumer_offsets`, out of `partitions`.
+    Partitions {
+        partitions: i32,
+        shards: BTreeMap<i32, Shard>,
+    },
+}
+
+/// One loaded (or loading) partition of `__consumer_offsets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shard {
+    state: ShardState,
+    leader_epoch: i32,
+}
+
+/// Where the loading of a `__consumer_offsets` partition stands (Kafka's `CoordinatorState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardState {
+    /// Its records are being replayed: its groups answer COORDINATOR_LOAD_IN_PROGRESS.
+    Loading,
+    /// Its groups are served.
+    Active,
 }
 
 /// A group as the coordinator sees it, for tests and tools.
@@ -81,6 +123,7 @@ impl GroupCoordinator {
         GroupCoordinator {
             config,
             active: true,
+            scope: Scope::All,
             groups: BTreeMap::new(),
             offsets: OffsetStore::default(),
             next_cleanup_ms,
@@ -88,8 +131,172 @@ impl GroupCoordinator {
         }
     }
 
+    /// A coordinator of a cluster's broker: it serves no group until it loads the partitions
+    /// of `__consumer_offsets` (out of `partitions`) it leads.
+    pub fn partitioned(config: GroupConfig, partitions: i32, now_ms: i64) -> GroupCoordinator {
+        let mut coordinator = GroupCoordinator::new(config, now_ms);
+        coordinator.scope = Scope::Partitions {
+            partitions: partitions.max(1),
+            shards: BTreeMap::new(),
+        };
+        coordinator
+    }
+
     pub fn config(&self) -> &GroupConfig {
         &self.config
+    }
+
+    /// Follows the partition count of the `__consumer_offsets` topic that exists (it may
+    /// have been created with another `offsets.topic.num.partitions`). Only while nothing is
+    /// loaded: groups would otherwise change partitions under their shards.
+    pub fn set_partition_count(&mut self, count: i32) {
+        if let Scope::Partitions { partitions, shards } = &mut self.scope
+            && shards.is_empty()
+        {
+            *partitions = count.max(1);
+        }
+    }
+
+    /// The `__consumer_offsets` partition of a group, for a partitioned coordinator.
+    pub fn partition_of(&self, group_id: &str) -> Option<i32> {
+        match &self.scope {
+            Scope::All => None,
+            Scope::Partitions { partitions, .. } => {
+                Some(super::partition_for(group_id, *partitions))
+            }
+        }
+    }
+
+    /// Where the loading of a partition stands (`None`: not loaded here).
+    pub fn shard_state(&self, partition: i32) -> Option<ShardState> {
+        match &self.scope {
+            Scope::All => Some(ShardState::Active),
+            Scope::Partitions { shards, .. } => shards.get(&partition).map(|s| s.state),
+        }
+    }
+
+    /// The partitions loaded or loading here, with their leader epochs.
+    pub fn loaded_partitions(&self) -> Vec<(i32, ShardState, i32)> {
+        match &self.scope {
+            Scope::All => Vec::new(),
+            Scope::Partitions { shards, .. } => shards
+                .iter()
+                .map(|(p, s)| (*p, s.state, s.leader_epoch))
+                .collect(),
+        }
+    }
+
+    /// Why this coordinator does not serve `group_id`, from where its partition stands:
+    /// COORDINATOR_LOAD_IN_PROGRESS while loading, NOT_COORDINATOR when not loaded here.
+    /// (A stopped coordinator's COORDINATOR_NOT_AVAILABLE is checked apart, first.)
+    pub(super) fn shard_error(&self, group_id: &str) -> Option<ResponseError> {
+        let Scope::Partitions { partitions, shards } = &self.scope else {
+            return None;
+        };
+        match shards.get(&super::partition_for(group_id, *partitions)) {
+            Some(Shard {
+                state: ShardState::Active,
+                ..
+            }) => None,
+            Some(_) => Some(ResponseError::CoordinatorLoadInProgress),
+            None => Some(ResponseError::NotCoordinator),
+        }
+    }
+
+    /// Whether requests for `group_id` are served now (and its timers run).
+    pub(super) fn serves(&self, group_id: &str) -> bool {
+        self.active && self.shard_error(group_id).is_none()
+    }
+
+    /// This broker became leader of `partition` at `leader_epoch`. True if its records are
+    /// now to be replayed, then [`GroupCoordinator::complete_load`] called; false if it is
+    /// already loading or loaded (a newer epoch is noted), or the epoch is older than the
+    /// loaded one. A single broker's coordinator serves every group and loads nothing.
+    pub fn begin_load(&mut self, partition: i32, leader_epoch: i32) -> bool {
+        let Scope::Partitions { shards, .. } = &mut self.scope else {
+            return false;
+        };
+        if let Some(shard) = shards.get_mut(&partition) {
+            shard.leader_epoch = shard.leader_epoch.max(leader_epoch);
+            return false;
+        }
+        shards.insert(
+            partition,
+            Shard {
+                state: ShardState::Loading,
+                leader_epoch,
+            },
+        );
+        // Anything left of an earlier term here would shadow the log's state.
+        self.forget_partition(partition);
+        true
+    }
+
+    /// The records of `partition` are replayed: its groups are served from now on, each
+    /// loaded member must heartbeat within its session, and an oversized group rebalances.
+    /// Ignored unless the partition is loading at `leader_epoch` or earlier.
+    pub fn complete_load(&mut self, partition: i32, leader_epoch: i32, now_ms: i64) -> Effects {
+        let mut fx = Effects::default();
+        let Scope::Partitions { shards, .. } = &mut self.scope else {
+            return fx;
+        };
+        match shards.get_mut(&partition) {
+            Some(shard)
+                if shard.state == ShardState::Loading && shard.leader_epoch >= leader_epoch =>
+            {
+                shard.state = ShardState::Active;
+            }
+            _ => return fx,
+        }
+        self.activate_groups(Some(partition), now_ms, &mut fx);
+        fx
+    }
+
+    /// This broker stopped leading `partition` (at `leader_epoch`; `None`: whatever the
+    /// epoch, e.g. the topic is gone): its groups become Dead and leave memory, their parked
+    /// JoinGroup / SyncGroup requests answer NOT_COORDINATOR, and later requests for them
+    /// NOT_COORDINATOR. An unload at an epoch no newer than the loaded one is ignored.
+    pub fn unload_partition(
+        &mut self,
+        partition: i32,
+        leader_epoch: Option<i32>,
+        now_ms: i64,
+    ) -> Effects {
+        let mut fx = Effects::default();
+        let Scope::Partitions { shards, .. } = &mut self.scope else {
+            return fx;
+        };
+        match shards.get(&partition) {
+            Some(shard) if leader_epoch.is_none_or(|e| shard.leader_epoch < e) => {
+                shards.remove(&partition);
+            }
+            _ => return fx,
+        }
+        let group_ids: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|g| self.partition_of(g) == Some(partition))
+            .cloned()
+            .collect();
+        for group_id in &group_ids {
+            if let Some(group) = self.groups.get_mut(group_id) {
+                kill_group(group, now_ms, &mut fx);
+            }
+        }
+        self.forget_partition(partition);
+        fx
+    }
+
+    /// Drops the groups and offsets of `partition` from memory (not from the log).
+    fn forget_partition(&mut self, partition: i32) {
+        let mut group_ids: Vec<String> = self.groups.keys().cloned().collect();
+        group_ids.extend(self.offsets.group_ids().cloned());
+        for group_id in group_ids {
+            if self.partition_of(&group_id) == Some(partition) {
+                self.groups.remove(&group_id);
+                self.offsets.forget_group(&group_id);
+            }
+        }
     }
 
     /// Applies one record of the group log while loading (before any request).
@@ -143,17 +350,38 @@ impl GroupCoordinator {
         self.active = true;
         self.next_cleanup_ms =
             now_ms.saturating_add(self.config.offsets_retention_check_interval_ms.max(1));
+        self.activate_groups(None, now_ms, &mut fx);
+        fx
+    }
+
+    /// Arms the sessions of the loaded groups (of `partition`, or all), and rebalances those
+    /// over `group.max.size`.
+    fn activate_groups(&mut self, partition: Option<i32>, now_ms: i64, fx: &mut Effects) {
         let max_size = usize::try_from(self.config.group_max_size).unwrap_or(usize::MAX);
-        for group in self.groups.values_mut() {
+        let partition_of = |group_id: &str| match &self.scope {
+            Scope::All => None,
+            Scope::Partitions { partitions, .. } => {
+                Some(super::partition_for(group_id, *partitions))
+            }
+        };
+        let wanted: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|g| partition.is_none() || partition_of(g) == partition)
+            .cloned()
+            .collect();
+        for group_id in wanted {
+            let Some(group) = self.groups.get_mut(&group_id) else {
+                continue;
+            };
             for member in group.members.values_mut() {
                 member.heartbeat_deadline_ms =
                     Some(super::arm(now_ms, i64::from(member.session_timeout_ms)));
             }
             if group.members.len() > max_size && group.can_rebalance() {
-                group.prepare_rebalance(&self.config, now_ms, &mut fx);
+                group.prepare_rebalance(&self.config, now_ms, fx);
             }
         }
-        fx
     }
 
     /// Kafka's `onUnloaded` (broker shutdown or coordinator moving away): every group becomes
@@ -161,24 +389,8 @@ impl GroupCoordinator {
     /// COORDINATOR_NOT_AVAILABLE.
     pub fn unload(&mut self, now_ms: i64) -> Effects {
         let mut fx = Effects::default();
-        let not_coordinator = ResponseError::NotCoordinator.code();
         for group in self.groups.values_mut() {
-            group.transition_to(GroupState::Dead, now_ms);
-            group.join_timer = None;
-            group.sync_timer = None;
-            group.pending_members.clear();
-            for member in group.members.values_mut() {
-                member.heartbeat_deadline_ms = None;
-                if let Some(parked) = member.awaiting_join.take() {
-                    let response =
-                        join_error_code(parked.api_version, &member.member_id, not_coordinator);
-                    fx.complete(parked.token, Completion::JoinGroup(response));
-                }
-                if let Some(parked) = member.awaiting_sync.take() {
-                    let response = SyncGroupResponse::default().with_error_code(not_coordinator);
-                    fx.complete(parked.token, Completion::SyncGroup(response));
-                }
-            }
+            kill_group(group, now_ms, &mut fx);
         }
         self.active = false;
         fx
@@ -202,7 +414,7 @@ impl GroupCoordinator {
             return None;
         }
         let mut earliest = self.next_cleanup_ms;
-        for group in self.groups.values() {
+        for group in self.groups.values().filter(|g| self.serves(&g.group_id)) {
             for deadline_ms in group_deadlines(group) {
                 earliest = earliest.min(deadline_ms);
             }
@@ -218,7 +430,7 @@ impl GroupCoordinator {
             }
         };
         consider(self.next_cleanup_ms, &|| Due::Cleanup);
-        for (group_id, group) in &self.groups {
+        for (group_id, group) in self.groups.iter().filter(|(g, _)| self.serves(g)) {
             for (member_id, deadline_ms) in &group.pending_members {
                 consider(*deadline_ms, &|| {
                     Due::Pending(group_id.clone(), member_id.clone())
@@ -365,6 +577,26 @@ impl GroupCoordinator {
     /// Every committed offset: (group, topic, partition) to offset, sorted.
     pub fn all_committed_offsets(&self) -> BTreeMap<(String, String, i32), OffsetAndMetadata> {
         self.offsets.all()
+    }
+}
+
+/// A group whose coordinator goes away: Dead, no timers, parked requests NOT_COORDINATOR.
+fn kill_group(group: &mut ClassicGroup, now_ms: i64, fx: &mut Effects) {
+    let not_coordinator = ResponseError::NotCoordinator.code();
+    group.transition_to(GroupState::Dead, now_ms);
+    group.join_timer = None;
+    group.sync_timer = None;
+    group.pending_members.clear();
+    for member in group.members.values_mut() {
+        member.heartbeat_deadline_ms = None;
+        if let Some(parked) = member.awaiting_join.take() {
+            let response = join_error_code(parked.api_version, &member.member_id, not_coordinator);
+            fx.complete(parked.token, Completion::JoinGroup(response));
+        }
+        if let Some(parked) = member.awaiting_sync.take() {
+            let response = SyncGroupResponse::default().with_error_code(not_coordinator);
+            fx.complete(parked.token, Completion::SyncGroup(response));
+        }
     }
 }
 

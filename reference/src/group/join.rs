@@ -131,6 +131,8 @@ impl GroupCoordinator {
             Some(ResponseError::CoordinatorNotAvailable)
         } else if group_id.is_empty() || group_id.len() > MAX_GROUP_ID_BYTES {
             Some(ResponseError::InvalidGroupId)
+        } else if let Some(error) = self.shard_error(group_id) {
+            Some(error)
         } else if session_ms < self.config.group_min_session_timeout_ms
             || session_ms > self.config.group_max_session_timeout_ms
         {

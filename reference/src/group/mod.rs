@@ -35,6 +35,10 @@
 //!    deadline); tick returns the effects of session expiry, rebalance timeouts, the initial
 //!    rebalance delay, pending-sync expiry and offset retention.
 //!
+//! In a cluster, each broker's coordinator serves only the groups of the `__consumer_offsets`
+//! partitions it leads: see [`GroupCoordinator::partitioned`] and the load / unload calls
+//! beside it; the others answer NOT_COORDINATOR.
+//!
 //! 5. When topic-partitions are deleted, [`GroupCoordinator::on_partitions_deleted`] drops
 //!    their offsets; on shutdown, [`GroupCoordinator::unload`] answers parked requests with
 //!    NOT_COORDINATOR.
@@ -91,7 +95,7 @@ use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 
 pub use classic::GroupState;
 pub use config::GroupConfig;
-pub use coordinator::{GroupCoordinator, GroupSummary, MemberSummary};
+pub use coordinator::{GroupCoordinator, GroupSummary, MemberSummary, ShardState};
 pub use offsets::OffsetAndMetadata;
 pub use record::{GroupMetadataValue, GroupRecord, MemberMetadata, OffsetCommitValue, RecordError};
 
@@ -108,6 +112,32 @@ pub enum Completion {
     /// Kafka never answers this request (the member sent a newer one, or was removed while
     /// the request was parked where Kafka drops it); stop waiting for it.
     Abandoned,
+}
+
+impl Completion {
+    /// The same request answered with `error_code` instead (the write that would have
+    /// answered it failed): a JoinGroup keeps its member id, a SyncGroup gets no assignment.
+    pub fn failed(self, error_code: i16) -> Completion {
+        match self {
+            Completion::JoinGroup(ok) => {
+                // v7+ answers carry the protocol type; before, the name is not nullable.
+                let protocol_name = match ok.protocol_type {
+                    Some(_) => None,
+                    None => Some(Default::default()),
+                };
+                Completion::JoinGroup(
+                    JoinGroupResponse::default()
+                        .with_error_code(error_code)
+                        .with_member_id(ok.member_id)
+                        .with_protocol_name(protocol_name),
+                )
+            }
+            Completion::SyncGroup(_) => {
+                Completion::SyncGroup(SyncGroupResponse::default().with_error_code(error_code))
+            }
+            Completion::Abandoned => Completion::Abandoned,
+        }
+    }
 }
 
 /// What a call changed outside the coordinator: records to append first, then completions
@@ -163,6 +193,16 @@ impl<'a> RequestContext<'a> {
             client_host: "",
         }
     }
+}
+
+/// The `__consumer_offsets` partition of a group: Kafka's `Utils.abs(groupId.hashCode()) % n`
+/// (Java's `String.hashCode` over UTF-16 code units).
+pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
+    let hash = group_id
+        .encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+    let abs = if hash == i32::MIN { 0 } else { hash.abs() };
+    abs % partitions.max(1)
 }
 
 /// Kafka's longest non-flexible string: the record keys cannot hold a longer group id.

@@ -79,6 +79,10 @@ impl GroupCoordinator {
             out.error_code = ResponseError::CoordinatorNotAvailable.code();
             return out;
         }
+        if let Some(error) = self.shard_error(group_id) {
+            out.error_code = error.code();
+            return out;
+        }
         let known = self
             .groups
             .get(group_id)

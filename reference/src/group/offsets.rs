@@ -101,6 +101,16 @@ impl OffsetStore {
             .insert(partition, offset);
     }
 
+    /// Forgets every offset of a group (the coordinator moving away, not a deletion).
+    pub(super) fn forget_group(&mut self, group_id: &str) {
+        self.by_group.remove(group_id);
+    }
+
+    /// The groups that have offsets.
+    pub(super) fn group_ids(&self) -> impl Iterator<Item = &String> {
+        self.by_group.keys()
+    }
+
     pub(super) fn remove(&mut self, group_id: &str, topic: &str, partition: i32) {
         let Some(topics) = self.by_group.get_mut(group_id) else {
             return;
@@ -287,6 +297,9 @@ impl GroupCoordinator {
         if request.group_id.len() > MAX_GROUP_ID_BYTES {
             return Err(ResponseError::InvalidGroupId.code());
         }
+        if let Some(error) = self.shard_error(request.group_id.as_str()) {
+            return Err(error.code());
+        }
         let generation_id = request.generation_id_or_member_epoch;
         let member_id = request.member_id.as_str();
         let instance_id = request.group_instance_id.as_deref();
@@ -407,6 +420,9 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Err(ResponseError::InvalidGroupId.code());
         }
+        if let Some(error) = self.shard_error(group_id) {
+            return Err(error.code());
+        }
         let Some(group) = self.groups.get(group_id) else {
             return Err(ResponseError::GroupIdNotFound.code());
         };
@@ -422,6 +438,9 @@ impl GroupCoordinator {
     /// none left.
     pub(super) fn cleanup_group_metadata(&mut self, now_ms: i64, fx: &mut Effects) {
         for group_id in self.group_ids() {
+            if !self.serves(&group_id) {
+                continue;
+            }
             let mut records = Vec::new();
             let all_expired = self.expired_offsets(&group_id, now_ms, &mut records);
             let empty = self
@@ -473,11 +492,39 @@ impl GroupCoordinator {
     pub fn on_partitions_deleted(&mut self, partitions: &[(String, i32)]) -> Effects {
         let mut fx = Effects::default();
         for group_id in self.group_ids() {
+            if !self.serves(&group_id) {
+                continue;
+            }
             for (topic, partition) in partitions {
                 if self.offsets.get(&group_id, topic, *partition).is_some() {
                     self.apply(tombstone(&group_id, topic, *partition), &mut fx);
                 }
             }
+        }
+        fx
+    }
+
+    /// Drops the committed offsets (writing tombstones) of every topic `exists` denies, in
+    /// the groups served here: how a broker of a cluster catches up with topics deleted
+    /// through any broker. Cheap when nothing is gone.
+    pub fn on_topics_missing(&mut self, exists: &dyn Fn(&str) -> bool) -> Effects {
+        let mut fx = Effects::default();
+        let mut gone = Vec::new();
+        for group_id in self.group_ids() {
+            if !self.serves(&group_id) {
+                continue;
+            }
+            let Some(topics) = self.offsets.group(&group_id) else {
+                continue;
+            };
+            for (topic, partitions) in topics {
+                if !exists(topic) {
+                    gone.extend(partitions.keys().map(|p| tombstone(&group_id, topic, *p)));
+                }
+            }
+        }
+        for record in gone {
+            self.apply(record, &mut fx);
         }
         fx
     }

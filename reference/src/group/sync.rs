@@ -66,6 +66,9 @@ impl GroupCoordinator {
         if request.group_id.is_empty() {
             return Err(ResponseError::InvalidGroupId.code());
         }
+        if let Some(error) = self.shard_error(request.group_id.as_str()) {
+            return Err(error.code());
+        }
         if version >= 5 && (request.protocol_type.is_none() || request.protocol_name.is_none()) {
             return Err(ResponseError::InconsistentGroupProtocol.code());
         }
@@ -95,6 +98,9 @@ impl GroupCoordinator {
         }
         if request.group_id.is_empty() {
             return ResponseError::InvalidGroupId.code();
+        }
+        if let Some(error) = self.shard_error(request.group_id.as_str()) {
+            return error.code();
         }
         let Some(group) = self.groups.get_mut(request.group_id.as_str()) else {
             return ResponseError::UnknownMemberId.code();
@@ -143,7 +149,7 @@ impl GroupCoordinator {
         } else if request.group_id.is_empty() {
             Some(ResponseError::InvalidGroupId)
         } else {
-            None
+            self.shard_error(request.group_id.as_str())
         };
         let Self { groups, config, .. } = self;
         let members = match (top_error, groups.get_mut(request.group_id.as_str())) {

@@ -20,16 +20,26 @@
 //! - Truncating the log from the end drops entries starting at or after the new end; deleting
 //!   from the start keeps the last entry at or before the new start, moved to it.
 //!
-//! Kafka checkpoints the cache to `leader-epoch-checkpoint` (synchronously on `assign`); this
-//! struct is the in-memory part. A caller that keeps it across a crash applies
+//! A cache opened with [`LeaderEpochCache::open`] is checkpointed like Kafka's: every change is
+//! written at once to `leader-epoch-checkpoint` in the partition directory (a version line `0`,
+//! a count line, then one `epoch start_offset` line per entry), through a temporary file and a
+//! rename. A caller that opens it after a crash applies
 //! [`LeaderEpochCache::truncate_from_end`] with the recovered log end offset, as Kafka's log
-//! loading does.
+//! loading does. [`LeaderEpochCache::new`] is the in-memory cache.
 //!
 //! # References
 //! - KIP-101 (leader epochs replace the high watermark for truncation), KIP-279 (follower and
 //!   leader walk back epoch by epoch after fast leader changes)
 //! - Apache Kafka sources: `LeaderEpochFileCache` (`assign`, `endOffsetFor`,
-//!   `truncateFromEndAsyncFlush`, `truncateFromStartAsyncFlush`, `epochForOffset`)
+//!   `truncateFromEndAsyncFlush`, `truncateFromStartAsyncFlush`, `epochForOffset`),
+//!   `LeaderEpochCheckpointFile`, `CheckpointFile`
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The checkpoint file's name in the partition directory.
+pub const LEADER_EPOCH_CHECKPOINT_FILE: &str = "leader-epoch-checkpoint";
 
 /// `RecordBatch.NO_PARTITION_LEADER_EPOCH` / `EpochEndOffset` "no epoch".
 pub const UNDEFINED_EPOCH: i32 = -1;
@@ -48,11 +58,48 @@ pub struct EpochEntry {
 pub struct LeaderEpochCache {
     /// Epochs and start offsets both strictly increasing.
     entries: Vec<EpochEntry>,
+    /// The checkpoint file every change is written to; `None` in memory.
+    file: Option<PathBuf>,
 }
 
 impl LeaderEpochCache {
+    /// An in-memory cache.
     pub fn new() -> LeaderEpochCache {
         LeaderEpochCache::default()
+    }
+
+    /// The cache checkpointed in `dir` (a partition directory), read back if the file exists.
+    /// An unreadable checkpoint is an error, as in Kafka.
+    pub fn open(dir: &Path) -> io::Result<LeaderEpochCache> {
+        let file = dir.join(LEADER_EPOCH_CHECKPOINT_FILE);
+        let entries = match fs::read_to_string(&file) {
+            Ok(text) => parse_checkpoint(&text).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("malformed leader epoch checkpoint {}", file.display()),
+                )
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(LeaderEpochCache {
+            entries,
+            file: Some(file),
+        })
+    }
+
+    /// Writes the checkpoint, if this cache has one (temporary file, then rename).
+    fn checkpoint(&self) {
+        let Some(file) = &self.file else { return };
+        let mut text = format!("0\n{}\n", self.entries.len());
+        for entry in &self.entries {
+            text.push_str(&format!("{} {}\n", entry.epoch, entry.start_offset));
+        }
+        let temporary = file.with_extension("tmp");
+        let written = fs::write(&temporary, text).and_then(|()| fs::rename(&temporary, file));
+        if let Err(error) = written {
+            tracing::error!(file = %file.display(), %error, "cannot write the leader epoch checkpoint");
+        }
     }
 
     /// The entries, oldest first.
@@ -92,6 +139,7 @@ impl LeaderEpochCache {
             epoch,
             start_offset,
         });
+        self.checkpoint();
         true
     }
 
@@ -120,12 +168,16 @@ impl LeaderEpochCache {
         if end_offset < 0 {
             return;
         }
+        let before = self.entries.len();
         while self
             .entries
             .last()
             .is_some_and(|last| last.start_offset >= end_offset)
         {
             self.entries.pop();
+        }
+        if self.entries.len() != before {
+            self.checkpoint();
         }
     }
 
@@ -139,14 +191,16 @@ impl LeaderEpochCache {
             return;
         }
         let epoch = self.entries[removed - 1].epoch;
+        let first = EpochEntry {
+            epoch,
+            start_offset,
+        };
+        if removed == 1 && self.entries[0] == first {
+            return;
+        }
         self.entries.drain(..removed);
-        self.entries.insert(
-            0,
-            EpochEntry {
-                epoch,
-                start_offset,
-            },
-        );
+        self.entries.insert(0, first);
+        self.checkpoint();
     }
 
     /// The epoch of the record at `offset`, if the cache knows one.
@@ -154,6 +208,26 @@ impl LeaderEpochCache {
         let slot = self.entries.partition_point(|e| e.start_offset <= offset);
         slot.checked_sub(1).map(|i| self.entries[i].epoch)
     }
+}
+
+/// The entries of a checkpoint file; `None` if it is not Kafka's version 0 format.
+fn parse_checkpoint(text: &str) -> Option<Vec<EpochEntry>> {
+    let mut lines = text.lines();
+    if lines.next()?.trim() != "0" {
+        return None;
+    }
+    let count: usize = lines.next()?.trim().parse().ok()?;
+    let mut entries = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut fields = lines.next()?.split_whitespace();
+        let epoch = fields.next()?.parse().ok()?;
+        let start_offset = fields.next()?.parse().ok()?;
+        entries.push(EpochEntry {
+            epoch,
+            start_offset,
+        });
+    }
+    Some(entries)
 }
 
 #[cfg(test)]
@@ -235,5 +309,30 @@ mod tests {
         assert_eq!(cache.epoch_for_offset(24), None);
         assert_eq!(cache.epoch_for_offset(49), Some(3));
         assert_eq!(cache.epoch_for_offset(50), Some(6));
+    }
+
+    #[test]
+    fn the_checkpoint_file_follows_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = LeaderEpochCache::open(dir.path()).unwrap();
+        assert!(cache.entries().is_empty());
+        assert!(cache.assign(1, 0));
+        assert!(cache.assign(3, 20));
+        assert!(cache.assign(6, 50));
+        let file = dir.path().join(LEADER_EPOCH_CHECKPOINT_FILE);
+        assert_eq!(
+            fs::read_to_string(&file).unwrap(),
+            "0\n3\n1 0\n3 20\n6 50\n"
+        );
+        cache.truncate_from_end(50);
+        cache.truncate_from_start(5);
+        assert_eq!(fs::read_to_string(&file).unwrap(), "0\n2\n1 5\n3 20\n");
+        let reopened = LeaderEpochCache::open(dir.path()).unwrap();
+        assert_eq!(pairs(&reopened), [(1, 5), (3, 20)]);
+        fs::write(&file, "0\n2\n1 5\n").unwrap();
+        assert!(
+            LeaderEpochCache::open(dir.path()).is_err(),
+            "a short file is malformed"
+        );
     }
 }

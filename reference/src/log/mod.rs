@@ -33,6 +33,10 @@
 //!   target, then the first record (not batch) at or after it; `max_timestamp` finds the
 //!   record carrying the log's largest timestamp (KIP-734).
 //!
+//! - The recovery point is the offset below which everything was flushed (the log end offset
+//!   at open, then at each [`Log::flush`]); [`Log::lose_unflushed`] cuts the log back to it,
+//!   which is what a power loss (not a process crash) leaves of a log.
+//!
 //! The in-memory mode keeps each segment as a byte vector and shares every rule above.
 //!
 //! I/O errors on append, roll, retention and flush are [`LogError`]s. The read-only queries
@@ -74,7 +78,10 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::record_batch::{self, BatchHeader};
-pub use leader_epoch::{EpochEntry, LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
+pub use leader_epoch::{
+    EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache, UNDEFINED_EPOCH,
+    UNDEFINED_EPOCH_OFFSET,
+};
 use segment::{RollParams, Segment};
 use storage::SegmentStore;
 pub use truncation::FollowerAppendError;
@@ -157,6 +164,9 @@ pub struct Log {
     /// Ascending base offsets, never empty; the last is the active segment.
     segments: Vec<Segment>,
     log_start_offset: i64,
+    /// Everything below this offset has been flushed (Kafka's `recoveryPoint`): what a power
+    /// loss keeps. The log end offset at open, moved by [`Log::flush`].
+    recovery_point: i64,
 }
 
 impl fmt::Debug for Log {
@@ -185,6 +195,7 @@ impl Log {
             config,
             segments: vec![segment],
             log_start_offset: 0,
+            recovery_point: 0,
         }
     }
 
@@ -390,7 +401,7 @@ impl Log {
         self.config = config;
     }
 
-    /// Writes buffered data and indexes to disk.
+    /// Writes buffered data and indexes to disk; the recovery point becomes the log end offset.
     pub fn flush(&mut self) -> Result<(), LogError> {
         for segment in &mut self.segments {
             segment.flush()?;
@@ -398,7 +409,20 @@ impl Log {
         if let Some(dir) = &self.dir {
             fs::File::open(dir)?.sync_all()?;
         }
+        self.recovery_point = self.log_end_offset();
         Ok(())
+    }
+
+    /// Everything below this offset was flushed ([`Log::flush`], or present at open).
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// Drops what was appended since the last flush, as a power loss would (the page cache
+    /// is gone; only flushed data is on the disk). Returns whether anything was dropped.
+    pub fn lose_unflushed(&mut self, now_ms: i64) -> Result<bool, LogError> {
+        let target = self.recovery_point.max(self.log_start_offset);
+        self.truncate_to(target, now_ms)
     }
 
     /// Deletes the log and all its files (topic deletion).

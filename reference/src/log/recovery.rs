@@ -56,6 +56,7 @@ pub(super) fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<Log, Lo
         config,
         segments,
         log_start_offset,
+        recovery_point: log_end_offset,
     })
 }
 

@@ -1062,3 +1062,35 @@ proptest! {
         prop_assert!(log.apply_retention(1 << 40).is_ok());
     }
 }
+
+#[test]
+fn a_power_loss_keeps_what_was_flushed() {
+    for (mode, mut log, dir) in logs(&config(), 0) {
+        append(&mut log, batch(3, 10), 10);
+        assert_eq!(log.recovery_point(), 0, "{mode}: nothing flushed yet");
+        log.flush().unwrap();
+        assert_eq!(log.recovery_point(), 3, "{mode}");
+        append(&mut log, batch(2, 20), 20);
+        assert!(log.lose_unflushed(30).unwrap(), "{mode}");
+        assert_eq!(
+            log.log_end_offset(),
+            3,
+            "{mode}: the unflushed batch is gone"
+        );
+        assert!(
+            !log.lose_unflushed(30).unwrap(),
+            "{mode}: nothing more to lose"
+        );
+        append(&mut log, batch(1, 40), 40);
+        assert_eq!(append(&mut log, batch(1, 50), 50).base_offset, 4, "{mode}");
+        if let Some(dir) = dir {
+            drop(log);
+            let reopened = Log::open(&dir.path().join("orders-0"), config(), 60).unwrap();
+            assert_eq!(
+                reopened.recovery_point(),
+                5,
+                "{mode}: open recovers everything"
+            );
+        }
+    }
+}

@@ -68,6 +68,7 @@ impl Log {
         if target_offset < self.log_start_offset {
             self.set_log_start_offset(target_offset)?;
         }
+        self.recovery_point = self.recovery_point.min(self.log_end_offset());
         Ok(true)
     }
 
@@ -88,6 +89,7 @@ impl Log {
         };
         self.segments
             .push(Segment::new(store, new_offset, &self.config, now_ms));
+        self.recovery_point = new_offset;
         self.set_log_start_offset(new_offset)
     }
 

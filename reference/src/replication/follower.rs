@@ -122,6 +122,18 @@ impl Partition {
             .high_watermark
             .min(self.log.log_end_offset())
             .max(self.log.log_start_offset());
+        // `maybeIncrementLogStartOffset(leaderLogStartOffset)`: the leader's retention moves
+        // this replica's start too (never past its high watermark); the segments below it go
+        // at this replica's next retention pass.
+        let leader_start = response.log_start_offset.min(self.high_watermark);
+        if leader_start > self.log.log_start_offset() {
+            match self.log.increment_log_start_offset(leader_start) {
+                Ok(()) => self.epoch_cache.truncate_from_start(leader_start),
+                Err(error) => {
+                    tracing::warn!(%error, partition = self.partition, "log start offset not moved")
+                }
+            }
+        }
         outcome
     }
 

@@ -49,7 +49,11 @@
 //!   sent when a fetch names a last fetched epoch the leader's log disagrees with) truncates
 //!   the same way.
 //! - Then it fetches from its log end offset, appends the leader's batches unchanged, notes
-//!   their epochs, and takes the leader's high watermark (capped at its own log end offset).
+//!   their epochs, and takes the leader's high watermark (capped at its own log end offset)
+//!   and the leader's log start offset (capped at its high watermark:
+//!   `maybeIncrementLogStartOffset`).
+//!
+//! Every replica applies its topic's retention to its own log, never past its high watermark.
 //!
 //! # Driving it (the wire layer's side)
 //!
@@ -64,6 +68,7 @@
 //! | follower's fetcher loop | [`Partition::next_follower_request`], then [`Partition::handle_offset_for_leader_epoch`] / [`Partition::handle_fetch_response`] |
 //! | AlterPartition response | [`Partition::handle_alter_partition_response`] |
 //! | timer (`replica.lag.time.max.ms / 2`, produce deadlines) | [`Partition::tick`] |
+//! | retention timer (`log.retention.check.interval.ms`), leader and followers | [`Partition::apply_retention`] |
 //!
 //! For every [`Effects`]: deliver each completion to the produce request parked under its
 //! token (a Produce spanning partitions answers when all its partitions have), and send
@@ -73,8 +78,8 @@
 //! # Not modelled
 //!
 //! Reassignment (adding/removing replicas), fetch from followers (KIP-392), transactions and
-//! the last stable offset, idempotent producer state, log start offset movement by replicas
-//! (DeleteRecords), leader recovery state (KIP-704) and eligible leader replicas (KIP-966).
+//! the last stable offset, idempotent producer state, DeleteRecords, leader recovery state
+//! (KIP-704) and eligible leader replicas (KIP-966).
 //!
 //! # References
 //! - KIP-101 and KIP-279 (truncation by leader epoch), KIP-320 (fencing by leader epoch),

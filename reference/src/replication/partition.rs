@@ -196,6 +196,33 @@ impl Partition {
         self.config = config;
     }
 
+    /// Replaces the log's settings (a topic config change, retention included).
+    pub fn set_log_config(&mut self, config: crate::log::LogConfig) {
+        if *self.log.config() != config {
+            self.log.set_config(config);
+        }
+    }
+
+    /// Retention on this replica (`UnifiedLog.deleteOldSegments`): whole segments below the
+    /// high watermark that the topic's retention no longer keeps are deleted, on the leader
+    /// and on followers alike; the epoch cache follows the new log start offset. Returns how
+    /// many segments went.
+    pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, crate::log::LogError> {
+        let deleted = self
+            .log
+            .apply_retention_below(now_ms, self.high_watermark)?;
+        if deleted > 0 {
+            self.epoch_cache
+                .truncate_from_start(self.log.log_start_offset());
+        }
+        Ok(deleted)
+    }
+
+    /// Flushes the log (its recovery point moves to the log end offset).
+    pub fn flush(&mut self) -> Result<(), crate::log::LogError> {
+        self.log.flush()
+    }
+
     pub fn topic_id(&self) -> Uuid {
         self.topic_id
     }

@@ -517,3 +517,36 @@ fn losing_leadership_answers_parked_produces_and_old_metadata_is_ignored() {
         "no leader to fetch from"
     );
 }
+
+#[test]
+fn retention_on_the_leader_moves_the_followers_log_start() {
+    let mut r = cluster(1);
+    produce(&mut r[0], &["a", "b"], 1, 1, T0).unwrap();
+    produce(&mut r[0], &["c"], 1, 2, T0).unwrap();
+    for _ in 0..2 {
+        for follower in [1, 2] {
+            round(&mut r, 0, follower, T0);
+        }
+    }
+    assert_eq!(r[0].high_watermark(), 3);
+    // Only the leader's retention is short: the followers keep everything by their own.
+    r[0].set_log_config(LogConfig {
+        retention_ms: 1_000,
+        ..LogConfig::default()
+    });
+    assert!(r[0].apply_retention(T0 + 10_000).unwrap() > 0);
+    assert_eq!(r[0].log().log_start_offset(), 3);
+    assert_eq!(r[1].apply_retention(T0 + 10_000).unwrap(), 0);
+    assert_eq!(r[1].log().log_start_offset(), 0);
+    // The next fetch response carries the leader's log start offset.
+    round(&mut r, 0, 1, T0 + 10_000);
+    assert_eq!(r[1].log().log_start_offset(), 3);
+    assert_eq!(
+        r[1].epoch_cache().entries().first().map(|e| e.start_offset),
+        Some(3)
+    );
+    assert_eq!(
+        r[1].fetch_from_consumer(0, 0, 1024).error_code,
+        ResponseError::NotLeaderOrFollower.code()
+    );
+}

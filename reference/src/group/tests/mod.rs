@@ -31,6 +31,7 @@ mod join;
 mod offsets;
 mod props;
 mod record;
+mod shards;
 mod sync;
 
 pub(super) const JOIN_V: i16 = 9;

@@ -1,0 +1,239 @@
+//! The cluster's topics on disk, so that a whole cluster started again on the same
+//! `data_dir` still has them.
+//!
+//! Kafka's controllers keep the metadata log in `__cluster_metadata-0` and replay it at start.
+//! This cluster keeps, in `<data_dir>/__cluster_metadata/topics`, a snapshot of what it needs
+//! to replay: every topic's name, id and replication configs, each partition's registration
+//! (replicas, ISR, leader and epochs) and the topic's config overrides (`retention.ms`, ...).
+//! It is rewritten (temporary file, then rename) whenever the controller's metadata moves,
+//! under the controller's lock, so it never holds a topic without its configs. At start the
+//! topics are restored with [`Controller::restore_topic`] (leaderless, at the next leader
+//! epoch: the first ISR member to come back leads) and the configs rebuilt over the broker's
+//! defaults. Broker registrations are not kept: every broker registers anew.
+//!
+//! The format is text, one item per line: `version 0`, then per topic
+//! `topic <name> <id> <min.insync.replicas> <unclean.leader.election.enable>`, one
+//! `partition <leader> <leader epoch> <partition epoch> <replicas> <isr>` line per partition in
+//! order (broker lists comma-separated) and one `config <name> <value>` line per override.
+//!
+//! # References
+//! - Apache Kafka sources: `QuorumController` (metadata log replay), `MetadataImage`
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+use uuid::Uuid;
+
+use crate::config::TopicConfig;
+use crate::controller::{MetadataImage, PartitionRegistration, TopicReplicationConfig};
+
+/// The directory under the cluster's `data_dir`.
+pub const METADATA_DIR: &str = "__cluster_metadata";
+const TOPICS_FILE: &str = "topics";
+
+/// One topic as the snapshot keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTopic {
+    pub name: String,
+    pub topic_id: Uuid,
+    pub config: TopicReplicationConfig,
+    pub partitions: Vec<PartitionRegistration>,
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// The snapshot file of a cluster's topics.
+pub struct MetadataStore {
+    dir: PathBuf,
+}
+
+impl MetadataStore {
+    pub fn new(data_dir: &std::path::Path) -> MetadataStore {
+        MetadataStore {
+            dir: data_dir.join(METADATA_DIR),
+        }
+    }
+
+    /// Writes every topic of `image`, with its overrides from `configs`.
+    pub fn write(
+        &self,
+        image: &MetadataImage,
+        configs: &BTreeMap<String, TopicConfig>,
+    ) -> io::Result<()> {
+        let mut text = String::from("version 0\n");
+        for topic in image.topics() {
+            text.push_str(&format!(
+                "topic {} {} {} {}\n",
+                topic.name,
+                topic.topic_id,
+                topic.config.min_insync_replicas,
+                topic.config.unclean_leader_election_enable
+            ));
+            for p in &topic.partitions {
+                text.push_str(&format!(
+                    "partition {} {} {} {} {}\n",
+                    p.leader,
+                    p.leader_epoch,
+                    p.partition_epoch,
+                    ids(&p.replicas),
+                    ids(&p.isr)
+                ));
+            }
+            let overrides = configs.get(&topic.name).map(|c| &c.overrides);
+            for (key, value) in overrides.into_iter().flatten() {
+                if !value.contains('\n') {
+                    text.push_str(&format!("config {key} {value}\n"));
+                }
+            }
+        }
+        fs::create_dir_all(&self.dir)?;
+        let file = self.dir.join(TOPICS_FILE);
+        let temporary = file.with_extension("tmp");
+        fs::write(&temporary, text)?;
+        fs::rename(&temporary, &file)
+    }
+
+    /// The topics of the last snapshot (none if there is no snapshot).
+    pub fn read(&self) -> io::Result<Vec<StoredTopic>> {
+        let file = self.dir.join(TOPICS_FILE);
+        let text = match fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        parse(&text).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("malformed cluster metadata {}", file.display()),
+            )
+        })
+    }
+}
+
+fn ids(brokers: &[i32]) -> String {
+    brokers
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_ids(text: &str) -> Option<Vec<i32>> {
+    text.split(',').map(|id| id.parse().ok()).collect()
+}
+
+fn parse(text: &str) -> Option<Vec<StoredTopic>> {
+    let mut lines = text.lines();
+    if lines.next()? != "version 0" {
+        return None;
+    }
+    let mut topics: Vec<StoredTopic> = Vec::new();
+    for line in lines {
+        let (kind, rest) = line.split_once(' ')?;
+        match kind {
+            "topic" => {
+                let fields: Vec<&str> = rest.split(' ').collect();
+                let [name, id, min_isr, unclean] = fields[..] else {
+                    return None;
+                };
+                topics.push(StoredTopic {
+                    name: name.to_string(),
+                    topic_id: id.parse().ok()?,
+                    config: TopicReplicationConfig {
+                        min_insync_replicas: min_isr.parse().ok()?,
+                        unclean_leader_election_enable: unclean.parse().ok()?,
+                    },
+                    partitions: Vec::new(),
+                    overrides: BTreeMap::new(),
+                });
+            }
+            "partition" => {
+                let fields: Vec<&str> = rest.split(' ').collect();
+                let [leader, leader_epoch, partition_epoch, replicas, isr] = fields[..] else {
+                    return None;
+                };
+                topics.last_mut()?.partitions.push(PartitionRegistration {
+                    replicas: parse_ids(replicas)?,
+                    isr: parse_ids(isr)?,
+                    leader: leader.parse().ok()?,
+                    leader_epoch: leader_epoch.parse().ok()?,
+                    partition_epoch: partition_epoch.parse().ok()?,
+                });
+            }
+            "config" => {
+                let (key, value) = rest.split_once(' ')?;
+                topics
+                    .last_mut()?
+                    .overrides
+                    .insert(key.to_string(), value.to_string());
+            }
+            _ => return None,
+        }
+    }
+    Some(topics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::{Controller, ControllerConfig};
+
+    #[test]
+    fn topics_and_their_configs_survive_a_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::new(dir.path());
+        assert!(store.read().unwrap().is_empty(), "no snapshot yet");
+        let mut controller = Controller::new(ControllerConfig::default(), 3);
+        let registration = PartitionRegistration {
+            replicas: vec![3, 1, 2],
+            isr: vec![3, 1],
+            leader: 3,
+            leader_epoch: 2,
+            partition_epoch: 5,
+        };
+        let id = Uuid::from_u128(77);
+        let config = TopicReplicationConfig {
+            min_insync_replicas: 2,
+            unclean_leader_election_enable: false,
+        };
+        controller
+            .restore_topic("orders.v1", id, config, std::slice::from_ref(&registration))
+            .unwrap();
+        let broker = crate::config::BrokerConfig::from_pairs([("node.id", "1")]).unwrap();
+        let overrides = BTreeMap::from([
+            ("retention.ms".to_string(), "60000".to_string()),
+            ("cleanup.policy".to_string(), "delete".to_string()),
+        ]);
+        let configs = BTreeMap::from([(
+            "orders.v1".to_string(),
+            TopicConfig::new(&broker, overrides.clone()).unwrap(),
+        )]);
+        store.write(controller.image(), &configs).unwrap();
+        let topics = store.read().unwrap();
+        assert_eq!(topics.len(), 1);
+        let topic = &topics[0];
+        assert_eq!(
+            (topic.name.as_str(), topic.topic_id, topic.config),
+            ("orders.v1", id, config)
+        );
+        // As restored: leaderless at the next epochs.
+        assert_eq!(topic.partitions[0].replicas, registration.replicas);
+        assert_eq!(topic.partitions[0].isr, registration.isr);
+        assert_eq!(
+            (
+                topic.partitions[0].leader,
+                topic.partitions[0].leader_epoch,
+                topic.partitions[0].partition_epoch
+            ),
+            (-1, 3, 6)
+        );
+        assert_eq!(topic.overrides, overrides);
+        fs::write(
+            dir.path().join(METADATA_DIR).join(TOPICS_FILE),
+            "version 0\npartition 1",
+        )
+        .unwrap();
+        assert!(store.read().is_err(), "a partition before any topic");
+    }
+}

@@ -1,0 +1,265 @@
+//! A three-broker cluster driven by a client no one here wrote: kcat (librdkafka).
+//!
+//! `kcat -L` must list the three brokers and a leader for every partition; records produced
+//! with acks=all before and after the partition leader is stopped (through the cluster API)
+//! must all come back to `kcat -C`, each exactly once, at consecutive offsets and in the
+//! order they were sent.
+//!
+//! kcat is Debian's `kcat` package (librdkafka 2.0.2). Without it on PATH the test fails
+//! when `CI` is set and is skipped, with the reason printed, otherwise. Every kcat run has a
+//! deadline and is killed when it passes.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::Conn;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use reference::{Cluster, ClusterOptions};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+const TOPIC: &str = "kcat-failover";
+/// Messages produced before the leader stops, and again after.
+const N: usize = 200;
+/// How long one kcat run may take before it is killed.
+const KCAT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `true` when kcat can be run; otherwise prints why the test is skipped (or panics in CI).
+fn kcat_available() -> bool {
+    let found = std::process::Command::new("kcat")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kcat is not on PATH and CI is set: install it (apt-get install kcat)"
+        );
+        eprintln!("SKIPPED: kcat is not on PATH (apt-get install kcat); this test needs it");
+    }
+    found
+}
+
+/// What one kcat run printed.
+struct Run {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs kcat with `args`, writing `stdin` to it, killed after [`KCAT_DEADLINE`].
+async fn kcat(args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new("kcat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kcat starts");
+    let mut input = child.stdin.take().expect("stdin piped");
+    let data = stdin.as_bytes().to_vec();
+    let writer = tokio::spawn(async move {
+        let _ = input.write_all(&data).await;
+        // Dropping `input` closes kcat's stdin: the producer flushes and exits.
+    });
+    let output = tokio::time::timeout(KCAT_DEADLINE, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("kcat {args:?} still running after {KCAT_DEADLINE:?}"))
+        .expect("kcat output");
+    let _ = writer.await;
+    Run {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `kcat -L` for the topic: (broker ids, [(partition, leader)]) as kcat printed them.
+async fn kcat_metadata(bootstrap: &str) -> (Vec<i32>, Vec<(i32, i32)>, String) {
+    let run = kcat(&["-L", "-b", bootstrap, "-t", TOPIC, "-m", "10"], "").await;
+    assert!(run.success, "kcat -L failed: {}", run.stderr);
+    let mut brokers = Vec::new();
+    let mut partitions = Vec::new();
+    for line in run.stdout.lines().map(str::trim) {
+        // "broker 2 at 127.0.0.1:40123 (controller)"
+        let broker = line
+            .strip_prefix("broker ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|s| s.parse::<i32>().ok());
+        brokers.extend(broker);
+        // "partition 0, leader 2, replicas: 2,3,1, isrs: 2,3,1"
+        if let Some(rest) = line.strip_prefix("partition ") {
+            let mut fields = rest.split(", ");
+            let partition = fields.next().and_then(|s| s.parse().ok());
+            let leader = fields
+                .next()
+                .and_then(|s| s.strip_prefix("leader "))
+                .and_then(|s| s.parse().ok());
+            if let (Some(p), Some(l)) = (partition, leader) {
+                partitions.push((p, l));
+            }
+        }
+    }
+    brokers.sort();
+    (brokers, partitions, run.stdout)
+}
+
+/// Produces `values` (one per line) with acks=all to partition 0.
+async fn kcat_produce(bootstrap: &str, values: &[String]) {
+    let mut input = values.join("\n");
+    input.push('\n');
+    let run = kcat(
+        &[
+            "-P",
+            "-b",
+            bootstrap,
+            "-t",
+            TOPIC,
+            "-p",
+            "0",
+            "-X",
+            "acks=all",
+            "-X",
+            "enable.idempotence=false",
+            "-X",
+            "message.timeout.ms=30000",
+        ],
+        &input,
+    )
+    .await;
+    assert!(run.success, "kcat -P failed: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("Delivery failed"),
+        "kcat reported failed deliveries: {}",
+        run.stderr
+    );
+}
+
+/// Every record of partition 0 from the beginning: (offset, value).
+async fn kcat_consume(bootstrap: &str) -> Vec<(i64, String)> {
+    let run = kcat(
+        &[
+            "-C",
+            "-b",
+            bootstrap,
+            "-t",
+            TOPIC,
+            "-p",
+            "0",
+            "-o",
+            "beginning",
+            "-e",
+            "-f",
+            "%o %s\\n",
+        ],
+        "",
+    )
+    .await;
+    assert!(run.success, "kcat -C failed: {}", run.stderr);
+    run.stdout
+        .lines()
+        .map(|line| {
+            let (offset, value) = line.split_once(' ').expect("`offset value` lines");
+            (offset.parse().expect("an offset"), value.to_string())
+        })
+        .collect()
+}
+
+async fn create_topic(conn: &mut Conn) {
+    let config = |k: &'static str, v: &'static str| {
+        CreatableTopicConfig::default()
+            .with_name(StrBytes::from_static_str(k))
+            .with_value(Some(StrBytes::from_static_str(v)))
+    };
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
+                .with_num_partitions(1)
+                .with_replication_factor(3)
+                .with_configs(vec![config("min.insync.replicas", "2")]),
+        ]);
+    let ResponseKind::CreateTopics(r) = conn
+        .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
+        .await
+    else {
+        panic!("not CreateTopics")
+    };
+    assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0].error_message);
+}
+
+fn values(from: usize, count: usize) -> Vec<String> {
+    (from..from + count)
+        .map(|i| format!("value-{i:05}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_produces_and_consumes_across_the_loss_of_the_leader() {
+    if !kcat_available() {
+        return;
+    }
+    let configs = [
+        ("broker.session.timeout.ms", "1000"),
+        ("broker.heartbeat.interval.ms", "100"),
+        ("replica.fetch.wait.max.ms", "100"),
+    ];
+    let mut cluster = Cluster::start_with(ClusterOptions {
+        brokers: 3,
+        port: 0,
+        data_dir: None,
+        configs: configs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    })
+    .await
+    .expect("cluster starts");
+    let mut conn = Conn::connect(&cluster.address(1).unwrap().to_string()).await;
+    create_topic(&mut conn).await;
+
+    let bootstrap = cluster.bootstrap();
+    let (brokers, partitions, listing) = kcat_metadata(&bootstrap).await;
+    eprintln!("kcat -L printed:\n{listing}");
+    assert_eq!(brokers, vec![1, 2, 3], "kcat -L lists three brokers");
+    assert_eq!(partitions.len(), 1, "one partition listed: {listing}");
+    let (_, leader) = partitions[0];
+    assert!(
+        (1..=3).contains(&leader),
+        "partition 0 has a leader: {listing}"
+    );
+
+    kcat_produce(&bootstrap, &values(0, N)).await;
+
+    cluster.stop(leader).await;
+    let bootstrap = cluster.bootstrap();
+    kcat_produce(&bootstrap, &values(N, N)).await;
+
+    let (brokers, partitions, listing) = kcat_metadata(&bootstrap).await;
+    assert!(
+        !brokers.contains(&leader),
+        "the stopped broker is gone: {listing}"
+    );
+    assert!(
+        partitions.iter().all(|(_, l)| *l != leader && *l > 0),
+        "a new leader: {listing}"
+    );
+
+    let consumed = kcat_consume(&bootstrap).await;
+    let expected: Vec<(i64, String)> = values(0, 2 * N)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64, v))
+        .collect();
+    assert_eq!(consumed.len(), expected.len(), "every value once");
+    assert_eq!(consumed, expected, "one value per offset, in order");
+    cluster.shutdown().await;
+}
