@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The live differential run CI makes: every scenario on the reference broker and on real
+# The live differential run CI makes: every scenario on the reference cluster (reference:3) and on real
 # Apache Kafka 4.x (one node, then three), traces compared scenario by scenario. Fails on
 # any difference not listed with its reason in fixtures/traces/kafka-<version>/known-differences.txt,
 # and on any scenario that fails anywhere. Then the bad-input checks: a bootstrap address
@@ -44,7 +44,7 @@ trap cleanup EXIT
 
 # ---- the differential run -----------------------------------------------------------
 started=$SECONDS
-"$bin" diff --a reference --b kafka-local --b kafka-local:3 --report "$report" "$@"
+"$bin" diff --a reference:3 --b kafka-local --b kafka-local:3 --report "$report" "$@"
 echo "differential run: $((SECONDS - started)) s"
 if ! diff -q "$report" features/CONFORMANCE.md >/dev/null 2>&1; then
     echo "note: features/CONFORMANCE.md is not what this run reports; regenerate it with" \

@@ -10,6 +10,9 @@
 #    directory it made (if any) is gone afterwards.
 # 3. Restart: `serve --data-dir DIR` (3 partitions per topic), produce, SIGTERM, start again on the same DIR: the same
 #    messages come back at the same offsets, and the next message appended gets the next offset.
+# 4. Three brokers: `serve --brokers 3` with replication factor 3 and min.insync.replicas 2:
+#    `kcat -L` lists 3 brokers and the topic's partition with a leader and 3 in-sync replicas,
+#    500 messages produced with acks=all come back exactly, SIGTERM ends it with status 0.
 #
 # Every wait has a deadline. On failure the broker's stderr is printed and the exit status
 # is non-zero.
@@ -17,7 +20,7 @@
 # Environment:
 #   KAFKA_SPEC_BIN           the kafka-spec binary (default: `cargo build -p kafka-spec`,
 #                            then target/debug/kafka-spec, the profile `cargo test` builds)
-#   KCAT_SMOKE_MESSAGES      messages per topic (default 1000)
+#   KCAT_SMOKE_MESSAGES      messages per topic (default 1000; 500 on the 3-broker cluster)
 #   KCAT_SMOKE_SERVE_ARGS    extra arguments for every `kafka-spec serve` (word-split)
 #   KCAT_SMOKE_KEEP_WORKDIR  set to 1 to keep the scratch directory for inspection
 set -euo pipefail
@@ -25,6 +28,7 @@ shopt -s inherit_errexit
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 messages="${KCAT_SMOKE_MESSAGES:-1000}"
+cluster_messages="${KCAT_SMOKE_MESSAGES:-500}"
 startup_deadline_s=30
 stop_deadline_s=15
 kcat_deadline_s=60
@@ -109,7 +113,7 @@ log "kcat: $(kcat -V 2>&1 | grep -m1 '^Version' || echo unknown)"
 
 # start_broker NAME [serve args...]: starts `kafka-spec serve --port 0 ARGS` with its own
 # empty TMPDIR (so a temp dir it makes can be found again), waits for the bootstrap line and
-# sets `bootstrap`.
+# sets `bootstrap` (`127.0.0.1:<port>`, comma-separated with `--brokers N`: one per broker).
 start_broker() {
     broker_name="$1"
     shift
@@ -125,7 +129,7 @@ start_broker() {
 
     local deadline=$((SECONDS + startup_deadline_s)) line="" rc
     while :; do
-        line="$(grep -m1 -E '^bootstrap: 127\.0\.0\.1:[0-9]+$' "$out" || true)"
+        line="$(grep -m1 -E '^bootstrap: 127\.0\.0\.1:[0-9]+(,127\.0\.0\.1:[0-9]+)*$' "$out" || true)"
         [[ -n "$line" ]] && break
         if ! kill -0 "$broker_pid" 2>/dev/null; then
             wait "$broker_pid" && rc=0 || rc=$?
@@ -159,6 +163,22 @@ stop_broker() {
     broker_pid=""
     [[ $rc -eq 0 ]] || fail "broker '$broker_name' exited with status $rc after SIGTERM, expected 0"
     pass "broker '$broker_name' exited 0 after SIGTERM"
+}
+
+# stop_broker_without_leftovers: stop_broker, then whatever the broker had made under its own
+# TMPDIR (its temporary data dir, without --data-dir) must be gone. Skipped with a message if
+# it made nothing there.
+stop_broker_without_leftovers() {
+    local tmp="$work/$broker_name.tmpdir" made left
+    made="$(find "$tmp" -mindepth 1 -maxdepth 1 | sed -n 1,5p)"
+    stop_broker
+    if [[ -z "$made" ]]; then
+        log "skip: temp dir check: the broker made nothing under its TMPDIR while running (in-memory storage?)"
+        return
+    fi
+    left="$(find "$tmp" -mindepth 1 -maxdepth 1)"
+    [[ -z "$left" ]] || fail "after SIGTERM without --keep, the broker left behind: $left"
+    pass "temp dir removed on exit (was: ${made//$'\n'/ })"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -207,9 +227,10 @@ partitions_listed() {
     echo "$count"
 }
 
-# The N messages: keys reused across messages (10 keys), values carry their send sequence.
+# make_input TAG [N]: N messages (default $messages): keys reused across messages (10 keys),
+# values carry their send sequence.
 make_input() {
-    awk -v n="$messages" -v tag="$1" 'BEGIN {
+    awk -v n="${2:-$messages}" -v tag="$1" 'BEGIN {
         pad = "the quick brown fox jumps over the lazy dog";
         for (i = 0; i < n; i++) printf "key-%d:%s-value-%06d-%s\n", i % 10, tag, i, pad;
     }'
@@ -271,16 +292,7 @@ for codec in "${codecs[@]}"; do
 done
 pass "kcat -L lists all ${#codecs[@]} topics"
 
-ephemeral_tmp="$work/ephemeral.tmpdir"
-made_in_tmp="$(find "$ephemeral_tmp" -mindepth 1 -maxdepth 1 | sed -n 1,5p)"
-stop_broker
-if [[ -z "$made_in_tmp" ]]; then
-    log "skip: temp dir check: the broker made nothing under its TMPDIR while running (in-memory storage?)"
-else
-    left="$(find "$ephemeral_tmp" -mindepth 1 -maxdepth 1)"
-    [[ -z "$left" ]] || fail "after SIGTERM without --keep, the broker left behind: $left"
-    pass "temp dir removed on exit (was: ${made_in_tmp//$'\n'/ })"
-fi
+stop_broker_without_leftovers
 
 # ---------------------------------------------------------------------------------------
 # 3: restart on the same --data-dir.
@@ -316,5 +328,42 @@ cat "$work/$topic.input" "$work/$topic.more" >"$work/$topic.all"
 check_consumed "$work/$topic.all" "$work/$topic.more-consumed" "$partitions" "$topic after one more message"
 pass "$topic: a message produced after restart gets the next offset"
 stop_broker
+
+# ---------------------------------------------------------------------------------------
+# 4: three brokers, every partition on all three, acks=all needing two of them.
+
+topic=smoke-cluster
+start_broker cluster --brokers 3 --config num.partitions=3 \
+    --config default.replication.factor=3 --config min.insync.replicas=2
+make_input cluster "$cluster_messages" >"$work/$topic.input"
+produce produce-cluster "$topic" none <"$work/$topic.input"
+partitions="$(partitions_listed list-cluster "$topic")"
+metadata="$work/list-cluster.metadata"
+brokers_listed="$(sed -n -E 's/^ *([0-9]+) brokers:$/\1/p' "$metadata")"
+broker_lines="$(grep -c -E '^ *broker [0-9]+ at 127\.0\.0\.1:[0-9]+' "$metadata" || true)"
+[[ "$brokers_listed" == 3 && "$broker_lines" == 3 ]] ||
+    fail "kcat -L: expected 3 brokers, got '$brokers_listed' ($broker_lines listed): $(cat "$metadata")"
+pass "kcat -L lists 3 brokers"
+# Every partition: a leader among its replicas, 3 replicas, at least min.insync.replicas in sync.
+problems="$(awk '
+    /^ *partition [0-9]+, leader / {
+        line = $0; gsub(/,/, " ", line); n = split(line, f, " ");
+        leader = f[4]; replicas = ""; isrs = "";
+        for (i = 5; i <= n; i++) {
+            if (f[i] == "replicas:") { mode = "r"; continue }
+            if (f[i] == "isrs:") { mode = "i"; continue }
+            if (mode == "r") replicas = replicas " " f[i]; else if (mode == "i") isrs = isrs " " f[i];
+        }
+        nr = split(replicas, r, " "); ni = split(isrs, s, " ");
+        lead_in = 0; for (j = 1; j <= ni; j++) if (s[j] == leader) lead_in = 1;
+        if (nr != 3 || ni < 2 || !lead_in) print $0;
+    }' "$metadata")"
+[[ -z "$problems" ]] ||
+    fail "kcat -L: partitions of $topic not led by an in-sync replica of 3 with >= 2 in sync: $problems"
+pass "$topic: $partitions partition(s), each led by one of its 3 replicas, >= 2 in sync"
+consume consume-cluster "$topic" >"$work/$topic.consumed"
+check_consumed "$work/$topic.input" "$work/$topic.consumed" "$partitions" "$topic"
+pass "$topic: $cluster_messages messages (acks=all, min.insync.replicas=2) consumed back exactly from 3 brokers"
+stop_broker_without_leftovers
 
 printf 'kcat-smoke: %d passed, %d failed\n' "$passed" "$failed"

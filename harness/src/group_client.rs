@@ -19,6 +19,16 @@
 //! runs with `client.id` set to its logical name (`C1`), so that a DescribeGroups member is
 //! matched to the consumer it is without ever showing the member ids the broker generates.
 //!
+//! A coordinator may not be ready when asked: in a cluster `__consumer_offsets` is created on
+//! the first FindCoordinator (COORDINATOR_NOT_AVAILABLE until its partitions have leaders),
+//! a new leader of one of its partitions first loads the groups
+//! (COORDINATOR_LOAD_IN_PROGRESS), and a broker that lost that leadership answers
+//! NOT_COORDINATOR. Real clients retry all three, finding the coordinator again, until their
+//! request deadline; so do these lookups ([`find_coordinator`], and the steps through
+//! [`CoordinatorNotReady`]), within [`COORDINATOR_DEADLINE`]. The retries are never recorded:
+//! a trace shows what the scenario saw once the coordinator answered, the same on a single
+//! broker, a cluster, or real Kafka.
+//!
 //! Who computes an assignment: in the classic protocol the group's *leader* (a client) runs
 //! the assignor the members agreed on (`partition.assignment.strategy`) and sends the result
 //! in SyncGroup; the coordinator hands each member its part. librdkafka's assignors, like
@@ -29,6 +39,11 @@
 //!
 //! - Kafka protocol guide: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups,
 //!   FindCoordinator, OffsetFetch; "consumer protocol" (ConsumerProtocolAssignment).
+//! - Kafka `KafkaApis.getCoordinator` (creates the offsets topic, answers
+//!   COORDINATOR_NOT_AVAILABLE meanwhile); `CoordinatorRuntime` (NOT_COORDINATOR,
+//!   COORDINATOR_LOAD_IN_PROGRESS); Java client `AbstractCoordinator` (re-finds the
+//!   coordinator on NOT_COORDINATOR, retries COORDINATOR_LOAD_IN_PROGRESS after
+//!   `retry.backoff.ms`, 100 ms by default).
 //! - KIP-62 (background heartbeats, `max.poll.interval.ms`), KIP-345 (static membership: a
 //!   static member sends no LeaveGroup when it shuts down), KIP-429 (cooperative rebalancing).
 //! - librdkafka `CONFIGURATION.md` (`partition.assignment.strategy`, `session.timeout.ms`,
@@ -38,7 +53,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail, ensure};
 use bytes::Buf;
@@ -500,8 +515,80 @@ impl GroupView {
     }
 }
 
-/// The coordinator of a group: FindCoordinator (key type 0, a group) on any broker.
+/// How long a group lookup keeps retrying a coordinator that is not ready: well within a
+/// step's timeout, and far longer than creating `__consumer_offsets` or loading a partition
+/// of it takes.
+pub const COORDINATOR_DEADLINE: Duration = Duration::from_secs(20);
+
+/// The pause between two tries: clients' `retry.backoff.ms` default.
+pub const COORDINATOR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// COORDINATOR_LOAD_IN_PROGRESS (14), COORDINATOR_NOT_AVAILABLE (15), NOT_COORDINATOR (16).
+const COORDINATOR_NOT_READY: [i16; 3] = [14, 15, 16];
+
+/// A group request answered with an error that says "not ready yet, ask again (perhaps
+/// elsewhere)": COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR.
+/// Callers retry on it (finding the coordinator again) until [`COORDINATOR_DEADLINE`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoordinatorNotReady {
+    /// What was asked: `FindCoordinator for group g-1`.
+    pub request: String,
+    /// The answer.
+    pub error: ErrorCode,
+}
+
+impl std::fmt::Display for CoordinatorNotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} answered {}", self.request, self.error)
+    }
+}
+
+impl std::error::Error for CoordinatorNotReady {}
+
+impl CoordinatorNotReady {
+    /// Whether `error` is (or wraps) a [`CoordinatorNotReady`].
+    pub fn is(error: &anyhow::Error) -> bool {
+        error.downcast_ref::<CoordinatorNotReady>().is_some()
+    }
+}
+
+/// Fails unless `code` is NONE: with a [`CoordinatorNotReady`] for the codes that ask for a
+/// retry, with a plain error naming the code otherwise.
+fn check_group_answer(code: i16, request: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if code == 0 {
+        return Ok(());
+    }
+    let error = ErrorCode::from_kafka(code);
+    if COORDINATOR_NOT_READY.contains(&code) {
+        return Err(CoordinatorNotReady {
+            request: request(),
+            error,
+        }
+        .into());
+    }
+    bail!("{} answered {error}", request())
+}
+
+/// The coordinator of a group: FindCoordinator (key type 0, a group) on any broker, asked
+/// again after [`COORDINATOR_BACKOFF`] while it answers COORDINATOR_NOT_AVAILABLE or
+/// COORDINATOR_LOAD_IN_PROGRESS, until `until` (then the last answer is the error).
 pub async fn find_coordinator(
+    connection: &mut RawConnection,
+    group_id: &str,
+    until: Instant,
+) -> anyhow::Result<String> {
+    loop {
+        match find_coordinator_once(connection, group_id).await {
+            Err(error) if CoordinatorNotReady::is(&error) && Instant::now() < until => {
+                tokio::time::sleep(COORDINATOR_BACKOFF).await;
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// One FindCoordinator.
+async fn find_coordinator_once(
     connection: &mut RawConnection,
     group_id: &str,
 ) -> anyhow::Result<String> {
@@ -515,11 +602,9 @@ pub async fn find_coordinator(
     let (_, response) = connection
         .receive::<FindCoordinatorRequest>(version)
         .await?;
-    ensure!(
-        response.error_code == 0,
-        "FindCoordinator for group {group_id} answered {}",
-        ErrorCode::from_kafka(response.error_code)
-    );
+    check_group_answer(response.error_code, || {
+        format!("FindCoordinator for group {group_id}")
+    })?;
     Ok(format!("{}:{}", response.host.as_str(), response.port))
 }
 
@@ -536,11 +621,9 @@ pub async fn describe_group(
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("DescribeGroups answered no group"))?;
-    ensure!(
-        group.error_code == 0,
-        "DescribeGroups for {group_id} answered {}",
-        ErrorCode::from_kafka(group.error_code)
-    );
+    check_group_answer(group.error_code, || {
+        format!("DescribeGroups for {group_id}")
+    })?;
     let members = group
         .members
         .into_iter()
@@ -608,21 +691,16 @@ pub async fn committed_offsets(
     let correlation_id = coordinator.take_correlation_id();
     coordinator.send(&request, version, correlation_id).await?;
     let (_, response) = coordinator.receive::<OffsetFetchRequest>(version).await?;
-    if response.error_code != 0 {
-        bail!(
-            "OffsetFetch for group {group_id} answered {}",
-            ErrorCode::from_kafka(response.error_code)
-        );
-    }
+    check_group_answer(response.error_code, || {
+        format!("OffsetFetch for group {group_id}")
+    })?;
     let mut offsets = BTreeMap::new();
     for t in response.topics {
         for p in t.partitions {
-            ensure!(
-                p.error_code == 0,
-                "OffsetFetch of {topic}/{} answered {}",
-                p.partition_index,
-                ErrorCode::from_kafka(p.error_code)
-            );
+            // Before v2 a coordinator's errors come per partition.
+            check_group_answer(p.error_code, || {
+                format!("OffsetFetch of {topic}/{}", p.partition_index)
+            })?;
             offsets.insert(p.partition_index, p.committed_offset);
         }
     }
@@ -706,11 +784,9 @@ pub async fn raw_member_joins(
         join = join.with_member_id(joined.member_id.clone());
         joined = connection.call(&join).await?;
     }
-    ensure!(
-        joined.error_code == 0,
-        "the raw member's JoinGroup answered {}",
-        ErrorCode::from_kafka(joined.error_code)
-    );
+    check_group_answer(joined.error_code, || {
+        "the raw member's JoinGroup".to_owned()
+    })?;
     ensure!(
         joined.leader != joined.member_id,
         "the raw member became the group's leader; it only joins a group that has one"
@@ -722,11 +798,9 @@ pub async fn raw_member_joins(
         .with_protocol_type(Some(StrBytes::from_static_str("consumer")))
         .with_protocol_name(joined.protocol_name.clone());
     let synced = connection.call(&sync).await?;
-    ensure!(
-        synced.error_code == 0,
-        "the raw member's SyncGroup answered {}",
-        ErrorCode::from_kafka(synced.error_code)
-    );
+    check_group_answer(synced.error_code, || {
+        "the raw member's SyncGroup".to_owned()
+    })?;
     Ok(RawMember {
         name: spec.name.clone(),
         group: spec.group.clone(),
@@ -859,5 +933,118 @@ mod tests {
                 .expect("empty")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn only_a_coordinator_that_is_not_ready_is_retried() {
+        for code in [14, 15, 16] {
+            let error = check_group_answer(code, || "DescribeGroups for g".to_owned())
+                .expect_err("an error");
+            assert!(CoordinatorNotReady::is(&error), "{code}: {error}");
+        }
+        let error =
+            check_group_answer(69, || "DescribeGroups for g".to_owned()).expect_err("an error");
+        assert!(!CoordinatorNotReady::is(&error));
+        assert_eq!(
+            error.to_string(),
+            "DescribeGroups for g answered GROUP_ID_NOT_FOUND (69)"
+        );
+        check_group_answer(0, || unreachable!()).expect("NONE is no error");
+    }
+
+    /// A new cluster creates `__consumer_offsets` on the first FindCoordinator and answers
+    /// COORDINATOR_NOT_AVAILABLE until it has leaders: one lookup finds the coordinator anyway.
+    /// With too few brokers for the topic's replication factor it never exists: the lookup
+    /// gives up at its deadline with Kafka's answer.
+    #[tokio::test]
+    async fn find_coordinator_waits_for_the_offsets_topic_within_its_deadline() {
+        let cluster = reference::Cluster::start_with(reference::ClusterOptions {
+            brokers: 3,
+            port: 0,
+            data_dir: None,
+            configs: Vec::new(),
+        })
+        .await
+        .expect("starts");
+        let address = cluster.address(1).expect("broker 1").to_string();
+        let mut connection = RawConnection::connect(&address).await.expect("connects");
+        let first = find_coordinator_once(&mut connection, "g-1")
+            .await
+            .expect_err("not created yet");
+        let not_ready = first
+            .downcast_ref::<CoordinatorNotReady>()
+            .expect("retried");
+        assert!(
+            not_ready.error.is("COORDINATOR_NOT_AVAILABLE", 15),
+            "{first}"
+        );
+        let until = Instant::now() + COORDINATOR_DEADLINE;
+        let coordinator = find_coordinator(&mut connection, "g-1", until)
+            .await
+            .expect("found once the topic has leaders");
+        let brokers: Vec<String> = cluster
+            .broker_ids()
+            .iter()
+            .filter_map(|id| cluster.address(*id).map(|a| a.to_string()))
+            .collect();
+        assert!(
+            brokers.contains(&coordinator),
+            "{coordinator} in {brokers:?}"
+        );
+        // Any other broker answers the group's requests with NOT_COORDINATOR: ask again.
+        let elsewhere = brokers
+            .iter()
+            .find(|a| **a != coordinator)
+            .expect("3 brokers");
+        let mut elsewhere = RawConnection::connect(elsewhere).await.expect("connects");
+        let error = describe_group(&mut elsewhere, "g-1")
+            .await
+            .expect_err("not the coordinator");
+        let not_ready = error
+            .downcast_ref::<CoordinatorNotReady>()
+            .expect("retried");
+        assert!(not_ready.error.is("NOT_COORDINATOR", 16), "{error}");
+        let error = committed_offsets(&mut elsewhere, "g-1", "t", &[0])
+            .await
+            .expect_err("not the coordinator");
+        assert!(CoordinatorNotReady::is(&error), "{error}");
+        let mut at_coordinator = RawConnection::connect(&coordinator)
+            .await
+            .expect("connects");
+        // The coordinator itself answers for the group (unknown to it: Dead, or
+        // GROUP_ID_NOT_FOUND from DescribeGroups v6 on, KIP-1043): nothing to retry.
+        if let Err(error) = describe_group(&mut at_coordinator, "g-1").await {
+            assert!(!CoordinatorNotReady::is(&error), "{error}");
+        }
+        cluster.shutdown().await;
+
+        let cluster = reference::Cluster::start_with(reference::ClusterOptions {
+            brokers: 2,
+            port: 0,
+            data_dir: None,
+            configs: vec![(
+                "offsets.topic.replication.factor".to_owned(),
+                "3".to_owned(),
+            )],
+        })
+        .await
+        .expect("starts");
+        let address = cluster.address(1).expect("broker 1").to_string();
+        let mut connection = RawConnection::connect(&address).await.expect("connects");
+        let started = Instant::now();
+        let error = find_coordinator(&mut connection, "g-1", started + Duration::from_secs(1))
+            .await
+            .expect_err("never available");
+        assert!(CoordinatorNotReady::is(&error), "{error}");
+        assert!(
+            error.to_string().contains("COORDINATOR_NOT_AVAILABLE (15)"),
+            "{error}"
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(1) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+        cluster.shutdown().await;
     }
 }

@@ -221,6 +221,7 @@ impl BrokerCore {
                 format!("Topic '{name}' already exists."),
             ));
         }
+        check_topic_collision(name, self.topics.keys().map(String::as_str))?;
         let partitions = if partitions == -1 {
             self.config.num_partitions
         } else {
@@ -439,6 +440,33 @@ pub fn validate_topic_name(name: &str) -> Result<(), KafkaError> {
     Ok(())
 }
 
+/// Kafka's `.`/`_` collision rule for a new topic (`Topic.hasCollisionChars` and
+/// `unifyCollisionChars`, checked in `ReplicationControlManager.validateNewTopicNames`): a
+/// name equal to an existing topic's once every `.` reads as `_` is INVALID_TOPIC_EXCEPTION,
+/// as both topics would have the same metric names. `existing` excludes `name` itself (an
+/// existing name is TOPIC_ALREADY_EXISTS first).
+pub fn check_topic_collision<'a>(
+    name: &str,
+    existing: impl IntoIterator<Item = &'a str>,
+) -> Result<(), KafkaError> {
+    let unify = |n: &str| n.replace('.', "_");
+    let has_collision_chars = |n: &str| n.contains('.') || n.contains('_');
+    if !has_collision_chars(name) {
+        return Ok(());
+    }
+    let unified = unify(name);
+    match existing
+        .into_iter()
+        .find(|other| has_collision_chars(other) && unify(other) == unified)
+    {
+        Some(other) => Err(KafkaError::new(
+            ResponseError::InvalidTopicException,
+            format!("Topic '{name}' collides with existing topic: {other}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 pub fn unknown_topic_or_partition() -> KafkaError {
     KafkaError::new(
         ResponseError::UnknownTopicOrPartition,
@@ -557,5 +585,26 @@ mod tests {
         for bad in ["", ".", "..", "has space", "ü", &"x".repeat(250)] {
             assert_eq!(validate_topic_name(bad).unwrap_err().code, 17, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_new_topic_may_not_collide_with_another_in_dots_and_underscores() {
+        let mut core = BrokerCore::open(BrokerConfig::default(), None, 0).unwrap();
+        let create = |core: &mut BrokerCore, name: &str| {
+            core.create_topic(name, 1, 1, BTreeMap::new(), false, 0)
+                .map(|_| ())
+                .map_err(|e| (e.code, e.message))
+        };
+        create(&mut core, "orders.eu").unwrap();
+        let (code, message) = create(&mut core, "orders_eu").unwrap_err();
+        assert_eq!(code, 17, "INVALID_TOPIC_EXCEPTION: {message}");
+        assert_eq!(
+            message,
+            "Topic 'orders_eu' collides with existing topic: orders.eu"
+        );
+        assert_eq!(create(&mut core, "orders.eu").unwrap_err().0, 36);
+        create(&mut core, "orders-eu").unwrap();
+        create(&mut core, "ordersXeu").unwrap();
+        assert!(!core.topics.contains_key("orders_eu"), "not created");
     }
 }

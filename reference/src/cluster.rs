@@ -203,6 +203,7 @@ impl Cluster {
             num_partitions: base.num_partitions,
             default_replication_factor: base.default_replication_factor,
             min_insync_replicas: base.min_insync_replicas,
+            unclean_leader_election_enable: base.unclean_leader_election_enable,
             ..ControllerConfig::default()
         };
         let mut controller = Controller::new(controller_config, now_ms() as u64);

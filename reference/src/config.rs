@@ -42,6 +42,9 @@ pub struct BrokerConfig {
     pub log_retention_check_interval_ms: u64,
     /// `min.insync.replicas` default for topics.
     pub min_insync_replicas: i32,
+    /// `unclean.leader.election.enable`: a cluster may elect a replica that is not in sync
+    /// (and lose acknowledged records) rather than leave a partition without a leader.
+    pub unclean_leader_election_enable: bool,
     /// `message.max.bytes`: default `max.message.bytes` of topics.
     pub message_max_bytes: i32,
     /// Defaults for every topic's log (`log.retention.ms`, `log.segment.bytes`, ...).
@@ -62,6 +65,7 @@ impl Default for BrokerConfig {
             socket_request_max_bytes: 100 * 1024 * 1024,
             log_retention_check_interval_ms: 5 * 60 * 1000,
             min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
             message_max_bytes: 1024 * 1024 + 12,
             log_defaults: LogConfig::default(),
             offsets_topic_num_partitions: 50,
@@ -98,6 +102,9 @@ impl BrokerConfig {
                 self.log_retention_check_interval_ms = parse_at_least(key, value, 1)?
             }
             "min.insync.replicas" => self.min_insync_replicas = parse_at_least(key, value, 1)?,
+            "unclean.leader.election.enable" => {
+                self.unclean_leader_election_enable = parse_bool(key, value)?
+            }
             "message.max.bytes" => self.message_max_bytes = parse_at_least(key, value, 0)?,
             "log.retention.ms" => log.retention_ms = parse_at_least(key, value, -1)?,
             "log.retention.minutes" => {
@@ -140,6 +147,8 @@ pub struct TopicConfig {
     pub max_message_bytes: i32,
     /// `min.insync.replicas`: with acks=all, fewer in-sync replicas is NOT_ENOUGH_REPLICAS.
     pub min_insync_replicas: i32,
+    /// `unclean.leader.election.enable` (the controller elects; a single broker ignores it).
+    pub unclean_leader_election_enable: bool,
     /// The configs set explicitly on the topic (DescribeConfigs reports them as
     /// DYNAMIC_TOPIC_CONFIG; the rest come from the broker).
     pub overrides: BTreeMap<String, String>,
@@ -157,6 +166,7 @@ pub const TOPIC_CONFIG_NAMES: &[&str] = &[
     "segment.bytes",
     "segment.index.bytes",
     "segment.ms",
+    "unclean.leader.election.enable",
 ];
 
 impl TopicConfig {
@@ -169,6 +179,7 @@ impl TopicConfig {
             log: broker.log_defaults.clone(),
             max_message_bytes: broker.message_max_bytes,
             min_insync_replicas: broker.min_insync_replicas,
+            unclean_leader_election_enable: broker.unclean_leader_election_enable,
             overrides: BTreeMap::new(),
         };
         for (key, value) in &overrides {
@@ -197,6 +208,9 @@ impl TopicConfig {
             "segment.bytes" => log.segment_bytes = parse_at_least(key, value, MIN_SEGMENT_BYTES)?,
             "segment.index.bytes" => log.segment_index_bytes = parse_at_least(key, value, 4)?,
             "segment.ms" => log.segment_ms = parse_at_least(key, value, 1)?,
+            "unclean.leader.election.enable" => {
+                self.unclean_leader_election_enable = parse_bool(key, value)?
+            }
             _ => return Err(ConfigError(format!("Unknown topic config name: {key}"))),
         }
         Ok(())
@@ -219,6 +233,7 @@ impl TopicConfig {
             "segment.bytes" => log.segment_bytes.to_string(),
             "segment.index.bytes" => log.segment_index_bytes.to_string(),
             "segment.ms" => log.segment_ms.to_string(),
+            "unclean.leader.election.enable" => self.unclean_leader_election_enable.to_string(),
             _ => return None,
         };
         Some((value, false))

@@ -67,7 +67,7 @@ pub async fn serve(
     let mut buf = BytesMut::with_capacity(4096);
     let mut out = BytesMut::with_capacity(4096);
     loop {
-        if !wait_unpaused(&shared, &mut shutdown).await {
+        if !shared.wait_unpaused(&mut shutdown).await {
             return Ok(());
         }
         let frame = loop {
@@ -88,32 +88,18 @@ pub async fn serve(
                 .into());
             }
         };
-        if !wait_unpaused(&shared, &mut shutdown).await {
+        if !shared.wait_unpaused(&mut shutdown).await {
             return Ok(());
         }
         let Some(response) = respond(&shared, peer, frame.freeze(), &mut shutdown).await? else {
             continue;
         };
-        if !wait_unpaused(&shared, &mut shutdown).await {
+        if !shared.wait_unpaused(&mut shutdown).await {
             return Ok(());
         }
         out.clear();
         frame::put_frame(&mut out, &response);
         socket.write_all(&out).await.map_err(FrameError::Io)?;
-    }
-}
-
-/// Waits while this broker is paused; false if the broker shuts down meanwhile.
-async fn wait_unpaused(shared: &Shared, shutdown: &mut Shutdown) -> bool {
-    let Some(node) = &shared.cluster else {
-        return true;
-    };
-    if !node.faults.get(node.id).paused {
-        return true;
-    }
-    tokio::select! {
-        _ = node.faults.wait_unpaused(node.id) => true,
-        _ = shutdown.recv() => false,
     }
 }
 

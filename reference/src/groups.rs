@@ -416,19 +416,29 @@ pub async fn timer_loop(shared: Arc<Shared>, mut shutdown: Shutdown) {
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {
-                if groups.cluster.is_none() {
-                    groups.run(&shared, |c, _, now| ((), c.tick(now)));
-                } else {
-                    spawn_write(&shared, |c, _, now| ((), c.tick(now)));
-                }
+        let wake = tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => Wake::Deadline,
+            change = change => Wake::Leadership(change),
+            _ = check => Wake::TopicCheck,
+            _ = groups.timer.notified() => continue,
+            _ = shutdown.recv() => return,
+        };
+        // A paused broker (a cluster test's SIGSTOP) runs no timer and writes nothing: what
+        // woke the loop is handled once it runs again, at the time it then is (so sessions
+        // that ran out meanwhile expire then, as in a process that was stopped).
+        if !shared.wait_unpaused(&mut shutdown).await {
+            return;
+        }
+        match wake {
+            Wake::Deadline if groups.cluster.is_none() => {
+                groups.run(&shared, |c, _, now| ((), c.tick(now)));
             }
-            change = change => match (change, groups.cluster.as_ref()) {
+            Wake::Deadline => spawn_write(&shared, |c, _, now| ((), c.tick(now))),
+            Wake::Leadership(change) => match (change, groups.cluster.as_ref()) {
                 (Some(change), Some(side)) => groups.on_leadership(side, change),
                 _ => leadership = None,
             },
-            _ = check => {
+            Wake::TopicCheck => {
                 if let Some(side) = &groups.cluster {
                     // A topic deleted through any broker leaves every broker's image; the
                     // offsets of a topic missing here can only be those of a deleted one
@@ -438,10 +448,18 @@ pub async fn timer_loop(shared: Arc<Shared>, mut shutdown: Shutdown) {
                     spawn_write(&shared, |c, _, _| ((), c.on_topics_missing(&exists)));
                 }
             }
-            _ = groups.timer.notified() => {}
-            _ = shutdown.recv() => return,
         }
     }
+}
+
+/// What woke [`timer_loop`].
+enum Wake {
+    /// The coordinator's next deadline passed.
+    Deadline,
+    /// A change of this broker's leadership of `__consumer_offsets` (`None`: no more).
+    Leadership(Option<OffsetsLeadership>),
+    /// Time to look for deleted topics.
+    TopicCheck,
 }
 
 /// Applies a call now and lets its writes wait for their replicas in a task of their own.

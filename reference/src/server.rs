@@ -43,17 +43,8 @@ pub struct Shared {
 impl Shared {
     /// Shares `core`, with a group coordinator rebuilt from its `__consumer_offsets` log.
     pub fn new(mut core: BrokerCore, advertised: SocketAddr) -> Shared {
-        let max_request_bytes = core.config.socket_request_max_bytes;
         let groups = GroupService::load(&mut core, now_ms());
-        Shared {
-            core: Mutex::new(core),
-            groups,
-            appended: watch::channel(0).0,
-            max_request_bytes,
-            advertised_host: advertised.ip().to_string(),
-            advertised_port: i32::from(advertised.port()),
-            cluster: None,
-        }
+        Shared::with(core, groups, advertised, None)
     }
 
     /// Shares `core` of a broker that is `node` of a cluster. Its group coordinator serves
@@ -64,16 +55,40 @@ impl Shared {
         advertised: SocketAddr,
         node: Arc<crate::cluster::Node>,
     ) -> Shared {
-        let max_request_bytes = core.config.socket_request_max_bytes;
         let groups = GroupService::for_cluster(&core.config, node.clone(), now_ms());
+        Shared::with(core, groups, advertised, Some(node))
+    }
+
+    fn with(
+        core: BrokerCore,
+        groups: GroupService,
+        advertised: SocketAddr,
+        cluster: Option<Arc<crate::cluster::Node>>,
+    ) -> Shared {
         Shared {
+            max_request_bytes: core.config.socket_request_max_bytes,
             core: Mutex::new(core),
             groups,
             appended: watch::channel(0).0,
-            max_request_bytes,
             advertised_host: advertised.ip().to_string(),
             advertised_port: i32::from(advertised.port()),
-            cluster: Some(node),
+            cluster,
+        }
+    }
+
+    /// Waits while this broker is paused (a cluster test's SIGSTOP: nothing of the broker
+    /// runs, see [`crate::cluster::Fault`]); false if the broker shuts down meanwhile. A
+    /// broker outside a cluster is never paused.
+    pub async fn wait_unpaused(&self, shutdown: &mut Shutdown) -> bool {
+        let Some(node) = &self.cluster else {
+            return true;
+        };
+        if !node.faults.get(node.id).paused {
+            return true;
+        }
+        tokio::select! {
+            _ = node.faults.wait_unpaused(node.id) => true,
+            _ = shutdown.recv() => false,
         }
     }
 
@@ -159,12 +174,9 @@ async fn retention_loop(shared: Arc<Shared>, mut shutdown: Shutdown, _done: mpsc
             _ = ticker.tick() => {}
             _ = shutdown.recv() => return,
         }
-        if let Some(node) = &shared.cluster {
-            // A paused cluster broker (a test's SIGSTOP) runs no timer.
-            tokio::select! {
-                _ = node.faults.wait_unpaused(node.id) => {}
-                _ = shutdown.recv() => return,
-            }
+        // A paused cluster broker (a test's SIGSTOP) runs no timer.
+        if !shared.wait_unpaused(&mut shutdown).await {
+            return;
         }
         let deleted = shared.core().apply_retention(now_ms());
         if deleted > 0 {

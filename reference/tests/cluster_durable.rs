@@ -8,218 +8,58 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::Conn;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use common::cluster::{
+    connect, create_topic_request, create_topic_with, decode_keys, delete_topics, eventually, keys,
+    now_ms, partition0, produce_with,
+};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, RecordBatchDecoder};
-use reference::record_batch::{NewRecord, encode_producer_batch};
-use reference::{Cluster, ClusterOptions};
+use reference::Cluster;
+use uuid::Uuid;
 
 const TOPIC: &str = "orders";
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 /// Three brokers that fence a silent broker after one second.
 async fn cluster(data_dir: Option<&Path>, extra: &[(&str, &str)]) -> Cluster {
-    let configs = [
-        ("broker.session.timeout.ms", "1000"),
-        ("broker.heartbeat.interval.ms", "100"),
-        ("replica.fetch.wait.max.ms", "100"),
-        ("replica.lag.time.max.ms", "2000"),
-    ];
-    Cluster::start_with(ClusterOptions {
-        brokers: 3,
-        port: 0,
-        data_dir: data_dir.map(Path::to_path_buf),
-        configs: configs
-            .iter()
-            .chain(extra)
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    })
-    .await
-    .expect("cluster starts")
-}
-
-async fn connect(cluster: &Cluster, broker_id: i32) -> Conn {
-    let addr = cluster
-        .address(broker_id)
-        .expect("known broker")
-        .to_string();
-    Conn::connect(&addr).await
+    let configs: Vec<(&str, &str)> = [("replica.lag.time.max.ms", "2000")]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    common::cluster::start(3, data_dir, &configs).await
 }
 
 /// Records `key-<first>`.. with the given timestamp.
 fn batch(first: usize, count: usize, timestamp: i64) -> Bytes {
-    let records: Vec<NewRecord> = (first..first + count)
-        .map(|i| NewRecord {
-            key: Some(Bytes::from(format!("key-{i}"))),
-            value: Some(Bytes::from(format!("value-{i}"))),
-            timestamp,
-        })
-        .collect();
-    encode_producer_batch(&records, Compression::None)
-        .unwrap()
-        .freeze()
+    common::cluster::batch(first, count, |_| timestamp)
 }
 
+/// Creates [`TOPIC`]: one partition, three replicas, `configs`.
 async fn create_topic(conn: &mut Conn, configs: &[(&str, &str)]) {
-    let req = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
-                .with_num_partitions(1)
-                .with_replication_factor(3)
-                .with_configs(
-                    configs
-                        .iter()
-                        .map(|(k, v)| {
-                            CreatableTopicConfig::default()
-                                .with_name(StrBytes::from_string(k.to_string()))
-                                .with_value(Some(StrBytes::from_string(v.to_string())))
-                        })
-                        .collect(),
-                ),
-        ]);
-    let ResponseKind::CreateTopics(r) = conn
-        .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
-        .await
-    else {
-        panic!("not CreateTopics")
-    };
-    assert_eq!(
-        r.topics[0].error_code, 0,
-        "create: {:?}",
-        r.topics[0].error_message
-    );
+    create_topic_with(conn, TOPIC, 1, 3, configs).await;
 }
 
 /// (leader, leader epoch, isr) of partition 0 as `conn`'s broker sees it.
 async fn partition_metadata(conn: &mut Conn) -> (i32, i32, Vec<i32>) {
-    let req = MetadataRequest::default().with_topics(Some(vec![
-        MetadataRequestTopic::default()
-            .with_name(Some(TopicName(StrBytes::from_static_str(TOPIC)))),
-    ]));
-    let ResponseKind::Metadata(r) = conn
-        .call(ApiKey::Metadata, 12, RequestKind::Metadata(req))
-        .await
-    else {
-        panic!("not Metadata")
-    };
-    let Some(p) = r.topics.first().and_then(|t| t.partitions.first()) else {
-        return (-1, -1, vec![]);
-    };
-    (
-        p.leader_id.0,
-        p.leader_epoch,
-        p.isr_nodes.iter().map(|b| b.0).collect(),
-    )
-}
-
-fn produce_request(acks: i16, timeout_ms: i32, records: Bytes) -> RequestKind {
-    RequestKind::Produce(
-        ProduceRequest::default()
-            .with_acks(acks)
-            .with_timeout_ms(timeout_ms)
-            .with_topic_data(vec![
-                TopicProduceData::default()
-                    .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
-                    .with_partition_data(vec![
-                        PartitionProduceData::default()
-                            .with_index(0)
-                            .with_records(Some(records)),
-                    ]),
-            ]),
-    )
+    match partition0(conn, TOPIC).await {
+        Some(p) => (p.leader, p.leader_epoch, p.isr),
+        None => (-1, -1, vec![]),
+    }
 }
 
 async fn produce(conn: &mut Conn, acks: i16, timeout_ms: i32, records: Bytes) -> (i16, i64) {
-    let ResponseKind::Produce(r) = conn
-        .call(
-            ApiKey::Produce,
-            9,
-            produce_request(acks, timeout_ms, records),
-        )
-        .await
-    else {
-        panic!("not Produce")
-    };
-    let p = &r.responses[0].partition_responses[0];
+    let p = produce_with(conn, TOPIC, acks, timeout_ms, records).await;
     (p.error_code, p.base_offset)
 }
 
 /// A consumer's read of partition 0 from `offset`: (error code, high watermark, log start
 /// offset, keys).
 async fn read_from(conn: &mut Conn, offset: i64) -> (i16, i64, i64, Vec<String>) {
-    let req = FetchRequest::default()
-        .with_max_wait_ms(0)
-        .with_min_bytes(1)
-        .with_max_bytes(1 << 20)
-        .with_topics(vec![
-            fetch_request::FetchTopic::default()
-                .with_topic(TopicName(StrBytes::from_static_str(TOPIC)))
-                .with_partitions(vec![
-                    fetch_request::FetchPartition::default()
-                        .with_fetch_offset(offset)
-                        .with_partition_max_bytes(1 << 20),
-                ]),
-        ]);
-    let ResponseKind::Fetch(r) = conn.call(ApiKey::Fetch, 12, RequestKind::Fetch(req)).await else {
-        panic!("not Fetch")
-    };
-    let p = &r.responses[0].partitions[0];
-    (
-        p.error_code,
-        p.high_watermark,
-        p.log_start_offset,
-        decode_keys(p.records.clone().unwrap_or_default())
-            .into_iter()
-            .map(|(_, k)| k)
-            .collect(),
-    )
+    common::cluster::read_from(conn, TOPIC, offset).await
 }
 
-/// ListOffsets of partition 0 at `timestamp` (-2 earliest, -1 latest): (error code, offset).
+/// ListOffsets v7 of partition 0 at `timestamp` (-2 earliest, -1 latest): (error code, offset).
 async fn list_offset(conn: &mut Conn, timestamp: i64) -> (i16, i64) {
-    let req = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_topics(vec![
-            list_offsets_request::ListOffsetsTopic::default()
-                .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
-                .with_partitions(vec![
-                    list_offsets_request::ListOffsetsPartition::default()
-                        .with_partition_index(0)
-                        .with_timestamp(timestamp),
-                ]),
-        ]);
-    let ResponseKind::ListOffsets(r) = conn
-        .call(ApiKey::ListOffsets, 7, RequestKind::ListOffsets(req))
-        .await
-    else {
-        panic!("not ListOffsets")
-    };
-    let p = &r.topics[0].partitions[0];
+    let p = common::cluster::list_offsets(conn, TOPIC, 7, timestamp).await;
     (p.error_code, p.offset)
-}
-
-fn decode_keys(mut bytes: Bytes) -> Vec<(i64, String)> {
-    let mut keys = Vec::new();
-    while !bytes.is_empty() {
-        let decoded = RecordBatchDecoder::decode(&mut bytes).expect("batches decode");
-        for record in decoded.records {
-            let key = record.key.expect("keyed");
-            keys.push((record.offset, String::from_utf8_lossy(&key).to_string()));
-        }
-    }
-    keys
 }
 
 /// One broker's replica of partition 0, read in-process.
@@ -265,18 +105,6 @@ fn replica(cluster: &Cluster, broker_id: i32) -> Option<Replica> {
     })
 }
 
-/// Polls `check` every 20 ms for up to ten seconds.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let until = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < until, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Waits until every broker in `brokers` holds the same records below a common high
 /// watermark of at least `at_least`; returns those records.
 async fn replicas_agree(cluster: &Cluster, brokers: &[i32], at_least: i64) -> Vec<(i64, String)> {
@@ -298,8 +126,52 @@ async fn replicas_agree(cluster: &Cluster, brokers: &[i32], at_least: i64) -> Ve
     .await
 }
 
-fn keys(range: std::ops::Range<usize>) -> Vec<String> {
-    range.map(|i| format!("key-{i}")).collect()
+/// Creates [`TOPIC`] (no configs) through `conn` and waits until its partition has a leader
+/// and all three replicas in sync: (leader, leader epoch, a connection to the leader).
+async fn create_led_topic(cluster: &Cluster, conn: &mut Conn) -> (i32, i32, Conn) {
+    create_topic(conn, &[]).await;
+    let (leader, epoch, _) = eventually("a leader with a full ISR", async || {
+        Some(partition_metadata(conn).await).filter(|m| m.0 > 0 && m.2.len() == 3)
+    })
+    .await;
+    (leader, epoch, connect(cluster, leader).await)
+}
+
+/// A cluster on `dir` that applies retention and writes its checkpoints every 100 ms, with
+/// [`TOPIC`] keeping records for a minute: three batches of five ten minutes old (offsets
+/// 0..15), then `recent` batches of five stamped now. A segment rolls when a batch is more
+/// than a minute younger than the segment's first: the old batches share one segment, the
+/// recent ones another. Returns the cluster, a connection to broker 1 and one to the leader.
+async fn with_expired_records(dir: &Path, recent: usize) -> (Cluster, Conn, Conn) {
+    let cluster = cluster(
+        Some(dir),
+        &[
+            ("log.retention.check.interval.ms", "100"),
+            ("replica.high.watermark.checkpoint.interval.ms", "100"),
+        ],
+    )
+    .await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic(
+        &mut conn,
+        &[("retention.ms", "60000"), ("segment.ms", "60000")],
+    )
+    .await;
+    let (leader, _, _) = eventually("a leader", async || {
+        Some(partition_metadata(&mut conn).await).filter(|m| m.0 > 0)
+    })
+    .await;
+    let mut to_leader = connect(&cluster, leader).await;
+    let old = now_ms() - 10 * 60 * 1000;
+    for round in 0..3 {
+        let (code, _) = produce(&mut to_leader, -1, 5000, batch(round * 5, 5, old)).await;
+        assert_eq!(code, 0, "old batch {round}");
+    }
+    for round in 3..3 + recent {
+        let (code, _) = produce(&mut to_leader, -1, 5000, batch(round * 5, 5, now_ms())).await;
+        assert_eq!(code, 0, "recent batch {round}");
+    }
+    (cluster, conn, to_leader)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -442,37 +314,7 @@ async fn a_power_loss_drops_what_was_not_flushed_and_replication_brings_it_back(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_applies_on_every_replica_and_moves_the_log_start() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = cluster(
-        Some(dir.path()),
-        &[
-            ("log.retention.check.interval.ms", "100"),
-            ("replica.high.watermark.checkpoint.interval.ms", "100"),
-        ],
-    )
-    .await;
-    let mut conn = connect(&cluster, 1).await;
-    // Records older than a minute go. A segment rolls when a batch is more than a minute
-    // younger than the segment's first: the old batches share one segment, the recent ones
-    // another.
-    create_topic(
-        &mut conn,
-        &[("retention.ms", "60000"), ("segment.ms", "60000")],
-    )
-    .await;
-    let (leader, _, _) = eventually("a leader", async || {
-        Some(partition_metadata(&mut conn).await).filter(|m| m.0 > 0)
-    })
-    .await;
-    let mut to_leader = connect(&cluster, leader).await;
-    let old = now_ms() - 10 * 60 * 1000;
-    for round in 0..3 {
-        let (code, _) = produce(&mut to_leader, -1, 5000, batch(round * 5, 5, old)).await;
-        assert_eq!(code, 0, "old batch {round}");
-    }
-    for round in 3..5 {
-        let (code, _) = produce(&mut to_leader, -1, 5000, batch(round * 5, 5, now_ms())).await;
-        assert_eq!(code, 0, "recent batch {round}");
-    }
+    let (cluster, _, mut to_leader) = with_expired_records(dir.path(), 2).await;
 
     // The old segment goes on every replica; the recent one stays.
     eventually("retention on every replica", async || {
@@ -516,13 +358,7 @@ async fn retention_applies_on_every_replica_and_moves_the_log_start() {
 async fn an_isolated_leader_is_replaced_and_rejoins_after_healing() {
     let cluster = cluster(None, &[]).await;
     let mut conn = connect(&cluster, 1).await;
-    create_topic(&mut conn, &[]).await;
-    let (leader, epoch, isr) = eventually("a leader with a full ISR", async || {
-        Some(partition_metadata(&mut conn).await).filter(|m| m.0 > 0 && m.2.len() == 3)
-    })
-    .await;
-    assert_eq!(isr.len(), 3);
-    let mut to_leader = connect(&cluster, leader).await;
+    let (leader, epoch, mut to_leader) = create_led_topic(&cluster, &mut conn).await;
     assert_eq!(
         produce(&mut to_leader, -1, 5000, batch(0, 10, now_ms())).await,
         (0, 0)
@@ -692,21 +528,8 @@ async fn a_whole_cluster_started_again_keeps_its_topics_and_records() {
         (0, 30)
     );
     // Creating it again is refused: it exists.
-    let req = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
-                .with_num_partitions(1)
-                .with_replication_factor(3),
-        ]);
-    let ResponseKind::CreateTopics(r) = conn
-        .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
-        .await
-    else {
-        panic!("not CreateTopics")
-    };
-    assert_eq!(r.topics[0].error_code, 36, "TOPIC_ALREADY_EXISTS");
+    let t = create_topic_request(&mut conn, TOPIC, 1, 3, &[]).await;
+    assert_eq!(t.error_code, 36, "TOPIC_ALREADY_EXISTS");
     cluster2.shutdown().await;
 }
 
@@ -733,16 +556,8 @@ async fn a_broker_down_while_its_topic_was_deleted_deletes_its_stray_replica() {
     cluster.stop(down).await;
     assert!(stray.exists());
 
-    let req = DeleteTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topic_names(vec![TopicName(StrBytes::from_static_str(TOPIC))]);
-    let ResponseKind::DeleteTopics(r) = conn
-        .call(ApiKey::DeleteTopics, 4, RequestKind::DeleteTopics(req))
-        .await
-    else {
-        panic!("not DeleteTopics")
-    };
-    assert_eq!(r.responses[0].error_code, 0);
+    let answers = delete_topics(&mut conn, vec![(Some(TOPIC), Uuid::nil())]).await;
+    assert_eq!(answers[0].2, 0);
     assert!(stray.exists(), "the stopped broker's files are untouched");
 
     cluster.start_broker(down).await.expect("restart");
@@ -762,12 +577,7 @@ async fn a_broker_down_while_its_topic_was_deleted_deletes_its_stray_replica() {
 async fn followers_leave_a_frozen_leader_at_once_for_the_new_one() {
     let cluster = cluster(None, &[]).await;
     let mut conn = connect(&cluster, 1).await;
-    create_topic(&mut conn, &[]).await;
-    let (leader, epoch, _) = eventually("a leader with a full ISR", async || {
-        Some(partition_metadata(&mut conn).await).filter(|m| m.0 > 0 && m.2.len() == 3)
-    })
-    .await;
-    let mut to_leader = connect(&cluster, leader).await;
+    let (leader, epoch, mut to_leader) = create_led_topic(&cluster, &mut conn).await;
     assert_eq!(
         produce(&mut to_leader, -1, 5000, batch(0, 5, now_ms())).await,
         (0, 0)
@@ -804,5 +614,183 @@ async fn followers_leave_a_frozen_leader_at_once_for_the_new_one() {
         records.into_iter().map(|(_, k)| k).collect::<Vec<_>>(),
         keys(0..10)
     );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_deleted_and_created_again_forgets_the_old_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    // Retention moves the old topic's log start offset to 15 on every replica (as in
+    // `retention_applies_on_every_replica_and_moves_the_log_start`), and it is checkpointed.
+    let (mut cluster, mut conn, _) = with_expired_records(dir.path(), 1).await;
+    for id in [1, 2, 3] {
+        let checkpoint = dir
+            .path()
+            .join(format!("broker-{id}/log-start-offset-checkpoint"));
+        eventually("the log start offset checkpointed", async || {
+            (std::fs::read_to_string(&checkpoint).ok()? == format!("0\n1\n{TOPIC} 0 15\n"))
+                .then_some(())
+        })
+        .await;
+    }
+
+    // Deleted, then created again with the same name: a new log from offset 0.
+    let answers = delete_topics(&mut conn, vec![(Some(TOPIC), Uuid::nil())]).await;
+    assert_eq!(answers[0].2, 0);
+    eventually("every replica deleted", async || {
+        [1, 2, 3]
+            .iter()
+            .all(|id| replica(&cluster, *id).is_none())
+            .then_some(())
+    })
+    .await;
+    let (_, _, mut to_leader) = create_led_topic(&cluster, &mut conn).await;
+    assert_eq!(
+        produce(&mut to_leader, -1, 5000, batch(0, 5, now_ms())).await,
+        (0, 0)
+    );
+    replicas_agree(&cluster, &[1, 2, 3], 5).await;
+
+    // Every broker starts again from its files: nothing of the old topic's log start offset.
+    for id in [1, 2, 3] {
+        cluster.stop(id).await;
+    }
+    for id in [1, 2, 3] {
+        cluster.start_broker(id).await.expect("restart");
+    }
+    cluster.wait_until_unfenced().await.expect("back");
+    let records = replicas_agree(&cluster, &[1, 2, 3], 5).await;
+    assert_eq!(
+        records,
+        keys(0..5)
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (i as i64, k))
+            .collect::<Vec<_>>()
+    );
+    let mut conn = connect(&cluster, 1).await;
+    let (leader, _, _) = eventually("a leader after the restart", async || {
+        Some(partition_metadata(&mut conn).await).filter(|m| m.0 > 0)
+    })
+    .await;
+    let mut to_leader = connect(&cluster, leader).await;
+    assert_eq!(list_offset(&mut to_leader, -2).await, (0, 0), "earliest");
+    let (code, hw, log_start, read) = eventually("the records served", async || {
+        Some(read_from(&mut to_leader, 0).await).filter(|r| r.0 == 0 && r.1 == 5)
+    })
+    .await;
+    assert_eq!((code, hw, log_start, read), (0, 5, 0, keys(0..5)));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_broker_cannot_forward_topic_changes_to_the_controller() {
+    let cluster = cluster(None, &[]).await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic(&mut conn, &[]).await;
+    let isolated = 2;
+    let mut to_isolated = connect(&cluster, isolated).await;
+    assert!(cluster.isolate(isolated));
+
+    // Kafka forwards these to the controller; cut off from it, the request waits (here at
+    // most its timeout) and is answered REQUEST_TIMED_OUT on every topic, unchanged.
+    const REQUEST_TIMED_OUT: i16 = 7;
+    let create = |name: &str, timeout_ms: i32| {
+        RequestKind::CreateTopics(
+            CreateTopicsRequest::default()
+                .with_timeout_ms(timeout_ms)
+                .with_topics(vec![
+                    create_topics_request::CreatableTopic::default()
+                        .with_name(common::cluster::name(name))
+                        .with_num_partitions(1)
+                        .with_replication_factor(3),
+                ]),
+        )
+    };
+    let started = tokio::time::Instant::now();
+    let ResponseKind::CreateTopics(r) = to_isolated
+        .call(ApiKey::CreateTopics, 7, create("cut-off", 800))
+        .await
+    else {
+        panic!("not CreateTopics")
+    };
+    let waited = started.elapsed();
+    let t = &r.topics[0];
+    assert_eq!(
+        (t.name.as_str(), t.error_code, t.error_message.as_deref()),
+        ("cut-off", REQUEST_TIMED_OUT, None)
+    );
+    assert!(
+        waited >= Duration::from_millis(700),
+        "answered after {waited:?}, before the request's timeout"
+    );
+
+    let grow = CreatePartitionsRequest::default()
+        .with_timeout_ms(300)
+        .with_topics(vec![
+            create_partitions_request::CreatePartitionsTopic::default()
+                .with_name(common::cluster::name(TOPIC))
+                .with_count(3)
+                .with_assignments(None),
+        ]);
+    let ResponseKind::CreatePartitions(r) = to_isolated
+        .call(
+            ApiKey::CreatePartitions,
+            3,
+            RequestKind::CreatePartitions(grow),
+        )
+        .await
+    else {
+        panic!("not CreatePartitions")
+    };
+    assert_eq!(r.results[0].error_code, REQUEST_TIMED_OUT);
+
+    let delete = DeleteTopicsRequest::default()
+        .with_timeout_ms(300)
+        .with_topic_names(vec![common::cluster::name(TOPIC)]);
+    let ResponseKind::DeleteTopics(r) = to_isolated
+        .call(ApiKey::DeleteTopics, 4, RequestKind::DeleteTopics(delete))
+        .await
+    else {
+        panic!("not DeleteTopics")
+    };
+    assert_eq!(
+        (
+            r.responses[0].name.as_ref().map(|n| n.0.as_str()),
+            r.responses[0].error_code
+        ),
+        (Some(TOPIC), REQUEST_TIMED_OUT)
+    );
+
+    // Nothing changed at the controller: the rest of the cluster agrees.
+    assert!(
+        partition0(&mut conn, "cut-off").await.is_none(),
+        "never created"
+    );
+    let orders = common::cluster::metadata_topic(&mut conn, TOPIC).await;
+    assert_eq!(
+        (orders.error_code, orders.partitions.len()),
+        (0, 1),
+        "neither grown nor deleted"
+    );
+
+    // Healed while a request waits, the request goes on to the controller.
+    let (answer, ()) = tokio::join!(
+        to_isolated.call(ApiKey::CreateTopics, 7, create("healed", 5000)),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            cluster.heal();
+        }
+    );
+    let ResponseKind::CreateTopics(r) = answer else {
+        panic!("not CreateTopics")
+    };
+    assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0].error_message);
+    eventually("the topic created after healing", async || {
+        partition0(&mut conn, "healed")
+            .await
+            .filter(|p| p.leader > 0)
+    })
+    .await;
     cluster.shutdown().await;
 }

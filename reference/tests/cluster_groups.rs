@@ -7,21 +7,20 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::Conn;
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use common::cluster::{connect, create_topic_with, deadline, delete_topics};
+use common::kcat;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use reference::{Cluster, ClusterOptions};
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
+use reference::Cluster;
+use uuid::Uuid;
 
 const TOPIC: &str = "orders";
 const GROUP: &str = "order_processing_group";
@@ -34,63 +33,20 @@ const MEMBER_ID_REQUIRED: i16 = 79;
 
 /// `brokers` brokers that fence a silent broker after a second, with `extra` configs.
 async fn cluster(brokers: usize, extra: &[(&str, &str)]) -> Cluster {
-    let configs = [
-        ("broker.session.timeout.ms", "1000"),
-        ("broker.heartbeat.interval.ms", "100"),
-        ("replica.fetch.wait.max.ms", "100"),
-        ("group.initial.rebalance.delay.ms", "0"),
-    ];
-    Cluster::start_with(ClusterOptions {
-        brokers,
-        port: 0,
-        data_dir: None,
-        configs: configs
-            .iter()
-            .chain(extra)
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    })
-    .await
-    .expect("cluster starts")
-}
-
-async fn connect(cluster: &Cluster, broker_id: i32) -> Conn {
-    let addr = cluster
-        .address(broker_id)
-        .expect("known broker")
-        .to_string();
-    Conn::connect(&addr).await
+    let configs: Vec<(&str, &str)> = [("group.initial.rebalance.delay.ms", "0")]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    common::cluster::start(brokers, None, &configs).await
 }
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
 
-/// Ten seconds from now: how long a step may poll for what it waits on.
-fn deadline() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(10)
-}
-
+/// Creates `name` with `partitions` partitions of three replicas.
 async fn create_topic(conn: &mut Conn, name: &str, partitions: i32) {
-    let req = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(TopicName(s(name)))
-                .with_num_partitions(partitions)
-                .with_replication_factor(3),
-        ]);
-    let ResponseKind::CreateTopics(r) = conn
-        .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
-        .await
-    else {
-        panic!("not CreateTopics")
-    };
-    assert_eq!(
-        r.topics[0].error_code, NONE,
-        "{:?}",
-        r.topics[0].error_message
-    );
+    create_topic_with(conn, name, partitions, 3, &[]).await;
 }
 
 /// FindCoordinator v3 for a group: (error code, node id).
@@ -244,9 +200,14 @@ async fn fetch_when_loaded(conn: &mut Conn) -> Vec<(String, i32, i64, String)> {
 
 /// JoinGroup v9 of a consumer member (first with an empty member id).
 async fn join(conn: &mut Conn, member_id: &str) -> JoinGroupResponse {
+    join_for(conn, member_id, 10_000).await
+}
+
+/// [`join`] with a session timeout of `session_timeout_ms`.
+async fn join_for(conn: &mut Conn, member_id: &str, session_timeout_ms: i32) -> JoinGroupResponse {
     let req = JoinGroupRequest::default()
         .with_group_id(GroupId(s(GROUP)))
-        .with_session_timeout_ms(10_000)
+        .with_session_timeout_ms(session_timeout_ms)
         .with_rebalance_timeout_ms(10_000)
         .with_member_id(s(member_id))
         .with_protocol_type(s("consumer"))
@@ -264,6 +225,25 @@ async fn join(conn: &mut Conn, member_id: &str) -> JoinGroupResponse {
         panic!("not JoinGroup")
     };
     r
+}
+
+/// A first JoinGroup (empty member id), asked again until the coordinator has loaded the
+/// group's partition: the MEMBER_ID_REQUIRED answer with the member id to join with.
+async fn join_when_loaded(conn: &mut Conn, session_timeout_ms: i32) -> JoinGroupResponse {
+    let until = deadline();
+    loop {
+        let r = join_for(conn, "", session_timeout_ms).await;
+        if r.error_code == MEMBER_ID_REQUIRED {
+            return r;
+        }
+        assert!(
+            matches!(r.error_code, COORDINATOR_LOAD_IN_PROGRESS | NOT_COORDINATOR)
+                && tokio::time::Instant::now() < until,
+            "JoinGroup answered {}",
+            r.error_code
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn sync(conn: &mut Conn, generation: i32, member_id: &str) -> SyncGroupResponse {
@@ -333,20 +313,7 @@ async fn committed_offsets_move_with_the_coordinator_when_its_broker_dies() {
     // A member joins and syncs at its coordinator (GroupMetadata goes to the log), then
     // commits; the commit is answered once the offsets partition's replicas have it.
     let mut conn = connect(&cluster, first).await;
-    let until = deadline();
-    let required = loop {
-        let r = join(&mut conn, "").await;
-        if r.error_code == MEMBER_ID_REQUIRED {
-            break r;
-        }
-        assert!(
-            matches!(r.error_code, COORDINATOR_LOAD_IN_PROGRESS | NOT_COORDINATOR)
-                && tokio::time::Instant::now() < until,
-            "JoinGroup answered {}",
-            r.error_code
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let required = join_when_loaded(&mut conn, 10_000).await;
     let member = required.member_id.to_string();
     let joined = join(&mut conn, &member).await;
     assert_eq!(joined.error_code, NONE);
@@ -590,16 +557,8 @@ async fn offsets_of_a_deleted_topic_are_dropped_by_the_coordinator_wherever_it_w
         .find(|b| *b != coordinator)
         .unwrap();
     let mut elsewhere = connect(&cluster, other).await;
-    let req = DeleteTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topic_names(vec![TopicName(s(TOPIC))]);
-    let ResponseKind::DeleteTopics(r) = elsewhere
-        .call(ApiKey::DeleteTopics, 4, RequestKind::DeleteTopics(req))
-        .await
-    else {
-        panic!("not DeleteTopics")
-    };
-    assert_eq!(r.responses[0].error_code, NONE);
+    let answers = delete_topics(&mut elsewhere, vec![(Some(TOPIC), Uuid::nil())]).await;
+    assert_eq!(answers[0].2, NONE);
 
     let until = deadline();
     loop {
@@ -616,58 +575,17 @@ async fn offsets_of_a_deleted_topic_are_dropped_by_the_coordinator_wherever_it_w
     cluster.shutdown().await;
 }
 
-/// `true` when kcat can be run; otherwise prints why the test is skipped (or panics in CI).
-fn kcat_available() -> bool {
-    let found = std::process::Command::new("kcat")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kcat is not on PATH and CI is set: install it (apt-get install kcat)"
-        );
-        eprintln!("SKIPPED: kcat is not on PATH (apt-get install kcat); this test needs it");
-    }
-    found
-}
-
-/// Runs kcat with `args` and `stdin`, killed after a minute; (success, stdout, stderr).
-async fn kcat(args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new("kcat")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("kcat starts");
-    let mut input = child.stdin.take().expect("stdin piped");
-    let data = stdin.as_bytes().to_vec();
-    let writer = tokio::spawn(async move {
-        let _ = input.write_all(&data).await;
-    });
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("kcat {args:?} still running after a minute"))
-        .expect("kcat output");
-    let _ = writer.await;
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 async fn kcat_produce(bootstrap: &str, values: &[String]) {
     let input = values.join("\n") + "\n";
     let args = [
         "-P", "-b", bootstrap, "-t", TOPIC, "-p", "0", "-X", "acks=all",
     ];
-    let (ok, _, stderr) = kcat(&args, &input).await;
-    assert!(ok && !stderr.contains("failed"), "kcat -P: {stderr}");
+    let run = kcat::run(&args, &input).await;
+    assert!(
+        run.success && !run.stderr.contains("failed"),
+        "kcat -P: {}",
+        run.stderr
+    );
 }
 
 /// kcat's balanced consumer in `GROUP`: reads from the committed offset (or the earliest)
@@ -685,14 +603,14 @@ async fn kcat_group_consume(bootstrap: &str) -> Vec<String> {
         "%s\\n",
         TOPIC,
     ];
-    let (ok, stdout, stderr) = kcat(&args, "").await;
-    assert!(ok, "kcat -G failed: {stderr}");
-    stdout.lines().map(str::to_string).collect()
+    let run = kcat::run(&args, "").await;
+    assert!(run.success, "kcat -G failed: {}", run.stderr);
+    run.stdout.lines().map(str::to_string).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kcat_group_resumes_from_its_commit_after_the_coordinator_dies() {
-    if !kcat_available() {
+    if !kcat::available() {
         return;
     }
     let mut cluster = cluster(3, &[("offsets.topic.num.partitions", "3")]).await;
@@ -722,5 +640,75 @@ async fn a_kcat_group_resumes_from_its_commit_after_the_coordinator_dies() {
         kcat_group_consume(&cluster.bootstrap()).await,
         values(10..15)
     );
+    cluster.shutdown().await;
+}
+
+/// The log end offset of this broker's replica of `__consumer_offsets` partition 0.
+fn offsets_log_end(cluster: &Cluster, broker_id: i32) -> i64 {
+    let node = cluster.node(broker_id).expect("running");
+    let state = node.state();
+    let id = state
+        .image
+        .topic_id("__consumer_offsets")
+        .expect("offsets topic");
+    state.partitions[&(id, 0)].log().log_end_offset()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_coordinator_expires_no_member_until_it_runs_again() {
+    // The brokers' own sessions outlast the pause: the coordinator's broker stays the
+    // partition's leader, frozen.
+    let cluster = cluster(
+        3,
+        &[
+            ("offsets.topic.num.partitions", "1"),
+            ("broker.session.timeout.ms", "30000"),
+            ("group.min.session.timeout.ms", "500"),
+        ],
+    )
+    .await;
+    let coordinator = coordinator_other_than(&cluster, 1, None).await;
+    let mut conn = connect(&cluster, coordinator).await;
+    let required = join_when_loaded(&mut conn, 800).await;
+    let member = required.member_id.to_string();
+    let joined = join_for(&mut conn, &member, 800).await;
+    assert_eq!(joined.error_code, NONE);
+    assert_eq!(
+        sync(&mut conn, joined.generation_id, &member)
+            .await
+            .error_code,
+        NONE
+    );
+    let (_, state, _) = describe(&mut conn).await;
+    assert_eq!(state, "Stable");
+    let written = offsets_log_end(&cluster, coordinator);
+
+    // Frozen for three session timeouts: no timer runs, so the member is not expired and
+    // nothing is written to the group's log.
+    assert!(cluster.pause(coordinator));
+    tokio::time::sleep(Duration::from_millis(2400)).await;
+    assert_eq!(
+        offsets_log_end(&cluster, coordinator),
+        written,
+        "a paused coordinator wrote to its log"
+    );
+
+    // Running again, it finds the session long gone (the time passed, as for a stopped
+    // process): the member leaves and the group is empty.
+    assert!(cluster.resume(coordinator));
+    let until = deadline();
+    loop {
+        let (code, state, members) = describe(&mut conn).await;
+        assert_eq!(code, NONE);
+        if state == "Empty" && members.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the member never expired: {state} {members:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(offsets_log_end(&cluster, coordinator) > written);
     cluster.shutdown().await;
 }

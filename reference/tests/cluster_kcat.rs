@@ -11,79 +11,16 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use common::Conn;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
-use reference::{Cluster, ClusterOptions};
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
+use common::cluster::{connect, create_topic_with};
+use common::kcat;
 
 const TOPIC: &str = "kcat-failover";
 /// Messages produced before the leader stops, and again after.
 const N: usize = 200;
-/// How long one kcat run may take before it is killed.
-const KCAT_DEADLINE: Duration = Duration::from_secs(60);
-
-/// `true` when kcat can be run; otherwise prints why the test is skipped (or panics in CI).
-fn kcat_available() -> bool {
-    let found = std::process::Command::new("kcat")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kcat is not on PATH and CI is set: install it (apt-get install kcat)"
-        );
-        eprintln!("SKIPPED: kcat is not on PATH (apt-get install kcat); this test needs it");
-    }
-    found
-}
-
-/// What one kcat run printed.
-struct Run {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs kcat with `args`, writing `stdin` to it, killed after [`KCAT_DEADLINE`].
-async fn kcat(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new("kcat")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("kcat starts");
-    let mut input = child.stdin.take().expect("stdin piped");
-    let data = stdin.as_bytes().to_vec();
-    let writer = tokio::spawn(async move {
-        let _ = input.write_all(&data).await;
-        // Dropping `input` closes kcat's stdin: the producer flushes and exits.
-    });
-    let output = tokio::time::timeout(KCAT_DEADLINE, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("kcat {args:?} still running after {KCAT_DEADLINE:?}"))
-        .expect("kcat output");
-    let _ = writer.await;
-    Run {
-        success: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 /// `kcat -L` for the topic: (broker ids, [(partition, leader)]) as kcat printed them.
 async fn kcat_metadata(bootstrap: &str) -> (Vec<i32>, Vec<(i32, i32)>, String) {
-    let run = kcat(&["-L", "-b", bootstrap, "-t", TOPIC, "-m", "10"], "").await;
+    let run = kcat::run(&["-L", "-b", bootstrap, "-t", TOPIC, "-m", "10"], "").await;
     assert!(run.success, "kcat -L failed: {}", run.stderr);
     let mut brokers = Vec::new();
     let mut partitions = Vec::new();
@@ -115,7 +52,7 @@ async fn kcat_metadata(bootstrap: &str) -> (Vec<i32>, Vec<(i32, i32)>, String) {
 async fn kcat_produce(bootstrap: &str, values: &[String]) {
     let mut input = values.join("\n");
     input.push('\n');
-    let run = kcat(
+    let run = kcat::run(
         &[
             "-P",
             "-b",
@@ -144,7 +81,7 @@ async fn kcat_produce(bootstrap: &str, values: &[String]) {
 
 /// Every record of partition 0 from the beginning: (offset, value).
 async fn kcat_consume(bootstrap: &str) -> Vec<(i64, String)> {
-    let run = kcat(
+    let run = kcat::run(
         &[
             "-C",
             "-b",
@@ -172,30 +109,6 @@ async fn kcat_consume(bootstrap: &str) -> Vec<(i64, String)> {
         .collect()
 }
 
-async fn create_topic(conn: &mut Conn) {
-    let config = |k: &'static str, v: &'static str| {
-        CreatableTopicConfig::default()
-            .with_name(StrBytes::from_static_str(k))
-            .with_value(Some(StrBytes::from_static_str(v)))
-    };
-    let req = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
-                .with_num_partitions(1)
-                .with_replication_factor(3)
-                .with_configs(vec![config("min.insync.replicas", "2")]),
-        ]);
-    let ResponseKind::CreateTopics(r) = conn
-        .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
-        .await
-    else {
-        panic!("not CreateTopics")
-    };
-    assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0].error_message);
-}
-
 fn values(from: usize, count: usize) -> Vec<String> {
     (from..from + count)
         .map(|i| format!("value-{i:05}"))
@@ -204,27 +117,12 @@ fn values(from: usize, count: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_produces_and_consumes_across_the_loss_of_the_leader() {
-    if !kcat_available() {
+    if !kcat::available() {
         return;
     }
-    let configs = [
-        ("broker.session.timeout.ms", "1000"),
-        ("broker.heartbeat.interval.ms", "100"),
-        ("replica.fetch.wait.max.ms", "100"),
-    ];
-    let mut cluster = Cluster::start_with(ClusterOptions {
-        brokers: 3,
-        port: 0,
-        data_dir: None,
-        configs: configs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    })
-    .await
-    .expect("cluster starts");
-    let mut conn = Conn::connect(&cluster.address(1).unwrap().to_string()).await;
-    create_topic(&mut conn).await;
+    let mut cluster = common::cluster::start(3, None, &[]).await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic_with(&mut conn, TOPIC, 1, 3, &[("min.insync.replicas", "2")]).await;
 
     let bootstrap = cluster.bootstrap();
     let (brokers, partitions, listing) = kcat_metadata(&bootstrap).await;

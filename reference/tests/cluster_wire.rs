@@ -27,14 +27,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::Conn;
+use common::cluster::{
+    FetchAs, connect, create_partitions, create_topic_request, create_topic_with, decode_keys,
+    delete_topics, eventually, fetch_partition, keys, metadata_topic, name, partition0, produce,
+    produce_with, start,
+};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, RecordBatchDecoder};
-use reference::record_batch::{NewRecord, encode_producer_batch};
-use reference::{Cluster, ClusterOptions};
+use reference::Cluster;
 use uuid::Uuid;
 
 const FENCED_LEADER_EPOCH: i16 = 74;
@@ -50,86 +52,12 @@ const SOURCE_DEFAULT_CONFIG: i8 = 5;
 
 /// `brokers` brokers that fence a silent broker after a second, in memory.
 async fn cluster(brokers: usize) -> Cluster {
-    cluster_with(brokers, None, &[]).await
+    start(brokers, None, &[]).await
 }
 
-/// `brokers` brokers with quick heartbeats and fetches, `configs` added (or overriding).
-async fn cluster_with(
-    brokers: usize,
-    data_dir: Option<&std::path::Path>,
-    configs: &[(&str, &str)],
-) -> Cluster {
-    let defaults = [
-        ("broker.session.timeout.ms", "1000"),
-        ("broker.heartbeat.interval.ms", "100"),
-        ("replica.fetch.wait.max.ms", "100"),
-    ];
-    Cluster::start_with(ClusterOptions {
-        brokers,
-        port: 0,
-        data_dir: data_dir.map(|d| d.to_path_buf()),
-        configs: defaults
-            .iter()
-            .filter(|(k, _)| !configs.iter().any(|(c, _)| c == k))
-            .chain(configs)
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    })
-    .await
-    .expect("cluster starts")
-}
-
-async fn connect(cluster: &Cluster, broker_id: i32) -> Conn {
-    Conn::connect(&cluster.address(broker_id).expect("known").to_string()).await
-}
-
-fn name(topic: &str) -> TopicName {
-    TopicName(StrBytes::from_string(topic.to_string()))
-}
-
+/// Records `key-<first>`.. stamped 1_700_000_000_000 + i.
 fn batch(first: usize, count: usize) -> Bytes {
-    let records: Vec<NewRecord> = (first..first + count)
-        .map(|i| NewRecord {
-            key: Some(Bytes::from(format!("key-{i}"))),
-            value: Some(Bytes::from(format!("value-{i}"))),
-            timestamp: 1_700_000_000_000 + i as i64,
-        })
-        .collect();
-    encode_producer_batch(&records, Compression::None)
-        .unwrap()
-        .freeze()
-}
-
-/// CreateTopics v7 for one topic: (error code, message, replication factor answered).
-/// CreateTopics v7 for one topic with `configs`: the topic's result.
-async fn create_topic_request(
-    conn: &mut Conn,
-    topic: &str,
-    partitions: i32,
-    rf: i16,
-    configs: &[(&str, &str)],
-) -> create_topics_response::CreatableTopicResult {
-    let configs = configs.iter().map(|(k, v)| {
-        create_topics_request::CreatableTopicConfig::default()
-            .with_name(StrBytes::from_string(k.to_string()))
-            .with_value(Some(StrBytes::from_string(v.to_string())))
-    });
-    let req = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(name(topic))
-                .with_num_partitions(partitions)
-                .with_replication_factor(rf)
-                .with_configs(configs.collect()),
-        ]);
-    let ResponseKind::CreateTopics(mut r) = conn
-        .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
-        .await
-    else {
-        panic!("not CreateTopics")
-    };
-    r.topics.remove(0)
+    common::cluster::batch(first, count, |i| 1_700_000_000_000 + i as i64)
 }
 
 /// CreateTopics without configs: (error code, message, replication factor answered).
@@ -147,110 +75,6 @@ async fn create_topic(
     )
 }
 
-/// Creates `topic` with `configs`; it must succeed.
-async fn create_topic_with(
-    conn: &mut Conn,
-    topic: &str,
-    partitions: i32,
-    rf: i16,
-    configs: &[(&str, &str)],
-) {
-    let t = create_topic_request(conn, topic, partitions, rf, configs).await;
-    assert_eq!(t.error_code, 0, "{topic}: {:?}", t.error_message);
-}
-
-/// Partition 0 as Metadata v12 describes it.
-#[derive(Debug, Clone)]
-struct Partition0 {
-    topic_id: Uuid,
-    leader: i32,
-    leader_epoch: i32,
-    replicas: Vec<i32>,
-    isr: Vec<i32>,
-}
-
-/// Metadata v12 of `topic`, never creating it.
-async fn metadata_topic(conn: &mut Conn, topic: &str) -> metadata_response::MetadataResponseTopic {
-    let req = MetadataRequest::default()
-        .with_allow_auto_topic_creation(false)
-        .with_topics(Some(vec![
-            MetadataRequestTopic::default().with_name(Some(name(topic))),
-        ]));
-    let ResponseKind::Metadata(mut r) = conn
-        .call(ApiKey::Metadata, 12, RequestKind::Metadata(req))
-        .await
-    else {
-        panic!("not Metadata")
-    };
-    r.topics.remove(0)
-}
-
-async fn partition0(conn: &mut Conn, topic: &str) -> Option<Partition0> {
-    let t = metadata_topic(conn, topic).await;
-    let p = t.partitions.first()?;
-    let ids = |v: &[BrokerId]| v.iter().map(|b| b.0).collect::<Vec<_>>();
-    Some(Partition0 {
-        topic_id: t.topic_id,
-        leader: p.leader_id.0,
-        leader_epoch: p.leader_epoch,
-        replicas: ids(&p.replica_nodes),
-        isr: ids(&p.isr_nodes),
-    })
-}
-
-/// Produce v9 of `records` to partition 0: that partition's answer.
-async fn produce_request(
-    conn: &mut Conn,
-    topic: &str,
-    acks: i16,
-    records: Bytes,
-) -> produce_response::PartitionProduceResponse {
-    let req = ProduceRequest::default()
-        .with_acks(acks)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(records)),
-                ]),
-        ]);
-    let ResponseKind::Produce(mut r) = conn
-        .call(ApiKey::Produce, 9, RequestKind::Produce(req))
-        .await
-    else {
-        panic!("not Produce")
-    };
-    r.responses.remove(0).partition_responses.remove(0)
-}
-
-/// (error code, base offset) of a produce to partition 0.
-async fn produce(conn: &mut Conn, topic: &str, acks: i16, records: Bytes) -> (i16, i64) {
-    let p = produce_request(conn, topic, acks, records).await;
-    (p.error_code, p.base_offset)
-}
-
-/// How a Fetch names its sender and partition.
-#[derive(Clone, Copy)]
-struct FetchAs {
-    version: i16,
-    /// -1: a consumer; a broker id: a follower.
-    replica_id: i32,
-    current_leader_epoch: i32,
-}
-
-impl FetchAs {
-    fn consumer(version: i16, current_leader_epoch: i32) -> FetchAs {
-        FetchAs {
-            version,
-            replica_id: -1,
-            current_leader_epoch,
-        }
-    }
-}
-
 /// Fetch of partition 0 from offset 0: (error code, high watermark, keys read).
 async fn fetch(
     conn: &mut Conn,
@@ -258,95 +82,19 @@ async fn fetch(
     topic_id: Uuid,
     how: FetchAs,
 ) -> (i16, i64, Vec<String>) {
-    let mut req = FetchRequest::default()
-        .with_max_wait_ms(0)
-        .with_min_bytes(1)
-        .with_max_bytes(1 << 20)
-        .with_topics(vec![
-            fetch_request::FetchTopic::default()
-                .with_topic(if how.version < 13 {
-                    name(topic)
-                } else {
-                    TopicName::default()
-                })
-                .with_topic_id(if how.version >= 13 {
-                    topic_id
-                } else {
-                    Uuid::nil()
-                })
-                .with_partitions(vec![
-                    fetch_request::FetchPartition::default()
-                        .with_fetch_offset(0)
-                        .with_current_leader_epoch(how.current_leader_epoch)
-                        .with_partition_max_bytes(1 << 20),
-                ]),
-        ]);
-    if how.version >= 15 {
-        req.replica_state = fetch_request::ReplicaState::default()
-            .with_replica_id(BrokerId(how.replica_id))
-            .with_replica_epoch(-1);
-    } else {
-        req.replica_id = BrokerId(how.replica_id);
-    }
-    let ResponseKind::Fetch(r) = conn
-        .call(ApiKey::Fetch, how.version, RequestKind::Fetch(req))
-        .await
-    else {
-        panic!("not Fetch")
-    };
-    assert_eq!(r.error_code, 0, "top-level error");
-    let p = &r.responses[0].partitions[0];
-    let mut keys = Vec::new();
-    if let Some(records) = &p.records {
-        let mut bytes = records.clone();
-        while !bytes.is_empty() {
-            let decoded = RecordBatchDecoder::decode(&mut bytes).expect("batches decode");
-            for record in decoded.records {
-                let key = record.key.expect("keyed");
-                keys.push(String::from_utf8_lossy(&key).to_string());
-            }
-        }
-    }
-    (p.error_code, p.high_watermark, keys)
+    let p = fetch_partition(conn, topic, topic_id, 0, how).await;
+    let keys = decode_keys(p.records.unwrap_or_default());
+    (
+        p.error_code,
+        p.high_watermark,
+        keys.into_iter().map(|(_, k)| k).collect(),
+    )
 }
 
 /// ListOffsets v7 latest for partition 0: (error code, offset).
 async fn latest_offset(conn: &mut Conn, topic: &str) -> (i16, i64) {
-    let req = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_topics(vec![
-            list_offsets_request::ListOffsetsTopic::default()
-                .with_name(name(topic))
-                .with_partitions(vec![
-                    list_offsets_request::ListOffsetsPartition::default()
-                        .with_partition_index(0)
-                        .with_timestamp(-1),
-                ]),
-        ]);
-    let ResponseKind::ListOffsets(r) = conn
-        .call(ApiKey::ListOffsets, 7, RequestKind::ListOffsets(req))
-        .await
-    else {
-        panic!("not ListOffsets")
-    };
-    let p = &r.topics[0].partitions[0];
+    let p = common::cluster::list_offsets(conn, topic, 7, -1).await;
     (p.error_code, p.offset)
-}
-
-fn keys(first: usize, count: usize) -> Vec<String> {
-    (first..first + count).map(|i| format!("key-{i}")).collect()
-}
-
-/// Polls `check` every 20 ms for up to ten seconds.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let until = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < until, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -452,7 +200,7 @@ async fn requests_to_the_wrong_broker_or_epoch_get_kafkas_answers() {
     }
     let (code, high_watermark, read) =
         fetch(&mut to_leader, "orders", id, FetchAs::consumer(12, epoch)).await;
-    assert_eq!((code, high_watermark, read), (0, 10, keys(0, 10)));
+    assert_eq!((code, high_watermark, read), (0, 10, keys(0..10)));
 
     // A follower: produce is 6; a consumer's fetch is 6 before v11, served from v11 on (once
     // the follower's high watermark has caught up), with the same epoch checks.
@@ -491,7 +239,7 @@ async fn requests_to_the_wrong_broker_or_epoch_get_kafkas_answers() {
         (hw == 10).then_some(read)
     })
     .await;
-    assert_eq!(read, keys(0, 10));
+    assert_eq!(read, keys(0..10));
 
     // A replica fetch from a broker id that is no replica (99), at v12 and v15.
     for version in [12, 15] {
@@ -543,7 +291,7 @@ async fn requests_to_the_wrong_broker_or_epoch_get_kafkas_answers() {
     );
     let (code, high_watermark, read) =
         fetch(&mut to_leader, "orders", id, FetchAs::consumer(12, epoch)).await;
-    assert_eq!((code, high_watermark, read), (0, 15, keys(0, 15)));
+    assert_eq!((code, high_watermark, read), (0, 15, keys(0..15)));
     // `single` lost its only replica while the old leader was down; it leads again.
     let mut single_leader = connect(&cluster, single.leader).await;
     let base = eventually("`single` writable again", async || {
@@ -558,41 +306,6 @@ async fn requests_to_the_wrong_broker_or_epoch_get_kafkas_answers() {
 /// The topic-level error code Metadata v12 gives `topic` (never creating it).
 async fn topic_error(conn: &mut Conn, topic: &str) -> i16 {
     metadata_topic(conn, topic).await.error_code
-}
-
-/// DeleteTopics v6: (name, id, error code) per answer, in the order given.
-async fn delete_topics(
-    conn: &mut Conn,
-    entries: Vec<(Option<&str>, Uuid)>,
-) -> Vec<(Option<String>, Uuid, i16)> {
-    let req = DeleteTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(
-            entries
-                .into_iter()
-                .map(|(n, id)| {
-                    delete_topics_request::DeleteTopicState::default()
-                        .with_name(n.map(name))
-                        .with_topic_id(id)
-                })
-                .collect(),
-        );
-    let ResponseKind::DeleteTopics(r) = conn
-        .call(ApiKey::DeleteTopics, 6, RequestKind::DeleteTopics(req))
-        .await
-    else {
-        panic!("not DeleteTopics")
-    };
-    r.responses
-        .iter()
-        .map(|t| {
-            (
-                t.name.as_ref().map(|n| n.0.to_string()),
-                t.topic_id,
-                t.error_code,
-            )
-        })
-        .collect()
 }
 
 /// DescribeConfigs v4 of one topic: (error code, [(name, value, source)]).
@@ -774,7 +487,7 @@ async fn deleted_topics_leave_every_broker() {
         FetchAs::consumer(12, -1),
     )
     .await;
-    assert_eq!((code, high_watermark, read), (0, 2, keys(100, 2)));
+    assert_eq!((code, high_watermark, read), (0, 2, keys(100..102)));
     let (code, configs) = describe_configs(&mut conn, "doomed").await;
     assert_eq!(code, 0);
     assert!(
@@ -793,7 +506,7 @@ async fn produce_checked(
     acks: i16,
     records: Bytes,
 ) -> (i16, Option<String>, i64) {
-    let p = produce_request(conn, topic, acks, records).await;
+    let p = produce_with(conn, topic, acks, 5000, records).await;
     (
         p.error_code,
         p.error_message.as_ref().map(|m| m.to_string()),
@@ -872,7 +585,7 @@ async fn a_leader_checks_produced_records_as_the_single_broker_does() {
     .await;
     assert_eq!(
         (code, high_watermark, read),
-        (0, 1, keys(0, 1)),
+        (0, 1, keys(0..1)),
         "only the good batch"
     );
     cluster.shutdown().await;
@@ -880,31 +593,14 @@ async fn a_leader_checks_produced_records_as_the_single_broker_does() {
 
 /// ListOffsets v8 of partition 0 at `timestamp`: (error code, timestamp, offset, epoch).
 async fn list_offsets(conn: &mut Conn, topic: &str, timestamp: i64) -> (i16, i64, i64, i32) {
-    let req = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_topics(vec![
-            list_offsets_request::ListOffsetsTopic::default()
-                .with_name(name(topic))
-                .with_partitions(vec![
-                    list_offsets_request::ListOffsetsPartition::default()
-                        .with_partition_index(0)
-                        .with_timestamp(timestamp),
-                ]),
-        ]);
-    let ResponseKind::ListOffsets(r) = conn
-        .call(ApiKey::ListOffsets, 8, RequestKind::ListOffsets(req))
-        .await
-    else {
-        panic!("not ListOffsets")
-    };
-    let p = &r.topics[0].partitions[0];
+    let p = common::cluster::list_offsets(conn, topic, 8, timestamp).await;
     (p.error_code, p.timestamp, p.offset, p.leader_epoch)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_offsets_on_a_leader_finds_timestamps_below_the_high_watermark() {
     // A session long enough that the stopped follower stays in the ISR while the test reads.
-    let mut cluster = cluster_with(2, None, &[("broker.session.timeout.ms", "5000")]).await;
+    let mut cluster = start(2, None, &[("broker.session.timeout.ms", "5000")]).await;
     let mut conn = connect(&cluster, 1).await;
     create_topic_with(&mut conn, "timed", 1, 2, &[]).await;
     let p = partition0(&mut conn, "timed").await.expect("timed");
@@ -973,7 +669,7 @@ async fn list_offsets_on_a_leader_finds_timestamps_below_the_high_watermark() {
 async fn a_deleted_topic_leaves_no_files_and_its_name_starts_afresh() {
     let dir = tempfile::tempdir().expect("temp dir");
     let checkpoints = [("replica.high.watermark.checkpoint.interval.ms", "50")];
-    let cluster = cluster_with(2, Some(dir.path()), &checkpoints).await;
+    let cluster = start(2, Some(dir.path()), &checkpoints).await;
     let mut conn = connect(&cluster, 1).await;
     create_topic_with(&mut conn, "files", 1, 2, &[]).await;
     let p = partition0(&mut conn, "files").await.expect("files");
@@ -1111,42 +807,6 @@ async fn create_topics_checks_names_then_configs_then_counts_as_kafka_does() {
         (Some("60000"), SOURCE_DYNAMIC_TOPIC_CONFIG)
     );
     cluster.shutdown().await;
-}
-
-/// CreatePartitions v3: (name, error code) per answer, in order.
-async fn create_partitions(
-    conn: &mut Conn,
-    topics: &[(&str, i32)],
-    validate_only: bool,
-) -> Vec<(String, i16)> {
-    let req = CreatePartitionsRequest::default()
-        .with_timeout_ms(5000)
-        .with_validate_only(validate_only)
-        .with_topics(
-            topics
-                .iter()
-                .map(|(topic, count)| {
-                    create_partitions_request::CreatePartitionsTopic::default()
-                        .with_name(name(topic))
-                        .with_count(*count)
-                        .with_assignments(None)
-                })
-                .collect(),
-        );
-    let ResponseKind::CreatePartitions(r) = conn
-        .call(
-            ApiKey::CreatePartitions,
-            3,
-            RequestKind::CreatePartitions(req),
-        )
-        .await
-    else {
-        panic!("not CreatePartitions")
-    };
-    r.results
-        .iter()
-        .map(|t| (t.name.0.to_string(), t.error_code))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

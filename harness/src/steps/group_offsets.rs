@@ -21,10 +21,10 @@ use anyhow::anyhow;
 use cucumber::{given, then, when};
 
 use super::Deadline;
-use super::groups::{close_member, note, start_spec, wait_for_error};
+use super::groups::{close_member, note, on_coordinator, start_spec, wait_for_error};
 use super::numbered_range;
 use super::producing::{Outgoing, send_all};
-use crate::group_client::{MemberRecord, committed_offsets, find_coordinator};
+use crate::group_client::{MemberRecord, committed_offsets};
 use crate::world::KafkaWorld;
 use crate::{StepResult, check};
 
@@ -232,22 +232,19 @@ async fn committed(
 ) -> anyhow::Result<i64> {
     let group_id = world.group_id(group);
     let physical = world.physical(logical);
-    let address = {
-        let connection = world.raw()?.any_broker().await?;
-        find_coordinator(connection, &group_id).await?
-    };
-    let result = async {
-        let coordinator = world.groups.coordinator(&address).await?;
-        committed_offsets(coordinator, &group_id, &physical, &[partition]).await
-    }
-    .await;
-    if result.is_err() {
-        world.groups.forget_coordinator(&address);
-    }
-    result?
-        .get(&partition)
-        .copied()
-        .ok_or_else(|| anyhow!("OffsetFetch did not answer for {logical}/{partition}"))
+    on_coordinator(world, group, async |groups, address| {
+        committed_offsets(
+            groups.coordinator(address).await?,
+            &group_id,
+            &physical,
+            &[partition],
+        )
+        .await
+    })
+    .await?
+    .get(&partition)
+    .copied()
+    .ok_or_else(|| anyhow!("OffsetFetch did not answer for {logical}/{partition}"))
 }
 
 #[then(expr = "the committed offset of partition {int} of {string} for group {string} is {int}")]

@@ -23,7 +23,7 @@
 //!   "Incremental rebalancing".
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 use cucumber::gherkin::Step;
@@ -32,8 +32,9 @@ use cucumber::{given, then, when};
 use super::producing::{Outgoing, send_all};
 use super::{Deadline, cell, comma_list, numbered_range, table_pairs, table_rows};
 use crate::group_client::{
-    GroupView, Member, MemberSpec, RAW_MEMBER_CLIENT_ID, RebalanceEvent, Snapshot, TopicPartition,
-    describe_group, find_coordinator, raw_member_joins,
+    COORDINATOR_BACKOFF, COORDINATOR_DEADLINE, CoordinatorNotReady, GroupView, Groups, Member,
+    MemberSpec, RAW_MEMBER_CLIENT_ID, RebalanceEvent, Snapshot, TopicPartition, describe_group,
+    find_coordinator, raw_member_joins,
 };
 use crate::observation::Observation;
 use crate::world::KafkaWorld;
@@ -201,17 +202,51 @@ pub async fn close_member(world: &mut KafkaWorld, name: &str) -> anyhow::Result<
     world.groups.member_mut(name)?.close().await
 }
 
-/// The address of a group's coordinator (FindCoordinator on any broker).
-pub async fn coordinator_address(world: &mut KafkaWorld, group: &str) -> anyhow::Result<String> {
+/// The address of a group's coordinator (FindCoordinator on any broker, retried until
+/// `until` while the coordinator is not available or loading).
+async fn coordinator_address(
+    world: &mut KafkaWorld,
+    group: &str,
+    until: Instant,
+) -> anyhow::Result<String> {
     let group_id = world.group_id(group);
     let address = {
         let connection = world.raw()?.any_broker().await?;
-        find_coordinator(connection, &group_id).await
+        find_coordinator(connection, &group_id, until).await
     };
-    if address.is_err() {
+    if address.as_ref().is_err_and(|e| !CoordinatorNotReady::is(e)) {
         world.reconnect();
     }
     address
+}
+
+/// Runs `request` (given the scenario's groups and the coordinator's address) on a group's
+/// coordinator. While the coordinator is not ready ([`CoordinatorNotReady`]: not available,
+/// loading, or no longer the coordinator) it finds the coordinator again and retries, as
+/// clients do, until [`COORDINATOR_DEADLINE`]. Nothing is recorded here: only what the
+/// caller makes of the final answer.
+pub async fn on_coordinator<T>(
+    world: &mut KafkaWorld,
+    group: &str,
+    mut request: impl AsyncFnMut(&mut Groups, &str) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let until = Instant::now() + COORDINATOR_DEADLINE;
+    loop {
+        let address = coordinator_address(world, group, until).await?;
+        match request(&mut world.groups, &address).await {
+            Err(error) if CoordinatorNotReady::is(&error) && Instant::now() < until => {
+                tokio::time::sleep(COORDINATOR_BACKOFF).await;
+            }
+            Err(error) => {
+                // The connection may be broken: the next request opens a new one.
+                if !CoordinatorNotReady::is(&error) {
+                    world.groups.forget_coordinator(&address);
+                }
+                return Err(error);
+            }
+            Ok(answer) => return Ok(answer),
+        }
+    }
 }
 
 /// The name a described member has in the scenario: its `client.id`, or the name of the
@@ -226,16 +261,10 @@ fn member_name<'a>(world: &'a KafkaWorld, group: &str, client_id: &'a str) -> &'
 /// The group as its coordinator describes it now.
 pub async fn describe(world: &mut KafkaWorld, group: &str) -> anyhow::Result<GroupView> {
     let group_id = world.group_id(group);
-    let address = coordinator_address(world, group).await?;
-    let view = async {
-        let coordinator = world.groups.coordinator(&address).await?;
-        describe_group(coordinator, &group_id).await
-    }
-    .await;
-    if view.is_err() {
-        world.groups.forget_coordinator(&address);
-    }
-    view
+    on_coordinator(world, group, async |groups, address| {
+        describe_group(groups.coordinator(address).await?, &group_id).await
+    })
+    .await
 }
 
 /// Whether a description shows the group settled with `expected` members; the snapshot if
@@ -604,8 +633,10 @@ async fn raw_member_joins_and_goes_silent(
         settings: Vec::new(),
         is_static: false,
     };
-    let address = coordinator_address(world, &group).await?;
-    let member = raw_member_joins(&address, &spec, session_timeout_ms).await?;
+    let member = on_coordinator(world, &group, async |_, address| {
+        raw_member_joins(address, &spec, session_timeout_ms).await
+    })
+    .await?;
     let assigned = count_of(member.assignment.len(), "partition");
     world.groups.raw_members.insert(name.clone(), member);
     note(

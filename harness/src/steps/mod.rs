@@ -35,8 +35,8 @@ pub mod groups;
 pub mod offsets;
 pub mod partitioning;
 pub mod producing;
-pub mod retention;
 pub mod replication;
+pub mod retention;
 pub mod retry;
 pub mod topics;
 

@@ -454,32 +454,51 @@ impl KafkaLocalTarget {
             .unwrap_or(NodeState::Running)
     }
 
-    async fn signal(&self, broker_id: i32, signal: &str) -> anyhow::Result<()> {
+    /// The arguments of a node script (`stop.sh`, `restart-node.sh`): `--dir DIR --node ID`,
+    /// then `option value`, for a node of this cluster.
+    fn node_args(
+        &self,
+        broker_id: i32,
+        option: &str,
+        value: String,
+    ) -> anyhow::Result<Vec<String>> {
         self.check_node(broker_id)?;
-        let args = vec![
+        Ok(vec![
             "--dir".into(),
             self.dir.display().to_string(),
             "--node".into(),
             broker_id.to_string(),
-            "--signal".into(),
-            signal.to_owned(),
-        ];
+            option.to_owned(),
+            value,
+        ])
+    }
+
+    async fn signal(&self, broker_id: i32, signal: &str) -> anyhow::Result<()> {
+        let args = self.node_args(broker_id, "--signal", signal.to_owned())?;
         run_script_ok(&self.scripts_dir, "stop.sh", &args, SIGNAL_TIMEOUT)
             .await
             .with_context(|| format!("sending SIG{signal} to broker {broker_id}"))?;
         Ok(())
     }
 
+    /// Sends `signal` to a node and keeps the state it leaves the node in.
+    async fn signal_into(
+        &self,
+        broker_id: i32,
+        signal: &str,
+        state: NodeState,
+    ) -> anyhow::Result<()> {
+        self.signal(broker_id, signal).await?;
+        self.set_state(broker_id, state);
+        Ok(())
+    }
+
     async fn restart(&self, broker_id: i32) -> anyhow::Result<()> {
-        self.check_node(broker_id)?;
-        let args = vec![
-            "--dir".into(),
-            self.dir.display().to_string(),
-            "--node".into(),
-            broker_id.to_string(),
-            "--timeout".into(),
+        let args = self.node_args(
+            broker_id,
+            "--timeout",
             RESTART_TIMEOUT.as_secs().to_string(),
-        ];
+        )?;
         run_script_ok(
             &self.scripts_dir,
             "restart-node.sh",
@@ -596,9 +615,7 @@ impl FaultControl for KafkaLocalTarget {
             if self.state(broker_id) == NodeState::Paused {
                 self.signal(broker_id, "CONT").await?;
             }
-            self.signal(broker_id, "KILL").await?;
-            self.set_state(broker_id, NodeState::Killed);
-            Ok(())
+            self.signal_into(broker_id, "KILL", NodeState::Killed).await
         }
         .boxed()
     }
@@ -613,21 +630,13 @@ impl FaultControl for KafkaLocalTarget {
     }
 
     fn pause_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>> {
-        async move {
-            self.signal(broker_id, "STOP").await?;
-            self.set_state(broker_id, NodeState::Paused);
-            Ok(())
-        }
-        .boxed()
+        self.signal_into(broker_id, "STOP", NodeState::Paused)
+            .boxed()
     }
 
     fn resume_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>> {
-        async move {
-            self.signal(broker_id, "CONT").await?;
-            self.set_state(broker_id, NodeState::Running);
-            Ok(())
-        }
-        .boxed()
+        self.signal_into(broker_id, "CONT", NodeState::Running)
+            .boxed()
     }
 
     fn isolate_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>> {

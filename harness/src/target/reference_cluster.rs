@@ -51,6 +51,15 @@ pub const CLUSTER_TIMING_CONFIGS: &[(&str, &str)] = &[
     ("replica.lag.time.max.ms", "10000"),
 ];
 
+/// `offsets.topic.replication.factor` for a cluster of `brokers`: Kafka's default of 3, or
+/// every broker when there are fewer. With the default, a cluster of one or two brokers could
+/// never create `__consumer_offsets` and every FindCoordinator would stay
+/// COORDINATOR_NOT_AVAILABLE, in the reference as in Kafka; `ci/kafka/start.sh` sizes real
+/// Kafka's internal topics to its node count the same way.
+pub fn offsets_topic_replication_factor(brokers: u8) -> u8 {
+    brokers.min(3)
+}
+
 /// The reference cluster on a temporary data directory.
 pub struct ReferenceClusterTarget {
     brokers: u8,
@@ -62,8 +71,9 @@ pub struct ReferenceClusterTarget {
 }
 
 impl ReferenceClusterTarget {
-    /// Starts `brokers` brokers on free ports with [`TEST_FRIENDLY_CONFIGS`] and
-    /// [`CLUSTER_TIMING_CONFIGS`], and waits until every one is registered and unfenced.
+    /// Starts `brokers` brokers on free ports with [`TEST_FRIENDLY_CONFIGS`],
+    /// [`CLUSTER_TIMING_CONFIGS`] and [`offsets_topic_replication_factor`], and waits until
+    /// every one is registered and unfenced.
     pub async fn start(brokers: u8) -> anyhow::Result<ReferenceClusterTarget> {
         anyhow::ensure!(
             (1..=MAX_BROKERS).contains(&brokers),
@@ -81,6 +91,10 @@ impl ReferenceClusterTarget {
                 .iter()
                 .chain(CLUSTER_TIMING_CONFIGS)
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .chain([(
+                    "offsets.topic.replication.factor".to_owned(),
+                    offsets_topic_replication_factor(brokers).to_string(),
+                )])
                 .collect(),
         };
         let cluster = Cluster::start_with(options)
@@ -158,6 +172,22 @@ macro_rules! with_cluster {
     }};
 }
 
+impl ReferenceClusterTarget {
+    /// Injects (or undoes) a fault that takes effect at once: pause, resume, isolate.
+    fn at_once(
+        &self,
+        broker_id: i32,
+        fault: fn(&Cluster, i32) -> bool,
+    ) -> BoxFuture<'_, anyhow::Result<()>> {
+        async move {
+            self.check_id(broker_id)?;
+            with_cluster!(self, cluster => fault(cluster, broker_id));
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
 impl fmt::Debug for ReferenceClusterTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReferenceClusterTarget")
@@ -225,30 +255,15 @@ impl FaultControl for ReferenceClusterTarget {
     }
 
     fn pause_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>> {
-        async move {
-            self.check_id(broker_id)?;
-            with_cluster!(self, cluster => cluster.pause(broker_id));
-            Ok(())
-        }
-        .boxed()
+        self.at_once(broker_id, Cluster::pause)
     }
 
     fn resume_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>> {
-        async move {
-            self.check_id(broker_id)?;
-            with_cluster!(self, cluster => cluster.resume(broker_id));
-            Ok(())
-        }
-        .boxed()
+        self.at_once(broker_id, Cluster::resume)
     }
 
     fn isolate_broker(&self, broker_id: i32) -> BoxFuture<'_, anyhow::Result<()>> {
-        async move {
-            self.check_id(broker_id)?;
-            with_cluster!(self, cluster => cluster.isolate(broker_id));
-            Ok(())
-        }
-        .boxed()
+        self.at_once(broker_id, Cluster::isolate)
     }
 
     fn heal(&self) -> BoxFuture<'_, anyhow::Result<()>> {
@@ -345,6 +360,15 @@ mod tests {
         assert!(target.supports(Capability::FaultControl));
         assert!(!target.supports(Capability::MultipleBrokers));
         assert_eq!(target.name(), "reference:1");
+        // `__consumer_offsets` gets one replica, not Kafka's default 3: groups work.
+        let mut connection = crate::raw_client::RawConnection::connect(&target.bootstrap())
+            .await
+            .expect("connects");
+        let until = std::time::Instant::now() + crate::group_client::COORDINATOR_DEADLINE;
+        let coordinator = crate::group_client::find_coordinator(&mut connection, "g-1", until)
+            .await
+            .expect("a coordinator");
+        assert_eq!(coordinator, target.bootstrap());
         target.shutdown().await;
         assert!(ReferenceClusterTarget::start(0).await.is_err());
     }

@@ -8,7 +8,7 @@
 use kafka_protocol::messages::{JoinGroupRequest, ResponseKind};
 use kafka_protocol::protocol::VersionRange;
 
-use super::{ClientInfo, Reply, wait_parked};
+use super::{ClientInfo, Reply, write_parked};
 use crate::group::Completion;
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
@@ -21,18 +21,12 @@ pub async fn handle(
     req: JoinGroupRequest,
     shutdown: &mut Shutdown,
 ) -> Reply {
-    let (token, parked) = shared.groups.park();
     let ctx = client.context();
-    // A failed write answers the parked requests it would have completed itself.
-    shared
-        .groups
-        .write(
-            shared,
-            |c, _, now| ((), c.join_group(now, token, &ctx, &req)),
-            |answer, _| answer,
-        )
-        .await;
-    match wait_parked(shared, token, parked, shutdown).await {
+    let completion = write_parked(shared, shutdown, |c, token, now| {
+        c.join_group(now, token, &ctx, &req)
+    })
+    .await;
+    match completion {
         Some(Completion::JoinGroup(response)) => {
             Reply::Response(Box::new(ResponseKind::JoinGroup(response)))
         }

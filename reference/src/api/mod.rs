@@ -17,9 +17,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::VersionRange;
-use tokio::sync::oneshot;
 
-use crate::group::{Completion, RequestContext, RequestToken};
+use crate::group::{Completion, Effects, GroupCoordinator, RequestContext, RequestToken};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
@@ -108,13 +107,23 @@ impl ClientInfo<'_> {
     }
 }
 
-/// Waits for a parked JoinGroup/SyncGroup to be completed; `None` on shutdown.
-pub async fn wait_parked(
+/// Parks a JoinGroup/SyncGroup, hands it to the group coordinator with `call` (its token and
+/// the time) and waits for its completion; `None` on shutdown. A failed write answers the
+/// parked requests it would have completed itself.
+pub async fn write_parked(
     shared: &Shared,
-    token: RequestToken,
-    parked: oneshot::Receiver<Completion>,
     shutdown: &mut Shutdown,
+    call: impl FnOnce(&mut GroupCoordinator, RequestToken, i64) -> Effects,
 ) -> Option<Completion> {
+    let (token, parked) = shared.groups.park();
+    shared
+        .groups
+        .write(
+            shared,
+            |c, _, now| ((), call(c, token, now)),
+            |answer, _| answer,
+        )
+        .await;
     tokio::select! {
         completion = parked => completion.ok(),
         _ = shutdown.recv() => {

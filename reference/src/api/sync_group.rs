@@ -7,7 +7,7 @@
 use kafka_protocol::messages::{ResponseKind, SyncGroupRequest};
 use kafka_protocol::protocol::VersionRange;
 
-use super::{ClientInfo, Reply, wait_parked};
+use super::{ClientInfo, Reply, write_parked};
 use crate::group::Completion;
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
@@ -20,18 +20,12 @@ pub async fn handle(
     req: SyncGroupRequest,
     shutdown: &mut Shutdown,
 ) -> Reply {
-    let (token, parked) = shared.groups.park();
     let ctx = client.context();
-    // A failed write answers the parked requests it would have completed itself.
-    shared
-        .groups
-        .write(
-            shared,
-            |c, _, now| ((), c.sync_group(now, token, &ctx, &req)),
-            |answer, _| answer,
-        )
-        .await;
-    match wait_parked(shared, token, parked, shutdown).await {
+    let completion = write_parked(shared, shutdown, |c, token, now| {
+        c.sync_group(now, token, &ctx, &req)
+    })
+    .await;
+    match completion {
         Some(Completion::SyncGroup(response)) => {
             Reply::Response(Box::new(ResponseKind::SyncGroup(response)))
         }

@@ -562,7 +562,7 @@ impl Node {
         };
         let effects = partition.stop();
         let (log, _, _) = partition.into_parts();
-        if let Err(error) = log.delete() {
+        if let Err(error) = self.disk.delete_replica(log) {
             tracing::warn!(broker = self.id, partition = key.1, %error, "cannot delete a deleted topic's log");
         }
         effects

@@ -21,6 +21,11 @@
 //! (KIP-858 / `LogManager` stray logs); only directories with a `partition.metadata` are
 //! considered, so the broker's own local topics are left alone.
 //!
+//! A replica deleted with its topic (or as a stray), and a directory of an older topic of the
+//! same name that a new replica replaces, take their checkpoint entries with them and the
+//! files are rewritten at once: a topic created again under the same name starts at offset 0,
+//! not at the old topic's log start offset, after any restart.
+//!
 //! Without a data directory the replicas of a stopped broker are kept in memory, as the same
 //! [`Durable`] parts, for its next incarnation.
 //!
@@ -132,9 +137,12 @@ impl Disk {
             }));
         };
         let partition_dir = dir.join(format!("{topic}-{}", key.1));
-        claim_partition_dir(&partition_dir, key.0)?;
-        let mut log = Log::open(&partition_dir, config, now_ms).map_err(io::Error::other)?;
         let name = (topic.to_string(), key.1);
+        if claim_partition_dir(&partition_dir, key.0)? == Claimed::Afresh {
+            // What the checkpoints say of this name was said of an older topic's log.
+            self.forget(&name)?;
+        }
+        let mut log = Log::open(&partition_dir, config, now_ms).map_err(io::Error::other)?;
         let (high_watermark, log_start_offset) = {
             let checkpoints = self.checkpoints();
             (
@@ -169,7 +177,6 @@ impl Disk {
             .map(|id| format!("version: 0\ntopic_id: {}\n", kafka_uuid(*id)))
             .collect();
         let mut removed = 0;
-        let mut checkpoints = self.checkpoints();
         for entry in fs::read_dir(dir)? {
             let path = entry?.path();
             let Ok(metadata) = fs::read_to_string(path.join(PARTITION_METADATA_FILE)) else {
@@ -181,19 +188,35 @@ impl Disk {
             tracing::info!(dir = %path.display(), "deleting a stray replica (its topic is gone)");
             fs::remove_dir_all(&path)?;
             removed += 1;
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if let Some((topic, partition)) = name.rsplit_once('-')
-                && let Ok(partition) = partition.parse::<i32>()
-            {
-                let key = (topic.to_string(), partition);
-                checkpoints.high_watermarks.remove(&key);
-                checkpoints.log_start_offsets.remove(&key);
+            if let Some(name) = checkpoint_name(&path) {
+                self.forget(&name)?;
             }
         }
         Ok(removed)
+    }
+
+    /// Deletes the log of a replica whose topic was deleted, and its checkpoint entries (as
+    /// Kafka's `LogManager.asyncDelete` takes the log out of the next checkpoints): a topic
+    /// created again with the same name must not start at the old high watermark or log
+    /// start offset.
+    pub fn delete_replica(&self, log: Log) -> io::Result<()> {
+        let name = log.dir().and_then(checkpoint_name);
+        log.delete().map_err(io::Error::other)?;
+        match name {
+            Some(name) => self.forget(&name),
+            None => Ok(()),
+        }
+    }
+
+    /// Drops `name`'s checkpoint entries and rewrites both files (memory mode: nothing).
+    fn forget(&self, name: &TopicPartition) -> io::Result<()> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let mut checkpoints = self.checkpoints();
+        let known = checkpoints.high_watermarks.remove(name).is_some();
+        if !(checkpoints.log_start_offsets.remove(name).is_some() || known) {
+            return Ok(());
+        }
+        write_checkpoints(dir, &checkpoints)
     }
 
     /// Keeps a replica of a stopped incarnation (memory mode; files stay where they are).
@@ -219,24 +242,45 @@ impl Disk {
                     .insert(name, r.log_start_offset);
             }
         }
-        write_offsets(
-            &dir.join(HIGH_WATERMARK_CHECKPOINT_FILE),
-            &checkpoints.high_watermarks,
-        )?;
-        write_offsets(
-            &dir.join(LOG_START_OFFSET_CHECKPOINT_FILE),
-            &checkpoints.log_start_offsets,
-        )
+        write_checkpoints(dir, &checkpoints)
     }
+}
+
+/// Writes both checkpoint files of a broker directory.
+fn write_checkpoints(dir: &Path, checkpoints: &Checkpoints) -> io::Result<()> {
+    write_offsets(
+        &dir.join(HIGH_WATERMARK_CHECKPOINT_FILE),
+        &checkpoints.high_watermarks,
+    )?;
+    write_offsets(
+        &dir.join(LOG_START_OFFSET_CHECKPOINT_FILE),
+        &checkpoints.log_start_offsets,
+    )
+}
+
+/// The checkpoint name (topic, partition) of a partition directory `<topic>-<partition>`.
+fn checkpoint_name(partition_dir: &Path) -> Option<TopicPartition> {
+    let name = partition_dir.file_name()?.to_str()?;
+    let (topic, partition) = name.rsplit_once('-')?;
+    Some((topic.to_string(), partition.parse().ok()?))
+}
+
+/// What [`claim_partition_dir`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Claimed {
+    /// The topic's own directory, as a former incarnation left it.
+    Kept,
+    /// A new directory: there was none, or another topic's, now removed.
+    Afresh,
 }
 
 /// Makes `dir` the directory of the topic `topic_id`: a directory left by another topic of
 /// the same name (deleted, or unknown to a controller that started afresh) is removed first.
-fn claim_partition_dir(dir: &Path, topic_id: Uuid) -> io::Result<()> {
+fn claim_partition_dir(dir: &Path, topic_id: Uuid) -> io::Result<Claimed> {
     let file = dir.join(PARTITION_METADATA_FILE);
     let expected = format!("version: 0\ntopic_id: {}\n", kafka_uuid(topic_id));
     match fs::read_to_string(&file) {
-        Ok(text) if text == expected => return Ok(()),
+        Ok(text) if text == expected => return Ok(Claimed::Kept),
         Ok(_) => {
             tracing::warn!(dir = %dir.display(), "removing the log of an older topic of the same name");
             fs::remove_dir_all(dir)?;
@@ -247,7 +291,8 @@ fn claim_partition_dir(dir: &Path, topic_id: Uuid) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let temporary = file.with_extension("tmp");
     fs::write(&temporary, expected)?;
-    fs::rename(&temporary, &file)
+    fs::rename(&temporary, &file)?;
+    Ok(Claimed::Afresh)
 }
 
 /// Kafka's text form of a topic id: URL-safe base64 without padding.
@@ -404,9 +449,25 @@ mod tests {
             .unwrap();
         assert_eq!(same.log.log_end_offset(), 1, "the same topic keeps its log");
         drop(same);
+        disk.checkpoint([ReplicaOffsets {
+            topic: "orders".into(),
+            partition: 0,
+            high_watermark: 1,
+            log_start_offset: 1,
+        }])
+        .unwrap();
         let other = disk
             .open_replica((new, 0), "orders", LogConfig::default(), 0)
             .unwrap();
         assert_eq!(other.log.log_end_offset(), 0, "a new topic starts empty");
+        assert_eq!(
+            (other.log.log_start_offset(), other.high_watermark),
+            (0, 0),
+            "and without the older topic's checkpointed offsets"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join(LOG_START_OFFSET_CHECKPOINT_FILE)).unwrap(),
+            "0\n0\n"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The APIs a broker of a cluster answers from its replicas and its metadata image rather
 //! than from the single broker's state: ApiVersions (adds OffsetForLeaderEpoch), Metadata,
-//! CreateTopics, CreatePartitions and DeleteTopics (through the controller), DescribeConfigs
+//! CreateTopics, CreatePartitions and DeleteTopics (through the controller; REQUEST_TIMED_OUT
+//! from a broker cut off from it, see `reach_controller`), DescribeConfigs
 //! (the cluster's topics), FindCoordinator (the leader of the group's `__consumer_offsets`
 //! partition), Produce (leaders only; acks=all parked until the ISR has it), Fetch
 //! (followers with `ReplicaState`, consumers below the high watermark, from v11 on also at
@@ -18,7 +19,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::fetch_response::{
     EpochEndOffset as WireEpochEndOffset, PartitionData,
 };
@@ -99,7 +102,7 @@ pub async fn handle(
             ResponseKind::ListOffsets(list_offsets(node, req, version))
         }
         RequestKind::CreatePartitions(req) => {
-            ResponseKind::CreatePartitions(create_partitions(node, req))
+            ResponseKind::CreatePartitions(create_partitions(node, req).await)
         }
         RequestKind::DeleteTopics(req) => {
             ResponseKind::DeleteTopics(delete_topics(node, shared, req, version).await)
@@ -179,7 +182,9 @@ fn metadata(node: &Node, shared: &Shared, req: MetadataRequest, version: i16) ->
             .collect(),
     };
     drop(state);
-    if !created.is_empty() {
+    // An isolated broker cannot ask the controller; the client asks again (Kafka's
+    // `AutoTopicCreationManager` request would wait in the forwarding channel).
+    if !created.is_empty() && node.faults.reaches_controller(node.id) {
         let broker_config = shared.core().config.clone();
         for name in created {
             let outcome = node.controller.with(|c| {
@@ -247,7 +252,7 @@ fn find_coordinator(
             })
         })
     };
-    if missing {
+    if missing && node.faults.reaches_controller(node.id) {
         let config = shared.core().config.clone();
         crate::groups::create_offsets_topic(node, &config);
     }
@@ -300,8 +305,19 @@ async fn create_topics(
     req: CreateTopicsRequest,
     version: i16,
 ) -> CreateTopicsResponse {
-    let broker_config = shared.core().config.clone();
     let (validate_only, timeout_ms) = (req.validate_only, req.timeout_ms);
+    if !reach_controller(node, timeout_ms).await {
+        let topics = req.topics.into_iter().map(|topic| {
+            CreatableTopicResult::default()
+                .with_name(topic.name)
+                .with_error_code(ResponseError::RequestTimedOut.code())
+                .with_error_message(None)
+                .with_num_partitions(-1)
+                .with_replication_factor(-1)
+        });
+        return CreateTopicsResponse::default().with_topics(topics.collect());
+    }
+    let broker_config = shared.core().config.clone();
     let mut created = Vec::new();
     let response = api::create_topics::respond(req, |topic| {
         if !topic.assignments.is_empty() {
@@ -412,6 +428,35 @@ async fn until_image(node: &Node, timeout_ms: i32, done: impl Fn(&MetadataImage)
     }
 }
 
+/// How long Kafka's broker keeps a request forwarded to an unreachable controller before it
+/// gives up: the forwarding channel's `retryTimeoutMs` (`BrokerServer`).
+const FORWARDING_RETRY_TIMEOUT_MS: i32 = 60_000;
+
+/// Whether this broker reaches the controller, waiting while it is cut off from it (see
+/// [`super::Fault`]) for the request's `timeout_ms` at most (and never beyond
+/// [`FORWARDING_RETRY_TIMEOUT_MS`]).
+///
+/// A Kafka broker forwards CreateTopics, CreatePartitions and DeleteTopics to the controller
+/// (`ForwardingManager`, KIP-590); while the controller cannot be reached the forwarded
+/// request waits, and when the channel's retry timeout passes the client gets the request's
+/// error response for a `TimeoutException`: REQUEST_TIMED_OUT on every topic, without a
+/// message (`ForwardingResponseHandler.onTimeout`, `CreateTopicsRequest.getErrorResponse`
+/// and its siblings). Kafka's wait is that fixed minute; here the request's own timeout
+/// bounds it too, so the answer comes while the client is still waiting for it. A broker
+/// that reaches the controller again in time goes on with the request, as Kafka's retries
+/// would.
+async fn reach_controller(node: &Node, timeout_ms: i32) -> bool {
+    if node.faults.reaches_controller(node.id) {
+        return true;
+    }
+    let Some(mut fault) = node.faults.subscribe(node.id) else {
+        return true;
+    };
+    let wait = Duration::from_millis(timeout_ms.clamp(0, FORWARDING_RETRY_TIMEOUT_MS) as u64);
+    let healed = tokio::time::timeout(wait, fault.wait_for(|f| !f.isolated)).await;
+    matches!(healed, Ok(Ok(_)))
+}
+
 /// The cluster's topics as DeleteTopics sees them: the controller's image, under its lock.
 struct ClusterTopics<'a> {
     controller: &'a mut Controller,
@@ -457,6 +502,23 @@ async fn delete_topics(
     version: i16,
 ) -> DeleteTopicsResponse {
     let timeout_ms = req.timeout_ms;
+    if !reach_controller(node, timeout_ms).await {
+        let timed_out = |name: Option<TopicName>, id: Uuid| {
+            DeletableTopicResult::default()
+                .with_name(name)
+                .with_topic_id(id)
+                .with_error_code(ResponseError::RequestTimedOut.code())
+                .with_error_message(None)
+        };
+        let responses: Vec<DeletableTopicResult> = if version >= 6 {
+            let topics = req.topics.into_iter();
+            topics.map(|t| timed_out(t.name, t.topic_id)).collect()
+        } else {
+            let names = req.topic_names.into_iter();
+            names.map(|n| timed_out(Some(n), Uuid::nil())).collect()
+        };
+        return DeleteTopicsResponse::default().with_responses(responses);
+    }
     let (deleted, removed) = node.controller.with(|controller| {
         let mut topics = ClusterTopics {
             controller,
@@ -466,7 +528,8 @@ async fn delete_topics(
         let deleted = api::delete_topics::delete(&mut topics, req, version);
         (deleted, topics.removed)
     });
-    // This broker's groups forget the offsets; other brokers' groups are not told yet.
+    // This broker's groups forget the offsets at once; every other broker's coordinator
+    // drops them once its image has lost the topic (`groups::timer_loop`'s topic check).
     api::delete_topics::forget_offsets(shared, &deleted.partitions);
     until_image(node, timeout_ms, |image| {
         removed.iter().all(|id| image.topic(*id).is_none())
@@ -498,7 +561,16 @@ fn describe_configs(
 }
 
 /// CreatePartitions through the controller (validating only: on a copy of it).
-fn create_partitions(node: &Node, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+async fn create_partitions(node: &Node, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    if !reach_controller(node, req.timeout_ms).await {
+        let results = req.topics.into_iter().map(|t| {
+            CreatePartitionsTopicResult::default()
+                .with_name(t.name)
+                .with_error_code(ResponseError::RequestTimedOut.code())
+                .with_error_message(None)
+        });
+        return CreatePartitionsResponse::default().with_results(results.collect());
+    }
     api::create_partitions::respond(req, |name, count, validate_only| {
         node.controller
             .with(|c| {

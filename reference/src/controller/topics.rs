@@ -133,23 +133,9 @@ impl Controller {
             ));
         }
         crate::broker::validate_topic_name(name).map_err(|e| ApiError::new(e.code, e.message))?;
-        let unify = |n: &str| n.replace('.', "_");
-        let has_collision_chars = |n: &str| n.contains('.') || n.contains('_');
-        if has_collision_chars(name) {
-            let colliding = self
-                .image
-                .topics()
-                .find(|t| has_collision_chars(&t.name) && unify(&t.name) == unify(name));
-            if let Some(other) = colliding {
-                return Err(ApiError::new(
-                    ResponseError::InvalidTopicException.code(),
-                    format!(
-                        "Topic '{name}' collides with existing topic: {}",
-                        other.name
-                    ),
-                ));
-            }
-        }
+        let existing = self.image.topics().map(|t| t.name.as_str());
+        crate::broker::check_topic_collision(name, existing)
+            .map_err(|e| ApiError::new(e.code, e.message))?;
         Ok(())
     }
 

@@ -2,6 +2,9 @@
 //! bytes at all, and read back frames. Every read has a deadline.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod kcat;
+
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};

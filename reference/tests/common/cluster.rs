@@ -1,0 +1,428 @@
+//! What the cluster tests (`tests/cluster*.rs`) share: a cluster with quick heartbeats and
+//! fetches, and one helper per request they send over the raw wire, each returning what the
+//! tests look at. One copy, so that a change to how a request is built reaches every test.
+
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{Compression, RecordBatchDecoder};
+use reference::record_batch::{NewRecord, encode_producer_batch};
+use reference::{Cluster, ClusterOptions};
+use uuid::Uuid;
+
+use super::Conn;
+
+/// What every test cluster runs with unless a test overrides it: a silent broker is fenced
+/// after a second, and followers ask again every 100 ms.
+const QUICK: [(&str, &str); 3] = [
+    ("broker.session.timeout.ms", "1000"),
+    ("broker.heartbeat.interval.ms", "100"),
+    ("replica.fetch.wait.max.ms", "100"),
+];
+
+/// `brokers` brokers with [`QUICK`] settings, `configs` added (or overriding them), on disk
+/// under `data_dir` when given.
+pub async fn start(brokers: usize, data_dir: Option<&Path>, configs: &[(&str, &str)]) -> Cluster {
+    Cluster::start_with(ClusterOptions {
+        brokers,
+        port: 0,
+        data_dir: data_dir.map(Path::to_path_buf),
+        configs: QUICK
+            .iter()
+            .filter(|(k, _)| !configs.iter().any(|(c, _)| c == k))
+            .chain(configs)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    })
+    .await
+    .expect("cluster starts")
+}
+
+/// A connection to broker `broker_id`.
+pub async fn connect(cluster: &Cluster, broker_id: i32) -> Conn {
+    let addr = cluster
+        .address(broker_id)
+        .expect("known broker")
+        .to_string();
+    Conn::connect(&addr).await
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+pub fn name(topic: &str) -> TopicName {
+    TopicName(StrBytes::from_string(topic.to_string()))
+}
+
+/// One batch of records `key-<i>`/`value-<i>` for `i` in `first..first + count`, record `i`
+/// stamped `timestamp(i)`.
+pub fn batch(first: usize, count: usize, timestamp: impl Fn(usize) -> i64) -> Bytes {
+    let records: Vec<NewRecord> = (first..first + count)
+        .map(|i| NewRecord {
+            key: Some(Bytes::from(format!("key-{i}"))),
+            value: Some(Bytes::from(format!("value-{i}"))),
+            timestamp: timestamp(i),
+        })
+        .collect();
+    encode_producer_batch(&records, Compression::None)
+        .unwrap()
+        .freeze()
+}
+
+/// The keys [`batch`] gives the records of `range`.
+pub fn keys(range: Range<usize>) -> Vec<String> {
+    range.map(|i| format!("key-{i}")).collect()
+}
+
+/// (offset, key) of every record in `bytes` (whole batches).
+pub fn decode_keys(mut bytes: Bytes) -> Vec<(i64, String)> {
+    let mut keys = Vec::new();
+    while !bytes.is_empty() {
+        let decoded = RecordBatchDecoder::decode(&mut bytes).expect("batches decode");
+        for record in decoded.records {
+            let key = record.key.expect("keyed");
+            keys.push((record.offset, String::from_utf8_lossy(&key).to_string()));
+        }
+    }
+    keys
+}
+
+/// CreateTopics v7 for one topic with `configs`: the topic's result.
+pub async fn create_topic_request(
+    conn: &mut Conn,
+    topic: &str,
+    partitions: i32,
+    rf: i16,
+    configs: &[(&str, &str)],
+) -> create_topics_response::CreatableTopicResult {
+    let configs = configs.iter().map(|(k, v)| {
+        CreatableTopicConfig::default()
+            .with_name(StrBytes::from_string(k.to_string()))
+            .with_value(Some(StrBytes::from_string(v.to_string())))
+    });
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(name(topic))
+                .with_num_partitions(partitions)
+                .with_replication_factor(rf)
+                .with_configs(configs.collect()),
+        ]);
+    let ResponseKind::CreateTopics(mut r) = conn
+        .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
+        .await
+    else {
+        panic!("not CreateTopics")
+    };
+    r.topics.remove(0)
+}
+
+/// Creates `topic` with `configs`; it must succeed.
+pub async fn create_topic_with(
+    conn: &mut Conn,
+    topic: &str,
+    partitions: i32,
+    rf: i16,
+    configs: &[(&str, &str)],
+) {
+    let t = create_topic_request(conn, topic, partitions, rf, configs).await;
+    assert_eq!(t.error_code, 0, "{topic}: {:?}", t.error_message);
+}
+
+/// Metadata v12 of `topic`, never creating it.
+pub async fn metadata(conn: &mut Conn, topic: &str) -> MetadataResponse {
+    let req = MetadataRequest::default()
+        .with_allow_auto_topic_creation(false)
+        .with_topics(Some(vec![
+            MetadataRequestTopic::default().with_name(Some(name(topic))),
+        ]));
+    let ResponseKind::Metadata(r) = conn
+        .call(ApiKey::Metadata, 12, RequestKind::Metadata(req))
+        .await
+    else {
+        panic!("not Metadata")
+    };
+    r
+}
+
+/// The topic part of [`metadata`].
+pub async fn metadata_topic(
+    conn: &mut Conn,
+    topic: &str,
+) -> metadata_response::MetadataResponseTopic {
+    metadata(conn, topic).await.topics.remove(0)
+}
+
+/// Partition 0 of a topic as Metadata v12 describes it, with the brokers it lists.
+#[derive(Debug, Clone)]
+pub struct Partition0 {
+    pub error_code: i16,
+    pub topic_id: Uuid,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    /// The live brokers the answer lists.
+    pub brokers: Vec<i32>,
+}
+
+/// Partition 0 of `topic`; `None` while the topic has no partitions (or does not exist).
+pub async fn partition0(conn: &mut Conn, topic: &str) -> Option<Partition0> {
+    let mut r = metadata(conn, topic).await;
+    let t = r.topics.remove(0);
+    let p = t.partitions.first()?;
+    let ids = |v: &[BrokerId]| v.iter().map(|b| b.0).collect::<Vec<_>>();
+    Some(Partition0 {
+        error_code: p.error_code,
+        topic_id: t.topic_id,
+        leader: p.leader_id.0,
+        leader_epoch: p.leader_epoch,
+        replicas: ids(&p.replica_nodes),
+        isr: ids(&p.isr_nodes),
+        brokers: r.brokers.iter().map(|b| b.node_id.0).collect(),
+    })
+}
+
+/// Produce v9 of `records` to partition 0 of `topic`: that partition's answer.
+pub async fn produce_with(
+    conn: &mut Conn,
+    topic: &str,
+    acks: i16,
+    timeout_ms: i32,
+    records: Bytes,
+) -> produce_response::PartitionProduceResponse {
+    let req = ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(timeout_ms)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(name(topic))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(records)),
+                ]),
+        ]);
+    let ResponseKind::Produce(mut r) = conn
+        .call(ApiKey::Produce, 9, RequestKind::Produce(req))
+        .await
+    else {
+        panic!("not Produce")
+    };
+    r.responses.remove(0).partition_responses.remove(0)
+}
+
+/// (error code, base offset) of a produce to partition 0 with a five-second timeout.
+pub async fn produce(conn: &mut Conn, topic: &str, acks: i16, records: Bytes) -> (i16, i64) {
+    let p = produce_with(conn, topic, acks, 5000, records).await;
+    (p.error_code, p.base_offset)
+}
+
+/// How a Fetch names its sender and partition.
+#[derive(Clone, Copy)]
+pub struct FetchAs {
+    pub version: i16,
+    /// -1: a consumer; a broker id: a follower.
+    pub replica_id: i32,
+    pub current_leader_epoch: i32,
+}
+
+impl FetchAs {
+    pub fn consumer(version: i16, current_leader_epoch: i32) -> FetchAs {
+        FetchAs {
+            version,
+            replica_id: -1,
+            current_leader_epoch,
+        }
+    }
+}
+
+/// A Fetch of partition 0 from `offset` (the topic named before v13, by id from v13 on):
+/// that partition's answer.
+pub async fn fetch_partition(
+    conn: &mut Conn,
+    topic: &str,
+    topic_id: Uuid,
+    offset: i64,
+    how: FetchAs,
+) -> fetch_response::PartitionData {
+    let mut req = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![
+            fetch_request::FetchTopic::default()
+                .with_topic(if how.version < 13 {
+                    name(topic)
+                } else {
+                    TopicName::default()
+                })
+                .with_topic_id(if how.version >= 13 {
+                    topic_id
+                } else {
+                    Uuid::nil()
+                })
+                .with_partitions(vec![
+                    fetch_request::FetchPartition::default()
+                        .with_fetch_offset(offset)
+                        .with_current_leader_epoch(how.current_leader_epoch)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ]);
+    if how.version >= 15 {
+        req.replica_state = fetch_request::ReplicaState::default()
+            .with_replica_id(BrokerId(how.replica_id))
+            .with_replica_epoch(-1);
+    } else {
+        req.replica_id = BrokerId(how.replica_id);
+    }
+    let ResponseKind::Fetch(mut r) = conn
+        .call(ApiKey::Fetch, how.version, RequestKind::Fetch(req))
+        .await
+    else {
+        panic!("not Fetch")
+    };
+    assert_eq!(r.error_code, 0, "top-level error");
+    r.responses.remove(0).partitions.remove(0)
+}
+
+/// A consumer's read (Fetch v12) of partition 0 from `offset`: (error code, high watermark,
+/// log start offset, keys).
+pub async fn read_from(conn: &mut Conn, topic: &str, offset: i64) -> (i16, i64, i64, Vec<String>) {
+    let p = fetch_partition(conn, topic, Uuid::nil(), offset, FetchAs::consumer(12, -1)).await;
+    let keys = decode_keys(p.records.unwrap_or_default());
+    (
+        p.error_code,
+        p.high_watermark,
+        p.log_start_offset,
+        keys.into_iter().map(|(_, k)| k).collect(),
+    )
+}
+
+/// ListOffsets (`version`) of partition 0 at `timestamp` (-2 earliest, -1 latest, -3 max
+/// timestamp): that partition's answer.
+pub async fn list_offsets(
+    conn: &mut Conn,
+    topic: &str,
+    version: i16,
+    timestamp: i64,
+) -> list_offsets_response::ListOffsetsPartitionResponse {
+    let req = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![
+            list_offsets_request::ListOffsetsTopic::default()
+                .with_name(name(topic))
+                .with_partitions(vec![
+                    list_offsets_request::ListOffsetsPartition::default()
+                        .with_partition_index(0)
+                        .with_timestamp(timestamp),
+                ]),
+        ]);
+    let ResponseKind::ListOffsets(mut r) = conn
+        .call(ApiKey::ListOffsets, version, RequestKind::ListOffsets(req))
+        .await
+    else {
+        panic!("not ListOffsets")
+    };
+    r.topics.remove(0).partitions.remove(0)
+}
+
+/// DeleteTopics v6 of `(name, id)` entries: (name, id, error code) per answer, in order.
+pub async fn delete_topics(
+    conn: &mut Conn,
+    entries: Vec<(Option<&str>, Uuid)>,
+) -> Vec<(Option<String>, Uuid, i16)> {
+    let req = DeleteTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(
+            entries
+                .into_iter()
+                .map(|(n, id)| {
+                    delete_topics_request::DeleteTopicState::default()
+                        .with_name(n.map(name))
+                        .with_topic_id(id)
+                })
+                .collect(),
+        );
+    let ResponseKind::DeleteTopics(r) = conn
+        .call(ApiKey::DeleteTopics, 6, RequestKind::DeleteTopics(req))
+        .await
+    else {
+        panic!("not DeleteTopics")
+    };
+    r.responses
+        .iter()
+        .map(|t| {
+            (
+                t.name.as_ref().map(|n| n.0.to_string()),
+                t.topic_id,
+                t.error_code,
+            )
+        })
+        .collect()
+}
+
+/// CreatePartitions v3: (name, error code) per answer, in order.
+pub async fn create_partitions(
+    conn: &mut Conn,
+    topics: &[(&str, i32)],
+    validate_only: bool,
+) -> Vec<(String, i16)> {
+    let req = CreatePartitionsRequest::default()
+        .with_timeout_ms(5000)
+        .with_validate_only(validate_only)
+        .with_topics(
+            topics
+                .iter()
+                .map(|(topic, count)| {
+                    create_partitions_request::CreatePartitionsTopic::default()
+                        .with_name(name(topic))
+                        .with_count(*count)
+                        .with_assignments(None)
+                })
+                .collect(),
+        );
+    let ResponseKind::CreatePartitions(r) = conn
+        .call(
+            ApiKey::CreatePartitions,
+            3,
+            RequestKind::CreatePartitions(req),
+        )
+        .await
+    else {
+        panic!("not CreatePartitions")
+    };
+    r.results
+        .iter()
+        .map(|t| (t.name.0.to_string(), t.error_code))
+        .collect()
+}
+
+/// Ten seconds from now: how long a step may poll for what it waits on.
+pub fn deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(10)
+}
+
+/// Polls `check` every 20 ms until it gives a value; fails after ten seconds.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let until = deadline();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < until, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
