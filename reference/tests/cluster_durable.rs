@@ -137,6 +137,48 @@ async fn create_led_topic(cluster: &Cluster, conn: &mut Conn) -> (i32, i32, Conn
     (leader, epoch, connect(cluster, leader).await)
 }
 
+/// Creates [`TOPIC`] with `configs` through broker 1 and waits until its partition has a
+/// leader: (the connection to broker 1, leader, leader epoch, a connection to the leader).
+async fn create_topic_with_leader(
+    cluster: &Cluster,
+    configs: &[(&str, &str)],
+) -> (Conn, i32, i32, Conn) {
+    let mut conn = connect(cluster, 1).await;
+    create_topic(&mut conn, configs).await;
+    let (leader, epoch, _) = eventually("a leader", async || {
+        Some(partition_metadata(&mut conn).await).filter(|m| m.0 > 0)
+    })
+    .await;
+    let to_leader = connect(cluster, leader).await;
+    (conn, leader, epoch, to_leader)
+}
+
+/// A fresh cluster with [`TOPIC`] led, all three replicas in sync, holding the acks=all
+/// records `key-0`..`key-<count>`: (cluster, leader, leader epoch, a connection to the leader).
+async fn led_topic_holding(count: usize) -> (Cluster, i32, i32, Conn) {
+    let cluster = cluster(None, &[]).await;
+    let mut conn = connect(&cluster, 1).await;
+    let (leader, epoch, mut to_leader) = create_led_topic(&cluster, &mut conn).await;
+    assert_eq!(
+        produce(&mut to_leader, -1, 5000, batch(0, count, now_ms())).await,
+        (0, 0)
+    );
+    (cluster, leader, epoch, to_leader)
+}
+
+/// Once `leader` (of `epoch`) is gone, waits until the lowest-id other broker sees a new
+/// leader with a higher epoch: (a connection to that broker, the new leader, the ISR).
+async fn new_leader_after(cluster: &Cluster, leader: i32, epoch: i32) -> (Conn, i32, Vec<i32>) {
+    let survivor = [1, 2, 3].into_iter().find(|b| *b != leader).unwrap();
+    let mut conn = connect(cluster, survivor).await;
+    let (new_leader, _, isr) = eventually("a new leader", async || {
+        Some(partition_metadata(&mut conn).await)
+            .filter(|m| m.0 > 0 && m.0 != leader && m.1 > epoch)
+    })
+    .await;
+    (conn, new_leader, isr)
+}
+
 /// A cluster on `dir` that applies retention and writes its checkpoints every 100 ms, with
 /// [`TOPIC`] keeping records for a minute: three batches of five ten minutes old (offsets
 /// 0..15), then `recent` batches of five stamped now. A segment rolls when a batch is more
@@ -151,17 +193,11 @@ async fn with_expired_records(dir: &Path, recent: usize) -> (Cluster, Conn, Conn
         ],
     )
     .await;
-    let mut conn = connect(&cluster, 1).await;
-    create_topic(
-        &mut conn,
+    let (conn, _, _, mut to_leader) = create_topic_with_leader(
+        &cluster,
         &[("retention.ms", "60000"), ("segment.ms", "60000")],
     )
     .await;
-    let (leader, _, _) = eventually("a leader", async || {
-        Some(partition_metadata(&mut conn).await).filter(|m| m.0 > 0)
-    })
-    .await;
-    let mut to_leader = connect(&cluster, leader).await;
     let old = now_ms() - 10 * 60 * 1000;
     for round in 0..3 {
         let (code, _) = produce(&mut to_leader, -1, 5000, batch(round * 5, 5, old)).await;
@@ -178,13 +214,7 @@ async fn with_expired_records(dir: &Path, recent: usize) -> (Cluster, Conn, Conn
 async fn a_restarted_broker_reads_its_replicas_from_disk() {
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = cluster(Some(dir.path()), &[]).await;
-    let mut conn = connect(&cluster, 1).await;
-    create_topic(&mut conn, &[]).await;
-    let (leader, _, _) = eventually("a leader", async || {
-        Some(partition_metadata(&mut conn).await).filter(|m| m.0 > 0)
-    })
-    .await;
-    let mut to_leader = connect(&cluster, leader).await;
+    let (_conn, _, _, mut to_leader) = create_topic_with_leader(&cluster, &[]).await;
     for round in 0..5 {
         let (code, base) = produce(&mut to_leader, -1, 5000, batch(round * 10, 10, now_ms())).await;
         assert_eq!((code, base), (0, round as i64 * 10));
@@ -257,13 +287,7 @@ async fn a_power_loss_drops_what_was_not_flushed_and_replication_brings_it_back(
         &[("replica.high.watermark.checkpoint.interval.ms", "100")],
     )
     .await;
-    let mut conn = connect(&cluster, 1).await;
-    create_topic(&mut conn, &[]).await;
-    let (leader, epoch, _) = eventually("a leader", async || {
-        Some(partition_metadata(&mut conn).await).filter(|m| m.0 > 0)
-    })
-    .await;
-    let mut to_leader = connect(&cluster, leader).await;
+    let (_conn, leader, epoch, mut to_leader) = create_topic_with_leader(&cluster, &[]).await;
     let (code, _) = produce(&mut to_leader, -1, 5000, batch(0, 20, now_ms())).await;
     assert_eq!(code, 0);
     replicas_agree(&cluster, &[1, 2, 3], 20).await;
@@ -285,13 +309,7 @@ async fn a_power_loss_drops_what_was_not_flushed_and_replication_brings_it_back(
         "broker-{leader}/{TOPIC}-0/00000000000000000000.log"
     ));
     assert_eq!(std::fs::metadata(&log_file).unwrap().len(), 0);
-    let others: Vec<i32> = [1, 2, 3].into_iter().filter(|b| *b != leader).collect();
-    let mut conn = connect(&cluster, others[0]).await;
-    let (new_leader, _, _) = eventually("a new leader", async || {
-        Some(partition_metadata(&mut conn).await)
-            .filter(|m| m.0 > 0 && m.0 != leader && m.1 > epoch)
-    })
-    .await;
+    let (_conn, new_leader, _) = new_leader_after(&cluster, leader, epoch).await;
     let mut to_new_leader = connect(&cluster, new_leader).await;
     let (code, _, _, read) = eventually("the new leader serves the records", async || {
         Some(read_from(&mut to_new_leader, 0).await).filter(|r| r.0 == 0 && r.1 >= 20)
@@ -356,13 +374,7 @@ async fn retention_applies_on_every_replica_and_moves_the_log_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_isolated_leader_is_replaced_and_rejoins_after_healing() {
-    let cluster = cluster(None, &[]).await;
-    let mut conn = connect(&cluster, 1).await;
-    let (leader, epoch, mut to_leader) = create_led_topic(&cluster, &mut conn).await;
-    assert_eq!(
-        produce(&mut to_leader, -1, 5000, batch(0, 10, now_ms())).await,
-        (0, 0)
-    );
+    let (cluster, leader, epoch, mut to_leader) = led_topic_holding(10).await;
 
     assert!(cluster.isolate(leader));
     assert!(cluster.fault(leader).isolated);
@@ -374,13 +386,7 @@ async fn an_isolated_leader_is_replaced_and_rejoins_after_healing() {
         "REQUEST_TIMED_OUT or NOT_LEADER_OR_FOLLOWER, got {code}"
     );
     // The controller fences it and elects another leader, which takes writes.
-    let survivor = [1, 2, 3].into_iter().find(|b| *b != leader).unwrap();
-    let mut conn = connect(&cluster, survivor).await;
-    let (new_leader, _, isr) = eventually("a new leader", async || {
-        Some(partition_metadata(&mut conn).await)
-            .filter(|m| m.0 > 0 && m.0 != leader && m.1 > epoch)
-    })
-    .await;
+    let (mut conn, new_leader, isr) = new_leader_after(&cluster, leader, epoch).await;
     assert!(
         !isr.contains(&leader),
         "the isolated broker left the ISR: {isr:?}"
@@ -537,13 +543,7 @@ async fn a_whole_cluster_started_again_keeps_its_topics_and_records() {
 async fn a_broker_down_while_its_topic_was_deleted_deletes_its_stray_replica() {
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = cluster(Some(dir.path()), &[]).await;
-    let mut conn = connect(&cluster, 1).await;
-    create_topic(&mut conn, &[]).await;
-    let (leader, _, _) = eventually("a leader", async || {
-        Some(partition_metadata(&mut conn).await).filter(|m| m.0 > 0)
-    })
-    .await;
-    let mut to_leader = connect(&cluster, leader).await;
+    let (mut conn, _, _, mut to_leader) = create_topic_with_leader(&cluster, &[]).await;
     assert_eq!(
         produce(&mut to_leader, -1, 5000, batch(0, 5, now_ms()))
             .await
@@ -575,23 +575,12 @@ async fn a_broker_down_while_its_topic_was_deleted_deletes_its_stray_replica() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn followers_leave_a_frozen_leader_at_once_for_the_new_one() {
-    let cluster = cluster(None, &[]).await;
-    let mut conn = connect(&cluster, 1).await;
-    let (leader, epoch, mut to_leader) = create_led_topic(&cluster, &mut conn).await;
-    assert_eq!(
-        produce(&mut to_leader, -1, 5000, batch(0, 5, now_ms())).await,
-        (0, 0)
-    );
+    let (cluster, leader, epoch, _to_leader) = led_topic_holding(5).await;
 
     // Frozen, the leader answers no fetch; the controller fences it after a second.
     assert!(cluster.pause(leader));
     let survivors: Vec<i32> = [1, 2, 3].into_iter().filter(|b| *b != leader).collect();
-    let mut conn = connect(&cluster, survivors[0]).await;
-    let (new_leader, _, _) = eventually("a new leader", async || {
-        Some(partition_metadata(&mut conn).await)
-            .filter(|m| m.0 > 0 && m.0 != leader && m.1 > epoch)
-    })
-    .await;
+    let (mut conn, new_leader, _) = new_leader_after(&cluster, leader, epoch).await;
     // The other survivor's fetch to the frozen leader is abandoned as soon as it learns of
     // the new leader, so an acks=all produce is committed by both survivors well before
     // `replica.lag.time.max.ms` (2 s) could drop the follower from the ISR.

@@ -49,21 +49,31 @@ async fn create_topic(conn: &mut Conn, name: &str, partitions: i32) {
     create_topic_with(conn, name, partitions, 3, &[]).await;
 }
 
-/// FindCoordinator v3 for a group: (error code, node id).
-async fn find_coordinator(conn: &mut Conn, group: &str) -> (i16, i32) {
-    let req = FindCoordinatorRequest::default()
-        .with_key(s(group))
-        .with_key_type(0);
+/// One FindCoordinator request of `version`, and its response.
+async fn call_find_coordinator(
+    conn: &mut Conn,
+    version: i16,
+    req: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
     let ResponseKind::FindCoordinator(r) = conn
         .call(
             ApiKey::FindCoordinator,
-            3,
+            version,
             RequestKind::FindCoordinator(req),
         )
         .await
     else {
         panic!("not FindCoordinator")
     };
+    r
+}
+
+/// FindCoordinator v3 for a group: (error code, node id).
+async fn find_coordinator(conn: &mut Conn, group: &str) -> (i16, i32) {
+    let req = FindCoordinatorRequest::default()
+        .with_key(s(group))
+        .with_key_type(0);
+    let r = call_find_coordinator(conn, 3, req).await;
     (r.error_code, r.node_id.0)
 }
 
@@ -72,17 +82,9 @@ async fn find_coordinators(conn: &mut Conn, groups: &[&str]) -> Vec<(String, i16
     let req = FindCoordinatorRequest::default()
         .with_key_type(0)
         .with_coordinator_keys(groups.iter().map(|g| s(g)).collect());
-    let ResponseKind::FindCoordinator(r) = conn
-        .call(
-            ApiKey::FindCoordinator,
-            4,
-            RequestKind::FindCoordinator(req),
-        )
+    call_find_coordinator(conn, 4, req)
         .await
-    else {
-        panic!("not FindCoordinator")
-    };
-    r.coordinators
+        .coordinators
         .iter()
         .map(|c| (c.key.to_string(), c.error_code, c.node_id.0))
         .collect()

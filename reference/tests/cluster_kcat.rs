@@ -48,19 +48,24 @@ async fn kcat_metadata(bootstrap: &str) -> (Vec<i32>, Vec<(i32, i32)>, String) {
     (brokers, partitions, run.stdout)
 }
 
+/// kcat in `mode` (`-P`, `-C`) on partition 0 of [`TOPIC`], with `more` arguments and
+/// `stdin`; asserts that it succeeded.
+async fn kcat_on_partition0(mode: &str, bootstrap: &str, more: &[&str], stdin: &str) -> kcat::Run {
+    let mut args = vec![mode, "-b", bootstrap, "-t", TOPIC, "-p", "0"];
+    args.extend_from_slice(more);
+    let run = kcat::run(&args, stdin).await;
+    assert!(run.success, "kcat {mode} failed: {}", run.stderr);
+    run
+}
+
 /// Produces `values` (one per line) with acks=all to partition 0.
 async fn kcat_produce(bootstrap: &str, values: &[String]) {
     let mut input = values.join("\n");
     input.push('\n');
-    let run = kcat::run(
+    let run = kcat_on_partition0(
+        "-P",
+        bootstrap,
         &[
-            "-P",
-            "-b",
-            bootstrap,
-            "-t",
-            TOPIC,
-            "-p",
-            "0",
             "-X",
             "acks=all",
             "-X",
@@ -71,7 +76,6 @@ async fn kcat_produce(bootstrap: &str, values: &[String]) {
         &input,
     )
     .await;
-    assert!(run.success, "kcat -P failed: {}", run.stderr);
     assert!(
         !run.stderr.contains("Delivery failed"),
         "kcat reported failed deliveries: {}",
@@ -81,25 +85,13 @@ async fn kcat_produce(bootstrap: &str, values: &[String]) {
 
 /// Every record of partition 0 from the beginning: (offset, value).
 async fn kcat_consume(bootstrap: &str) -> Vec<(i64, String)> {
-    let run = kcat::run(
-        &[
-            "-C",
-            "-b",
-            bootstrap,
-            "-t",
-            TOPIC,
-            "-p",
-            "0",
-            "-o",
-            "beginning",
-            "-e",
-            "-f",
-            "%o %s\\n",
-        ],
+    let run = kcat_on_partition0(
+        "-C",
+        bootstrap,
+        &["-o", "beginning", "-e", "-f", "%o %s\\n"],
         "",
     )
     .await;
-    assert!(run.success, "kcat -C failed: {}", run.stderr);
     run.stdout
         .lines()
         .map(|line| {

@@ -520,7 +520,7 @@ fn with_producer_id(records: Bytes, producer_id: i64) -> Bytes {
     // baseOffset 8, batchLength 4, partitionLeaderEpoch 4, magic 1, crc 4, attributes 2,
     // lastOffsetDelta 4, baseTimestamp 8, maxTimestamp 8: the producer id starts at 43.
     bytes[43..51].copy_from_slice(&producer_id.to_be_bytes());
-    let crc = crc32c::crc32c(&bytes[21..]);
+    let crc = reference::record_batch::compute_crc(&bytes);
     bytes[17..21].copy_from_slice(&crc.to_be_bytes());
     Bytes::from(bytes)
 }

@@ -139,6 +139,16 @@ pub fn numbered_range(first: &str, last: &str) -> anyhow::Result<Vec<String>> {
     Ok((from..=to).map(|n| format!("{prefix}{n}")).collect())
 }
 
+/// [`numbered_range`], which must hold `count` values (a step that names both).
+pub fn numbered_range_of(first: &str, last: &str, count: usize) -> anyhow::Result<Vec<String>> {
+    let values = numbered_range(first, last)?;
+    anyhow::ensure!(
+        values.len() == count,
+        "{first:?} to {last:?} is not {count} messages"
+    );
+    Ok(values)
+}
+
 /// `"a", "b", "c"` (a quoted, comma-separated list) → `[a, b, c]`.
 pub fn quoted_list(text: &str) -> anyhow::Result<Vec<String>> {
     let items: Vec<String> = text

@@ -14,7 +14,9 @@ use cucumber::{then, when};
 use super::{Deadline, SETTLE_TIMEOUT, cell, number, table_rows};
 use crate::kafka_error::ErrorCode;
 use crate::observation::{Observation, show_value};
-use crate::raw_client::{EARLIEST_TIMESTAMP, FetchedRecord, LATEST_TIMESTAMP, OutgoingRecord};
+use crate::raw_client::{
+    EARLIEST_TIMESTAMP, FetchedRecord, LATEST_TIMESTAMP, OutgoingRecord, ProducedPartition,
+};
 use crate::world::KafkaWorld;
 use crate::{StepResult, check};
 
@@ -237,28 +239,37 @@ async fn raw_produce(
     acks: i16,
 ) -> StepResult {
     let physical = world.physical(&logical);
-    let records: Vec<OutgoingRecord> = (0..count)
-        .map(|i| OutgoingRecord {
-            key: None,
-            value: Some(Bytes::from(format!("record-{i}"))),
-        })
-        .collect();
     let answer = world
         .raw()?
         .leader_of(&physical, partition)
         .await?
-        .produce(&physical, partition, acks, &records)
+        .produce(&physical, partition, acks, &numbered_records(count))
         .await
         .with_context(|| format!("raw Produce to {logical}/{partition}"))?;
-    let topic = world.logical(&answer.topic);
-    world.record(Observation::ProduceResponse {
-        topic,
+    let response = produce_response(world, &answer);
+    world.record(response);
+    world.last_produce = Some(answer);
+    Ok(())
+}
+
+/// `count` unkeyed records with the values `record-0`, `record-1`, … for a raw Produce.
+pub(super) fn numbered_records(count: usize) -> Vec<OutgoingRecord> {
+    (0..count)
+        .map(|i| OutgoingRecord {
+            key: None,
+            value: Some(Bytes::from(format!("record-{i}"))),
+        })
+        .collect()
+}
+
+/// The trace entry for a raw Produce's answer, with the topic under its logical name.
+pub(super) fn produce_response(world: &KafkaWorld, answer: &ProducedPartition) -> Observation {
+    Observation::ProduceResponse {
+        topic: world.logical(&answer.topic),
         partition: answer.partition,
         error: ErrorCode::from_kafka(answer.error_code),
         base_offset: answer.base_offset,
-    });
-    world.last_produce = Some(answer);
-    Ok(())
+    }
 }
 
 #[then(

@@ -17,7 +17,10 @@ use cucumber::{given, then, when};
 use futures::future::{BoxFuture, FutureExt};
 use rdkafka::producer::FutureRecord;
 
-use super::{cell, number, numbered_range, quoted_list, table_pairs, table_rows};
+use super::{
+    cell, number, numbered_range, numbered_range_of, quoted_list, table_pairs, table_rows,
+};
+use crate::clients::Producer;
 use crate::kafka_error::ErrorCode;
 use crate::observation::{Observation, show_value};
 use crate::world::{Delivery, KafkaWorld};
@@ -47,7 +50,37 @@ impl Outgoing {
     }
 }
 
-type Report = BoxFuture<'static, Result<(i32, i64), ErrorCode>>;
+/// A delivery report to come: the partition and offset, or the error the send ended with.
+pub(super) type Report = BoxFuture<'static, Result<(i32, i64), ErrorCode>>;
+
+/// Enqueues one record; the future is its delivery report, which gives up after `timeout`.
+/// A record librdkafka refuses at once (queue full, unknown partition) is a report that
+/// is ready with that error.
+pub(super) fn send_record(
+    producer: &Producer,
+    record: FutureRecord<'_, str, [u8]>,
+    timeout: Duration,
+) -> Report {
+    match producer.send_result(record) {
+        Ok(future) => async move {
+            match tokio::time::timeout(timeout, future).await {
+                Ok(Ok(Ok(delivery))) => Ok((delivery.partition, delivery.offset)),
+                Ok(Ok(Err((error, _)))) => Err(error
+                    .rdkafka_error_code()
+                    .map_or_else(|| local_error(&error.to_string()), ErrorCode::from_rdkafka)),
+                Ok(Err(_canceled)) => Err(local_error("delivery report canceled")),
+                Err(_) => Err(local_error("no delivery report in time")),
+            }
+        }
+        .boxed(),
+        Err((error, _)) => {
+            let code = error
+                .rdkafka_error_code()
+                .map_or_else(|| local_error(&error.to_string()), ErrorCode::from_rdkafka);
+            async move { Err(code) }.boxed()
+        }
+    }
+}
 
 /// Sends messages to a topic and waits for every delivery report; a failed delivery is an
 /// outcome to check, not a step failure.
@@ -71,26 +104,7 @@ pub async fn send_all(
         if let Some(partition) = message.partition {
             record = record.partition(partition);
         }
-        let report: Report = match producer.send_result(record) {
-            Ok(future) => async move {
-                match tokio::time::timeout(DELIVERY_TIMEOUT, future).await {
-                    Ok(Ok(Ok(delivery))) => Ok((delivery.partition, delivery.offset)),
-                    Ok(Ok(Err((error, _)))) => Err(error
-                        .rdkafka_error_code()
-                        .map_or_else(|| local_error(&error.to_string()), ErrorCode::from_rdkafka)),
-                    Ok(Err(_canceled)) => Err(local_error("delivery report canceled")),
-                    Err(_) => Err(local_error("no delivery report in time")),
-                }
-            }
-            .boxed(),
-            Err((error, _)) => {
-                let code = error
-                    .rdkafka_error_code()
-                    .map_or_else(|| local_error(&error.to_string()), ErrorCode::from_rdkafka);
-                async move { Err(code) }.boxed()
-            }
-        };
-        reports.push(report);
+        reports.push(send_record(&producer, record, DELIVERY_TIMEOUT));
     }
     for (message, report) in messages.into_iter().zip(reports) {
         let outcome = report.await;
@@ -268,11 +282,7 @@ async fn send_cycling_keys(
     logical: String,
     keys: String,
 ) -> StepResult {
-    let values = numbered_range(&first, &last)?;
-    check!(
-        values.len() == count,
-        "{first:?} to {last:?} is not {count} messages"
-    );
+    let values = numbered_range_of(&first, &last, count)?;
     let keys = quoted_list(&keys)?;
     let messages = values
         .into_iter()
@@ -298,11 +308,7 @@ async fn send_in_batches(
     logical: String,
     every: usize,
 ) -> StepResult {
-    let values = numbered_range(&first, &last)?;
-    check!(
-        values.len() == count,
-        "{first:?} to {last:?} is not {count} messages"
-    );
+    let values = numbered_range_of(&first, &last, count)?;
     check!(every > 0, "cannot flush every 0 messages");
     for chunk in values.chunks(every) {
         let messages = chunk

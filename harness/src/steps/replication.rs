@@ -30,21 +30,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use bytes::Bytes;
 use cucumber::{given, then, when};
-use futures::future::{BoxFuture, FutureExt, join_all};
+use futures::future::join_all;
 use rdkafka::Offset;
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use rdkafka::producer::FutureRecord;
 
 use super::consuming::{assigned_consumer, receive_unrecorded};
-use super::offsets::{query_offset, read_partition};
+use super::offsets::{numbered_records, produce_response, query_offset, read_partition};
+use super::producing::{Report, send_record};
 use super::topics::create_and_wait;
-use super::{Deadline, SETTLE_TIMEOUT, comma_list, numbered_range};
+use super::{Deadline, SETTLE_TIMEOUT, comma_list, numbered_range_of};
 use crate::clients::Producer;
 use crate::kafka_error::ErrorCode;
 use crate::observation::{Observation, show_value};
-use crate::raw_client::{FetchedPartition, LATEST_TIMESTAMP, OutgoingRecord, RawConnection};
+use crate::raw_client::{FetchedPartition, LATEST_TIMESTAMP, RawConnection};
 use crate::world::{Delivery, KafkaWorld};
 use crate::{StepResult, check};
 
@@ -102,6 +102,16 @@ struct PartitionState {
     leader_epoch: i32,
     replicas: Vec<i32>,
     isr: Vec<i32>,
+}
+
+impl TopicState {
+    /// One of its partitions, which Metadata must list.
+    fn partition(&self, logical: &str, partition: i32) -> anyhow::Result<&PartitionState> {
+        self.partitions
+            .iter()
+            .find(|p| p.partition == partition)
+            .ok_or_else(|| anyhow!("Metadata lists no partition {partition} of {logical:?}"))
+    }
 }
 
 impl PartitionState {
@@ -230,11 +240,59 @@ async fn partition_state(
     partition: i32,
 ) -> anyhow::Result<PartitionState> {
     let state = topic_state(world, logical).await?;
-    state
-        .partitions
-        .into_iter()
-        .find(|p| p.partition == partition)
-        .ok_or_else(|| anyhow!("Metadata lists no partition {partition} of {logical:?}"))
+    state.partition(logical, partition).cloned()
+}
+
+/// The topic as [`topic_state`] gives it, which must have partitions.
+async fn partitioned_topic_state(
+    world: &mut KafkaWorld,
+    logical: &str,
+) -> anyhow::Result<TopicState> {
+    let state = topic_state(world, logical).await?;
+    anyhow::ensure!(
+        !state.partitions.is_empty(),
+        "{logical:?} has no partitions"
+    );
+    Ok(state)
+}
+
+/// Asks for the topic until every one of its partitions (it must have some) passes `good`.
+async fn topic_state_until(
+    world: &mut KafkaWorld,
+    logical: &str,
+    deadline: &Deadline,
+    good: impl Fn(&PartitionState) -> bool,
+) -> anyhow::Result<TopicState> {
+    loop {
+        let state = topic_state(world, logical).await?;
+        if !state.partitions.is_empty() && state.partitions.iter().all(&good) {
+            return Ok(state);
+        }
+        deadline.wait(format!("{:?}", state.partitions)).await?;
+    }
+}
+
+/// Asks for one partition of the topic until it passes `good`, for at most `seconds`;
+/// `what` names the wait.
+async fn partition_state_until(
+    world: &mut KafkaWorld,
+    logical: &str,
+    partition: i32,
+    seconds: u64,
+    what: &str,
+    good: impl Fn(&PartitionState) -> bool,
+) -> anyhow::Result<PartitionState> {
+    let deadline = Deadline::after(
+        Duration::from_secs(seconds),
+        format!("{logical}/{partition} to {what}"),
+    );
+    loop {
+        let state = partition_state(world, logical, partition).await?;
+        if good(&state) {
+            return Ok(state);
+        }
+        deadline.wait(format!("{state:?}")).await?;
+    }
 }
 
 /// The node ids of the live brokers, as Metadata lists them.
@@ -386,11 +444,7 @@ async fn every_partition_has_replicas(
     logical: String,
     expected: usize,
 ) -> StepResult {
-    let state = topic_state(world, &logical).await?;
-    check!(
-        !state.partitions.is_empty(),
-        "{logical:?} has no partitions"
-    );
+    let state = partitioned_topic_state(world, &logical).await?;
     for p in &state.partitions {
         check!(
             p.replicas.len() == expected,
@@ -414,11 +468,7 @@ async fn replicas_on_different_brokers(
     logical: String,
     expected: usize,
 ) -> StepResult {
-    let state = topic_state(world, &logical).await?;
-    check!(
-        !state.partitions.is_empty(),
-        "{logical:?} has no partitions"
-    );
+    let state = partitioned_topic_state(world, &logical).await?;
     for p in &state.partitions {
         let distinct: BTreeSet<i32> = p.replicas.iter().copied().collect();
         check!(
@@ -578,11 +628,7 @@ async fn broker_in_role(
     follower: bool,
 ) -> anyhow::Result<(i32, String)> {
     let state = topic_state(world, logical).await?;
-    let p = state
-        .partitions
-        .iter()
-        .find(|p| p.partition == partition)
-        .ok_or_else(|| anyhow!("Metadata lists no partition {partition} of {logical:?}"))?;
+    let p = state.partition(logical, partition)?;
     let chosen = if follower {
         let id = p
             .followers()
@@ -659,28 +705,17 @@ async fn produce_at(
 ) -> StepResult {
     let (broker, role) = broker_in_role(world, &logical, partition, follower).await?;
     let physical = world.physical(&logical);
-    let records: Vec<OutgoingRecord> = (0..count)
-        .map(|i| OutgoingRecord {
-            key: None,
-            value: Some(Bytes::from(format!("record-{i}"))),
-        })
-        .collect();
     let answer = world
         .raw()?
         .broker(broker)
         .await?
-        .produce(&physical, partition, acks, &records)
+        .produce(&physical, partition, acks, &numbered_records(count))
         .await
         .with_context(|| format!("raw Produce to {logical}/{partition} at {role}"))?;
-    let topic = world.logical(&answer.topic);
+    let entry = Box::new(produce_response(world, &answer));
     world.record(Observation::At {
         broker: role,
-        entry: Box::new(Observation::ProduceResponse {
-            topic,
-            partition: answer.partition,
-            error: ErrorCode::from_kafka(answer.error_code),
-            base_offset: answer.base_offset,
-        }),
+        entry,
     });
     world.last_produce = Some(answer);
     Ok(())
@@ -887,40 +922,12 @@ async fn every_broker_agrees(world: &mut KafkaWorld, seconds: u64, logical: Stri
 
 // ---- failover -----------------------------------------------------------------------------
 
-type Report = BoxFuture<'static, Result<(i32, i64), ErrorCode>>;
-
-/// An error the harness itself noticed (no librdkafka code): shown, never matched.
-fn local_error(what: &str) -> ErrorCode {
-    ErrorCode {
-        code: i32::MIN,
-        name: format!("HARNESS: {what}"),
-    }
-}
-
 /// Enqueues one message for a partition; the future is its delivery report.
 fn send_one(producer: &Producer, physical: &str, partition: i32, value: &str) -> Report {
     let record = FutureRecord::<str, [u8]>::to(physical)
         .payload(value.as_bytes())
         .partition(partition);
-    match producer.send_result(record) {
-        Ok(future) => async move {
-            match tokio::time::timeout(FAILOVER_DELIVERY_TIMEOUT, future).await {
-                Ok(Ok(Ok(delivery))) => Ok((delivery.partition, delivery.offset)),
-                Ok(Ok(Err((error, _)))) => Err(error
-                    .rdkafka_error_code()
-                    .map_or_else(|| local_error(&error.to_string()), ErrorCode::from_rdkafka)),
-                Ok(Err(_canceled)) => Err(local_error("delivery report canceled")),
-                Err(_) => Err(local_error("no delivery report in time")),
-            }
-        }
-        .boxed(),
-        Err((error, _)) => {
-            let code = error
-                .rdkafka_error_code()
-                .map_or_else(|| local_error(&error.to_string()), ErrorCode::from_rdkafka);
-            async move { Err(code) }.boxed()
-        }
-    }
+    send_record(producer, record, FAILOVER_DELIVERY_TIMEOUT)
 }
 
 /// Stops a broker through the target's fault control and forgets connections to it.
@@ -950,11 +957,7 @@ async fn send_through_failover(
     logical: String,
     before: usize,
 ) -> StepResult {
-    let values = numbered_range(&first, &last)?;
-    check!(
-        values.len() == count,
-        "{first:?} to {last:?} is not {count} messages"
-    );
+    let values = numbered_range_of(&first, &last, count)?;
     check!(
         0 < before && before < count,
         "the leader must stop between the first and the last message"
@@ -1205,17 +1208,15 @@ async fn new_leader(
         .clone()
         .filter(|led| led.logical == logical && led.partition == partition)
         .ok_or_else(|| anyhow!("the stopped broker was not the leader of {logical}/{partition}"))?;
-    let deadline = Deadline::after(
-        Duration::from_secs(seconds),
-        format!("{logical}/{partition} to get a new leader"),
-    );
-    let state = loop {
-        let state = partition_state(world, &logical, partition).await?;
-        if state.leader >= 0 && state.leader != stopped.broker {
-            break state;
-        }
-        deadline.wait(format!("{state:?}")).await?;
-    };
+    let state = partition_state_until(
+        world,
+        &logical,
+        partition,
+        seconds,
+        "get a new leader",
+        |p| p.leader >= 0 && p.leader != stopped.broker,
+    )
+    .await?;
     check!(
         led.followers.contains(&state.leader),
         "the new leader {} of {logical}/{partition} was not a follower before ({:?})",
@@ -1247,26 +1248,14 @@ async fn in_sync_without_stopped(
     let deadline = Deadline::after(
         Duration::from_secs(seconds),
         format!(
-            "every partition of {logical:?} to have {expected} in-sync replicas without the stopped broker"
+            "every partition of {logical:?} to have {expected} in-sync replicas without the stopped broker {}",
+            stopped.broker
         ),
     );
-    loop {
-        let state = topic_state(world, &logical).await?;
-        if !state.partitions.is_empty()
-            && state
-                .partitions
-                .iter()
-                .all(|p| p.isr.len() == expected && !p.isr.contains(&stopped.broker))
-        {
-            break;
-        }
-        deadline
-            .wait(format!(
-                "broker {} stopped; {:?}",
-                stopped.broker, state.partitions
-            ))
-            .await?;
-    }
+    topic_state_until(world, &logical, &deadline, |p| {
+        p.isr.len() == expected && !p.isr.contains(&stopped.broker)
+    })
+    .await?;
     world.record(Observation::Checked(format!(
         "every partition of {logical} has {expected} in-sync replicas, none of them the stopped broker"
     )));
@@ -1284,14 +1273,7 @@ async fn every_partition_in_sync(
         Duration::from_secs(seconds),
         format!("every partition of {logical:?} to have {expected} in-sync replicas"),
     );
-    let state = loop {
-        let state = topic_state(world, &logical).await?;
-        if !state.partitions.is_empty() && state.partitions.iter().all(|p| p.isr.len() == expected)
-        {
-            break state;
-        }
-        deadline.wait(format!("{:?}", state.partitions)).await?;
-    };
+    let state = topic_state_until(world, &logical, &deadline, |p| p.isr.len() == expected).await?;
     for p in state.partitions {
         world.record(Observation::InSyncReplicas {
             topic: logical.clone(),
@@ -1331,17 +1313,10 @@ async fn no_leader(
     partition: i32,
     logical: String,
 ) -> StepResult {
-    let deadline = Deadline::after(
-        Duration::from_secs(seconds),
-        format!("{logical}/{partition} to have no leader"),
-    );
-    let state = loop {
-        let state = partition_state(world, &logical, partition).await?;
-        if state.leader < 0 {
-            break state;
-        }
-        deadline.wait(format!("{state:?}")).await?;
-    };
+    let state = partition_state_until(world, &logical, partition, seconds, "have no leader", |p| {
+        p.leader < 0
+    })
+    .await?;
     world.record(Observation::NoLeader {
         topic: logical,
         partition,
@@ -1357,17 +1332,10 @@ async fn has_leader(
     partition: i32,
     logical: String,
 ) -> StepResult {
-    let deadline = Deadline::after(
-        Duration::from_secs(seconds),
-        format!("{logical}/{partition} to have a leader"),
-    );
-    loop {
-        let state = partition_state(world, &logical, partition).await?;
-        if state.leader >= 0 && state.error == 0 {
-            break;
-        }
-        deadline.wait(format!("{state:?}")).await?;
-    }
+    partition_state_until(world, &logical, partition, seconds, "have a leader", |p| {
+        p.leader >= 0 && p.error == 0
+    })
+    .await?;
     world.record(Observation::Checked(format!(
         "{logical}/{partition} has a leader"
     )));
