@@ -70,7 +70,7 @@ use tokio::task::JoinHandle;
 use crate::api::now_ms;
 use crate::broker::BrokerCore;
 use crate::config::BrokerConfig;
-use crate::controller::{Controller, ControllerConfig};
+use crate::controller::{Controller, ControllerConfig, LeaderBalancing};
 use crate::server::{self, Shared};
 
 pub use fault::Fault;
@@ -97,8 +97,9 @@ pub struct ClusterOptions {
     pub data_dir: Option<PathBuf>,
     /// Broker configs by Kafka's names, for every broker. Besides the single broker's
     /// (`num.partitions`, `default.replication.factor`, `min.insync.replicas`, ...), a cluster
-    /// reads `broker.session.timeout.ms`, `broker.heartbeat.interval.ms` and
-    /// `replica.lag.time.max.ms`.
+    /// reads `broker.session.timeout.ms`, `broker.heartbeat.interval.ms`,
+    /// `replica.lag.time.max.ms`, `auto.leader.rebalance.enable` and
+    /// `leader.imbalance.check.interval.seconds`.
     pub configs: Vec<(String, String)>,
 }
 
@@ -221,7 +222,10 @@ impl Cluster {
             changed: watch::channel(-1).0,
             store,
         });
-        let controller_task = tokio::spawn(controller_loop(controller.clone()));
+        let balancing = settings
+            .auto_leader_rebalance_enable
+            .then_some(settings.leader_imbalance_check_interval_ms);
+        let controller_task = tokio::spawn(controller_loop(controller.clone(), balancing));
         let mut cluster = Cluster {
             controller,
             controller_task,
@@ -476,15 +480,27 @@ impl Drop for Cluster {
     }
 }
 
-/// Fences brokers whose sessions expired.
-async fn controller_loop(controller: Arc<ControllerHandle>) {
+/// Fences brokers whose sessions expired and, with `balance_interval_ms` (Some when
+/// `auto.leader.rebalance.enable`), balances partition leaders as [`LeaderBalancing`] says.
+async fn controller_loop(controller: Arc<ControllerHandle>, balance_interval_ms: Option<u64>) {
     let mut ticker = tokio::time::interval(Duration::from_millis(CONTROLLER_TICK_MS));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut balancing = LeaderBalancing::new(balance_interval_ms);
     loop {
         ticker.tick().await;
-        let fenced = controller.with(|c| c.tick(now_ms()));
+        let (fenced, moved) = controller.with(|c| {
+            let now = now_ms();
+            let fenced = c.tick(now);
+            let moved = balancing.run(c, now as u64);
+            (fenced, moved)
+        });
         if fenced > 0 {
             tracing::info!(fenced, "controller fenced brokers with expired sessions");
+        }
+        match moved {
+            Some(0) => tracing::debug!("no preferred leader to move back yet"),
+            Some(moved) => tracing::info!(moved, "controller balanced partition leaders"),
+            None => {}
         }
     }
 }

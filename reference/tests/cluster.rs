@@ -308,3 +308,118 @@ async fn an_unclean_election_elects_an_out_of_sync_follower_and_loses_what_it_la
     assert_eq!(keys, expected, "records 5..9, acknowledged, are lost");
     cluster.shutdown().await;
 }
+
+/// A cluster balancing leaders every second (`auto.leader.rebalance.enable` as given), with
+/// topic [`TOPIC`] of one partition on all three brokers.
+async fn balancing_cluster(enable: &str) -> Cluster {
+    let cluster = common::cluster::start(
+        3,
+        None,
+        &[
+            ("auto.leader.rebalance.enable", enable),
+            ("leader.imbalance.check.interval.seconds", "1"),
+        ],
+    )
+    .await;
+    let mut conn = connect(&cluster, 1).await;
+    let (code, message) = create_topic(&mut conn, TOPIC, 3).await;
+    assert_eq!(code, 0, "{message:?}");
+    cluster
+}
+
+/// `auto.leader.rebalance.enable` (default true): the controller gives leadership back to a
+/// partition's preferred replica once it is in the ISR again, at most
+/// `leader.imbalance.check.interval.seconds` after it checked last (Kafka's
+/// `QuorumController.maybeBalancePartitionLeaders`), with a new leader epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_preferred_replica_leads_again() {
+    let mut cluster = balancing_cluster("true").await;
+    let (preferred, failover_leader, failover_epoch) =
+        common::cluster::stop_preferred_leader(&mut cluster, TOPIC).await;
+    let mut conn = connect(&cluster, failover_leader).await;
+    let (code, base) = produce(&mut conn, TOPIC, -1, batch(0, 3)).await;
+    assert_eq!((code, base), (0, 0), "the failover leader takes writes");
+
+    let back = tokio::time::Instant::now();
+    cluster.start_broker(preferred).await.expect("restart");
+    let (epoch, isr) = eventually("the preferred replica leads again", async || {
+        let p = common::cluster::partition0(&mut conn, TOPIC).await?;
+        (p.leader == preferred).then_some((p.leader_epoch, p.isr))
+    })
+    .await;
+    assert!(
+        epoch > failover_epoch,
+        "a new leader epoch: {epoch} after {failover_epoch}"
+    );
+    assert!(isr.contains(&preferred) && isr.contains(&failover_leader));
+    assert!(back.elapsed() < Duration::from_secs(10));
+
+    // The preferred leader has what the failover leader acknowledged, and takes writes.
+    let mut to_preferred = connect(&cluster, preferred).await;
+    let (code, base) = produce(&mut to_preferred, TOPIC, -1, batch(3, 2)).await;
+    assert_eq!((code, base), (0, 3), "the preferred leader takes writes");
+    let (code, high_watermark, _, keys) = read_from(&mut to_preferred, TOPIC, 0).await;
+    assert_eq!((code, high_watermark), (0, 5));
+    assert_eq!(keys, common::cluster::keys(0..5));
+    cluster.shutdown().await;
+}
+
+/// `auto.leader.rebalance.enable=false`: the preferred replica comes back into the ISR and
+/// stays a follower (three check intervals later too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_auto_rebalance_the_failover_leader_keeps_leading() {
+    let mut cluster = balancing_cluster("false").await;
+    let (preferred, failover_leader, failover_epoch) =
+        common::cluster::stop_preferred_leader(&mut cluster, TOPIC).await;
+    let mut conn = connect(&cluster, failover_leader).await;
+    let p = common::cluster::restart_into_isr(&mut cluster, &mut conn, preferred, TOPIC).await;
+    assert_eq!(
+        (p.leader, p.leader_epoch),
+        (failover_leader, failover_epoch)
+    );
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < until {
+        let p = common::cluster::partition0(&mut conn, TOPIC)
+            .await
+            .expect("a partition");
+        assert_eq!(
+            (p.leader, p.leader_epoch),
+            (failover_leader, failover_epoch),
+            "no balancing with auto.leader.rebalance.enable=false"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cluster.shutdown().await;
+}
+
+/// The balancing configs are checked as Kafka's `ConfigDef` does: a boolean is `true` or
+/// `false` in any case, the interval at least one second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn balancing_configs_are_checked_at_start() {
+    let start = |key: &str, value: &str| {
+        Cluster::start_with(reference::ClusterOptions {
+            brokers: 1,
+            configs: vec![(key.to_string(), value.to_string())],
+            ..Default::default()
+        })
+    };
+    for (key, value) in [
+        ("auto.leader.rebalance.enable", "yes"),
+        ("leader.imbalance.check.interval.seconds", "0"),
+        ("leader.imbalance.check.interval.seconds", "soon"),
+    ] {
+        let refused = start(key, value).await.err().expect("refused");
+        assert_eq!(
+            refused.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "{key}={value}"
+        );
+        assert!(refused.to_string().contains(key), "{refused}");
+    }
+    for (key, value) in [
+        ("auto.leader.rebalance.enable", "FALSE"),
+        ("leader.imbalance.check.interval.seconds", "60"),
+    ] {
+        start(key, value).await.expect("accepted").shutdown().await;
+    }
+}

@@ -920,3 +920,120 @@ async fn only_the_first_partition_with_data_may_exceed_the_fetch_max_bytes() {
     );
     cluster.shutdown().await;
 }
+
+const REQUEST_TIMED_OUT: i16 = 7;
+const PREFERRED_LEADER_NOT_AVAILABLE: i16 = 80;
+const ELECTION_NOT_NEEDED: i16 = 84;
+
+/// ElectLeaders (`ReplicationControlManager.electLeaders`): per partition, NONE when the
+/// preferred replica was elected, ELECTION_NOT_NEEDED (84) when it leads already (or, for an
+/// unclean election, when there is a leader), PREFERRED_LEADER_NOT_AVAILABLE (80) while it
+/// is away, UNKNOWN_TOPIC_OR_PARTITION for a partition or topic that does not exist; with
+/// null partitions every partition is tried and only those that needed an election are
+/// listed. An unknown election type is INVALID_REQUEST for the whole request, and a broker
+/// cut off from the controller answers REQUEST_TIMED_OUT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elect_leaders_moves_leadership_back_to_the_preferred_replica() {
+    use common::cluster::{
+        elect_leaders, election_results, restart_into_isr, stop_preferred_leader,
+    };
+    let mut cluster = start(3, None, &[("auto.leader.rebalance.enable", "false")]).await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic_with(&mut conn, "orders", 1, 3, &[]).await;
+    let not_needed = Some("Leader election not needed for topic partition.".to_string());
+
+    let named: &[(&str, &[i32])] = &[("orders", &[0, 5]), ("nope", &[0])];
+    let r = elect_leaders(&mut conn, 2, 0, Some(named), 5000).await;
+    assert_eq!(r.error_code, 0);
+    assert_eq!(
+        election_results(&r),
+        vec![
+            ("orders".into(), 0, ELECTION_NOT_NEEDED, not_needed.clone()),
+            (
+                "orders".into(),
+                5,
+                UNKNOWN_TOPIC_OR_PARTITION,
+                Some("No such partition as orders-5".into())
+            ),
+            (
+                "nope".into(),
+                0,
+                UNKNOWN_TOPIC_OR_PARTITION,
+                Some("No such topic as nope".into())
+            ),
+        ]
+    );
+    let r = elect_leaders(&mut conn, 1, 0, None, 5000).await;
+    assert_eq!(
+        r.replica_election_results
+            .iter()
+            .map(|t| (t.topic.0.to_string(), t.partition_result.len()))
+            .collect::<Vec<_>>(),
+        vec![("orders".to_string(), 0)],
+        "every topic listed, no partition that needed no election"
+    );
+
+    let (preferred, failover_leader, failover_epoch) =
+        stop_preferred_leader(&mut cluster, "orders").await;
+    let mut conn = connect(&cluster, failover_leader).await;
+    let r = elect_leaders(&mut conn, 2, 0, Some(&[("orders", &[0])]), 5000).await;
+    assert_eq!(
+        election_results(&r),
+        vec![(
+            "orders".into(),
+            0,
+            PREFERRED_LEADER_NOT_AVAILABLE,
+            Some("The preferred leader was not available.".into())
+        )]
+    );
+    let p = restart_into_isr(&mut cluster, &mut conn, preferred, "orders").await;
+    assert_eq!(
+        (p.leader, p.leader_epoch),
+        (failover_leader, failover_epoch),
+        "no automatic balancing"
+    );
+    let r = elect_leaders(&mut conn, 1, 1, Some(&[("orders", &[0])]), 5000).await;
+    assert_eq!(
+        election_results(&r),
+        vec![("orders".into(), 0, ELECTION_NOT_NEEDED, not_needed.clone())],
+        "an unclean election where there is a leader"
+    );
+
+    let r = elect_leaders(&mut conn, 2, 0, None, 5000).await;
+    assert_eq!(r.error_code, 0);
+    assert_eq!(election_results(&r), vec![("orders".into(), 0, 0, None)]);
+    // Answered once the broker asked has the new leader.
+    let p = partition0(&mut conn, "orders").await.expect("a partition");
+    assert_eq!(p.leader, preferred);
+    assert!(p.leader_epoch > failover_epoch);
+    let mut to_preferred = connect(&cluster, preferred).await;
+    let (code, _) = produce(&mut to_preferred, "orders", -1, batch(0, 1)).await;
+    assert_eq!(code, 0, "the preferred replica leads");
+    let r = elect_leaders(&mut conn, 0, 0, Some(&[("orders", &[0])]), 5000).await;
+    assert_eq!(
+        election_results(&r),
+        vec![("orders".into(), 0, ELECTION_NOT_NEEDED, not_needed)]
+    );
+
+    let r = elect_leaders(&mut conn, 2, 2, Some(&[("orders", &[0])]), 5000).await;
+    assert_eq!(r.error_code, INVALID_REQUEST);
+    assert_eq!(
+        election_results(&r),
+        vec![(
+            "orders".into(),
+            0,
+            INVALID_REQUEST,
+            Some("Unknown election type 2".into())
+        )]
+    );
+
+    cluster.isolate(failover_leader);
+    let r = elect_leaders(&mut conn, 2, 0, Some(&[("orders", &[0])]), 300).await;
+    assert_eq!(r.error_code, REQUEST_TIMED_OUT);
+    assert_eq!(
+        election_results(&r),
+        vec![("orders".into(), 0, REQUEST_TIMED_OUT, None)]
+    );
+    cluster.heal();
+    cluster.shutdown().await;
+}

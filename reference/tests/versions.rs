@@ -291,3 +291,94 @@ async fn every_advertised_version_of_every_api_answers() {
     );
     broker.shutdown().await;
 }
+
+/// A valid request (for every version) of an API only a cluster broker answers, against
+/// partition 0 of topic `orders`.
+fn cluster_request(key: ApiKey) -> RequestKind {
+    match key {
+        ApiKey::OffsetForLeaderEpoch => {
+            use offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
+            RequestKind::OffsetForLeaderEpoch(
+                OffsetForLeaderEpochRequest::default()
+                    .with_replica_id(BrokerId(-1))
+                    .with_topics(vec![
+                        OffsetForLeaderTopic::default()
+                            .with_topic(name("orders"))
+                            .with_partitions(vec![
+                                OffsetForLeaderPartition::default()
+                                    .with_partition(0)
+                                    .with_current_leader_epoch(-1)
+                                    .with_leader_epoch(0),
+                            ]),
+                    ]),
+            )
+        }
+        ApiKey::ElectLeaders => RequestKind::ElectLeaders(
+            ElectLeadersRequest::default()
+                .with_election_type(0)
+                .with_timeout_ms(5000)
+                .with_topic_partitions(Some(vec![
+                    elect_leaders_request::TopicPartitions::default()
+                        .with_topic(name("orders"))
+                        .with_partitions(vec![0]),
+                ])),
+        ),
+        other => panic!("no representative cluster request for {other:?}: add one"),
+    }
+}
+
+/// The APIs a cluster broker advertises beyond the single broker's: every version answers,
+/// and the answer says what it should (the one broker leads, so no election is needed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_advertised_version_of_the_cluster_apis_answers() {
+    let cluster = common::cluster::start(1, None, &[]).await;
+    let mut conn = common::cluster::connect(&cluster, 1).await;
+    common::cluster::create_topic_with(&mut conn, "orders", 1, 1, &[]).await;
+    let ResponseKind::ApiVersions(versions) = conn
+        .call(
+            ApiKey::ApiVersions,
+            3,
+            RequestKind::ApiVersions(ApiVersionsRequest::default()),
+        )
+        .await
+    else {
+        panic!("not ApiVersions")
+    };
+    let extra: Vec<(ApiKey, i16, i16)> = versions
+        .api_keys
+        .iter()
+        .filter(|v| !SUPPORTED.iter().any(|(k, _)| *k as i16 == v.api_key))
+        .map(|v| {
+            let key = ApiKey::try_from(v.api_key).expect("a known key");
+            (key, v.min_version, v.max_version)
+        })
+        .collect();
+    assert_eq!(
+        extra,
+        vec![
+            (ApiKey::OffsetForLeaderEpoch, 2, 4),
+            (ApiKey::ElectLeaders, 0, 2)
+        ]
+    );
+    let mut answered = 0;
+    for (key, min, max) in extra {
+        for version in min..=max {
+            let response = conn.call(key, version, cluster_request(key)).await;
+            match response {
+                ResponseKind::OffsetForLeaderEpoch(r) => {
+                    let p = &r.topics[0].partitions[0];
+                    assert_eq!((p.error_code, p.leader_epoch), (0, 0), "v{version}");
+                }
+                ResponseKind::ElectLeaders(r) => {
+                    assert_eq!(r.error_code, 0, "v{version}");
+                    let p = &r.replica_election_results[0].partition_result[0];
+                    assert_eq!((p.partition_id, p.error_code), (0, 84), "v{version}");
+                }
+                other => panic!("{key:?} v{version} answered {other:.80?}"),
+            }
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 6);
+    cluster.shutdown().await;
+}

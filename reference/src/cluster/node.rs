@@ -52,6 +52,12 @@ pub struct Settings {
     pub high_watermark_checkpoint_interval_ms: u64,
     /// `log.retention.check.interval.ms` (a broker config, also read by the cluster).
     pub log_retention_check_interval_ms: u64,
+    /// `auto.leader.rebalance.enable`: the controller moves leadership back to preferred
+    /// replicas.
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`, in milliseconds: how long after leaders
+    /// became imbalanced the controller balances them.
+    pub leader_imbalance_check_interval_ms: u64,
 }
 
 impl Default for Settings {
@@ -63,6 +69,8 @@ impl Default for Settings {
             replica_fetch_wait_max_ms: 500,
             high_watermark_checkpoint_interval_ms: 5_000,
             log_retention_check_interval_ms: 5 * 60 * 1000,
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_check_interval_ms: 300 * 1000,
         }
     }
 }
@@ -94,6 +102,18 @@ impl Settings {
                 }
                 "replica.high.watermark.checkpoint.interval.ms" => {
                     settings.high_watermark_checkpoint_interval_ms = number()? as u64
+                }
+                // Kafka's `ConfigDef` booleans: `true` or `false`, any case.
+                "auto.leader.rebalance.enable" => {
+                    settings.auto_leader_rebalance_enable = match value.trim() {
+                        v if v.eq_ignore_ascii_case("true") => true,
+                        v if v.eq_ignore_ascii_case("false") => false,
+                        _ => return Err(format!("invalid value `{value}` for `{key}`")),
+                    }
+                }
+                "leader.imbalance.check.interval.seconds" => {
+                    settings.leader_imbalance_check_interval_ms =
+                        (number()? as u64).saturating_mul(1000)
                 }
                 _ => rest.push((key.clone(), value.clone())),
             }

@@ -1,7 +1,7 @@
 //! The APIs a broker of a cluster answers from its replicas and its metadata image rather
-//! than from the single broker's state: ApiVersions (adds OffsetForLeaderEpoch), Metadata,
-//! CreateTopics, CreatePartitions and DeleteTopics (through the controller; REQUEST_TIMED_OUT
-//! from a broker cut off from it, see `reach_controller`), DescribeConfigs
+//! than from the single broker's state: ApiVersions (adds [`CLUSTER_ONLY`]), Metadata,
+//! CreateTopics, CreatePartitions, DeleteTopics and ElectLeaders (through the controller;
+//! REQUEST_TIMED_OUT from a broker cut off from it, see `reach_controller`), DescribeConfigs
 //! (the cluster's topics), FindCoordinator (the leader of the group's `__consumer_offsets`
 //! partition), Produce (leaders only; acks=all parked until the ISR has it), Fetch
 //! (followers with `ReplicaState`, consumers below the high watermark, from v11 on also at
@@ -11,6 +11,8 @@
 //!
 //! # References
 //! - Kafka protocol guide; `kafka.server.KafkaApis`, `ReplicaManager`, `MetadataCache`
+//! - KIP-460 (ElectLeaders' election type); `ControllerApis.handleElectLeaders`,
+//!   `ReplicationControlManager.electLeaders`
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,7 +50,7 @@ use crate::api::produce::Appended;
 use crate::api::{self, Reply, now_ms};
 use crate::broker::{KafkaError, unknown_topic_or_partition};
 use crate::config::TopicConfig;
-use crate::controller::{ApiError, Controller, MetadataImage, TopicImage};
+use crate::controller::{ApiError, Controller, ElectionType, MetadataImage, TopicImage};
 use crate::replication::{ProduceResult, ReplicaFetch};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
@@ -56,27 +58,43 @@ use crate::shutdown::Shutdown;
 /// OffsetForLeaderEpoch, answered by cluster brokers only.
 pub const OFFSET_FOR_LEADER_EPOCH_VERSIONS: VersionRange = VersionRange { min: 2, max: 4 };
 
+/// ElectLeaders, answered by cluster brokers only: every version Kafka 4 has (v1 adds the
+/// election type, KIP-460; v2 is flexible).
+pub const ELECT_LEADERS_VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+
+/// The APIs a cluster broker answers beyond the single broker's ([`api::SUPPORTED`]).
+pub const CLUSTER_ONLY: &[(ApiKey, VersionRange)] = &[
+    (
+        ApiKey::OffsetForLeaderEpoch,
+        OFFSET_FOR_LEADER_EPOCH_VERSIONS,
+    ),
+    (ApiKey::ElectLeaders, ELECT_LEADERS_VERSIONS),
+];
+
 /// Beyond the produce's own timeout (answered by the partition's timer), how long a parked
 /// produce waits before giving up on an answer that never comes (a crash).
 const PRODUCE_SAFETY_MARGIN: Duration = Duration::from_secs(5);
 
 /// The versions of `key` a cluster broker handles.
 pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
-    match key {
-        ApiKey::OffsetForLeaderEpoch => Some(OFFSET_FOR_LEADER_EPOCH_VERSIONS),
-        key => api::supported_versions(key),
-    }
+    CLUSTER_ONLY
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| *v)
+        .or_else(|| api::supported_versions(key))
 }
 
 /// ApiVersions of a cluster broker.
 pub fn api_versions(error_code: i16) -> ApiVersionsResponse {
     let mut response = api::api_versions::handle(error_code);
-    response.api_keys.push(
-        ApiVersion::default()
-            .with_api_key(ApiKey::OffsetForLeaderEpoch as i16)
-            .with_min_version(OFFSET_FOR_LEADER_EPOCH_VERSIONS.min)
-            .with_max_version(OFFSET_FOR_LEADER_EPOCH_VERSIONS.max),
-    );
+    for (key, range) in CLUSTER_ONLY {
+        response.api_keys.push(
+            ApiVersion::default()
+                .with_api_key(*key as i16)
+                .with_min_version(range.min)
+                .with_max_version(range.max),
+        );
+    }
     response
 }
 
@@ -115,6 +133,9 @@ pub async fn handle(
         }
         RequestKind::OffsetForLeaderEpoch(req) => {
             ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch(node, req))
+        }
+        RequestKind::ElectLeaders(req) => {
+            ResponseKind::ElectLeaders(elect_leaders(node, req, version).await)
         }
         other => return Err(other),
     };
@@ -582,6 +603,106 @@ async fn create_partitions(node: &Node, req: CreatePartitionsRequest) -> CreateP
             })
             .map_err(|e| (e.code, e.message))
     })
+}
+
+/// ElectLeaders through the controller, as a Kafka broker forwards it
+/// (`ControllerApis.handleElectLeaders`, `ReplicationControlManager.electLeaders`): per
+/// partition NONE, ELECTION_NOT_NEEDED (its preferred replica leads already; for an
+/// unclean election, it has a leader), PREFERRED_LEADER_NOT_AVAILABLE (the preferred
+/// replica is not in the ISR or not unfenced), ELIGIBLE_LEADERS_NOT_AVAILABLE or
+/// UNKNOWN_TOPIC_OR_PARTITION, each with Kafka's message. Null `topic_partitions` means
+/// every partition of every topic, and then the partitions that needed no election are left
+/// out (each topic is still listed). An election type other than 0 (preferred) and 1
+/// (unclean) fails the whole request with INVALID_REQUEST, and a broker cut off from the
+/// controller answers REQUEST_TIMED_OUT (`ElectLeadersRequest.getErrorResponse`). Answered
+/// once this broker's image has the new leaders.
+async fn elect_leaders(
+    node: &Node,
+    req: ElectLeadersRequest,
+    version: i16,
+) -> ElectLeadersResponse {
+    use elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+    let failed = |code: i16, message: Option<String>| {
+        let topics = req.topic_partitions.iter().flatten().map(|topic| {
+            let partitions = topic.partitions.iter().map(|p| {
+                PartitionResult::default()
+                    .with_partition_id(*p)
+                    .with_error_code(code)
+                    .with_error_message(message.as_deref().map(str))
+            });
+            ReplicaElectionResult::default()
+                .with_topic(topic.topic.clone())
+                .with_partition_result(partitions.collect())
+        });
+        // v0 has no top-level error code: its partitions carry it.
+        ElectLeadersResponse::default()
+            .with_error_code(if version >= 1 { code } else { 0 })
+            .with_replica_election_results(topics.collect())
+    };
+    let election_type = match req.election_type {
+        0 => ElectionType::Preferred,
+        1 => ElectionType::Unclean,
+        other => {
+            let why = format!("Unknown election type {other}");
+            return failed(ResponseError::InvalidRequest.code(), Some(why));
+        }
+    };
+    if !reach_controller(node, req.timeout_ms).await {
+        return failed(ResponseError::RequestTimedOut.code(), None);
+    }
+    let result = |partition: i32, outcome: Result<(), ApiError>| {
+        let (code, message) = match outcome {
+            Ok(()) => (0, None),
+            Err(e) => (e.code, Some(str(&e.message))),
+        };
+        PartitionResult::default()
+            .with_partition_id(partition)
+            .with_error_code(code)
+            .with_error_message(message)
+    };
+    let (results, offset) = node.controller.with(|c| {
+        let results: Vec<ReplicaElectionResult> = match &req.topic_partitions {
+            Some(topics) => topics
+                .iter()
+                .map(|topic| {
+                    let name = topic.topic.0.as_str();
+                    let partitions = topic
+                        .partitions
+                        .iter()
+                        .map(|p| result(*p, c.elect_leader(name, *p, election_type)));
+                    ReplicaElectionResult::default()
+                        .with_topic(topic.topic.clone())
+                        .with_partition_result(partitions.collect())
+                })
+                .collect(),
+            None => {
+                let mut topics: Vec<(String, usize)> = c
+                    .image()
+                    .topics()
+                    .map(|t| (t.name.clone(), t.partitions.len()))
+                    .collect();
+                topics.sort();
+                let not_needed = ResponseError::ElectionNotNeeded.code();
+                topics
+                    .into_iter()
+                    .map(|(name, count)| {
+                        let partitions = (0..count as i32)
+                            .map(|p| (p, c.elect_leader(&name, p, election_type)))
+                            .filter(|(_, outcome)| {
+                                outcome.as_ref().err().is_none_or(|e| e.code != not_needed)
+                            })
+                            .map(|(p, outcome)| result(p, outcome));
+                        ReplicaElectionResult::default()
+                            .with_topic(TopicName(str(&name)))
+                            .with_partition_result(partitions.collect())
+                    })
+                    .collect()
+            }
+        };
+        (results, c.metadata_offset())
+    });
+    until_image(node, req.timeout_ms, |image| image.offset() >= offset).await;
+    ElectLeadersResponse::default().with_replica_election_results(results)
 }
 
 /// One partition's produce: answered now, or parked until the ISR has it.

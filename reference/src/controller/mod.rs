@@ -34,7 +34,8 @@
 //! | DeleteTopics | [`Controller::delete_topic`] per topic id |
 //! | IncrementalAlterConfigs (topic) | [`Controller::set_topic_config`] |
 //! | AlterPartition | [`Controller::alter_partition`] per partition |
-//! | ElectLeaders | [`Controller::elect_leader`]; `auto.leader.rebalance.enable`: [`Controller::balance_partition_leaders`] |
+//! | ElectLeaders | [`Controller::elect_leader`] per partition |
+//! | (timer) `auto.leader.rebalance.enable` | [`LeaderBalancing::run`]: [`Controller::balance_partition_leaders`] one `leader.imbalance.check.interval.seconds` after leaders became imbalanced |
 //! | Metadata, DescribeTopicPartitions | read a broker's [`MetadataImage`] |
 //!
 //! A broker applies fetched records with [`MetadataImage::apply`] and, for each partition the
@@ -57,6 +58,7 @@
 //!   `ReplicationControlManager`, `PartitionChangeBuilder`, `StripedReplicaPlacer`,
 //!   `BrokerHeartbeatManager`, `MetadataImage`
 
+mod balance;
 mod cluster;
 mod image;
 mod partition;
@@ -67,6 +69,7 @@ mod restore;
 mod tests;
 mod topics;
 
+pub use balance::{BALANCE_AGAIN_MS, LeaderBalancing};
 pub use cluster::{BrokerHeartbeat, HeartbeatReply};
 pub use image::{
     Applied, BrokerImage, MetadataImage, MetadataLogRecord, MetadataRecord, TopicImage,
@@ -75,4 +78,6 @@ pub use image::{
 pub use partition::{Election, NO_LEADER, PartitionRegistration, ReplicaRole};
 pub use placement::{SplitMix64, UsableBroker, place_replicas};
 pub use quorum::{ApiError, Controller, ControllerConfig, MetadataFetch};
-pub use topics::{AlterPartition, BrokerState, ElectionType, MAX_RECORDS_PER_USER_OP};
+pub use topics::{
+    AlterPartition, BrokerState, ElectionType, MAX_ELECTIONS_PER_IMBALANCE, MAX_RECORDS_PER_USER_OP,
+};

@@ -405,7 +405,22 @@ fn preferred_leader_election() {
             .code,
         code(ResponseError::PreferredLeaderNotAvailable)
     );
+    assert!(controller.are_partition_leaders_imbalanced());
     assert_eq!(controller.balance_partition_leaders(), 0);
+    let unknown = controller
+        .elect_leader("orders", 7, ElectionType::Preferred)
+        .unwrap_err();
+    assert_eq!(
+        (unknown.code, unknown.message.as_str()),
+        (
+            code(ResponseError::UnknownTopicOrPartition),
+            "No such partition as orders-7"
+        )
+    );
+    let unknown = controller
+        .elect_leader("nope", 0, ElectionType::Preferred)
+        .unwrap_err();
+    assert_eq!(unknown.message, "No such topic as nope");
     let mut epochs = epochs;
     epochs[preferred as usize - 1] = epoch;
     let partition = controller.partition("orders", 0).unwrap().clone();
@@ -416,6 +431,7 @@ fn preferred_leader_election() {
     assert_eq!(controller.balance_partition_leaders(), 1);
     let partition = controller.partition("orders", 0).unwrap();
     assert!(partition.has_preferred_leader());
+    assert!(!controller.are_partition_leaders_imbalanced());
 }
 
 #[test]
@@ -552,4 +568,54 @@ fn a_new_topic_name_may_not_collide_with_another_in_dots_and_underscores() {
     assert_eq!(exists.code, code(ResponseError::TopicAlreadyExists));
     controller.create_topic("orders-eu", 1, 1, &[]).unwrap();
     controller.create_topic("orderseu", 1, 1, &[]).unwrap();
+}
+
+#[test]
+fn leader_balancing_runs_one_check_interval_after_leaders_became_imbalanced() {
+    let (mut controller, mut epochs) = cluster(&[1, 2, 3]);
+    controller.create_topic("orders", 1, 3, &[]).unwrap();
+    let mut balancing = LeaderBalancing::new(Some(1_000));
+    let mut disabled = LeaderBalancing::new(None);
+    assert_eq!(balancing.run(&mut controller, 0), None);
+    let preferred = controller
+        .partition("orders", 0)
+        .unwrap()
+        .preferred_leader();
+    for id in [1, 2, 3] {
+        if id != preferred {
+            heartbeat(&mut controller, id, epochs[id as usize - 1], SESSION_MS).unwrap();
+        }
+    }
+    let lost = SESSION_MS + 1;
+    controller.tick(lost);
+    assert!(controller.are_partition_leaders_imbalanced());
+    // Imbalanced: the first check is due one interval later, and finds nothing to move.
+    assert_eq!(balancing.run(&mut controller, lost as u64), None);
+    assert_eq!(balancing.run(&mut controller, lost as u64 + 999), None);
+    assert_eq!(balancing.run(&mut controller, lost as u64 + 1_000), Some(0));
+    // The preferred replica is back in the ISR; the next check is one interval after the last.
+    let back = lost + 1_100;
+    let epoch = controller
+        .register_broker(preferred, incarnation(preferred, 1), back)
+        .unwrap();
+    heartbeat(&mut controller, preferred, epoch, back).unwrap();
+    epochs[preferred as usize - 1] = epoch;
+    let mut isr = controller.partition("orders", 0).unwrap().isr.clone();
+    isr.push(preferred);
+    let (request, _) = alter(&controller, &epochs, &isr);
+    controller.alter_partition(&request).unwrap();
+    let before = controller.partition("orders", 0).unwrap().clone();
+    assert_ne!(before.leader, preferred);
+    assert_eq!(balancing.run(&mut controller, lost as u64 + 1_999), None);
+    for now in [lost as u64 + 2_000, lost as u64 + 60_000] {
+        assert_eq!(disabled.run(&mut controller, now), None);
+    }
+    assert_eq!(controller.partition("orders", 0).unwrap(), &before);
+    assert_eq!(balancing.run(&mut controller, lost as u64 + 2_000), Some(1));
+    let after = controller.partition("orders", 0).unwrap();
+    assert_eq!(after.leader, preferred);
+    assert!(after.leader_epoch > before.leader_epoch);
+    // Balanced: nothing is scheduled any more.
+    assert_eq!(balancing.run(&mut controller, lost as u64 + 10_000), None);
+    assert_eq!(balancing, LeaderBalancing::new(Some(1_000)));
 }

@@ -63,6 +63,14 @@ pub struct AlterPartition {
     pub new_isr: Vec<BrokerState>,
 }
 
+/// How many preferred leader elections one balancing run makes at most (Kafka's
+/// `ReplicationControlManager.MAX_ELECTIONS_PER_IMBALANCE`).
+pub const MAX_ELECTIONS_PER_IMBALANCE: usize = 1_000;
+
+/// Kafka's default message of ELECTION_NOT_NEEDED (`Errors.ELECTION_NOT_NEEDED`), which
+/// `ApiError(Errors)` sends.
+const ELECTION_NOT_NEEDED_MESSAGE: &str = "Leader election not needed for topic partition.";
+
 /// The kind of an ElectLeaders request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ElectionType {
@@ -348,23 +356,25 @@ impl Controller {
         partition: i32,
         election_type: ElectionType,
     ) -> Result<(), ApiError> {
-        let unknown = || {
-            ApiError::new(
-                ResponseError::UnknownTopicOrPartition.code(),
-                format!("No such partition as {topic}-{partition}"),
-            )
-        };
-        let topic_id = self.image.topic_id(topic).ok_or_else(unknown)?;
+        let unknown =
+            |what: String| ApiError::new(ResponseError::UnknownTopicOrPartition.code(), what);
+        let topic_id = self
+            .image
+            .topic_id(topic)
+            .ok_or_else(|| unknown(format!("No such topic as {topic}")))?;
         let current = self
             .image
             .partition(topic_id, partition)
-            .ok_or_else(unknown)?;
+            .ok_or_else(|| unknown(format!("No such partition as {topic}-{partition}")))?;
         let not_needed = match election_type {
             ElectionType::Preferred => current.has_preferred_leader(),
             ElectionType::Unclean => current.has_leader(),
         };
         if not_needed {
-            return Err(ApiError::new(ResponseError::ElectionNotNeeded.code(), ""));
+            return Err(ApiError::new(
+                ResponseError::ElectionNotNeeded.code(),
+                ELECTION_NOT_NEEDED_MESSAGE,
+            ));
         }
         let election = match election_type {
             ElectionType::Preferred => Election::Preferred,
@@ -373,11 +383,17 @@ impl Controller {
         let acceptable = |r: i32| self.image.is_active(r);
         let Some(registration) = change_partition(current, &current.isr, election, &acceptable)
         else {
-            let error = match election_type {
-                ElectionType::Preferred => ResponseError::PreferredLeaderNotAvailable,
-                ElectionType::Unclean => ResponseError::EligibleLeadersNotAvailable,
+            let (error, message) = match election_type {
+                ElectionType::Preferred => (
+                    ResponseError::PreferredLeaderNotAvailable,
+                    "The preferred leader was not available.",
+                ),
+                ElectionType::Unclean => (
+                    ResponseError::EligibleLeadersNotAvailable,
+                    "Eligible topic partition leaders are not available.",
+                ),
             };
-            return Err(ApiError::new(error.code(), ""));
+            return Err(ApiError::new(error.code(), message));
         };
         self.append(MetadataRecord::Partition {
             topic_id,
@@ -387,12 +403,27 @@ impl Controller {
         Ok(())
     }
 
+    /// Whether some partition is not led by its preferred replica (Kafka's
+    /// `arePartitionLeadersImbalanced`): the controller then schedules
+    /// [`Controller::balance_partition_leaders`] (`auto.leader.rebalance.enable`).
+    pub fn are_partition_leaders_imbalanced(&self) -> bool {
+        self.image
+            .topics()
+            .any(|t| t.partitions.iter().any(|p| !p.has_preferred_leader()))
+    }
+
     /// Moves leadership back to preferred replicas where they are in the ISR and unfenced
-    /// (`auto.leader.rebalance.enable`). Returns how many partitions changed leader.
+    /// (`auto.leader.rebalance.enable`), at most [`MAX_ELECTIONS_PER_IMBALANCE`] partitions
+    /// at a time (`maybeBalancePartitionLeaders`). Returns how many partitions changed
+    /// leader: at the maximum, the caller runs it again soon, as Kafka reschedules it
+    /// "immediately" (10 ms).
     pub fn balance_partition_leaders(&mut self) -> usize {
         let imbalanced = self.partitions_where(|p| !p.has_preferred_leader());
         let mut moved = 0;
         for (topic_id, partition) in imbalanced {
+            if moved >= MAX_ELECTIONS_PER_IMBALANCE {
+                break;
+            }
             let Some(current) = self.image.partition(topic_id, partition) else {
                 continue;
             };

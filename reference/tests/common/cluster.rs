@@ -426,3 +426,98 @@ pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Partition 0 of `topic` after its preferred leader (its first replica) was stopped and
+/// another replica elected: (preferred, new leader, the new leader's epoch). The preferred
+/// broker stays stopped.
+pub async fn stop_preferred_leader(cluster: &mut Cluster, topic: &str) -> (i32, i32, i32) {
+    let mut conn = connect(cluster, 1).await;
+    let before = partition0(&mut conn, topic).await.expect("a partition");
+    let preferred = before.replicas[0];
+    assert_eq!(
+        before.leader, preferred,
+        "a new topic is led by its first replica"
+    );
+    cluster.stop(preferred).await;
+    let other = *before.replicas.iter().find(|b| **b != preferred).unwrap();
+    let mut conn = connect(cluster, other).await;
+    let (leader, epoch) = eventually("another replica leads", async || {
+        let p = partition0(&mut conn, topic).await?;
+        let elected =
+            p.leader != preferred && p.leader != -1 && p.leader_epoch > before.leader_epoch;
+        elected.then_some((p.leader, p.leader_epoch))
+    })
+    .await;
+    (preferred, leader, epoch)
+}
+
+/// Starts broker `broker_id` again and waits until it is back in the ISR of partition 0 of
+/// `topic`, as `conn` (to another broker) sees it: that partition then.
+pub async fn restart_into_isr(
+    cluster: &mut Cluster,
+    conn: &mut Conn,
+    broker_id: i32,
+    topic: &str,
+) -> Partition0 {
+    cluster.start_broker(broker_id).await.expect("restart");
+    cluster.wait_until_unfenced().await.expect("registered");
+    eventually("the restarted broker rejoins the ISR", async || {
+        partition0(conn, topic)
+            .await
+            .filter(|p| p.isr.contains(&broker_id))
+    })
+    .await
+}
+
+/// ElectLeaders (`version`, `election_type`, `topic_partitions`): the response.
+pub async fn elect_leaders(
+    conn: &mut Conn,
+    version: i16,
+    election_type: i8,
+    topic_partitions: Option<&[(&str, &[i32])]>,
+    timeout_ms: i32,
+) -> ElectLeadersResponse {
+    let topics = topic_partitions.map(|topics| {
+        topics
+            .iter()
+            .map(|(topic, partitions)| {
+                elect_leaders_request::TopicPartitions::default()
+                    .with_topic(name(topic))
+                    .with_partitions(partitions.to_vec())
+            })
+            .collect()
+    });
+    let req = ElectLeadersRequest::default()
+        .with_election_type(election_type)
+        .with_topic_partitions(topics)
+        .with_timeout_ms(timeout_ms);
+    let ResponseKind::ElectLeaders(r) = conn
+        .call(
+            ApiKey::ElectLeaders,
+            version,
+            RequestKind::ElectLeaders(req),
+        )
+        .await
+    else {
+        panic!("not ElectLeaders")
+    };
+    r
+}
+
+/// (topic, partition, error code, error message) of every result of an ElectLeaders, in
+/// order.
+pub fn election_results(r: &ElectLeadersResponse) -> Vec<(String, i32, i16, Option<String>)> {
+    r.replica_election_results
+        .iter()
+        .flat_map(|t| {
+            t.partition_result.iter().map(|p| {
+                (
+                    t.topic.0.to_string(),
+                    p.partition_id,
+                    p.error_code,
+                    p.error_message.as_ref().map(|m| m.to_string()),
+                )
+            })
+        })
+        .collect()
+}
