@@ -479,13 +479,18 @@ fn storage_error(e: LogError) -> KafkaError {
     KafkaError::new(ResponseError::KafkaStorageError, e.to_string())
 }
 
-fn new_cluster_id() -> String {
+pub(crate) fn new_cluster_id() -> String {
     // Kafka's cluster ids are 22-character URL-safe base64 UUIDs; a hex UUID serves the
     // same purpose and clients treat it as opaque.
     Uuid::new_v4().simple().to_string()
 }
 
-fn load_or_create_cluster_id(dir: &Path) -> Result<String, BrokerError> {
+pub(crate) fn load_or_create_cluster_id(dir: &Path) -> Result<String, BrokerError> {
+    load_or_create_cluster_id_as(dir, &new_cluster_id())
+}
+
+/// The `cluster.id` in `dir/meta.properties`, written as `new_id` if there is none.
+fn load_or_create_cluster_id_as(dir: &Path, new_id: &str) -> Result<String, BrokerError> {
     let io_err = |source| BrokerError::Io {
         path: dir.to_path_buf(),
         source,
@@ -502,11 +507,28 @@ fn load_or_create_cluster_id(dir: &Path) -> Result<String, BrokerError> {
                 reason: "no cluster.id".into(),
             }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let id = new_cluster_id();
-            fs::write(&path, format!("version=1\ncluster.id={id}\n")).map_err(io_err)?;
-            Ok(id)
+            fs::write(&path, format!("version=1\ncluster.id={new_id}\n")).map_err(io_err)?;
+            Ok(new_id.to_string())
         }
         Err(source) => Err(BrokerError::Io { path, source }),
+    }
+}
+
+/// Makes `dir` (a broker's data dir) belong to cluster `cluster_id`: writes its
+/// `meta.properties` if there is none, and refuses a dir of another cluster, as Kafka refuses
+/// to start on a log dir whose `cluster.id` differs from the cluster's.
+pub(crate) fn claim_cluster_id(dir: &Path, cluster_id: &str) -> Result<(), BrokerError> {
+    let found = load_or_create_cluster_id_as(dir, cluster_id)?;
+    if found == cluster_id {
+        Ok(())
+    } else {
+        Err(BrokerError::TopicFile {
+            path: dir.join("meta.properties"),
+            reason: format!(
+                "belongs to cluster {found}, not to this cluster ({cluster_id}): \
+                 refusing to start on another cluster's data"
+            ),
+        })
     }
 }
 

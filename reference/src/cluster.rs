@@ -179,6 +179,9 @@ pub struct Cluster {
     data_dir: Option<PathBuf>,
     settings: Settings,
     faults: Arc<Faults>,
+    /// One `cluster.id` for every broker, as in Kafka (each broker's `meta.properties` holds
+    /// the same one); clients warn when brokers of one cluster report different ids.
+    cluster_id: String,
 }
 
 impl Cluster {
@@ -226,6 +229,11 @@ impl Cluster {
             .auto_leader_rebalance_enable
             .then_some(settings.leader_imbalance_check_interval_ms);
         let controller_task = tokio::spawn(controller_loop(controller.clone(), balancing));
+        let cluster_id = match &options.data_dir {
+            Some(dir) => crate::broker::load_or_create_cluster_id(dir)
+                .map_err(|e| io::Error::other(e.to_string()))?,
+            None => crate::broker::new_cluster_id(),
+        };
         let mut cluster = Cluster {
             controller,
             controller_task,
@@ -236,6 +244,7 @@ impl Cluster {
             data_dir: options.data_dir,
             settings,
             faults: Arc::new(Faults::new(1..=options.brokers as i32)),
+            cluster_id,
         };
         for id in 1..=options.brokers as i32 {
             let port = match options.port {
@@ -270,8 +279,13 @@ impl Cluster {
             return Ok(());
         }
         let data_dir = self.broker_dir(broker_id);
-        let core = BrokerCore::open(config, data_dir.as_deref(), now_ms())
+        if let Some(dir) = &data_dir {
+            crate::broker::claim_cluster_id(dir, &self.cluster_id)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        let mut core = BrokerCore::open(config, data_dir.as_deref(), now_ms())
             .map_err(|e| io::Error::other(e.to_string()))?;
+        core.cluster_id = self.cluster_id.clone();
         slot.disk.load()?;
         let listener = TcpListener::bind(("127.0.0.1", slot.port)).await?;
         let addr = listener.local_addr()?;

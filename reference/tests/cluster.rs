@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::Conn;
 use common::cluster::{
-    connect, create_partitions, create_topic_request, deadline, eventually, metadata_topic, now_ms,
-    partition0, produce, read_from,
+    connect, create_partitions, create_topic_request, deadline, eventually, metadata,
+    metadata_topic, now_ms, partition0, produce, read_from,
 };
 use reference::Cluster;
 
@@ -422,4 +422,53 @@ async fn balancing_configs_are_checked_at_start() {
     ] {
         start(key, value).await.expect("accepted").shutdown().await;
     }
+}
+
+/// The cluster ids every broker reports in Metadata.
+async fn cluster_ids(cluster: &Cluster) -> Vec<String> {
+    let mut ids = Vec::new();
+    for broker in cluster.broker_ids() {
+        let mut conn = connect(cluster, broker).await;
+        let id = metadata(&mut conn, TOPIC).await.cluster_id;
+        ids.push(id.map(|s| s.to_string()).unwrap_or_default());
+    }
+    ids
+}
+
+/// Every broker of a cluster reports one cluster id (librdkafka warns "reports different
+/// ClusterId" otherwise), kept in each broker's meta.properties across a restart; a broker
+/// dir of another cluster is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_broker_reports_the_same_cluster_id_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::cluster::start(3, Some(dir.path()), &[]).await;
+    let ids = cluster_ids(&cluster).await;
+    assert_eq!(ids.len(), 3);
+    assert!(!ids[0].is_empty());
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    cluster.shutdown().await;
+
+    let cluster = common::cluster::start(3, Some(dir.path()), &[]).await;
+    let again = cluster_ids(&cluster).await;
+    assert_eq!(
+        again, ids,
+        "the same cluster id after a whole-cluster restart"
+    );
+    cluster.shutdown().await;
+
+    let meta = dir.path().join("broker-2").join("meta.properties");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    assert!(text.contains(&format!("cluster.id={}", ids[0])), "{text}");
+    std::fs::write(&meta, "version=1\ncluster.id=another-cluster\n").unwrap();
+    let refused = reference::Cluster::start_with(reference::ClusterOptions {
+        brokers: 3,
+        port: 0,
+        data_dir: Some(dir.path().to_path_buf()),
+        configs: Vec::new(),
+    })
+    .await;
+    let error = refused
+        .err()
+        .expect("a broker dir of another cluster is refused");
+    assert!(error.to_string().contains("another-cluster"), "{error}");
 }
