@@ -7,8 +7,8 @@
 //!   once it accepts connections.
 //! - `kafka-spec check [--target T | --bootstrap host:port] [--capability NAME]…
 //!   [--features DIR] [--name TEXT] [--traces] [--junit FILE]` runs every feature against one
-//!   target (default: the embedded reference broker), prints the conformance table and
-//!   `N passed, N failed, N skipped`, and exits 1 if anything failed.
+//!   target (default: the embedded 3-broker reference cluster, `reference:3`), prints the
+//!   conformance table and `N passed, N failed, N skipped`, and exits 1 if anything failed.
 //! - `kafka-spec diff --a T --b T [--b T]… [--report FILE]` runs every feature on A, then on
 //!   each B, and prints per scenario same / differs (with the first differing observation) /
 //!   skipped (with the reason); exits 1 on any difference not accepted in
@@ -99,8 +99,8 @@ enum Command {
     },
     /// Run every feature on one target and print the conformance table.
     Check {
-        /// reference (default), reference:3, kafka-local, kafka-local:3, testcontainers,
-        /// bootstrap=HOST:PORT.
+        /// reference:3 (default: the in-process 3-broker cluster), reference (one broker),
+        /// kafka-local, kafka-local:3, testcontainers, bootstrap=HOST:PORT.
         #[arg(long, value_name = "TARGET", conflicts_with = "bootstrap")]
         target: Option<TargetSpec>,
         /// A running Kafka-compatible cluster (same as --target bootstrap=HOST:PORT).
@@ -364,7 +364,8 @@ async fn check(
             address,
             capabilities: Vec::new(),
         },
-        (None, None) => TargetSpec::Reference,
+        // The whole spec, multi-broker and fault scenarios included.
+        (None, None) => TargetSpec::ReferenceCluster { brokers: 3 },
     };
     let spec = spec.with_capabilities(&selection.capabilities)?;
     let summary = commands::check(&spec, &selection.options(true)).await?;
