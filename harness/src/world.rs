@@ -204,6 +204,20 @@ impl KafkaWorld {
         Ok(fetched)
     }
 
+    /// Metadata of one topic (by logical name) from any broker, never creating it.
+    pub async fn topic_metadata(
+        &mut self,
+        logical: &str,
+    ) -> anyhow::Result<kafka_protocol::messages::MetadataResponse> {
+        let physical = self.physical(logical);
+        self.raw()?
+            .any_broker()
+            .await?
+            .metadata(Some(&[physical.as_str()]), false)
+            .await
+            .with_context(|| format!("Metadata for {logical}"))
+    }
+
     pub fn raw(&mut self) -> anyhow::Result<&mut RawClient> {
         if self.raw.is_none() {
             self.raw = Some(RawClient::new(&self.bootstrap()?));

@@ -36,14 +36,7 @@ async fn placement(
     logical: &str,
     partition: i32,
 ) -> anyhow::Result<Placement> {
-    let physical = world.physical(logical);
-    let metadata = world
-        .raw()?
-        .any_broker()
-        .await?
-        .metadata(Some(&[physical.as_str()]), false)
-        .await
-        .with_context(|| format!("Metadata for {logical}"))?;
+    let metadata = world.topic_metadata(logical).await?;
     let found = metadata
         .topics
         .iter()

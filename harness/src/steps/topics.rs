@@ -70,13 +70,7 @@ async fn settled_partition_count(
     logical: &str,
 ) -> anyhow::Result<Result<i32, String>> {
     let physical = world.physical(logical);
-    let metadata = world
-        .raw()?
-        .any_broker()
-        .await?
-        .metadata(Some(&[physical.as_str()]), false)
-        .await
-        .with_context(|| format!("Metadata for {logical}"))?;
+    let metadata = world.topic_metadata(logical).await?;
     let Some(topic) = metadata.topics.first() else {
         return Ok(Err("no topic in the Metadata response".to_owned()));
     };
