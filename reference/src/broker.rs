@@ -9,6 +9,17 @@
 //! `<topic>.topic` file per topic under `__topics/` recording its id, partition count and
 //! configs (Kafka keeps those in the KRaft metadata log; a single node needs only this).
 //!
+//! - Every file name fits the file system's 255 bytes for Kafka's longest topic name (249
+//!   characters): `<topic>-<partition>` (Kafka's own rule, up to 99,999 partitions) and
+//!   `<topic>.topic` (255); the `.topic` file is written through `<topic id>.topic.tmp`, never
+//!   `<topic>.topic.tmp`. Nothing is renamed to `-delete` or `-future` names: a deleted topic's
+//!   directories are removed at once.
+//! - A creation (CreateTopics, auto-creation, CreatePartitions) that cannot make one of its
+//!   partitions' directories or files removes the directories it made and answers
+//!   KAFKA_STORAGE_ERROR: no orphan directory, no half-created topic to reload at the next start.
+//! - Partition logs hold no descriptors of their own (see [`crate::log::OpenFiles`]), so the
+//!   number of partitions is not bounded by the process's descriptor limit.
+//!
 //! # References
 //! - `kafka.server.ReplicaManager`, `kafka.log.LogManager` (what lives where)
 //! - `org.apache.kafka.common.internals.Topic` (topic name rules)
@@ -22,6 +33,7 @@ use kafka_protocol::error::ResponseError;
 use uuid::Uuid;
 
 use crate::config::{BrokerConfig, TopicConfig};
+use crate::controller::{EXCESSIVE_BATCH_MESSAGE, MAX_RECORDS_PER_USER_OP};
 use crate::log::{Log, LogError};
 
 /// Kafka's limit on topic name length.
@@ -78,6 +90,10 @@ pub struct BrokerCore {
     data_dir: Option<PathBuf>,
     topics: BTreeMap<String, Topic>,
     topic_names_by_id: HashMap<Uuid, String>,
+    /// Topics whose names hold `.` or `_`, by the name with every `.` read as `_`: the
+    /// collision check of a new name is one lookup, not a walk over every topic (Kafka's
+    /// `topicsWithCollisionChars`).
+    topics_by_unified_name: HashMap<String, String>,
 }
 
 impl BrokerCore {
@@ -94,6 +110,7 @@ impl BrokerCore {
             data_dir: data_dir.map(Path::to_path_buf),
             topics: BTreeMap::new(),
             topic_names_by_id: HashMap::new(),
+            topics_by_unified_name: HashMap::new(),
         };
         match data_dir {
             None => core.cluster_id = new_cluster_id(),
@@ -124,6 +141,13 @@ impl BrokerCore {
             })?;
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some("topic") {
+                if path
+                    .to_str()
+                    .is_some_and(|p| p.ends_with(TOPIC_FILE_TMP_SUFFIX))
+                {
+                    // A write a crash cut short: the `.topic` file it was to replace stands.
+                    let _ = fs::remove_file(&path);
+                }
                 continue;
             }
             let stored = StoredTopic::read(&path)?;
@@ -147,6 +171,10 @@ impl BrokerCore {
             tracing::info!(topic = %stored.name, partitions = stored.partitions, "loaded topic");
             self.topic_names_by_id
                 .insert(stored.id, stored.name.clone());
+            if let Some(unified) = unified_name(&stored.name) {
+                self.topics_by_unified_name
+                    .insert(unified, stored.name.clone());
+            }
             self.topics.insert(
                 stored.name.clone(),
                 Topic {
@@ -221,18 +249,11 @@ impl BrokerCore {
                 format!("Topic '{name}' already exists."),
             ));
         }
-        check_topic_collision(name, self.topics.keys().map(String::as_str))?;
-        let partitions = if partitions == -1 {
-            self.config.num_partitions
-        } else {
-            partitions
-        };
-        if partitions < 1 {
-            return Err(KafkaError::new(
-                ResponseError::InvalidPartitions,
-                "Number of partitions was set to an invalid non-positive value.",
-            ));
+        if let Some(unified) = unified_name(name) {
+            let colliding = self.topics_by_unified_name.get(&unified);
+            check_topic_collision(name, colliding.map(String::as_str))?;
         }
+        let partitions = self.new_partition_count(partitions)?;
         let rf = if replication_factor == -1 {
             self.config.default_replication_factor
         } else {
@@ -264,11 +285,42 @@ impl BrokerCore {
             config,
             partitions: logs,
         };
-        self.persist_topic(&topic)?;
+        if let Err(e) = self.persist_topic(&topic) {
+            delete_logs(name, topic.partitions);
+            return Err(e);
+        }
         tracing::info!(topic = name, partitions, "created topic");
         self.topic_names_by_id.insert(id, name.to_string());
+        if let Some(unified) = unified_name(name) {
+            self.topics_by_unified_name
+                .insert(unified, name.to_string());
+        }
         self.topics.insert(name.to_string(), topic);
         Ok(created)
+    }
+
+    /// The partition count of a new topic (-1: `num.partitions`), or why it cannot be: not
+    /// positive, or more records than one operation may write (a TopicRecord and a
+    /// PartitionRecord each, `MAX_RECORDS_PER_USER_OP`).
+    fn new_partition_count(&self, partitions: i32) -> Result<i32, KafkaError> {
+        let partitions = if partitions == -1 {
+            self.config.num_partitions
+        } else {
+            partitions
+        };
+        if partitions < 1 {
+            return Err(KafkaError::new(
+                ResponseError::InvalidPartitions,
+                "Number of partitions was set to an invalid non-positive value.",
+            ));
+        }
+        if partitions as usize + 1 > MAX_RECORDS_PER_USER_OP {
+            return Err(KafkaError::new(
+                ResponseError::PolicyViolation,
+                EXCESSIVE_BATCH_MESSAGE,
+            ));
+        }
+        Ok(partitions)
     }
 
     fn check_replication_factor(&self, rf: i16) -> Result<(), KafkaError> {
@@ -290,6 +342,10 @@ impl BrokerCore {
         Ok(())
     }
 
+    /// Opens (creating) the logs of partitions `range` of topic `name`. When one cannot be
+    /// made, the directories this call made are removed again, so that a failed creation
+    /// leaves nothing behind (the topic is not half-created), and the error is
+    /// KAFKA_STORAGE_ERROR.
     fn open_partition_logs(
         &self,
         name: &str,
@@ -297,16 +353,24 @@ impl BrokerCore {
         config: &TopicConfig,
         now_ms: i64,
     ) -> Result<Vec<Log>, KafkaError> {
+        let Some(dir) = &self.data_dir else {
+            let logs = range.map(|_| Log::in_memory(config.log.clone(), now_ms));
+            return Ok(logs.collect());
+        };
         let mut logs = Vec::with_capacity(range.len());
         for p in range {
-            let log = match &self.data_dir {
-                None => Log::in_memory(config.log.clone(), now_ms),
-                Some(dir) => {
-                    Log::open(&dir.join(format!("{name}-{p}")), config.log.clone(), now_ms)
-                        .map_err(storage_error)?
+            let log_dir = dir.join(format!("{name}-{p}"));
+            let existed = log_dir.exists();
+            match Log::open(&log_dir, config.log.clone(), now_ms) {
+                Ok(log) => logs.push(log),
+                Err(e) => {
+                    if !existed {
+                        remove_partition_dir(&log_dir);
+                    }
+                    delete_logs(name, logs);
+                    return Err(storage_error(e));
                 }
-            };
-            logs.push(log);
+            }
         }
         Ok(logs)
     }
@@ -355,6 +419,12 @@ impl BrokerCore {
                 format!("Topic already has {current} partition(s)."),
             ));
         }
+        if (count - current) as usize > MAX_RECORDS_PER_USER_OP {
+            return Err(KafkaError::new(
+                ResponseError::PolicyViolation,
+                EXCESSIVE_BATCH_MESSAGE,
+            ));
+        }
         if validate_only {
             return Ok(());
         }
@@ -363,7 +433,13 @@ impl BrokerCore {
         let topic = self.topics.get_mut(name).expect("checked above");
         topic.partitions.extend(logs);
         let topic = self.topics.get(name).expect("checked above");
-        self.persist_topic(topic)?;
+        if let Err(e) = self.persist_topic(topic) {
+            // The topic keeps the partitions it had, on disk as in memory.
+            let topic = self.topics.get_mut(name).expect("checked above");
+            let added = topic.partitions.split_off(current as usize);
+            delete_logs(name, added);
+            return Err(e);
+        }
         tracing::info!(topic = name, from = current, to = count, "added partitions");
         Ok(())
     }
@@ -375,6 +451,15 @@ impl BrokerCore {
             .remove(name)
             .ok_or_else(unknown_topic_or_partition)?;
         self.topic_names_by_id.remove(&topic.id);
+        if let Some(unified) = unified_name(name)
+            && self
+                .topics_by_unified_name
+                .get(&unified)
+                .map(String::as_str)
+                == Some(name)
+        {
+            self.topics_by_unified_name.remove(&unified);
+        }
         if let Some(dir) = &self.data_dir {
             let _ = fs::remove_file(dir.join("__topics").join(format!("{name}.topic")));
         }
@@ -467,11 +552,35 @@ pub fn check_topic_collision<'a>(
     }
 }
 
+/// The name with every `.` read as `_`, for names that hold either (`Topic.unifyCollisionChars`).
+fn unified_name(name: &str) -> Option<String> {
+    (name.contains('.') || name.contains('_')).then(|| name.replace('.', "_"))
+}
+
 pub fn unknown_topic_or_partition() -> KafkaError {
     KafkaError::new(
         ResponseError::UnknownTopicOrPartition,
         "This server does not host this topic-partition.",
     )
+}
+
+/// Deletes the logs of a topic creation that failed (their directories go with them).
+fn delete_logs(topic: &str, logs: Vec<Log>) {
+    for log in logs {
+        if let Err(e) = log.delete() {
+            tracing::warn!(topic, error = %e, "could not remove a partition's files");
+        }
+    }
+}
+
+/// Removes a partition directory a failed creation made (a missing one is fine).
+fn remove_partition_dir(dir: &Path) {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove a partition directory");
+        }
+        _ => {}
+    }
 }
 
 fn storage_error(e: LogError) -> KafkaError {
@@ -532,6 +641,9 @@ pub(crate) fn claim_cluster_id(dir: &Path, cluster_id: &str) -> Result<(), Broke
     }
 }
 
+/// The suffix of a `.topic` file being written (see [`StoredTopic::write`]).
+const TOPIC_FILE_TMP_SUFFIX: &str = ".topic.tmp";
+
 /// What `__topics/<name>.topic` holds.
 struct StoredTopic {
     name: String,
@@ -551,8 +663,10 @@ impl StoredTopic {
         for (k, v) in &self.overrides {
             text.push_str(&format!("config.{k}={v}\n"));
         }
-        // Write then rename, so a crash never leaves half a file.
-        let tmp = topics_dir.join(format!("{}.topic.tmp", self.name));
+        // Write then rename, so a crash never leaves half a file. The temporary file is named
+        // by the topic id: `<name>.topic.tmp` would pass the file system's 255-byte name limit
+        // for a name of Kafka's maximum length (249 + 10), while `<name>.topic` fits (255).
+        let tmp = topics_dir.join(format!("{}{TOPIC_FILE_TMP_SUFFIX}", self.id.simple()));
         fs::write(&tmp, text)?;
         fs::rename(&tmp, topics_dir.join(format!("{}.topic", self.name)))
     }

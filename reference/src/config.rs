@@ -13,6 +13,7 @@
 //! - KIP-1030 (4.x: `segment.bytes` at least 1 MiB)
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use crate::group::GroupConfig;
 use crate::log::LogConfig;
@@ -38,6 +39,19 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     /// `socket.request.max.bytes`: the largest request frame accepted.
     pub socket_request_max_bytes: i32,
+    /// `queued.max.request.bytes`: bytes all connections together may hold in requests being
+    /// read or handled; -1 (or 0) unbounded. See [`DEFAULT_QUEUED_MAX_REQUEST_BYTES`].
+    pub queued_max_request_bytes: i64,
+    /// `connections.max.idle.ms`: a connection that sends no complete request for this long
+    /// is closed, half-sent frames included; -1 never.
+    pub connections_max_idle_ms: i64,
+    /// `max.connections`: open connections to this broker. See [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: i32,
+    /// `max.connections.per.ip` (Kafka's default, unbounded: every local client and every
+    /// broker of an in-process cluster shares 127.0.0.1).
+    pub max_connections_per_ip: i32,
+    /// `max.connections.per.ip.overrides`: `host:count,host:count`, hosts resolved at start.
+    pub max_connections_per_ip_overrides: BTreeMap<IpAddr, i32>,
     /// `log.retention.check.interval.ms`: how often retention runs.
     pub log_retention_check_interval_ms: u64,
     /// `min.insync.replicas` default for topics.
@@ -47,6 +61,9 @@ pub struct BrokerConfig {
     pub unclean_leader_election_enable: bool,
     /// `message.max.bytes`: default `max.message.bytes` of topics.
     pub message_max_bytes: i32,
+    /// `fetch.max.bytes`: the most record bytes one Fetch response carries, whatever the
+    /// request's `max_bytes` (the first batch still comes whole if it is larger, KIP-74).
+    pub fetch_max_bytes: i32,
     /// Defaults for every topic's log (`log.retention.ms`, `log.segment.bytes`, ...).
     pub log_defaults: LogConfig,
     /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`.
@@ -63,10 +80,16 @@ impl Default for BrokerConfig {
             default_replication_factor: 1,
             auto_create_topics_enable: true,
             socket_request_max_bytes: 100 * 1024 * 1024,
+            queued_max_request_bytes: DEFAULT_QUEUED_MAX_REQUEST_BYTES,
+            connections_max_idle_ms: 600_000,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: i32::MAX,
+            max_connections_per_ip_overrides: BTreeMap::new(),
             log_retention_check_interval_ms: 5 * 60 * 1000,
             min_insync_replicas: 1,
             unclean_leader_election_enable: false,
             message_max_bytes: 1024 * 1024 + 12,
+            fetch_max_bytes: 55 * 1024 * 1024,
             log_defaults: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             group: GroupConfig::default(),
@@ -80,9 +103,12 @@ impl BrokerConfig {
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<BrokerConfig, ConfigError> {
         let mut config = BrokerConfig::default();
+        let mut queued_set = false;
         for (key, value) in pairs {
+            queued_set |= key.trim() == "queued.max.request.bytes";
             config.set(key.trim(), value.trim())?;
         }
+        config.check_connection_configs(queued_set)?;
         Ok(config)
     }
 
@@ -98,6 +124,11 @@ impl BrokerConfig {
             "socket.request.max.bytes" => {
                 self.socket_request_max_bytes = parse_at_least(key, value, 1)?
             }
+            "queued.max.request.bytes"
+            | "connections.max.idle.ms"
+            | "max.connections"
+            | "max.connections.per.ip"
+            | "max.connections.per.ip.overrides" => self.set_connection_config(key, value)?,
             "log.retention.check.interval.ms" => {
                 self.log_retention_check_interval_ms = parse_at_least(key, value, 1)?
             }
@@ -106,6 +137,8 @@ impl BrokerConfig {
                 self.unclean_leader_election_enable = parse_bool(key, value)?
             }
             "message.max.bytes" => self.message_max_bytes = parse_at_least(key, value, 0)?,
+            // Kafka: INT, default 57671680, `atLeast(1024)`.
+            "fetch.max.bytes" => self.fetch_max_bytes = parse_at_least(key, value, 1024)?,
             "log.retention.ms" => log.retention_ms = parse_at_least(key, value, -1)?,
             "log.retention.minutes" => {
                 log.retention_ms = parse_at_least::<i64>(key, value, -1)?.saturating_mul(60_000)
@@ -137,6 +170,111 @@ impl BrokerConfig {
         }
         Ok(())
     }
+}
+
+/// Default `queued.max.request.bytes`: 256 MiB (or `socket.request.max.bytes` if larger).
+/// Kafka's default is -1 (unbounded), which leaves `max.connections` x
+/// `socket.request.max.bytes` as the only bound: terabytes. 256 MiB still admits two
+/// requests of the default 100 MiB `socket.request.max.bytes` at once beside hundreds of
+/// ordinary ones (producers send at most `max.request.size`, 1 MiB by default), and is memory
+/// any machine that runs a test broker can spare.
+pub const DEFAULT_QUEUED_MAX_REQUEST_BYTES: i64 = 256 * 1024 * 1024;
+
+/// Default `max.connections`. Kafka's is `Integer.MAX_VALUE`, which leaves the process's
+/// descriptor limit as the bound, and running out of descriptors breaks far more than new
+/// connections (segment files, the log directory). 4,096 stays well under common limits
+/// even for a 3-broker in-process cluster (12,288 of this project's 20,000), leaving room
+/// for files; a connection over it is closed at once, and idle ones are closed after
+/// `connections.max.idle.ms`, so idle clients cannot hold the slots for ever.
+pub const DEFAULT_MAX_CONNECTIONS: i32 = 4096;
+
+impl BrokerConfig {
+    /// The connection limits, by Kafka's names.
+    fn set_connection_config(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        match key {
+            "queued.max.request.bytes" => {
+                self.queued_max_request_bytes = parse_at_least(key, value, -1)?
+            }
+            "connections.max.idle.ms" => {
+                let ms = parse_at_least(key, value, -1)?;
+                if ms == 0 {
+                    return Err(ConfigError(format!(
+                        "Invalid value {value} for configuration {key}: Value must be -1 (never) or at least 1"
+                    )));
+                }
+                self.connections_max_idle_ms = ms;
+            }
+            "max.connections" => self.max_connections = parse_at_least(key, value, 0)?,
+            "max.connections.per.ip" => {
+                self.max_connections_per_ip = parse_at_least(key, value, 0)?
+            }
+            "max.connections.per.ip.overrides" => {
+                self.max_connections_per_ip_overrides = parse_per_ip_overrides(key, value)?
+            }
+            _ => return Err(ConfigError(format!("unknown connection config `{key}`"))),
+        }
+        Ok(())
+    }
+
+    /// Kafka's cross-checks of the connection configs (`KafkaConfig.validateValues`).
+    fn check_connection_configs(&mut self, queued_set: bool) -> Result<(), ConfigError> {
+        let max_frame = i64::from(self.socket_request_max_bytes);
+        if !queued_set {
+            self.queued_max_request_bytes = self.queued_max_request_bytes.max(max_frame);
+        }
+        if self.queued_max_request_bytes > 0 && self.queued_max_request_bytes < max_frame {
+            return Err(ConfigError(
+                "queued.max.request.bytes must be larger or equal to socket.request.max.bytes"
+                    .into(),
+            ));
+        }
+        if self.max_connections_per_ip == 0 && self.max_connections_per_ip_overrides.is_empty() {
+            return Err(ConfigError(
+                "max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set."
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses Kafka's `host:count,host:count`. A host is an IP address (IPv6 with or without
+/// brackets) or a name, resolved once here as Kafka resolves it when the broker starts.
+fn parse_per_ip_overrides(key: &str, value: &str) -> Result<BTreeMap<IpAddr, i32>, ConfigError> {
+    let mut overrides = BTreeMap::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let invalid = || ConfigError(format!("{key} contains invalid addresses : {entry}"));
+        let (host, count) = entry.rsplit_once(':').ok_or_else(invalid)?;
+        let count: i32 = parse_at_least(key, count, 0)?;
+        let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+        let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) if is_host_name(host) => {
+                use std::net::ToSocketAddrs;
+                (host, 0)
+                    .to_socket_addrs()
+                    .map_err(|e| ConfigError(format!("{key}: cannot resolve {host}: {e}")))?
+                    .map(|a| a.ip())
+                    .collect()
+            }
+            Err(_) => return Err(invalid()),
+        };
+        for ip in ips {
+            overrides.insert(ip.to_canonical(), count);
+        }
+    }
+    Ok(overrides)
+}
+
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// A topic's own settings: the log's, plus those the produce path checks.

@@ -18,6 +18,8 @@
 //!   and its records in the internal `__consumer_offsets` log.
 //! - [`log`]: the partition log: segments, offset and time indexes, retention, recovery.
 //! - [`record_batch`]: checking and stamping v2 record batches as sent.
+//! - [`request_shape`]: the schema of every advertised request, and a walk of each frame
+//!   against it that proves every count and length before the codec allocates for it.
 //! - [`config`]: broker and topic configuration, with Kafka's names.
 //! - [`controller`]: the cluster controller (KRaft's): brokers and their liveness, replica
 //!   placement, leaders, ISRs and epochs, as metadata records with increasing offsets.
@@ -41,6 +43,7 @@ pub mod groups;
 pub mod log;
 pub mod record_batch;
 pub mod replication;
+pub mod request_shape;
 pub mod server;
 pub mod shutdown;
 

@@ -26,7 +26,8 @@
 //! 5. the records themselves, as `DefaultRecord.readFrom` reads them: sizes, varints, header
 //!    counts, no bytes left over. All `INVALID_RECORD`. A compressed payload that does not
 //!    decompress is a `KafkaException` in Kafka, which reaches the client as
-//!    `UNKNOWN_SERVER_ERROR` (-1).
+//!    `UNKNOWN_SERVER_ERROR` (-1). Records that inflate past the cap below are
+//!    `INVALID_RECORD`.
 //!
 //! One deliberate difference: Kafka renumbers a compressed batch whose inner offset deltas are
 //! not 0, 1, 2 … (it re-encodes it); this broker never re-encodes, so it rejects such a batch
@@ -35,9 +36,29 @@
 //! Timestamp checks (`message.timestamp.*.max.ms`, `INVALID_TIMESTAMP`) and size limits
 //! (`max.message.bytes`, `MESSAGE_TOO_LARGE`) depend on topic configs, so the caller makes them.
 //!
-//! Decompression goes through the `kafka-protocol` crate's codecs, which inflate a whole batch
-//! in memory; a snappy length header that promises more than snappy can expand to is refused
-//! before any allocation.
+//! # Bounded memory
+//!
+//! Records are read from a stream ([`inflate`]): in place when uncompressed, through a
+//! streaming decoder when compressed, in chunks of 32 KiB; a batch is never inflated whole.
+//! Every count and length read from a record (its size, key and value lengths, header count and
+//! header lengths) is checked against the bytes that can still be there (the record's declared
+//! size, the section, or the inflation cap) before it is skipped or looped over, and nothing
+//! is allocated per record. The record count from the header only bounds a loop in which each
+//! turn consumes at least one byte.
+//!
+//! The inflated records of one compressed batch may be at most [`max_inflated_bytes`]: 64 times
+//! the topic's `max.message.bytes` (counted as at least 1 MiB), at most 2^31 - 1 bytes; with
+//! the default `max.message.bytes` that is 64 MiB. A batch over it is `INVALID_RECORD` (87),
+//! the code Kafka gives a record its decompressing reader refuses (`InvalidRecordException`
+//! from `DefaultRecord.readFrom`, `Errors.forException`). This is a deliberate difference:
+//! Kafka streams the records too (`DefaultRecordBatch.RecordIterator`, bounded memory) but puts
+//! no cap on a batch's inflated total (trunk added a per-record one,
+//! `max.decompressed.message.bytes`, apache/kafka#23429, default `Records.SOFT_MAX_ARRAY_LENGTH`),
+//! so a 1 MiB gzip batch costs it the CPU time of inflating 1 GiB. A cap tied to
+//! `max.message.bytes` keeps the broker's time per request bounded too, and an honest batch
+//! (whose compressed size is at most `max.message.bytes`) would need a compression ratio over
+//! 64 to reach it. Stored batches (ListOffsets by timestamp) are read under the ceiling,
+//! [`MAX_INFLATED_BYTES_CEILING`]: they were checked when they were produced.
 //!
 //! # References
 //! - Kafka protocol guide, "Record Batch": <https://kafka.apache.org/documentation/#recordbatch>
@@ -46,10 +67,13 @@
 //!   `UnifiedLog.analyzeAndValidateRecords` / `trimInvalidBytes`, `LogValidator.validateBatch`,
 //!   `DefaultRecordBatch.ensureValid` / `setMaxTimestamp`, `DefaultRecord.readFrom`,
 //!   `ReplicaManager.appendToLocalLog` (which exceptions become which error codes)
+//! - apache/kafka#23429 (`max.decompressed.message.bytes`, per-record `InvalidRecordException`)
 
-use std::borrow::Cow;
+mod inflate;
 
-use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
+use std::ops::ControlFlow;
+
+use inflate::{Records, Short};
 
 /// Bytes of the v2 batch header, up to and including `recordsCount`.
 pub const BATCH_HEADER_LEN: usize = 61;
@@ -68,6 +92,17 @@ const ATTRIBUTES_OFFSET: usize = 21;
 const MAX_TIMESTAMP_OFFSET: usize = 35;
 /// `LegacyRecord.RECORD_OVERHEAD_V0`: the smallest batch length Kafka's framing accepts.
 const MIN_FRAMED_BATCH_LENGTH: i32 = 14;
+
+/// Kafka's default `message.max.bytes` (1 MiB and a 12-byte log overhead).
+const DEFAULT_MESSAGE_MAX_BYTES: i32 = 1024 * 1024 + 12;
+/// How many times `max.message.bytes` the records of one compressed batch may inflate to.
+pub const INFLATION_RATIO_LIMIT: u64 = 64;
+/// The least `max.message.bytes` counted for the inflation cap: a topic with tiny messages
+/// still takes batches that inflate to 64 MiB.
+pub const MIN_INFLATION_BASE_BYTES: u64 = 1024 * 1024;
+/// The most any batch may inflate to, whatever `max.message.bytes` is (Kafka's own ceiling on
+/// one record is `Records.SOFT_MAX_ARRAY_LENGTH`, just under 2^31).
+pub const MAX_INFLATED_BYTES_CEILING: u64 = i32::MAX as u64;
 
 const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_BIT: i16 = 1 << 3;
@@ -157,6 +192,15 @@ pub enum BatchError {
     /// (`INVALID_RECORD`).
     #[error("record {index} is malformed: {reason}")]
     MalformedRecord { index: usize, reason: &'static str },
+    /// The records of a compressed batch inflate past [`max_inflated_bytes`]
+    /// (`INVALID_RECORD`).
+    #[error(
+        "records of the compressed batch (compression {compression}) inflate to more than {max_inflated_bytes} bytes"
+    )]
+    InflatedTooLarge {
+        compression: i16,
+        max_inflated_bytes: u64,
+    },
 }
 
 impl BatchError {
@@ -179,7 +223,8 @@ impl BatchError {
             | BatchError::InconsistentRecordCount { .. }
             | BatchError::ControlBatch
             | BatchError::InvalidSequence { .. }
-            | BatchError::MalformedRecord { .. } => INVALID_RECORD,
+            | BatchError::MalformedRecord { .. }
+            | BatchError::InflatedTooLarge { .. } => INVALID_RECORD,
         }
     }
 }
@@ -269,10 +314,32 @@ pub fn validate_produce(records: &[u8]) -> Result<BatchHeader, BatchError> {
     validate_produce_for_version(records, LATEST_PRODUCE_VERSION)
 }
 
-/// [`validate_produce`] for a given Produce request version (only v7+ may carry zstd).
+/// [`validate_produce`] for a given Produce request version (only v7+ may carry zstd), with
+/// the inflation cap of the default `max.message.bytes`.
 pub fn validate_produce_for_version(
     records: &[u8],
     produce_version: i16,
+) -> Result<BatchHeader, BatchError> {
+    let max_inflated = max_inflated_bytes(DEFAULT_MESSAGE_MAX_BYTES);
+    validate_produce_with_limit(records, produce_version, max_inflated)
+}
+
+/// The cap on the inflated records of one compressed batch for a topic whose
+/// `max.message.bytes` is `max_message_bytes` (see the module doc).
+pub fn max_inflated_bytes(max_message_bytes: i32) -> u64 {
+    u64::try_from(max_message_bytes)
+        .unwrap_or(0)
+        .max(MIN_INFLATION_BASE_BYTES)
+        .saturating_mul(INFLATION_RATIO_LIMIT)
+        .min(MAX_INFLATED_BYTES_CEILING)
+}
+
+/// [`validate_produce_for_version`] with the records of a compressed batch allowed to inflate
+/// to `max_inflated_bytes` ([`max_inflated_bytes`] of the topic's `max.message.bytes`).
+pub fn validate_produce_with_limit(
+    records: &[u8],
+    produce_version: i16,
+    max_inflated_bytes: u64,
 ) -> Result<BatchHeader, BatchError> {
     let batch = check_produce_request_rules(records, produce_version)?;
     // `UnifiedLog.analyzeAndValidateRecords`
@@ -294,7 +361,7 @@ pub fn validate_produce_for_version(
     // `LogValidator`
     check_batch_fields(&header)?;
     let mut expected_delta = 0;
-    walk_records(&header, batch, |index, record| {
+    walk_records(&header, batch, max_inflated_bytes, |index, record| {
         if record.offset_delta != expected_delta {
             return Err(BatchError::MalformedRecord {
                 index,
@@ -302,7 +369,7 @@ pub fn validate_produce_for_version(
             });
         }
         expected_delta += 1;
-        Ok(())
+        Ok(ControlFlow::Continue(()))
     })?;
     Ok(header)
 }
@@ -474,10 +541,42 @@ pub fn stamp_log_append_time(batch: &mut [u8], now_ms: i64) {
     batch[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
 }
 
-/// `(offset, timestamp)` of every record in one batch, decompressing when needed (ListOffsets
-/// by timestamp is answered at record precision). In a `LogAppendTime` batch every record has
-/// the batch's max timestamp, as `DefaultRecordBatch`'s iterators report it.
+/// `(offset, timestamp)` of every record in one batch, decompressing when needed. In a
+/// `LogAppendTime` batch every record has the batch's max timestamp, as `DefaultRecordBatch`'s
+/// iterators report it. Allocates an entry per record: lookups use [`find_record`].
 pub fn record_timestamps(batch: &[u8]) -> Result<Vec<(i64, i64)>, BatchError> {
+    let mut out = Vec::new();
+    for_each_record(batch, |offset, timestamp| {
+        out.push((offset, timestamp));
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+/// The first record of a stored batch whose `(offset, timestamp)` satisfies `wanted`
+/// (ListOffsets by timestamp is answered at record precision), reading the records as a stream
+/// and stopping there. Timestamps as in [`record_timestamps`].
+pub fn find_record(
+    batch: &[u8],
+    mut wanted: impl FnMut(i64, i64) -> bool,
+) -> Result<Option<(i64, i64)>, BatchError> {
+    let mut found = None;
+    for_each_record(batch, |offset, timestamp| {
+        if wanted(offset, timestamp) {
+            found = Some((offset, timestamp));
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(found)
+}
+
+/// Visits `(offset, timestamp)` of the records of a stored batch, under
+/// [`MAX_INFLATED_BYTES_CEILING`], until `visit` breaks.
+fn for_each_record(
+    batch: &[u8],
+    mut visit: impl FnMut(i64, i64) -> ControlFlow<()>,
+) -> Result<(), BatchError> {
     let header = BatchHeader::parse(batch)?;
     let total_len = header.total_len();
     if batch.len() < total_len {
@@ -486,8 +585,8 @@ pub fn record_timestamps(batch: &[u8]) -> Result<Vec<(i64, i64)>, BatchError> {
             available: batch.len(),
         });
     }
-    let mut out = Vec::new();
-    walk_records(&header, &batch[..total_len], |_, record| {
+    let batch = &batch[..total_len];
+    walk_records(&header, batch, MAX_INFLATED_BYTES_CEILING, |_, record| {
         let offset = header
             .base_offset
             .wrapping_add(i64::from(record.offset_delta));
@@ -496,10 +595,8 @@ pub fn record_timestamps(batch: &[u8]) -> Result<Vec<(i64, i64)>, BatchError> {
         } else {
             header.base_timestamp.wrapping_add(record.timestamp_delta)
         };
-        out.push((offset, timestamp));
-        Ok(())
-    })?;
-    Ok(out)
+        Ok(visit(offset, timestamp))
+    })
 }
 
 /// What the broker needs of one record.
@@ -509,12 +606,14 @@ struct RecordMeta {
     timestamp_delta: i64,
 }
 
-/// Decompresses the batch's records if needed and visits each record, checking that exactly
-/// `recordsCount` well-formed records are there.
+/// Reads the batch's records as a stream (decompressing, with compressed records allowed to
+/// inflate to `max_inflated_bytes`) and visits each, checking that exactly `recordsCount`
+/// well-formed records are there, until `visit` breaks.
 fn walk_records(
     header: &BatchHeader,
     batch: &[u8],
-    mut visit: impl FnMut(usize, RecordMeta) -> Result<(), BatchError>,
+    max_inflated_bytes: u64,
+    mut visit: impl FnMut(usize, RecordMeta) -> Result<ControlFlow<()>, BatchError>,
 ) -> Result<(), BatchError> {
     if header.records_count < 0 {
         return Err(BatchError::InvalidRecordCount {
@@ -524,119 +623,90 @@ fn walk_records(
     if header.records_count == 0 {
         return Ok(());
     }
-    let records = decompress(header, &batch[BATCH_HEADER_LEN..])?;
-    let mut reader = Reader::new(&records);
+    let payload = batch.get(BATCH_HEADER_LEN..).unwrap_or_default();
+    let mut records = Records::open(header.compression(), payload, max_inflated_bytes)?;
+    // Each turn consumes at least one byte of the section or of the inflated stream, so the
+    // count (up to 2^31 - 1) bounds nothing that the bytes do not bound already.
     for index in 0..header.records_count as usize {
-        let record = read_record(&mut reader)
-            .map_err(|reason| BatchError::MalformedRecord { index, reason })?;
-        visit(index, record)?;
+        let record = read_record(&mut records).map_err(|bad| bad.at(index))?;
+        if visit(index, record)?.is_break() {
+            return Ok(());
+        }
     }
-    if !reader.is_empty() {
-        let index = header.records_count as usize;
+    if !records.is_at_end()? {
         return Err(BatchError::MalformedRecord {
-            index,
+            index: header.records_count as usize,
             reason: "bytes remain after the declared records",
         });
     }
     Ok(())
 }
 
-/// The records section, decompressed with the batch's codec.
-fn decompress<'a>(header: &BatchHeader, payload: &'a [u8]) -> Result<Cow<'a, [u8]>, BatchError> {
-    let compression = header.compression();
-    let failed = |e: anyhow::Error| BatchError::Decompression {
-        compression,
-        reason: format!("{e:#}"),
-    };
-    let take = |buf: &mut bytes::Bytes| Ok::<_, anyhow::Error>(std::mem::take(buf));
-    let mut input = payload;
-    let bytes = match compression {
-        0 => return Ok(Cow::Borrowed(payload)),
-        1 => <Gzip as Decompressor<&[u8]>>::decompress(&mut input, take).map_err(failed)?,
-        2 => {
-            check_snappy_lengths(payload).map_err(|reason| BatchError::Decompression {
-                compression,
-                reason: reason.to_string(),
-            })?;
-            <Snappy as Decompressor<&[u8]>>::decompress(&mut input, take).map_err(failed)?
-        }
-        3 => <Lz4 as Decompressor<&[u8]>>::decompress(&mut input, take).map_err(failed)?,
-        4 => <Zstd as Decompressor<&[u8]>>::decompress(&mut input, take).map_err(failed)?,
-        id => return Err(BatchError::UnknownCompression { id }),
-    };
-    Ok(Cow::Owned(bytes.to_vec()))
+/// Why a record could not be read: it is malformed, or the stream was refused.
+enum Bad {
+    Malformed(&'static str),
+    Refused(BatchError),
 }
 
-/// Snappy never expands more than 64 output bytes per 3-byte copy; a length header claiming
-/// more is corrupt, and is refused before the decoder allocates what it claims.
-const SNAPPY_MAX_EXPANSION: u64 = 22;
-/// The xerial snappy-java stream header, magic and versions (16 bytes).
-const SNAPPY_XERIAL_HEADER: &[u8] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
-
-fn check_snappy_lengths(payload: &[u8]) -> Result<(), &'static str> {
-    let Some(mut rest) = payload.strip_prefix(SNAPPY_XERIAL_HEADER) else {
-        return check_snappy_block(payload);
-    };
-    while !rest.is_empty() {
-        let Some(len_bytes) = rest.get(..4) else {
-            return Err("truncated snappy block length");
-        };
-        let block_len =
-            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
-        let Some(block) = rest.get(4..4 + block_len) else {
-            return Err("truncated snappy block");
-        };
-        check_snappy_block(block)?;
-        rest = &rest[4 + block_len..];
-    }
-    Ok(())
-}
-
-fn check_snappy_block(block: &[u8]) -> Result<(), &'static str> {
-    let mut declared: u64 = 0;
-    for (i, byte) in block.iter().take(5).enumerate() {
-        declared |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            let limit = (block.len() as u64).saturating_mul(SNAPPY_MAX_EXPANSION);
-            return if declared <= limit {
-                Ok(())
-            } else {
-                Err("snappy length exceeds what the block can hold")
-            };
+impl Bad {
+    fn at(self, index: usize) -> BatchError {
+        match self {
+            Bad::Malformed(reason) => BatchError::MalformedRecord { index, reason },
+            Bad::Refused(e) => e,
         }
     }
-    Err("invalid snappy length header")
+
+    /// A short stream: the end is `end_reason`.
+    fn from_short(short: Short, end_reason: &'static str) -> Bad {
+        match short {
+            Short::End => Bad::Malformed(end_reason),
+            Short::Refused(e) => Bad::Refused(e),
+        }
+    }
 }
 
 /// Reads one record as `DefaultRecord.readFrom` does, keeping only what the broker needs.
-fn read_record(reader: &mut Reader<'_>) -> Result<RecordMeta, &'static str> {
-    let size = reader.varint()?;
-    let size = usize::try_from(size).map_err(|_| "negative record size")?;
-    let mut body = Reader::new(reader.take(size).ok_or("record size exceeds the batch")?);
-    body.take(1).ok_or("record too short")?; // attributes, unused in v2
+/// The size is claimed from the stream before the body is read, and every length inside is
+/// checked against what is left of the size before it is skipped or looped over.
+fn read_record(records: &mut Records<'_>) -> Result<RecordMeta, Bad> {
+    let size = varint(5, || {
+        records
+            .byte()
+            .map_err(|s| Bad::from_short(s, "varint runs past the end"))
+    })?;
+    let size = u64::try_from(size).map_err(|_| Bad::Malformed("negative record size"))?;
+    records
+        .claim(size)
+        .map_err(|s| Bad::from_short(s, "record size exceeds the batch"))?;
+    let mut body = Body {
+        records,
+        remaining: size,
+    };
+    body.skip(1, "record too short")?; // attributes, unused in v2
     let timestamp_delta = body.varlong()?;
     let offset_delta = body.varint()?;
     for _ in 0..2 {
         let len = body.varint()?; // key, then value; negative means null
-        if let Ok(len) = usize::try_from(len) {
-            body.take(len).ok_or("key or value exceeds the record")?;
+        if let Ok(len) = u64::try_from(len) {
+            body.skip(len, "key or value exceeds the record")?;
         }
     }
     let header_count = body.varint()?;
-    let header_count = usize::try_from(header_count).map_err(|_| "negative header count")?;
-    if header_count > body.remaining() {
-        return Err("header count exceeds the record");
+    let header_count =
+        u64::try_from(header_count).map_err(|_| Bad::Malformed("negative header count"))?;
+    if header_count > body.remaining {
+        return Err(Bad::Malformed("header count exceeds the record"));
     }
     for _ in 0..header_count {
-        let key_len = usize::try_from(body.varint()?).map_err(|_| "negative header key size")?;
-        body.take(key_len).ok_or("header key exceeds the record")?;
-        if let Ok(value_len) = usize::try_from(body.varint()?) {
-            body.take(value_len)
-                .ok_or("header value exceeds the record")?;
+        let key_len = u64::try_from(body.varint()?)
+            .map_err(|_| Bad::Malformed("negative header key size"))?;
+        body.skip(key_len, "header key exceeds the record")?;
+        if let Ok(value_len) = u64::try_from(body.varint()?) {
+            body.skip(value_len, "header value exceeds the record")?;
         }
     }
-    if !body.is_empty() {
-        return Err("record size disagrees with its contents");
+    if body.remaining != 0 {
+        return Err(Bad::Malformed("record size disagrees with its contents"));
     }
     Ok(RecordMeta {
         offset_delta,
@@ -644,55 +714,63 @@ fn read_record(reader: &mut Reader<'_>) -> Result<RecordMeta, &'static str> {
     })
 }
 
-/// A cursor over bytes with Kafka's zig-zag varints (`ByteUtils.readVarint` / `readVarlong`).
-struct Reader<'a> {
-    buf: &'a [u8],
+/// One record's body: reads from the stream, never past the record's declared size.
+struct Body<'r, 'a> {
+    records: &'r mut Records<'a>,
+    remaining: u64,
 }
 
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf }
-    }
-
-    fn remaining(&self) -> usize {
-        self.buf.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
-    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
-        if len > self.buf.len() {
-            return None;
+impl Body<'_, '_> {
+    fn byte(&mut self) -> Result<u8, Bad> {
+        if self.remaining == 0 {
+            return Err(Bad::Malformed("varint runs past the end of the record"));
         }
-        let (head, tail) = self.buf.split_at(len);
-        self.buf = tail;
-        Some(head)
+        self.remaining -= 1;
+        self.records
+            .byte()
+            .map_err(|s| Bad::from_short(s, "record size exceeds the batch"))
     }
 
-    /// Up to `max_bytes` bytes of an unsigned LEB128 value; more is an illegal varint.
-    fn unsigned(&mut self, max_bytes: usize) -> Result<u64, &'static str> {
-        let mut value: u64 = 0;
-        for i in 0..max_bytes {
-            let byte = self.take(1).ok_or("varint runs past the end")?[0];
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
+    fn skip(&mut self, len: u64, too_long: &'static str) -> Result<(), Bad> {
+        if len > self.remaining {
+            return Err(Bad::Malformed(too_long));
         }
-        Err("illegal varint")
+        self.remaining -= len;
+        self.records
+            .skip(len)
+            .map_err(|s| Bad::from_short(s, "record size exceeds the batch"))
     }
 
-    fn varint(&mut self) -> Result<i32, &'static str> {
-        let raw = self.unsigned(5)? as u32;
-        Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+    fn varint(&mut self) -> Result<i32, Bad> {
+        varint(5, || self.byte())
     }
 
-    fn varlong(&mut self) -> Result<i64, &'static str> {
-        let raw = self.unsigned(10)?;
+    fn varlong(&mut self) -> Result<i64, Bad> {
+        let raw = unsigned_varint(10, || self.byte())?;
         Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
     }
+}
+
+/// Kafka's zig-zag varint (`ByteUtils.readVarint`), at most `max_bytes` bytes.
+fn varint(max_bytes: usize, next: impl FnMut() -> Result<u8, Bad>) -> Result<i32, Bad> {
+    let raw = unsigned_varint(max_bytes, next)? as u32;
+    Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+/// Up to `max_bytes` bytes of an unsigned LEB128 value; more is an illegal varint.
+fn unsigned_varint(
+    max_bytes: usize,
+    mut next: impl FnMut() -> Result<u8, Bad>,
+) -> Result<u64, Bad> {
+    let mut value: u64 = 0;
+    for i in 0..max_bytes {
+        let byte = next()?;
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(Bad::Malformed("illegal varint"))
 }
 
 fn be_i16(buf: &[u8], at: usize) -> i16 {
@@ -1131,6 +1209,256 @@ mod tests {
         let header = BatchHeader::parse(&bytes).unwrap();
         assert!(!header.is_transactional() && !header.is_control() && !header.is_log_append_time());
         assert!(!header.has_producer_id());
+    }
+
+    // Batches built byte by byte, for records no honest encoder writes.
+
+    fn put_varint(out: &mut Vec<u8>, value: i64) {
+        let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
+        loop {
+            let byte = (zigzag & 0x7f) as u8;
+            zigzag >>= 7;
+            if zigzag == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    /// One record's body (attributes, deltas, key, value, headers), not yet framed by its size.
+    fn record_body(offset_delta: i64, value: &[u8], headers: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut body = vec![0]; // attributes
+        put_varint(&mut body, 0); // timestamp delta
+        put_varint(&mut body, offset_delta);
+        put_varint(&mut body, -1); // null key
+        put_varint(&mut body, value.len() as i64);
+        body.extend_from_slice(value);
+        put_varint(&mut body, headers.len() as i64);
+        for (key, value) in headers {
+            put_varint(&mut body, key.len() as i64);
+            body.extend_from_slice(key);
+            put_varint(&mut body, value.len() as i64);
+            body.extend_from_slice(value);
+        }
+        body
+    }
+
+    /// `body` preceded by its size, as it sits in the records section.
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_varint(&mut out, body.len() as i64);
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// The records section compressed the way each codec's producers write it.
+    fn compress(compression: i16, section: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        match compression {
+            0 => section.to_vec(),
+            1 => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                e.write_all(section).unwrap();
+                e.finish().unwrap()
+            }
+            2 => {
+                let mut out = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01".to_vec();
+                for block in section.chunks(32 * 1024) {
+                    let compressed = snap::raw::Encoder::new().compress_vec(block).unwrap();
+                    out.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
+                    out.extend_from_slice(&compressed);
+                }
+                out
+            }
+            3 => {
+                let mut e = lz4::EncoderBuilder::new().build(Vec::new()).unwrap();
+                e.write_all(section).unwrap();
+                let (out, result) = e.finish();
+                result.unwrap();
+                out
+            }
+            4 => zstd::encode_all(section, 3).unwrap(),
+            id => panic!("no codec {id}"),
+        }
+    }
+
+    /// A valid v2 batch header (CRC included) around a records section of `records_count`
+    /// records, compressed with `compression`.
+    fn raw_batch(records_count: i32, compression: i16, section: &[u8]) -> Vec<u8> {
+        let payload = compress(compression, section);
+        let mut out = Vec::with_capacity(BATCH_HEADER_LEN + payload.len());
+        out.extend_from_slice(&0i64.to_be_bytes());
+        out.extend_from_slice(
+            &((BATCH_HEADER_LEN - LOG_OVERHEAD + payload.len()) as i32).to_be_bytes(),
+        );
+        out.extend_from_slice(&(-1i32).to_be_bytes());
+        out.push(2);
+        out.extend_from_slice(&[0; 4]); // crc
+        out.extend_from_slice(&compression.to_be_bytes());
+        out.extend_from_slice(&(records_count - 1).to_be_bytes());
+        out.extend_from_slice(&1_000i64.to_be_bytes());
+        out.extend_from_slice(&1_000i64.to_be_bytes());
+        out.extend_from_slice(&(-1i64).to_be_bytes());
+        out.extend_from_slice(&(-1i16).to_be_bytes());
+        out.extend_from_slice(&(-1i32).to_be_bytes());
+        out.extend_from_slice(&records_count.to_be_bytes());
+        out.extend_from_slice(&payload);
+        fix_crc(&mut out);
+        out
+    }
+
+    const CODECS: [i16; 5] = [0, 1, 2, 3, 4];
+    const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn records_inflating_past_the_cap_are_invalid_record_for_every_codec() {
+        let value = vec![0u8; 64 * 1024];
+        let section: Vec<u8> = (0..32)
+            .flat_map(|i| framed(&record_body(i, &value, &[])))
+            .collect();
+        assert!(section.len() as u64 > 2 * MIB);
+        for compression in CODECS {
+            let bytes = raw_batch(32, compression, &section);
+            let err = validate_produce_with_limit(&bytes, 13, MIB);
+            if compression == 0 {
+                // The cap is on inflation: an uncompressed section is all there already.
+                assert!(err.is_ok(), "{err:?}");
+                continue;
+            }
+            let err = err.unwrap_err();
+            assert_eq!(
+                err,
+                BatchError::InflatedTooLarge {
+                    compression,
+                    max_inflated_bytes: MIB
+                }
+            );
+            assert_eq!(err.error_code(), 87);
+            let header = validate_produce_with_limit(&bytes, 13, 4 * MIB)
+                .unwrap_or_else(|e| panic!("compression {compression}: {e}"));
+            assert_eq!(header.records_count, 32);
+        }
+    }
+
+    #[test]
+    fn the_cap_is_tied_to_max_message_bytes() {
+        assert_eq!(max_inflated_bytes(1024 * 1024 + 12), 64 * (MIB + 12));
+        assert_eq!(max_inflated_bytes(1_000), 64 * MIB);
+        assert_eq!(max_inflated_bytes(-1), 64 * MIB);
+        assert_eq!(
+            max_inflated_bytes(100 * 1024 * 1024),
+            MAX_INFLATED_BYTES_CEILING
+        );
+        assert_eq!(max_inflated_bytes(i32::MAX), MAX_INFLATED_BYTES_CEILING);
+    }
+
+    /// A record claiming 1 GiB is refused when its size is read, before anything is inflated
+    /// (compressed) or when the section cannot hold it (uncompressed).
+    #[test]
+    fn a_record_size_beyond_what_can_be_there_is_refused_at_once() {
+        let mut section = Vec::new();
+        put_varint(&mut section, 1 << 30);
+        section.extend_from_slice(&[0; 64]);
+        for compression in CODECS {
+            let bytes = raw_batch(1, compression, &section);
+            let err = validate_produce(&bytes).unwrap_err();
+            if compression == 0 {
+                assert_eq!(
+                    err,
+                    BatchError::MalformedRecord {
+                        index: 0,
+                        reason: "record size exceeds the batch"
+                    }
+                );
+            } else {
+                assert!(matches!(err, BatchError::InflatedTooLarge { .. }), "{err}");
+            }
+            assert_eq!(err.error_code(), 87);
+        }
+    }
+
+    /// Counts and lengths read from the records are bounded by the bytes actually there
+    /// before anything loops over them or skips them: each of these claims 2^31 - 1 and is
+    /// answered at once, whatever the codec.
+    #[test]
+    fn counts_and_lengths_inside_records_are_bounded_by_the_bytes_present() {
+        let huge = i64::from(i32::MAX);
+        let one = framed(&record_body(0, b"v", &[]));
+        let mut key_len = vec![0, 0, 0]; // attributes, timestamp delta, offset delta
+        put_varint(&mut key_len, huge);
+        let mut value_len = vec![0, 0, 0, 1]; // key null (-1 zigzag is 1)
+        put_varint(&mut value_len, huge);
+        let mut header_count = vec![0, 0, 0, 1, 1];
+        put_varint(&mut header_count, huge);
+        let mut header_key = header_count[..5].to_vec();
+        put_varint(&mut header_key, 1);
+        put_varint(&mut header_key, huge);
+        let mut header_value = header_key[..6].to_vec();
+        put_varint(&mut header_value, 0);
+        put_varint(&mut header_value, huge);
+        let cases: [(&[u8], &str); 5] = [
+            (&key_len, "key or value exceeds the record"),
+            (&value_len, "key or value exceeds the record"),
+            (&header_count, "header count exceeds the record"),
+            (&header_key, "header key exceeds the record"),
+            (&header_value, "header value exceeds the record"),
+        ];
+        for compression in CODECS {
+            for (body, reason) in cases {
+                let mut body = body.to_vec();
+                body.resize(body.len() + 16, 0);
+                let bytes = raw_batch(1, compression, &framed(&body));
+                let err = validate_produce(&bytes).unwrap_err();
+                assert_eq!(
+                    err,
+                    BatchError::MalformedRecord { index: 0, reason },
+                    "compression {compression}"
+                );
+            }
+            // recordsCount 2^31 - 1 over one record: the walk ends where the bytes do.
+            let bytes = raw_batch(i32::MAX, compression, &one);
+            let err = validate_produce(&bytes).unwrap_err();
+            assert!(
+                matches!(err, BatchError::MalformedRecord { index: 1, .. }),
+                "compression {compression}: {err}"
+            );
+            assert_eq!(err.error_code(), 87);
+        }
+    }
+
+    #[test]
+    fn find_record_stops_at_the_first_match() {
+        for compression in ALL_COMPRESSIONS {
+            let bytes = batch(5, compression);
+            assert_eq!(
+                find_record(&bytes, |_, ts| ts >= 1025).unwrap(),
+                Some((3, 1030))
+            );
+            assert_eq!(
+                find_record(&bytes, |o, ts| o >= 1 && ts >= 1000).unwrap(),
+                Some((1, 1010))
+            );
+            assert_eq!(find_record(&bytes, |_, ts| ts > 5_000).unwrap(), None);
+        }
+    }
+
+    /// Java's `GZIPInputStream` reads concatenated gzip members as one stream; so does this.
+    #[test]
+    fn gzip_members_read_as_one_stream() {
+        let section: Vec<u8> = (0..4)
+            .flat_map(|i| framed(&record_body(i, b"v", &[])))
+            .collect();
+        let (first, second) = section.split_at(section.len() / 2 + 1);
+        let mut bytes = raw_batch(4, 0, &[]);
+        bytes.truncate(BATCH_HEADER_LEN);
+        bytes[ATTRIBUTES_OFFSET + 1] = 1;
+        bytes.extend(compress(1, first));
+        bytes.extend(compress(1, second));
+        let batch_length = (bytes.len() - LOG_OVERHEAD) as i32;
+        put_i32(&mut bytes, 8, batch_length);
+        fix_crc(&mut bytes);
+        assert_eq!(validate_produce(&bytes).unwrap().records_count, 4);
     }
 
     proptest! {

@@ -2,8 +2,18 @@
 //! current one is INVALID_PARTITIONS. The single broker and a cluster's brokers (through the
 //! controller) share the request's checks ([`respond`]).
 //!
+//! A request adding more than 10,000 partitions over its topics is refused whole: every topic
+//! POLICY_VIOLATION "Excessively large number of partitions per request.", nothing created
+//! ([`check_request_size`]). That is CreateTopics' bound (`MAX_PARTITIONS_PER_BATCH`), which
+//! KAFKA-19673 brings to CreatePartitions; before it, Kafka 4.0's controller overflows its
+//! bounded record list (`MAX_RECORDS_PER_USER_OP`) inside the topic, answers that topic
+//! UNKNOWN_SERVER_ERROR and still commits the partitions that fitted.
+//!
 //! # References
-//! - KIP-195 (CreatePartitions); `kafka.server.ControllerApis.createPartitions`
+//! - KIP-195 (CreatePartitions); `kafka.server.ControllerApis.createPartitions`,
+//!   `ReplicationControlManager.createPartitions`; KAFKA-19673
+
+use std::collections::HashMap;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
@@ -11,12 +21,17 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use super::now_ms;
+use crate::controller::{EXCESSIVE_PARTITIONS_MESSAGE, MAX_PARTITIONS_PER_BATCH};
 use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
 
 pub fn handle(shared: &Shared, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let mut core = shared.core();
+    let current = |name: &str| core.topic(name).map(|t| t.partitions.len() as i64);
+    if let Err(refused) = check_request_size(&req, current) {
+        return refuse_all(req, refused);
+    }
     respond(req, |name, count, validate_only| {
         core.create_partitions(name, count, validate_only, now_ms())
             .map_err(|e| (e.code, e.message))
@@ -40,10 +55,13 @@ pub fn respond(
                 .with_error_message(Some(StrBytes::from_string(message))),
         }
     };
+    // Hashed: a request may name a hundred thousand topics.
+    let mut seen: HashMap<&TopicName, usize> = HashMap::new();
     let mut duplicates: Vec<&TopicName> = Vec::new();
-    for (i, topic) in req.topics.iter().enumerate() {
-        let again = req.topics[..i].iter().any(|t| t.name == topic.name);
-        if again && !duplicates.contains(&&topic.name) {
+    for topic in &req.topics {
+        let times = seen.entry(&topic.name).or_insert(0);
+        *times += 1;
+        if *times == 2 {
             duplicates.push(&topic.name);
         }
     }
@@ -53,7 +71,7 @@ pub fn respond(
         .map(|name| answer(name, invalid("Duplicate topic name.")))
         .collect();
     for topic in &req.topics {
-        if duplicates.contains(&&topic.name) {
+        if seen.get(&topic.name).copied().unwrap_or(0) > 1 {
             continue;
         }
         let outcome = if topic.assignments.is_some() {
@@ -64,4 +82,44 @@ pub fn respond(
         results.push(answer(&topic.name, outcome));
     }
     CreatePartitionsResponse::default().with_results(results)
+}
+
+/// The bound on one request (see the module docs): the partitions it would add, over its
+/// topics (`current` gives a topic's partition count, `None` for an unknown topic), may not
+/// pass `MAX_PARTITIONS_PER_BATCH`.
+pub(crate) fn check_request_size(
+    req: &CreatePartitionsRequest,
+    current: impl Fn(&str) -> Option<i64>,
+) -> Result<(), (i16, &'static str)> {
+    let mut added = 0u64;
+    for topic in &req.topics {
+        let Some(current) = current(topic.name.0.as_str()) else {
+            continue;
+        };
+        added = added.saturating_add(u64::try_from(i64::from(topic.count) - current).unwrap_or(0));
+        if added > MAX_PARTITIONS_PER_BATCH {
+            let violation = ResponseError::PolicyViolation.code();
+            return Err((violation, EXCESSIVE_PARTITIONS_MESSAGE));
+        }
+    }
+    Ok(())
+}
+
+/// The answer to a request refused whole (`CreatePartitionsRequest.getErrorResponse`).
+pub(crate) fn refuse_all(
+    req: CreatePartitionsRequest,
+    (code, message): (i16, &'static str),
+) -> CreatePartitionsResponse {
+    tracing::info!(
+        topics = req.topics.len(),
+        reason = message,
+        "refusing CreatePartitions"
+    );
+    let results = req.topics.into_iter().map(|topic| {
+        CreatePartitionsTopicResult::default()
+            .with_name(topic.name)
+            .with_error_code(code)
+            .with_error_message(Some(StrBytes::from_static_str(message)))
+    });
+    CreatePartitionsResponse::default().with_results(results.collect())
 }

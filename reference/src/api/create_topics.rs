@@ -6,9 +6,20 @@
 //! above the number of brokers), INVALID_CONFIG, INVALID_TOPIC_EXCEPTION. `validate_only`
 //! checks without creating. v5+ answers with the configs in force.
 //!
+//! One request is bounded as Kafka's KRaft controller bounds it ([`check_request_size`]):
+//! more than 10,000 partitions asked for over all its topics (`MAX_PARTITIONS_PER_BATCH`,
+//! KAFKA-17870), or more than 10,000 metadata records for the topics it would create
+//! (`MAX_RECORDS_PER_USER_OP`: a TopicRecord, a PartitionRecord per partition, a ConfigRecord
+//! per config), and the whole request is refused: every topic POLICY_VIOLATION, nothing
+//! created. Kafka counts the records of the topics that pass every check; here those with a
+//! legal, new name and a positive count (a topic refused later for its configs or its
+//! replication factor still counts).
+//!
 //! # References
 //! - KIP-4 (CreateTopics), KIP-464 (defaults with -1), KIP-525 (configs in the response)
-//! - `kafka.server.ControllerApis.createTopics`, `ReplicationControlManager.createTopic`
+//! - `kafka.server.ControllerApis.createTopics`, `ReplicationControlManager.createTopic`,
+//!   `ReplicationControlManager.validateTotalNumberOfPartitions` (KAFKA-17870),
+//!   `QuorumController.MAX_RECORDS_PER_USER_OP`, `EventHandlerExceptionInfo`
 
 use std::collections::BTreeMap;
 
@@ -21,8 +32,12 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use super::now_ms;
-use crate::broker::BrokerCore;
+use crate::broker::{BrokerCore, validate_topic_name};
 use crate::config::{TOPIC_CONFIG_NAMES, TopicConfig};
+use crate::controller::{
+    EXCESSIVE_BATCH_MESSAGE, EXCESSIVE_PARTITIONS_MESSAGE, MAX_PARTITIONS_PER_BATCH,
+    MAX_RECORDS_PER_USER_OP,
+};
 use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 2, max: 7 };
@@ -33,6 +48,11 @@ pub const SOURCE_DEFAULT_CONFIG: i8 = 5;
 
 pub fn handle(shared: &Shared, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
     let mut core = shared.core();
+    let default_partitions = core.config.num_partitions;
+    let planned = req.topics.iter().map(|t| planned(t, default_partitions));
+    if let Err(refused) = check_request_size(planned, |name| core.topic(name).is_none()) {
+        return refuse_all(req, refused);
+    }
     let validate_only = req.validate_only;
     respond(req, |topic| {
         create_one(&mut core, topic, validate_only, version)
@@ -80,6 +100,76 @@ pub(crate) fn respond(
         results.push(failed(topic, invalid, why));
     }
     CreateTopicsResponse::default().with_topics(results)
+}
+
+/// One topic a request would create, as [`check_request_size`] counts it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlannedTopic<'a> {
+    pub name: &'a str,
+    /// The partitions asked for (the default for -1, the assignments if given; 0 when the
+    /// count is invalid).
+    pub partitions: u64,
+    /// Configs set on the topic (one ConfigRecord each).
+    pub configs: usize,
+}
+
+/// A CreateTopics topic as [`check_request_size`] counts it.
+pub(crate) fn planned(topic: &CreatableTopic, default_partitions: i32) -> PlannedTopic<'_> {
+    let partitions = if !topic.assignments.is_empty() {
+        topic.assignments.len() as u64
+    } else {
+        match topic.num_partitions {
+            -1 => u64::try_from(default_partitions).unwrap_or(0),
+            n => u64::try_from(n).unwrap_or(0),
+        }
+    };
+    PlannedTopic {
+        name: topic.name.0.as_str(),
+        partitions,
+        configs: topic.configs.len(),
+    }
+}
+
+/// Kafka's bounds on one topic-creating request (see the module docs): the POLICY_VIOLATION
+/// and message every topic of a request over them gets. `is_new` tells a name that does not
+/// exist yet (only new topics write records).
+pub(crate) fn check_request_size<'a>(
+    topics: impl IntoIterator<Item = PlannedTopic<'a>>,
+    is_new: impl Fn(&str) -> bool,
+) -> Result<(), (i16, &'static str)> {
+    let violation = ResponseError::PolicyViolation.code();
+    let (mut partitions, mut records) = (0u64, 0u64);
+    for topic in topics {
+        partitions = partitions.saturating_add(topic.partitions);
+        if partitions > MAX_PARTITIONS_PER_BATCH {
+            return Err((violation, EXCESSIVE_PARTITIONS_MESSAGE));
+        }
+        if topic.partitions > 0 && validate_topic_name(topic.name).is_ok() && is_new(topic.name) {
+            records = records.saturating_add(1 + topic.partitions + topic.configs as u64);
+        }
+    }
+    if records > MAX_RECORDS_PER_USER_OP as u64 {
+        return Err((violation, EXCESSIVE_BATCH_MESSAGE));
+    }
+    Ok(())
+}
+
+/// The answer to a request refused whole (`CreateTopicsRequest.getErrorResponse`): every
+/// topic, as listed, with the error and its message.
+pub(crate) fn refuse_all(
+    req: CreateTopicsRequest,
+    (code, message): (i16, &'static str),
+) -> CreateTopicsResponse {
+    tracing::info!(
+        topics = req.topics.len(),
+        reason = message,
+        "refusing CreateTopics"
+    );
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|topic| failed(topic, code, message.to_string()));
+    CreateTopicsResponse::default().with_topics(topics.collect())
 }
 
 fn create_one(
@@ -174,4 +264,72 @@ pub(crate) fn failed(topic: CreatableTopic, code: i16, message: String) -> Creat
         .with_error_message(Some(StrBytes::from_string(message)))
         .with_num_partitions(-1)
         .with_replication_factor(-1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(name: &str, partitions: u64, configs: usize) -> PlannedTopic<'_> {
+        PlannedTopic {
+            name,
+            partitions,
+            configs,
+        }
+    }
+
+    #[test]
+    fn a_request_is_bounded_as_kafkas_controller_bounds_it() {
+        let new = |_: &str| true;
+        let violation = ResponseError::PolicyViolation.code();
+        assert_eq!(check_request_size([topic("a", 9_999, 0)], new), Ok(()));
+        // 10,000 partitions are allowed, but with the TopicRecord they are 10,001 records.
+        assert_eq!(
+            check_request_size([topic("a", 10_000, 0)], new),
+            Err((violation, EXCESSIVE_BATCH_MESSAGE))
+        );
+        let split = [topic("a", 5_000, 0), topic("b", 5_001, 0)];
+        assert_eq!(
+            check_request_size(split, new),
+            Err((violation, EXCESSIVE_PARTITIONS_MESSAGE))
+        );
+        let names: Vec<String> = (0..5_001).map(|i| format!("t{i}")).collect();
+        let ones = |n: usize| {
+            names[..n]
+                .iter()
+                .map(|n| topic(n, 1, 0))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(check_request_size(ones(5_000), new), Ok(()));
+        assert_eq!(
+            check_request_size(ones(5_001), new),
+            Err((violation, EXCESSIVE_BATCH_MESSAGE))
+        );
+        // Existing topics and illegal names write no records; configs write one each.
+        assert_eq!(check_request_size(ones(5_001), |n| n != "t0"), Ok(()));
+        let mut with_bad_name = ones(5_000);
+        with_bad_name.push(topic("bad name", 1, 0));
+        assert_eq!(check_request_size(with_bad_name, new), Ok(()));
+        assert_eq!(
+            check_request_size([topic("a", 9_000, 999)], new),
+            Ok(()),
+            "10,000 records"
+        );
+        assert_eq!(
+            check_request_size([topic("a", 9_000, 1_000)], new),
+            Err((violation, EXCESSIVE_BATCH_MESSAGE))
+        );
+    }
+
+    #[test]
+    fn default_and_assigned_counts_are_counted() {
+        let t = CreatableTopic::default().with_num_partitions(-1);
+        assert_eq!(planned(&t, 3).partitions, 3);
+        let t = CreatableTopic::default().with_num_partitions(-7);
+        assert_eq!(planned(&t, 3).partitions, 0);
+        let t = CreatableTopic::default()
+            .with_num_partitions(-1)
+            .with_assignments(vec![Default::default(); 4]);
+        assert_eq!(planned(&t, 3).partitions, 4);
+    }
 }

@@ -7,6 +7,22 @@
 //! partition carries the high watermark, last stable offset and log start offset; an offset
 //! outside [log start, log end] is OFFSET_OUT_OF_RANGE.
 //!
+//! # Response size
+//!
+//! As in `KafkaApis.handleFetchRequest`, a response carries at most
+//! min(request `max_bytes`, broker `fetch.max.bytes`) record bytes, for consumers and
+//! followers alike (a follower asks for `replica.fetch.response.max.bytes`), and `min_bytes`
+//! is bounded by that ([`apply_fetch_max_bytes`]); each partition at most its
+//! `partition_max_bytes` and what is left of the response's. The one excess is KIP-74's: the
+//! first partition with data returns its first batch whole, however large, and every
+//! partition after it then gets nothing. A batch is at most what one request could carry
+//! (`socket.request.max.bytes`), checked against `max.message.bytes` when it was produced, and a
+//! read never spans two segments; so the record bytes of a response are at most the larger of
+//! the effective `max_bytes` and one batch. [`MAX_RESPONSE_RECORD_BYTES`] bounds the effective
+//! `max_bytes` whatever `fetch.max.bytes` is set to, so that records plus per-partition fields
+//! (which grow with the request, itself at most `socket.request.max.bytes`) stay below the
+//! 2 GiB frame limit.
+//!
 //! Incremental fetch sessions (KIP-227) are declined the way Kafka allows: the response's
 //! session id is always 0, so clients send full fetch requests. v13+ names topics by id.
 //!
@@ -16,6 +32,9 @@
 //! # References
 //! - Kafka protocol guide, Fetch API; KIP-74 (max_bytes), KIP-227 (sessions), KIP-516 (ids)
 //! - `kafka.server.ReplicaManager.fetchMessages` / `readFromLog`, `DelayedFetch`
+//! - `KafkaApis.handleFetchRequest` (`fetchMaxBytes = min(maxBytes, fetch.max.bytes)`,
+//!   `fetchMinBytes = min(minBytes, fetchMaxBytes)`); broker configs `fetch.max.bytes`,
+//!   `replica.fetch.response.max.bytes`
 
 use std::time::Duration;
 
@@ -30,6 +49,7 @@ use tokio::time::Instant;
 
 use crate::broker::BrokerCore;
 use crate::log::ReadError;
+use crate::record_batch::BatchHeader;
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
@@ -42,17 +62,33 @@ const MAX_WAIT_LIMIT_MS: i32 = 60_000;
 /// The leader epoch of every partition on a single broker.
 const LEADER_EPOCH: i32 = 0;
 
+/// The most record bytes any response asks the logs for, whatever `fetch.max.bytes` says
+/// (Kafka allows it up to 2^31 - 1): 1 GiB, so that a response stays below the 2 GiB frame
+/// limit with its first batch and per-partition fields (see the module doc).
+pub const MAX_RESPONSE_RECORD_BYTES: i32 = 1 << 30;
+
 pub async fn handle(
     shared: &Shared,
-    req: FetchRequest,
+    mut req: FetchRequest,
     version: i16,
     shutdown: &mut Shutdown,
 ) -> FetchResponse {
+    let fetch_max_bytes = shared.core().config.fetch_max_bytes;
+    apply_fetch_max_bytes(&mut req, fetch_max_bytes);
     let mut appended = shared.appended.subscribe();
     long_poll(&req, &mut appended, shutdown, || {
         read_all(&shared.core(), &req, version)
     })
     .await
+}
+
+/// `KafkaApis.handleFetchRequest`: the request's `max_bytes` bounded by the broker's
+/// `fetch.max.bytes` (and [`MAX_RESPONSE_RECORD_BYTES`]), its `min_bytes` by the result.
+/// Applied to every Fetch, from consumers and followers, before anything is read.
+pub(crate) fn apply_fetch_max_bytes(req: &mut FetchRequest, fetch_max_bytes: i32) {
+    let limit = fetch_max_bytes.clamp(0, MAX_RESPONSE_RECORD_BYTES);
+    req.max_bytes = req.max_bytes.clamp(0, limit);
+    req.min_bytes = req.min_bytes.min(req.max_bytes);
 }
 
 /// What one pass over a Fetch request read.
@@ -62,6 +98,10 @@ pub(crate) struct Read {
     pub bytes: i64,
     /// Some partition has an error: answer at once.
     pub has_error: bool,
+    /// Some partition has records below its high watermark past what this read returned
+    /// (cut by a byte limit or a segment's end): waiting cannot add them to this response,
+    /// so answer at once, as Kafka's `DelayedFetch` counts them towards `min_bytes`.
+    pub has_more: bool,
 }
 
 /// Kafka's `DelayedFetch`, shared by the single broker and a cluster's brokers: `read`
@@ -84,7 +124,8 @@ pub(crate) async fn long_poll<T>(
     loop {
         changed.borrow_and_update();
         let read = read();
-        let enough = read.bytes >= i64::from(req.min_bytes.max(0)) || read.has_error;
+        let enough =
+            read.bytes >= i64::from(req.min_bytes.max(0)) || read.has_error || read.has_more;
         if enough || wait.is_zero() || Instant::now() >= deadline || shutdown.is_shutdown() {
             return read.response;
         }
@@ -120,7 +161,7 @@ pub(crate) fn read_each(
     mut read: impl FnMut(&FetchTopic, &FetchPartition, usize, bool) -> PartitionData,
 ) -> Read {
     let mut remaining = i64::from(req.max_bytes.max(0));
-    let (mut bytes, mut has_error) = (0i64, false);
+    let (mut bytes, mut has_error, mut has_more) = (0i64, false, false);
     let mut topics = Vec::with_capacity(req.topics.len());
     for topic in &req.topics {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
@@ -130,6 +171,8 @@ pub(crate) fn read_each(
             let data = read(topic, p, limit, min_one);
             let size = data.records.as_ref().map_or(0, |r| r.len() as i64);
             has_error |= data.error_code != 0;
+            has_more |=
+                data.error_code == 0 && end_offset(&data, p.fetch_offset) < data.high_watermark;
             bytes += size;
             remaining -= size;
             partitions.push(data);
@@ -150,7 +193,22 @@ pub(crate) fn read_each(
         ),
         bytes,
         has_error,
+        has_more,
     }
+}
+
+/// The offset after the last record `data` returns (`fetch_offset` when it returns none).
+fn end_offset(data: &PartitionData, fetch_offset: i64) -> i64 {
+    let records = data.records.as_deref().unwrap_or_default();
+    let (mut end, mut position) = (fetch_offset, 0);
+    while let Ok(header) = BatchHeader::parse(&records[position..]) {
+        end = end.max(header.next_offset());
+        position += header.total_len();
+        if position >= records.len() {
+            break;
+        }
+    }
+    end
 }
 
 /// Clears fields the request's version does not have (the codec refuses to encode them).

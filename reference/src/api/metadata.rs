@@ -5,9 +5,18 @@
 //! (`auto.create.topics.enable`) allow; like Kafka, that first answer carries
 //! LEADER_NOT_AVAILABLE and the next one the partitions.
 //!
+//! Auto-creation is bounded as in Kafka: a KRaft broker sends every missing topic of one
+//! Metadata request to the controller in one CreateTopics (`AutoTopicCreationManager`), so the
+//! request's bounds apply to them together ([`crate::api::create_topics::check_request_size`]:
+//! 10,000 partitions, 10,000 metadata records, i.e. 5,000 topics at `num.partitions=1`). Over
+//! them nothing is created and every missing topic is answered UNKNOWN_TOPIC_OR_PARTITION (what
+//! a KRaft broker answers while a creation is in flight; the controller then refuses it whole
+//! with POLICY_VIOLATION, which the client never sees). See [`auto_creation_fits`].
+//!
 //! # References
 //! - Kafka protocol guide, Metadata API
 //! - `kafka.server.KafkaApis.handleTopicMetadataRequest`, `DefaultAutoTopicCreationManager`
+//!   (`createTopics`, `sendCreateTopicRequest`, `filterCreatableTopics`)
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::metadata_response::{
@@ -15,7 +24,7 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 use super::now_ms;
@@ -42,7 +51,16 @@ pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataRe
     let topics = match requested {
         None => core.topics().map(|t| describe(t, node_id)).collect(),
         Some(wanted) => {
-            let allow_create = version < 4 || req.allow_auto_topic_creation;
+            let allow_create = (version < 4 || req.allow_auto_topic_creation)
+                && core.config.auto_create_topics_enable
+                && auto_creation_fits(
+                    wanted
+                        .iter()
+                        .filter_map(|t| t.name.as_ref())
+                        .map(|n| n.0.as_str()),
+                    core.config.num_partitions,
+                    |name| core.topic(name).is_none(),
+                );
             wanted
                 .into_iter()
                 .map(|t| {
@@ -109,7 +127,7 @@ fn lookup(
     if let Err(e) = validate_topic_name(&name) {
         return error_topic(Some(name), Uuid::nil(), e.code);
     }
-    if !(allow_create && core.config.auto_create_topics_enable) {
+    if !allow_create {
         return error_topic(
             Some(name),
             Uuid::nil(),
@@ -123,6 +141,35 @@ fn lookup(
             ResponseError::LeaderNotAvailable.code(),
         ),
         Err(e) => error_topic(Some(name), Uuid::nil(), e.code),
+    }
+}
+
+/// Whether auto-creating the missing topics among `names` (each once, at `num_partitions`)
+/// stays within the bounds of one CreateTopics; `is_new` tells a missing name. Over them
+/// nothing is created (see the module docs) and the refusal is logged.
+pub(crate) fn auto_creation_fits<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    num_partitions: i32,
+    is_new: impl Fn(&str) -> bool,
+) -> bool {
+    let missing: BTreeSet<&str> = names
+        .into_iter()
+        .filter(|n| validate_topic_name(n).is_ok() && is_new(n))
+        .collect();
+    let partitions = u64::try_from(num_partitions).unwrap_or(0);
+    let planned = missing
+        .iter()
+        .map(|&name| crate::api::create_topics::PlannedTopic {
+            name,
+            partitions,
+            configs: 0,
+        });
+    match crate::api::create_topics::check_request_size(planned, |_| true) {
+        Ok(()) => true,
+        Err((_, reason)) => {
+            tracing::info!(topics = missing.len(), reason, "not auto-creating topics");
+            false
+        }
     }
 }
 

@@ -182,8 +182,9 @@ pub(crate) fn check_records<'a>(
             "Produce request has no records",
         )
     })?;
-    let header =
-        record_batch::validate_produce_for_version(records, version).map_err(|e| KafkaError {
+    let max_inflated = record_batch::max_inflated_bytes(config.max_message_bytes);
+    let header = record_batch::validate_produce_with_limit(records, version, max_inflated)
+        .map_err(|e| KafkaError {
             code: e.error_code(),
             message: e.to_string(),
         })?;

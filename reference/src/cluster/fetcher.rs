@@ -34,8 +34,11 @@ use crate::replication::{EpochEndOffset, FollowerRequest, ReplicaFetch, ReplicaF
 /// Fetch v15 is the first with `ReplicaState` (KIP-903).
 const FETCH_VERSION: i16 = 15;
 const OFFSET_FOR_LEADER_EPOCH_VERSION: i16 = 4;
-/// `replica.fetch.max.bytes`.
+/// `replica.fetch.max.bytes`: a follower's `partition_max_bytes`.
 const FETCH_MAX_BYTES: usize = 1024 * 1024;
+/// `replica.fetch.response.max.bytes`: a follower's `max_bytes` (the leader bounds it by its
+/// own `fetch.max.bytes`).
+const FETCH_RESPONSE_MAX_BYTES: i32 = 10 * 1024 * 1024;
 /// `replica.fetch.backoff.ms`.
 const BACKOFF: Duration = Duration::from_millis(50);
 
@@ -260,7 +263,7 @@ fn fetch_request(key: PartitionKey, fetch: &ReplicaFetch, wait_ms: i32) -> Fetch
         .with_fetch_offset(fetch.fetch_offset)
         .with_last_fetched_epoch(fetch.last_fetched_epoch)
         .with_log_start_offset(-1)
-        .with_partition_max_bytes(fetch.max_bytes as i32);
+        .with_partition_max_bytes(i32::try_from(fetch.max_bytes).unwrap_or(i32::MAX));
     FetchRequest::default()
         .with_replica_state(
             ReplicaState::default()
@@ -269,7 +272,7 @@ fn fetch_request(key: PartitionKey, fetch: &ReplicaFetch, wait_ms: i32) -> Fetch
         )
         .with_max_wait_ms(wait_ms)
         .with_min_bytes(1)
-        .with_max_bytes(fetch.max_bytes as i32)
+        .with_max_bytes(FETCH_RESPONSE_MAX_BYTES)
         .with_session_id(0)
         .with_session_epoch(-1)
         .with_topics(vec![

@@ -137,12 +137,42 @@ impl Disk {
             }));
         };
         let partition_dir = dir.join(format!("{topic}-{}", key.1));
-        let name = (topic.to_string(), key.1);
-        if claim_partition_dir(&partition_dir, key.0)? == Claimed::Afresh {
+        // A replica that cannot be opened leaves no directory behind, unless the directory
+        // was there before with this topic's log (kept for a later try).
+        let existed = partition_dir.exists();
+        let (opened, made_here) = match claim_partition_dir(&partition_dir, key.0) {
+            Ok(claimed) => (
+                self.open_claimed(&partition_dir, claimed, (topic, key.1), config, now_ms),
+                claimed == Claimed::Afresh,
+            ),
+            Err(e) => (Err(e), !existed),
+        };
+        if opened.is_err() && made_here {
+            match fs::remove_dir_all(&partition_dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    tracing::warn!(dir = %partition_dir.display(), error = %e, "could not remove a replica directory");
+                }
+                _ => {}
+            }
+        }
+        opened
+    }
+
+    /// [`Disk::open_replica`] of a directory `claim_partition_dir` made the topic's.
+    fn open_claimed(
+        &self,
+        partition_dir: &Path,
+        claimed: Claimed,
+        (topic, partition): (&str, i32),
+        config: LogConfig,
+        now_ms: i64,
+    ) -> io::Result<Durable> {
+        let name = (topic.to_string(), partition);
+        if claimed == Claimed::Afresh {
             // What the checkpoints say of this name was said of an older topic's log.
             self.forget(&name)?;
         }
-        let mut log = Log::open(&partition_dir, config, now_ms).map_err(io::Error::other)?;
+        let mut log = Log::open(partition_dir, config, now_ms).map_err(io::Error::other)?;
         let (high_watermark, log_start_offset) = {
             let checkpoints = self.checkpoints();
             (
@@ -154,7 +184,7 @@ impl Disk {
             log.increment_log_start_offset(start)
                 .map_err(io::Error::other)?;
         }
-        let mut cache = LeaderEpochCache::open(&partition_dir)?;
+        let mut cache = LeaderEpochCache::open(partition_dir)?;
         cache.truncate_from_start(log.log_start_offset());
         Ok(Durable {
             log,
@@ -266,7 +296,7 @@ fn checkpoint_name(partition_dir: &Path) -> Option<TopicPartition> {
 }
 
 /// What [`claim_partition_dir`] found.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Claimed {
     /// The topic's own directory, as a former incarnation left it.
     Kept,

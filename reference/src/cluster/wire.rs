@@ -115,7 +115,9 @@ pub async fn handle(
         RequestKind::Produce(req) => {
             return Ok(produce(node, shared, req, version, shutdown).await);
         }
-        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch(node, req, version, shutdown).await),
+        RequestKind::Fetch(req) => {
+            ResponseKind::Fetch(fetch(node, shared, req, version, shutdown).await)
+        }
         RequestKind::ListOffsets(req) => {
             ResponseKind::ListOffsets(list_offsets(node, req, version))
         }
@@ -159,8 +161,16 @@ fn metadata(node: &Node, shared: &Shared, req: MetadataRequest, version: i16) ->
     let allow_create = (version < 4 || req.allow_auto_topic_creation)
         && shared.core().config.auto_create_topics_enable;
     let mut created = Vec::new();
+    let num_partitions = node.controller.with(|c| c.default_num_partitions());
     let state = node.state();
     let image = &state.image;
+    // Bounded as one CreateTopics (see `api::metadata`): over the bounds, nothing is created.
+    let allow_create = allow_create
+        && requested.as_ref().is_none_or(|wanted| {
+            let names = wanted.iter().filter_map(|t| t.name.as_ref());
+            let is_new = |name: &str| image.topic_by_name(name).is_none();
+            api::metadata::auto_creation_fits(names.map(|n| n.0.as_str()), num_partitions, is_new)
+        });
     let brokers = image
         .brokers()
         .filter(|b| !b.fenced)
@@ -337,6 +347,15 @@ async fn create_topics(
                 .with_replication_factor(-1)
         });
         return CreateTopicsResponse::default().with_topics(topics.collect());
+    }
+    let size = node.controller.with(|c| {
+        let default_partitions = c.default_num_partitions();
+        let planned = req.topics.iter();
+        let planned = planned.map(|t| api::create_topics::planned(t, default_partitions));
+        api::create_topics::check_request_size(planned, |n| c.image().topic_id(n).is_none())
+    });
+    if let Err(refused) = size {
+        return api::create_topics::refuse_all(req, refused);
     }
     let broker_config = shared.core().config.clone();
     let mut created = Vec::new();
@@ -591,6 +610,17 @@ async fn create_partitions(node: &Node, req: CreatePartitionsRequest) -> CreateP
                 .with_error_message(None)
         });
         return CreatePartitionsResponse::default().with_results(results.collect());
+    }
+    let size = node.controller.with(|c| {
+        let current = |n: &str| {
+            c.image()
+                .topic_by_name(n)
+                .map(|t| t.partitions.len() as i64)
+        };
+        api::create_partitions::check_request_size(&req, current)
+    });
+    if let Err(refused) = size {
+        return api::create_partitions::refuse_all(req, refused);
     }
     api::create_partitions::respond(req, |name, count, validate_only| {
         node.controller
@@ -866,12 +896,17 @@ fn produce_partition(
     }
 }
 
+/// A cluster broker's Fetch, bounded by `fetch.max.bytes` as a single broker's is
+/// (`api::fetch::apply_fetch_max_bytes`), for consumers and followers alike.
 async fn fetch(
     node: &Node,
-    req: FetchRequest,
+    shared: &Shared,
+    mut req: FetchRequest,
     version: i16,
     shutdown: &mut Shutdown,
 ) -> FetchResponse {
+    let fetch_max_bytes = shared.core().config.fetch_max_bytes;
+    api::fetch::apply_fetch_max_bytes(&mut req, fetch_max_bytes);
     let mut progress = node.progress.subscribe();
     api::fetch::long_poll(&req, &mut progress, shutdown, || {
         read_all(node, &req, version)

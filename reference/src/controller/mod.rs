@@ -79,5 +79,6 @@ pub use partition::{Election, NO_LEADER, PartitionRegistration, ReplicaRole};
 pub use placement::{SplitMix64, UsableBroker, place_replicas};
 pub use quorum::{ApiError, Controller, ControllerConfig, MetadataFetch};
 pub use topics::{
-    AlterPartition, BrokerState, ElectionType, MAX_ELECTIONS_PER_IMBALANCE, MAX_RECORDS_PER_USER_OP,
+    AlterPartition, BrokerState, EXCESSIVE_BATCH_MESSAGE, EXCESSIVE_PARTITIONS_MESSAGE,
+    ElectionType, MAX_ELECTIONS_PER_IMBALANCE, MAX_PARTITIONS_PER_BATCH, MAX_RECORDS_PER_USER_OP,
 };

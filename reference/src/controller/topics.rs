@@ -41,8 +41,23 @@ use super::partition::{Election, PartitionRegistration, change_partition};
 use super::placement::{UsableBroker, place_replicas};
 use super::quorum::{ApiError, Controller};
 
-/// Kafka's `MAX_RECORDS_PER_USER_OP`.
+/// Kafka's `QuorumController.MAX_RECORDS_PER_USER_OP`: the metadata records one user
+/// operation may write (one batch of the metadata log). A CreateTopics writes a TopicRecord,
+/// a PartitionRecord per partition and a ConfigRecord per config set.
 pub const MAX_RECORDS_PER_USER_OP: usize = 10_000;
+
+/// Kafka's `ReplicationControlManager.MAX_PARTITIONS_PER_BATCH` (KAFKA-17870, Kafka 4.0):
+/// the partitions one CreateTopics request may ask for, summed over its topics.
+pub const MAX_PARTITIONS_PER_BATCH: u64 = 10_000;
+
+/// The message of the POLICY_VIOLATION for a request over [`MAX_PARTITIONS_PER_BATCH`]
+/// (`validateTotalNumberOfPartitions`).
+pub const EXCESSIVE_PARTITIONS_MESSAGE: &str =
+    "Excessively large number of partitions per request.";
+
+/// The message of the POLICY_VIOLATION for an operation over [`MAX_RECORDS_PER_USER_OP`]
+/// (`EventHandlerExceptionInfo`, for a `BoundedListTooLongException`).
+pub const EXCESSIVE_BATCH_MESSAGE: &str = "Unable to perform excessively large batch operation.";
 
 /// One ISR member of an AlterPartition request (`BrokerState`): -1 skips the epoch check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +130,7 @@ impl Controller {
         if num_partitions as usize + 1 > MAX_RECORDS_PER_USER_OP {
             return Err(ApiError::new(
                 ResponseError::PolicyViolation.code(),
-                "Unable to perform excessively large batch operation.",
+                EXCESSIVE_BATCH_MESSAGE,
             ));
         }
         let placements = self.place(num_partitions, replication_factor)?;
@@ -127,6 +142,11 @@ impl Controller {
         });
         self.append_new_partitions(topic_id, 0, placements);
         Ok(topic_id)
+    }
+
+    /// `num.partitions`: the partition count of a topic created with -1 (and auto-created).
+    pub fn default_num_partitions(&self) -> i32 {
+        self.config.num_partitions
     }
 
     /// The name checks of CreateTopics with Kafka's answers (`validateNewTopicNames`, whose
@@ -180,7 +200,7 @@ impl Controller {
         if (count - current) as usize > MAX_RECORDS_PER_USER_OP {
             return Err(ApiError::new(
                 ResponseError::PolicyViolation.code(),
-                "Unable to perform excessively large batch operation.",
+                EXCESSIVE_BATCH_MESSAGE,
             ));
         }
         let placements = self.place(count - current, replication_factor)?;

@@ -39,6 +39,10 @@
 //!
 //! The in-memory mode keeps each segment as a byte vector and shares every rule above.
 //!
+//! A file log holds no descriptor of its own: its segments' `.log` files are opened on use and
+//! closed when idle by the process's bounded [`OpenFiles`] cache, so the number of partitions
+//! a broker holds is not bounded by its descriptor limit (Kafka keeps every segment open).
+//!
 //! I/O errors on append, roll, retention and flush are [`LogError`]s. The read-only queries
 //! (`read`, `offset_for_timestamp`, `max_timestamp`) keep the signatures the broker codes
 //! against, so an I/O error there is logged and answered as "nothing".
@@ -47,6 +51,7 @@
 //! - `segment`: one segment, its roll rule, reads and recovery.
 //! - `index`: the sparse offset and time indexes.
 //! - `storage`: a segment's bytes, in a file or in memory; file names.
+//! - `open_files`: the bounded, least-recently-used cache of open segment files.
 //! - `recovery`: opening a log directory; `retention`: deleting old segments.
 //! - `truncation`: cutting the log back for replication (`truncate_to`) and a follower's
 //!   append of batches exactly as the leader stamped them (`append_as_follower`).
@@ -62,6 +67,7 @@
 
 mod index;
 mod leader_epoch;
+mod open_files;
 mod recovery;
 mod retention;
 mod segment;
@@ -82,6 +88,7 @@ pub use leader_epoch::{
     EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache, UNDEFINED_EPOCH,
     UNDEFINED_EPOCH_OFFSET,
 };
+pub use open_files::{MAX_OPEN_SEGMENT_FILES, OpenFiles};
 use segment::{RollParams, Segment};
 use storage::SegmentStore;
 pub use truncation::FollowerAppendError;
@@ -167,6 +174,8 @@ pub struct Log {
     /// Everything below this offset has been flushed (Kafka's `recoveryPoint`): what a power
     /// loss keeps. The log end offset at open, moved by [`Log::flush`].
     recovery_point: i64,
+    /// Where the segments' files are opened (file logs).
+    files: OpenFiles,
 }
 
 impl fmt::Debug for Log {
@@ -183,8 +192,19 @@ impl fmt::Debug for Log {
 impl Log {
     /// Opens (creating if needed) a log in `dir`, recovering it: the active segment is scanned,
     /// CRCs verified and a torn tail truncated; indexes are rebuilt when they do not match.
+    /// Its segment files are held open by the process's [`OpenFiles::process_wide`] cache.
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<Log, LogError> {
-        recovery::open(dir, config, now_ms)
+        recovery::open(dir, config, now_ms, OpenFiles::process_wide())
+    }
+
+    /// [`Log::open`] with the segment files held open by `files`.
+    pub fn open_with_files(
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+        files: &OpenFiles,
+    ) -> Result<Log, LogError> {
+        recovery::open(dir, config, now_ms, files.clone())
     }
 
     /// A log that lives only in memory (embedded use); same behaviour, no files.
@@ -196,6 +216,7 @@ impl Log {
             segments: vec![segment],
             log_start_offset: 0,
             recovery_point: 0,
+            files: OpenFiles::process_wide(),
         }
     }
 
@@ -293,7 +314,7 @@ impl Log {
         }
         active.on_become_inactive()?;
         let store = match &self.dir {
-            Some(dir) => SegmentStore::create_file(dir, base_offset)?,
+            Some(dir) => SegmentStore::create_file(dir, base_offset, &self.files)?,
             None => SegmentStore::Memory(Vec::new()),
         };
         self.segments

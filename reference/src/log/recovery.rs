@@ -27,19 +27,41 @@ use super::segment::Segment;
 use super::storage::{
     self, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, SegmentStore, TIME_INDEX_FILE_SUFFIX,
 };
-use super::{Log, LogConfig, LogError};
+use super::{Log, LogConfig, LogError, OpenFiles};
 
 /// The file holding the log start offset, in the partition directory.
 pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 
-pub(super) fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<Log, LogError> {
+pub(super) fn open(
+    dir: &Path,
+    config: LogConfig,
+    now_ms: i64,
+    files: OpenFiles,
+) -> Result<Log, LogError> {
     fs::create_dir_all(dir)?;
     let base_offsets = segment_files(dir)?;
     let checkpoint = read_log_start_offset(dir)?;
-    let mut segments = recover_segments(dir, &base_offsets, &config, now_ms)?;
+    let mut segments = recover_segments(dir, &base_offsets, &config, now_ms, &files)?;
+    // As Kafka's `LogLoader.recoverLog`: a log ending below its checkpointed start (segment
+    // files lost) is emptied and starts again at the checkpoint. Clamping the start to the end
+    // instead let the next open move it past records appended meanwhile (found by fuzzing).
+    let log_end_offset = segments.last().map(Segment::next_offset);
+    if let (Some(end), Some(start)) = (log_end_offset, checkpoint)
+        && end < start
+    {
+        tracing::warn!(
+            ?dir,
+            end,
+            start,
+            "log ends before its start; deleting all segments"
+        );
+        for segment in segments.drain(..) {
+            segment.delete()?;
+        }
+    }
     if segments.is_empty() {
         let base_offset = checkpoint.unwrap_or(0);
-        let store = SegmentStore::create_file(dir, base_offset)?;
+        let store = SegmentStore::create_file(dir, base_offset, &files)?;
         segments.push(Segment::new(store, base_offset, &config, now_ms));
     }
     for segment in &mut segments {
@@ -57,6 +79,7 @@ pub(super) fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<Log, Lo
         segments,
         log_start_offset,
         recovery_point: log_end_offset,
+        files,
     })
 }
 
@@ -67,6 +90,7 @@ fn recover_segments(
     base_offsets: &[i64],
     config: &LogConfig,
     now_ms: i64,
+    files: &OpenFiles,
 ) -> Result<Vec<Segment>, LogError> {
     let mut segments: Vec<Segment> = Vec::new();
     for (i, &base_offset) in base_offsets.iter().enumerate() {
@@ -83,7 +107,7 @@ fn recover_segments(
             break;
         }
         let is_last = i + 1 == base_offsets.len();
-        let store = SegmentStore::open_file(dir, base_offset)?;
+        let store = SegmentStore::open_file(dir, base_offset, files)?;
         let (segment, truncated_bytes) =
             Segment::recover(store, base_offset, config, now_ms, is_last)?;
         segments.push(segment);
@@ -99,6 +123,16 @@ fn recover_segments(
                 break;
             }
         }
+    }
+    // A segment left last by dropping later ones was walked without CRC checks: check it as
+    // the last one is checked (found by fuzzing, fuzz/artifacts/log_recovery/crash-55300e8f...).
+    if segments.len() < base_offsets.len()
+        && let Some(unchecked) = segments.pop()
+    {
+        let base_offset = unchecked.base_offset();
+        drop(unchecked);
+        let store = SegmentStore::open_file(dir, base_offset, files)?;
+        segments.push(Segment::recover(store, base_offset, config, now_ms, true)?.0);
     }
     Ok(segments)
 }
@@ -137,9 +171,10 @@ fn delete_segments(dir: &Path, base_offsets: &[i64]) -> io::Result<()> {
 
 /// The checkpointed log start offset; a missing or unreadable checkpoint is `None`.
 fn read_log_start_offset(dir: &Path) -> io::Result<Option<i64>> {
-    match fs::read_to_string(dir.join(LOG_START_OFFSET_FILE)) {
-        Ok(text) => {
-            let offset = text
+    match fs::read(dir.join(LOG_START_OFFSET_FILE)) {
+        Ok(bytes) => {
+            // Bytes that are not UTF-8 are garbage like any other (fuzz/artifacts/log_recovery).
+            let offset = String::from_utf8_lossy(&bytes)
                 .trim()
                 .parse::<i64>()
                 .ok()

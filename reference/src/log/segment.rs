@@ -296,10 +296,9 @@ impl Segment {
         let mut position = u64::from(position);
         while let Some(header) = self.header_at(position)? {
             if header.max_timestamp >= timestamp {
-                let found = self
-                    .record_timestamps(position, &header)?
-                    .into_iter()
-                    .find(|&(offset, ts)| ts >= timestamp && offset >= starting_offset);
+                let found = self.find_record(position, &header, |offset, ts| {
+                    ts >= timestamp && offset >= starting_offset
+                })?;
                 if let Some((offset, timestamp)) = found {
                     return Ok(Some(TimestampOffset { timestamp, offset }));
                 }
@@ -318,10 +317,8 @@ impl Segment {
         let mut position = u64::from(position);
         while let Some(header) = self.header_at(position)? {
             if header.max_timestamp == self.max_timestamp_so_far {
-                let records = self.record_timestamps(position, &header)?;
-                let found = records
-                    .into_iter()
-                    .find(|&(_, ts)| ts == header.max_timestamp);
+                let max = header.max_timestamp;
+                let found = self.find_record(position, &header, |_, ts| ts == max)?;
                 return Ok(found.map(|(offset, timestamp)| TimestampOffset { timestamp, offset }));
             }
             position += header.total_len() as u64;
@@ -329,13 +326,16 @@ impl Segment {
         Ok(None)
     }
 
-    fn record_timestamps(
+    /// The first record of the batch at `position` whose (offset, timestamp) is `wanted`,
+    /// read as a stream (`record_batch::find_record`).
+    fn find_record(
         &self,
         position: u64,
         header: &BatchHeader,
-    ) -> io::Result<Vec<(i64, i64)>> {
+        wanted: impl FnMut(i64, i64) -> bool,
+    ) -> io::Result<Option<(i64, i64)>> {
         let batch = self.read_bytes(position, header.total_len())?;
-        record_batch::record_timestamps(&batch)
+        record_batch::find_record(&batch, wanted)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 

@@ -9,14 +9,20 @@
 //! File names follow Kafka's: the segment's base offset in 20 zero-padded digits, then
 //! `.log`, `.index` or `.timeindex`.
 //!
+//! A file segment does not own an open file: it holds a [`CachedFile`] of the process's
+//! [`OpenFiles`] cache, which opens the `.log` on use and closes it when idle (see
+//! `open_files`), so descriptors stay bounded whatever the number of partitions.
+//!
 //! # References
 //! - Apache Kafka sources: `LogFileUtils` (file names), `FileRecords` (append, truncate, flush)
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
+
+use super::open_files::{CachedFile, OpenFiles};
 
 pub const LOG_FILE_SUFFIX: &str = "log";
 pub const INDEX_FILE_SUFFIX: &str = "index";
@@ -47,22 +53,27 @@ pub enum SegmentStore {
 pub struct FileSegment {
     dir: PathBuf,
     base_offset: i64,
-    file: File,
+    file: CachedFile,
     len: u64,
     /// Appended since the last fsync.
     unsynced: bool,
 }
 
 impl SegmentStore {
-    /// Creates an empty `.log` file (replacing a stale one of the same name).
-    pub fn create_file(dir: &Path, base_offset: i64) -> io::Result<SegmentStore> {
+    /// Creates an empty `.log` file (replacing a stale one of the same name), open in `files`.
+    pub fn create_file(
+        dir: &Path,
+        base_offset: i64,
+        files: &OpenFiles,
+    ) -> io::Result<SegmentStore> {
         let path = segment_file(dir, base_offset, LOG_FILE_SUFFIX);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(path)?;
+            .open(&path)?;
+        let file = files.register(path, Some(file));
         let segment = FileSegment {
             dir: dir.to_path_buf(),
             base_offset,
@@ -73,11 +84,11 @@ impl SegmentStore {
         Ok(SegmentStore::File(segment))
     }
 
-    /// Opens an existing `.log` file.
-    pub fn open_file(dir: &Path, base_offset: i64) -> io::Result<SegmentStore> {
+    /// An existing `.log` file, opened in `files` at its first use.
+    pub fn open_file(dir: &Path, base_offset: i64, files: &OpenFiles) -> io::Result<SegmentStore> {
         let path = segment_file(dir, base_offset, LOG_FILE_SUFFIX);
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
-        let len = file.metadata()?.len();
+        let len = fs::metadata(&path)?.len();
+        let file = files.register(path, None);
         let segment = FileSegment {
             dir: dir.to_path_buf(),
             base_offset,
@@ -111,7 +122,7 @@ impl SegmentStore {
                 buf.copy_from_slice(&bytes[position as usize..end as usize]);
                 Ok(())
             }
-            SegmentStore::File(f) => f.file.read_exact_at(buf, position),
+            SegmentStore::File(f) => f.file.file()?.read_exact_at(buf, position),
         }
     }
 
@@ -124,8 +135,9 @@ impl SegmentStore {
                 Ok(())
             }
             SegmentStore::File(f) => {
-                if let Err(e) = f.file.write_all_at(data, f.len) {
-                    let _ = f.file.set_len(f.len);
+                let file = f.file.file()?;
+                if let Err(e) = file.write_all_at(data, f.len) {
+                    let _ = file.set_len(f.len);
                     return Err(e);
                 }
                 f.len += data.len() as u64;
@@ -142,7 +154,7 @@ impl SegmentStore {
                 bytes.truncate(usize::try_from(len).unwrap_or(usize::MAX))
             }
             SegmentStore::File(f) => {
-                f.file.set_len(len)?;
+                f.file.file()?.set_len(len)?;
                 f.len = f.len.min(len);
                 f.unsynced = true;
             }
@@ -154,7 +166,7 @@ impl SegmentStore {
     pub fn sync(&mut self) -> io::Result<()> {
         match self {
             SegmentStore::File(f) if f.unsynced => {
-                f.file.sync_data()?;
+                f.file.file()?.sync_data()?;
                 f.unsynced = false;
             }
             _ => {}
@@ -182,7 +194,9 @@ impl SegmentStore {
         let SegmentStore::File(f) = self else {
             return None;
         };
-        let modified = f.file.metadata().and_then(|m| m.modified()).ok()?;
+        let modified = fs::metadata(f.file.path())
+            .and_then(|m| m.modified())
+            .ok()?;
         let since_epoch = modified.duration_since(UNIX_EPOCH).ok()?;
         i64::try_from(since_epoch.as_millis()).ok()
     }
@@ -190,7 +204,7 @@ impl SegmentStore {
     /// Removes the segment's files.
     pub fn delete(self) -> io::Result<()> {
         if let SegmentStore::File(f) = self {
-            drop(f.file);
+            drop(f.file); // closes it, so no descriptor keeps the deleted file's space
             delete_segment_files(&f.dir, f.base_offset)?;
         }
         Ok(())
@@ -238,9 +252,10 @@ mod tests {
     #[test]
     fn memory_and_file_stores_read_alike() {
         let dir = tempfile::tempdir().unwrap();
+        let files = OpenFiles::new(4);
         let mut stores = [
             SegmentStore::Memory(Vec::new()),
-            SegmentStore::create_file(dir.path(), 7).unwrap(),
+            SegmentStore::create_file(dir.path(), 7, &files).unwrap(),
         ];
         for store in &mut stores {
             store.append(b"hello ").unwrap();
@@ -259,7 +274,9 @@ mod tests {
         assert!(segment_file(dir.path(), 7, LOG_FILE_SUFFIX).exists());
         let [_, file] = stores;
         file.write_indexes(b"", b"").unwrap();
+        assert_eq!(files.open_count(), 1);
         file.delete().unwrap();
+        assert_eq!(files.open_count(), 0, "a deleted segment's file is closed");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -1094,3 +1094,61 @@ fn a_power_loss_keeps_what_was_flushed() {
         }
     }
 }
+
+/// More logs (and segments) than the open-file bound: every one appends, reads, flushes,
+/// truncates and reopens as if its files were open, and the cache never holds more than its
+/// bound. Kafka would hold one descriptor per segment here (60 or more).
+#[test]
+fn logs_beyond_the_open_file_bound_append_read_and_reopen() {
+    const BOUND: usize = 8;
+    const PARTITIONS: usize = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let files = OpenFiles::new(BOUND);
+    let size = batch(2, 1_000).len() as u64;
+    let config = LogConfig {
+        segment_bytes: 2 * size,
+        ..config()
+    };
+    let path = |p: usize| dir.path().join(format!("orders-{p}"));
+    let open = |p: usize| Log::open_with_files(&path(p), config.clone(), 0, &files).unwrap();
+    let mut logs: Vec<Log> = (0..PARTITIONS).map(open).collect();
+    let mut most_open = files.open_count();
+    for round in 0..5 {
+        for log in &mut logs {
+            append(log, batch(2, 1_000 + round), 1_000 + round);
+            most_open = most_open.max(files.open_count());
+        }
+    }
+    for log in &mut logs {
+        assert_eq!(log.log_end_offset(), 10);
+        assert!(log.segment_count() >= 3, "{:?}", log.segment_base_offsets());
+        assert_eq!(batch_ranges(&read_all(log)).len(), 5);
+        log.flush().unwrap();
+        most_open = most_open.max(files.open_count());
+    }
+    let before_truncation = files.opened_count();
+    for log in &mut logs {
+        assert!(log.truncate_to(6, 2_000).unwrap());
+        append(log, batch(2, 3_000), 3_000);
+        most_open = most_open.max(files.open_count());
+    }
+    assert!(
+        files.opened_count() > before_truncation,
+        "closed files were reopened"
+    );
+    drop(logs);
+    assert_eq!(files.open_count(), 0, "a dropped log closes its files");
+    let logs: Vec<Log> = (0..PARTITIONS).map(open).collect();
+    for log in &logs {
+        assert_eq!(log.log_end_offset(), 8, "recovered after reopening");
+        assert_eq!(batch_ranges(&read_all(log)).len(), 4);
+        most_open = most_open.max(files.open_count());
+    }
+    assert!(most_open <= BOUND, "{most_open} files open, bound {BOUND}");
+    assert_eq!(most_open, BOUND, "the cache fills up to its bound");
+    println!(
+        "{PARTITIONS} logs, {} segments, at most {most_open} files open, {} opens",
+        logs.iter().map(Log::segment_count).sum::<usize>(),
+        files.opened_count()
+    );
+}

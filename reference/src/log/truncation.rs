@@ -84,7 +84,7 @@ impl Log {
             segment.delete()?;
         }
         let store = match &self.dir {
-            Some(dir) => SegmentStore::create_file(dir, new_offset)?,
+            Some(dir) => SegmentStore::create_file(dir, new_offset, &self.files)?,
             None => SegmentStore::Memory(Vec::new()),
         };
         self.segments
