@@ -82,10 +82,26 @@ impl LeaderEpochCache {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e),
         };
-        Ok(LeaderEpochCache {
-            entries,
-            file: Some(file),
-        })
+        // As Kafka's LeaderEpochFileCache loads a checkpoint: every entry goes through the same
+        // `assign` rule as at run time, so a checkpoint whose entries go backwards (a torn or
+        // hand-edited file) keeps only a consistent, increasing prefix of what it says.
+        let mut cache = LeaderEpochCache {
+            entries: Vec::with_capacity(entries.len()),
+            file: None,
+        };
+        for entry in &entries {
+            cache.assign(entry.epoch, entry.start_offset);
+        }
+        if cache.entries.len() != entries.len() {
+            tracing::warn!(
+                file = %file.display(),
+                read = entries.len(),
+                kept = cache.entries.len(),
+                "leader epoch checkpoint had entries out of order; kept the consistent ones"
+            );
+        }
+        cache.file = Some(file);
+        Ok(cache)
     }
 
     /// Writes the checkpoint, if this cache has one (temporary file, then rename).
@@ -217,7 +233,9 @@ fn parse_checkpoint(text: &str) -> Option<Vec<EpochEntry>> {
         return None;
     }
     let count: usize = lines.next()?.trim().parse().ok()?;
-    let mut entries = Vec::with_capacity(count);
+    // The count is the file's word: reserve no more than its bytes can hold (an entry is at
+    // least "0 0\n"), so a corrupt count cannot turn into a huge allocation.
+    let mut entries = Vec::with_capacity(count.min(text.len() / 4));
     for _ in 0..count {
         let mut fields = lines.next()?.split_whitespace();
         let epoch = fields.next()?.parse().ok()?;
@@ -248,6 +266,19 @@ mod tests {
             .iter()
             .map(|e| (e.epoch, e.start_offset))
             .collect()
+    }
+
+    #[test]
+    fn a_checkpoint_out_of_order_or_with_a_huge_count_loads_only_what_is_consistent() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(LEADER_EPOCH_CHECKPOINT_FILE);
+        // Found by the log_recovery fuzzer: epoch 4 at 0, then epoch 3 at 1.
+        fs::write(&file, "0\n2\n4 0\n3 1\n").unwrap();
+        let cache = LeaderEpochCache::open(dir.path()).unwrap();
+        assert_eq!(pairs(&cache), vec![(3, 1)]);
+        // A count far beyond the file's bytes is malformed, not a huge reservation.
+        fs::write(&file, "0\n18446744073709551615\n1 0\n").unwrap();
+        assert!(LeaderEpochCache::open(dir.path()).is_err());
     }
 
     #[test]

@@ -1,0 +1,4 @@
+//! libFuzzer target: see `fuzz_checks::log_recovery` for the input format and what counts as a crash.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_checks::log_recovery::check(data));
