@@ -55,6 +55,15 @@ fi
 # ---- bad input: a clear message, a non-zero exit, no hang ------------------------------
 # expect_failure NAME SECONDS PATTERN COMMAND...: COMMAND must fail within SECONDS and say
 # PATTERN on stderr.
+# The hostile frames of reference/tests/hostile_requests.rs, sent to real Kafka: what the
+# reference is asked to survive, Kafka survives too (no connection left hanging, still serving).
+hostile_dir="$work/kafka-spec-kafka-hostile"
+bash ci/kafka/start.sh --nodes 1 --dir "$hostile_dir"
+hostile_port="$(sed -n 's/^BASE_PORT=//p' "$hostile_dir/cluster.env")"
+KAFKA_SPEC_HOSTILE_BOOTSTRAP="127.0.0.1:$hostile_port" cargo test -q -p kafka-spec-reference \
+    --test hostile_requests the_same_frames -- --nocapture
+bash ci/kafka/stop.sh --dir "$hostile_dir"
+
 expect_failure() {
     local name="$1" seconds="$2" pattern="$3" rc=0 took
     shift 3
@@ -90,4 +99,4 @@ if pgrep -f "$work/kafka-spec-kafka-" >/dev/null; then
     pgrep -af "$work/kafka-spec-kafka-" >&2
     exit 1
 fi
-echo "kafka-diff: differential run and 3 bad-input checks passed"
+echo "kafka-diff: differential run, hostile frames on real Kafka and 3 bad-input checks passed"
