@@ -104,14 +104,16 @@ for target in "${targets[@]}"; do
         -max_total_time="$seconds" -timeout=30 -print_final_stats=1 >"$log" 2>&1
     rc=$?
     set -e
-    grep -E '^#[0-9]+ +(INITED|DONE)|^stat::|^Done ' "$log" || true
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|^Done ' "$log" || true
     line="$target: $(summarise "$log")"
     if [[ $rc -eq 0 ]]; then
         line="$line: no crash"
     else
         new="$(comm -13 <(echo "$before") <(ls -A "$artifacts") | sed "s|^|$artifacts/|")"
+        echo "--- what went wrong in the $target run:"
+        grep -m 1 -A 12 -E "panicked at|^==[0-9]+== ?ERROR|^ERROR:|memory allocation of" "$log" || true
         echo "--- last lines of the $target run:"
-        tail -n 60 "$log"
+        tail -n 30 "$log"
         line="$line: CRASH (exit $rc) ${new:-no reproducer written (build or harness failure?)}"
         crashed+=("$target")
     fi

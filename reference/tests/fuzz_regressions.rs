@@ -161,3 +161,25 @@ fn a_log_start_offset_checkpoint_past_the_end_starts_the_log_there() {
     // and reads the appended batch back.
     log_recovery::check(&[5, 1, 0, b'9']);
 }
+
+/// Found by `log_recovery` in CI's first run (fuzz/artifacts/log_recovery/crash-dc424ebf...):
+/// a leader epoch checkpoint whose entries go backwards (`4 0` then `3 1`) was loaded as it
+/// stood, an epoch history that is not increasing. It is now loaded through the same rule as
+/// at run time (`LeaderEpochCache::open`), keeping a consistent prefix.
+#[test]
+fn a_leader_epoch_checkpoint_out_of_order_loads_increasing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir
+        .path()
+        .join(reference::log::LEADER_EPOCH_CHECKPOINT_FILE);
+    fs::write(&file, "0\n2\n4 0\n3 1\n").unwrap();
+    let cache = reference::log::LeaderEpochCache::open(dir.path()).unwrap();
+    let entries = cache.entries();
+    assert!(!entries.is_empty());
+    assert!(
+        entries
+            .windows(2)
+            .all(|w| w[0].epoch < w[1].epoch && w[0].start_offset <= w[1].start_offset),
+        "{entries:?}"
+    );
+}
