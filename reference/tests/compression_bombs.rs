@@ -15,6 +15,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use common::Conn;
 use common::cluster::{create_topic_with, produce};
+use common::memory::{peak_rss_bytes, reset_peak, rss_bytes};
 use reference::embedded::{BrokerOptions, EmbeddedBroker};
 use reference::record_batch::{self, BatchError};
 
@@ -168,24 +169,6 @@ fn zstd_bomb() -> (Bytes, u64) {
     )
 }
 
-/// (VmRSS, VmHWM) of this process, in bytes.
-fn memory() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or(0, |kib| kib * 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Resets VmHWM to the current RSS (Linux 4.0+), so that the peak measured is the refusals'.
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
 fn honest() -> Bytes {
     common::cluster::batch(0, 3, |_| common::cluster::now_ms())
 }
@@ -217,7 +200,7 @@ async fn compression_bombs_are_refused_with_little_memory() {
     assert!(gzip.len() < 11 * MIB / 10 && gzip_inflated >= 1 << 30);
     assert!(zstd.len() < 128 * 1024 && zstd_inflated >= 2 << 30);
     let peak_reset = reset_peak();
-    let (rss_before, _) = memory();
+    let rss_before = rss_bytes();
 
     let default_cap = record_batch::max_inflated_bytes(1024 * 1024 + 12);
     for (bomb, compression) in [(&gzip, 1), (&zstd, 4)] {
@@ -259,7 +242,7 @@ async fn compression_bombs_are_refused_with_little_memory() {
     let mut conn = common::cluster::connect(&cluster, leader).await;
     refuse_over_the_wire(&mut conn, "bombs", &bombs).await;
 
-    let (rss_after, peak) = memory();
+    let (rss_after, peak) = (rss_bytes(), peak_rss_bytes());
     println!(
         "RSS before {} MiB, after {} MiB, peak {} MiB (peak reset: {peak_reset})",
         rss_before >> 20,

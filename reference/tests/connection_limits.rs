@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Conn;
+use common::memory::rss_bytes;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -48,21 +49,6 @@ async fn api_versions(conn: &mut Conn) {
 /// A fresh connection is served.
 async fn served(bootstrap: &str) {
     api_versions(&mut Conn::connect(bootstrap).await).await;
-}
-
-/// The process's resident set, from /proc/self/status.
-fn rss_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .expect("VmRSS line");
-    let kib: usize = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("VmRSS in kB");
-    kib * 1024
 }
 
 /// Waits for the broker to close `stream`: a read of 0 bytes, or a reset (the broker closed
@@ -175,13 +161,14 @@ async fn stall_frames_and_watch(label: &str, target: &str, honest: &[String]) {
         "stalled connections open when the clients were served"
     );
     let rss_peak = rss_bytes().max(rss_held);
-    let grown = rss_peak.saturating_sub(rss_before);
+    let grown =
+        usize::try_from(rss_peak.saturating_sub(rss_before)).expect("RSS growth fits usize");
     println!(
         "{label}: RSS before {} MiB, with 500 half-frames and 5 stalled 100 MiB frames {} MiB \
          (+{} MiB); 505 connections opened in {opened_ms} ms, honest clients served at \
          {served_ms} ms",
-        rss_before / MIB,
-        rss_peak / MIB,
+        rss_before >> 20,
+        rss_peak >> 20,
         grown / MIB
     );
     assert!(grown < 128 * MIB, "RSS grew by {} MiB", grown / MIB);

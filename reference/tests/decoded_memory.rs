@@ -15,6 +15,7 @@ use std::cell::Cell;
 
 use bytes::Bytes;
 use common::Conn;
+use common::memory::peak_rss_bytes;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, RequestHeader, RequestKind, ResponseKind,
 };
@@ -205,21 +206,6 @@ fn uvarint(out: &mut Vec<u8>, mut n: u32) {
         n >>= 7;
     }
     out.push(n as u8);
-}
-
-/// Kernel-reported peak RSS of this process (`VmHWM`).
-fn peak_rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM line");
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("VmHWM in kB");
-    kib * 1024
 }
 
 /// Through the wire: a frame of `socket.request.max.bytes` (100 MiB) of each amplifier, which

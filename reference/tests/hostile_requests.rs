@@ -16,6 +16,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Conn;
+use common::memory::rss_bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::VersionRange;
 use reference::EmbeddedBroker;
@@ -154,20 +155,6 @@ async fn assert_served(addr: &str, brokers: usize) {
         panic!("not a Metadata response");
     };
     assert_eq!(metadata.brokers.len(), brokers);
-}
-
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .expect("VmRSS line");
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("VmRSS in kB");
-    kib * 1024
 }
 
 fn report(target: &str, frames: usize, counts: [usize; 3], started: Instant) {

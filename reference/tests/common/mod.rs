@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod kcat;
+pub mod memory;
 
 use std::time::Duration;
 
