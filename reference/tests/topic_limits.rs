@@ -614,9 +614,9 @@ async fn leaders(conn: &mut Conn, topic: &str, partitions: i32) -> BTreeMap<i32,
 }
 
 /// Partitions of the cluster's big topic: three times the descriptor limit. Its replication
-/// factor is 1 because a follower replica holds a connection to its leader (one fetcher per
-/// partition, `cluster::fetcher`), two descriptors in this process: files are bounded here,
-/// fetcher connections are not.
+/// factor is 1 to keep the test quick: creating 1,500 x 3 replicas on disk takes longer than
+/// the test connection's deadline on 2 shared cores. Follower connections are bounded by
+/// brokers, not partitions (one fetcher per leader, `tests/cluster_fetchers.rs`).
 const MANY_PARTITIONS: i32 = 1_500;
 
 /// Produces `records` (acks=all) to every partition of `topic`, each to its leader.

@@ -1,6 +1,7 @@
 //! One broker of a [`Cluster`](super::Cluster): its metadata image, its replicas as
 //! [`Partition`] cores, the acks=all produces parked on them, and the tasks that drive them
-//! (metadata and heartbeats, partition timers, one fetcher per followed partition).
+//! (metadata and heartbeats, partition timers, one fetcher per leader broker it follows
+//! partitions from, carrying all of them: [`fetcher`]).
 //!
 //! Metadata is acted on as Kafka's `MetadataLoader` publishes it: nothing until the image has
 //! caught up with the end of the metadata log once, then each fetched batch as one delta, so
@@ -128,12 +129,21 @@ pub struct NodeState {
     pub image: MetadataImage,
     pub partitions: BTreeMap<PartitionKey, Partition>,
     parked: HashMap<RequestToken, oneshot::Sender<ProduceResult>>,
-    fetchers: BTreeSet<PartitionKey>,
+    /// Which partitions each fetcher carries, by leader broker.
+    pub(super) fetchers: fetcher::Fetchers,
     caught_up: bool,
     changed_before_caught_up: BTreeSet<PartitionKey>,
     crashed: bool,
     /// Partitions whose AlterPartition was lost to an isolation: resent once it heals.
     unsent_alters: BTreeSet<PartitionKey>,
+}
+
+impl NodeState {
+    /// How many partitions each of this broker's fetchers carries, by leader broker: one
+    /// fetcher (and one connection) per leader it follows partitions from.
+    pub fn fetchers(&self) -> BTreeMap<i32, usize> {
+        self.fetchers.carried()
+    }
 }
 
 /// One broker of the cluster.
@@ -181,7 +191,7 @@ impl Node {
                 image: MetadataImage::new(),
                 partitions: BTreeMap::new(),
                 parked: HashMap::new(),
-                fetchers: BTreeSet::new(),
+                fetchers: fetcher::Fetchers::default(),
                 caught_up: false,
                 changed_before_caught_up: BTreeSet::new(),
                 crashed: false,
@@ -521,19 +531,10 @@ impl Node {
         );
         let effects = match role {
             ReplicaRole::Leader => partition.make_leader(&registration, &state.image, now),
-            ReplicaRole::Follower { .. } => {
-                let effects = partition.make_follower(&registration, now);
-                if state.fetchers.insert(key) {
-                    let task = tokio::spawn(fetcher::run(self.clone(), key));
-                    self.tasks
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(task.abort_handle());
-                }
-                effects
-            }
+            ReplicaRole::Follower { .. } => partition.make_follower(&registration, now),
             ReplicaRole::None => partition.stop(),
         };
+        self.assign_fetcher(state, key);
         if let Some((partitions, leader_epoch)) = offsets_partitions {
             self.tell_offsets_leadership(state, key, partitions, leader_epoch);
         }
@@ -574,9 +575,10 @@ impl Node {
     }
 
     /// The partition's topic was deleted: stops the replica (parked produces are answered
-    /// NOT_LEADER_OR_FOLLOWER, its fetcher ends) and deletes its log
+    /// NOT_LEADER_OR_FOLLOWER, it leaves its fetcher) and deletes its log
     /// (`ReplicaManager.stopPartitions` with `deleteLocalLog`).
     fn delete_replica(&self, state: &mut NodeState, key: PartitionKey) -> Effects {
+        state.fetchers.assign(key, None);
         let Some(mut partition) = state.partitions.remove(&key) else {
             return Effects::default();
         };
@@ -588,9 +590,24 @@ impl Node {
         effects
     }
 
-    /// Called by a fetcher under the lock when it finds its partition is no longer followed.
-    pub(super) fn fetcher_done(state: &mut NodeState, key: PartitionKey) {
-        state.fetchers.remove(&key);
+    /// Puts the partition on its leader's fetcher if it follows one (spawning that fetcher if
+    /// it has none), else on none (`ReplicaFetcherManager.addFetcherForPartitions` /
+    /// `removeFetcherForPartitions`).
+    fn assign_fetcher(self: &Arc<Self>, state: &mut NodeState, key: PartitionKey) {
+        let leader = state
+            .partitions
+            .get(&key)
+            .filter(|p| p.is_follower())
+            .map(|p| p.leader_id())
+            .filter(|&leader| leader >= 0 && leader != self.id);
+        if state.fetchers.assign(key, leader)
+            && let Some(leader) = leader
+        {
+            let task = tokio::spawn(fetcher::run(self.clone(), leader));
+            let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(task.abort_handle());
+        }
     }
 
     /// Runs every partition's timer (ISR shrink, produce deadlines), and resends the
