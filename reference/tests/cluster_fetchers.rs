@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::Conn;
-use common::cluster::{batch, connect, create_topic_with, metadata_topic, name, now_ms};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::*;
+use common::cluster::{batch, connect, create_topic_with, metadata_topic, now_ms};
 use reference::Cluster;
 
 const TOPIC: &str = "wide";
@@ -77,31 +75,14 @@ async fn leaders(conn: &mut Conn, brokers: &[i32]) -> BTreeMap<i32, Vec<i32>> {
 /// NOT_LEADER_OR_FOLLOWER or LEADER_NOT_AVAILABLE (nothing appended: to send again); any
 /// other error fails the test.
 async fn produce_all(conn: &mut Conn, partitions: &[i32], records: &Bytes) -> Vec<i32> {
-    let data = partitions.iter().map(|&p| {
-        PartitionProduceData::default()
-            .with_index(p)
-            .with_records(Some(records.clone()))
-    });
-    let req = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(name(TOPIC))
-                .with_partition_data(data.collect()),
-        ]);
-    let ResponseKind::Produce(r) = conn
-        .call(ApiKey::Produce, 9, RequestKind::Produce(req))
-        .await
-    else {
-        panic!("not Produce")
-    };
     let mut again = Vec::new();
-    for p in r.responses.iter().flat_map(|t| &t.partition_responses) {
-        match p.error_code {
+    for (partition, code) in
+        common::cluster::produce_partitions(conn, TOPIC, partitions, records, -1).await
+    {
+        match code {
             0 => {}
-            NOT_LEADER_OR_FOLLOWER | LEADER_NOT_AVAILABLE => again.push(p.index),
-            code => panic!("partition {}: error {code}", p.index),
+            NOT_LEADER_OR_FOLLOWER | LEADER_NOT_AVAILABLE => again.push(partition),
+            code => panic!("partition {partition}: error {code}"),
         }
     }
     again

@@ -33,7 +33,6 @@ use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use reference::embedded::BrokerOptions;
 use reference::{Cluster, EmbeddedBroker};
@@ -253,29 +252,10 @@ async fn produce_acks(
     records: Bytes,
     acks: i16,
 ) -> Vec<i16> {
-    let data = partitions.iter().map(|&p| {
-        PartitionProduceData::default()
-            .with_index(p)
-            .with_records(Some(records.clone()))
-    });
-    let req = ProduceRequest::default()
-        .with_acks(acks)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(data.collect()),
-        ]);
-    let ResponseKind::Produce(r) = conn
-        .call(ApiKey::Produce, 9, RequestKind::Produce(req))
+    common::cluster::produce_partitions(conn, topic, partitions, &records, acks)
         .await
-    else {
-        panic!("not Produce")
-    };
-    r.responses
         .into_iter()
-        .flat_map(|t| t.partition_responses)
-        .map(|p| p.error_code)
+        .map(|(_, code)| code)
         .collect()
 }
 

@@ -224,6 +224,41 @@ pub async fn produce_with(
     r.responses.remove(0).partition_responses.remove(0)
 }
 
+/// Produce v9 of `records` to each of `partitions` of `topic` in one request (ten-second
+/// timeout): (partition, error code) of each answer, in the response's order.
+pub async fn produce_partitions(
+    conn: &mut Conn,
+    topic: &str,
+    partitions: &[i32],
+    records: &Bytes,
+    acks: i16,
+) -> Vec<(i32, i16)> {
+    let data = partitions.iter().map(|&p| {
+        PartitionProduceData::default()
+            .with_index(p)
+            .with_records(Some(records.clone()))
+    });
+    let req = ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(name(topic))
+                .with_partition_data(data.collect()),
+        ]);
+    let ResponseKind::Produce(r) = conn
+        .call(ApiKey::Produce, 9, RequestKind::Produce(req))
+        .await
+    else {
+        panic!("not Produce")
+    };
+    r.responses
+        .iter()
+        .flat_map(|t| &t.partition_responses)
+        .map(|p| (p.index, p.error_code))
+        .collect()
+}
+
 /// (error code, base offset) of a produce to partition 0 with a five-second timeout.
 pub async fn produce(conn: &mut Conn, topic: &str, acks: i16, records: Bytes) -> (i16, i64) {
     let p = produce_with(conn, topic, acks, 5000, records).await;
