@@ -76,7 +76,7 @@ pub struct KafkaWorld {
     /// Consumer group members and what the scenario saw of their groups.
     pub groups: crate::group_client::Groups,
     /// Brokers replication steps stopped or froze, and the leaderships they held.
-    pub replication: crate::steps::replication::ReplicationState,
+    pub replication: crate::steps::failover::ReplicationState,
 }
 
 impl KafkaWorld {

@@ -54,7 +54,6 @@ mod fetcher;
 mod metadata;
 mod node;
 mod storage;
-pub mod wire;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -68,7 +67,6 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::now_ms;
-use crate::broker::BrokerCore;
 use crate::config::BrokerConfig;
 use crate::controller::{Controller, ControllerConfig, LeaderBalancing};
 use crate::server::{self, Shared};
@@ -76,8 +74,8 @@ use crate::server::{self, Shared};
 pub use fault::Fault;
 use fault::Faults;
 use metadata::MetadataStore;
-pub use node::Node;
 use node::Settings;
+pub use node::{Node, NodeState, PartitionKey};
 use storage::Disk;
 
 /// How often the controller looks for expired broker sessions.
@@ -199,6 +197,9 @@ impl Cluster {
         if options.brokers == 0 {
             return Err(invalid("a cluster needs at least one broker"));
         }
+        if let Some(dir) = &options.data_dir {
+            refuse_single_broker_layout(dir)?;
+        }
         let (mut settings, broker_configs) = Settings::split(&options.configs).map_err(invalid)?;
         let base = broker_config(&broker_configs, 1)?;
         settings.log_retention_check_interval_ms = base.log_retention_check_interval_ms;
@@ -230,9 +231,8 @@ impl Cluster {
             .then_some(settings.leader_imbalance_check_interval_ms);
         let controller_task = tokio::spawn(controller_loop(controller.clone(), balancing));
         let cluster_id = match &options.data_dir {
-            Some(dir) => crate::broker::load_or_create_cluster_id(dir)
-                .map_err(|e| io::Error::other(e.to_string()))?,
-            None => crate::broker::new_cluster_id(),
+            Some(dir) => metadata::load_or_create_cluster_id(dir)?,
+            None => metadata::new_cluster_id(),
         };
         let mut cluster = Cluster {
             controller,
@@ -280,12 +280,8 @@ impl Cluster {
         }
         let data_dir = self.broker_dir(broker_id);
         if let Some(dir) = &data_dir {
-            crate::broker::claim_cluster_id(dir, &self.cluster_id)
-                .map_err(|e| io::Error::other(e.to_string()))?;
+            metadata::claim_cluster_id(dir, &self.cluster_id)?;
         }
-        let mut core = BrokerCore::open(config, data_dir.as_deref(), now_ms())
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        core.cluster_id = self.cluster_id.clone();
         slot.disk.load()?;
         let listener = TcpListener::bind(("127.0.0.1", slot.port)).await?;
         let addr = listener.local_addr()?;
@@ -300,7 +296,7 @@ impl Cluster {
             slot.disk.clone(),
             self.faults.clone(),
         );
-        let shared = Arc::new(Shared::new_in_cluster(core, addr, node.clone()));
+        let shared = Arc::new(Shared::new(config, self.cluster_id.clone(), node.clone()));
         let (shutdown, _) = broadcast::channel(1);
         let server = tokio::spawn(server::run(listener, shared, shutdown.clone()));
         self.addresses
@@ -471,10 +467,15 @@ impl Cluster {
         }
     }
 
-    /// Stops every broker, then the controller.
+    /// Stops every broker cleanly (each flushes its logs and writes its checkpoints, as
+    /// Kafka's controlled shutdown does), then the controller.
     pub async fn shutdown(mut self) {
         for id in self.broker_ids() {
-            self.stop(id).await;
+            if let Some(node) = self.halt(id).await {
+                node.flush_logs();
+                node.keep_on_disk();
+                tracing::info!(broker_id = id, "cluster broker shut down");
+            }
         }
         // Drop aborts the controller task.
     }
@@ -543,6 +544,24 @@ fn restore_topics(
         tracing::info!(topic = %topic.name, "restored topic");
     }
     Ok(())
+}
+
+/// Refuses a data directory written by the single broker of kafka-spec before it became a
+/// cluster of one (its topics in `<dir>/__topics`, its partitions in `<dir>/<topic>-<n>`):
+/// read as a cluster's, its topics would silently be lost.
+fn refuse_single_broker_layout(dir: &std::path::Path) -> io::Result<()> {
+    let old = dir.join("__topics");
+    if !old.is_dir() {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "data directory {} holds the single-broker layout of an older kafka-spec ({} and \
+         <topic>-<partition> directories beside it), which this version does not read: every \
+         broker, a single one too, now keeps a cluster's layout (broker-<id>/ and \
+         __cluster_metadata). Start on an empty directory, or move this one away.",
+        dir.display(),
+        old.display()
+    )))
 }
 
 fn broker_config(configs: &[(String, String)], broker_id: i32) -> io::Result<BrokerConfig> {

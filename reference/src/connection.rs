@@ -174,15 +174,12 @@ async fn respond(
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let key = ApiKey::try_from(key_code).map_err(|_| ConnectionError::UnknownApiKey(key_code))?;
-    let supported = api::supported_versions_for(shared, key);
+    let supported = api::supported_versions(key);
     let in_range = supported.is_some_and(|r| version >= r.min && version <= r.max);
     if !in_range {
         if key == ApiKey::ApiVersions {
             // KIP-511: answer in v0 so any client can read the supported ranges.
-            let body = match shared.cluster {
-                Some(_) => crate::cluster::wire::api_versions(35),
-                None => api::api_versions::handle(35),
-            };
+            let body = api::api_versions::handle(35);
             return encode(key, 0, correlation_id, ResponseKind::ApiVersions(body)).map(Some);
         }
         return Err(ConnectionError::UnsupportedVersion { key, version });

@@ -31,7 +31,6 @@
 //!   fault control for tests ([`cluster::Cluster`]).
 
 pub mod api;
-pub mod broker;
 pub mod cluster;
 pub mod config;
 pub mod connection;
@@ -39,7 +38,6 @@ pub mod controller;
 pub mod embedded;
 pub mod frame;
 pub mod group;
-pub mod groups;
 pub mod log;
 pub mod record_batch;
 pub mod replication;

@@ -1,6 +1,7 @@
-//! The accept loop: one task per connection, Kafka's connection quotas, a retention timer,
-//! and a graceful shutdown that stops accepting, lets each connection finish the request it
-//! is on, and flushes every log.
+//! The accept loop of one broker: one task per connection, Kafka's connection quotas, the
+//! group coordinator's timer, and a graceful shutdown that stops accepting and lets each
+//! connection finish the request it is on. The broker's replicas, their retention and their
+//! flushing on shutdown are its [`Node`]'s ([`crate::cluster`]).
 //!
 //! A connection over `max.connections` or `max.connections.per.ip` is accepted and closed at
 //! once (see [`quotas`]): nothing waits in the listen backlog, and the connections the broker
@@ -17,35 +18,38 @@
 //! # References
 //! - tokio's mini-redis `server.rs` (the same shape: broadcast shutdown, an mpsc whose
 //!   closing tells that every task is done)
-//! - `kafka.network.SocketServer` (`Acceptor`, `ConnectionQuotas`), `kafka.log.LogManager`
-//!   (retention on a timer)
+//! - `kafka.network.SocketServer` (`Acceptor`, `ConnectionQuotas`)
 //! - The reserved-descriptor way out of EMFILE: libev's documentation of `ev_io`
 //!   ("The special problem of accept()ing when you can't")
 
 mod quotas;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc};
 
 pub use self::quotas::{ConnectionQuotas, ConnectionSlot, Refused};
 use crate::api::now_ms;
-use crate::broker::BrokerCore;
+use crate::cluster::Node;
+use crate::config::BrokerConfig;
 use crate::connection;
 use crate::frame::RequestBudget;
-use crate::groups::{self, GroupService};
+use crate::group::runtime::{self, GroupRuntime};
 use crate::shutdown::Shutdown;
 
-/// What every connection task shares.
+/// What every connection task shares: one broker of a cluster (of one, or more).
 pub struct Shared {
-    core: Mutex<BrokerCore>,
+    /// The broker's configs, by Kafka's names.
+    pub config: BrokerConfig,
+    /// The cluster's `cluster.id`, the same on every broker.
+    pub cluster_id: String,
+    /// The broker's metadata image and replicas, and its way to the controller.
+    pub node: Arc<Node>,
     /// The group coordinator and the requests parked on it.
-    pub groups: GroupService,
-    /// Bumped after every append, so fetch long polls wake up.
-    pub appended: watch::Sender<u64>,
+    pub groups: Arc<GroupRuntime>,
     /// `socket.request.max.bytes`.
     pub max_request_bytes: i32,
     /// `queued.max.request.bytes`: taken by every request frame while it is read and handled.
@@ -54,40 +58,13 @@ pub struct Shared {
     pub connections_max_idle: Option<Duration>,
     /// `max.connections`, `max.connections.per.ip` and its overrides.
     pub connection_quotas: Arc<ConnectionQuotas>,
-    /// Host and port clients are told to connect to (Metadata).
-    pub advertised_host: String,
-    pub advertised_port: i32,
-    /// Set when this broker is one of a [`Cluster`](crate::cluster::Cluster)'s: its replicas
-    /// and metadata image answer Metadata, CreateTopics, Produce, Fetch and ListOffsets.
-    pub cluster: Option<Arc<crate::cluster::Node>>,
 }
 
 impl Shared {
-    /// Shares `core`, with a group coordinator rebuilt from its `__consumer_offsets` log.
-    pub fn new(mut core: BrokerCore, advertised: SocketAddr) -> Shared {
-        let groups = GroupService::load(&mut core, now_ms());
-        Shared::with(core, groups, advertised, None)
-    }
-
-    /// Shares `core` of a broker that is `node` of a cluster. Its group coordinator serves
-    /// the groups of the `__consumer_offsets` partitions the node leads (the replicated
-    /// topic, not the broker's own log).
-    pub fn new_in_cluster(
-        core: BrokerCore,
-        advertised: SocketAddr,
-        node: Arc<crate::cluster::Node>,
-    ) -> Shared {
-        let groups = GroupService::for_cluster(&core.config, node.clone(), now_ms());
-        Shared::with(core, groups, advertised, Some(node))
-    }
-
-    fn with(
-        core: BrokerCore,
-        groups: GroupService,
-        advertised: SocketAddr,
-        cluster: Option<Arc<crate::cluster::Node>>,
-    ) -> Shared {
-        let config = &core.config;
+    /// Shares broker `node` (with `config`), whose group coordinator serves the groups of the
+    /// `__consumer_offsets` partitions the node leads.
+    pub fn new(config: BrokerConfig, cluster_id: String, node: Arc<Node>) -> Shared {
+        let groups = Arc::new(GroupRuntime::new(&config, node.clone(), now_ms()));
         let max_frame_bytes = usize::try_from(config.socket_request_max_bytes).unwrap_or(0);
         let queued_limit = usize::try_from(config.queued_max_request_bytes)
             .ok()
@@ -99,23 +76,18 @@ impl Shared {
                 .ok()
                 .filter(|ms| *ms > 0)
                 .map(Duration::from_millis),
-            connection_quotas: ConnectionQuotas::from_config(config),
-            core: Mutex::new(core),
+            connection_quotas: ConnectionQuotas::from_config(&config),
+            config,
+            cluster_id,
+            node,
             groups,
-            appended: watch::channel(0).0,
-            advertised_host: advertised.ip().to_string(),
-            advertised_port: i32::from(advertised.port()),
-            cluster,
         }
     }
 
     /// Waits while this broker is paused (a cluster test's SIGSTOP: nothing of the broker
-    /// runs, see [`crate::cluster::Fault`]); false if the broker shuts down meanwhile. A
-    /// broker outside a cluster is never paused.
+    /// runs, see [`crate::cluster::Fault`]); false if the broker shuts down meanwhile.
     pub async fn wait_unpaused(&self, shutdown: &mut Shutdown) -> bool {
-        let Some(node) = &self.cluster else {
-            return true;
-        };
+        let node = &self.node;
         if !node.faults.get(node.id).paused {
             return true;
         }
@@ -124,31 +96,13 @@ impl Shared {
             _ = shutdown.recv() => false,
         }
     }
-
-    /// Locks the broker state. Never hold the guard across an `.await`.
-    pub fn core(&self) -> MutexGuard<'_, BrokerCore> {
-        // A handler that panicked while holding the lock must not take the broker down:
-        // the state it guards is only ever changed by whole, checked operations.
-        self.core
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub fn notify_appended(&self) {
-        self.appended.send_modify(|n| *n = n.wrapping_add(1));
-    }
 }
 
 /// Runs the broker on `listener` until `shutdown` fires; returns once every connection task
 /// has ended and the logs are flushed.
 pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: broadcast::Sender<()>) {
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
-    let retention = tokio::spawn(retention_loop(
-        shared.clone(),
-        Shutdown::new(shutdown.subscribe()),
-        done_tx.clone(),
-    ));
-    let group_timer = tokio::spawn(groups::timer_loop(
+    let group_timer = tokio::spawn(runtime::timer_loop(
         shared.clone(),
         Shutdown::new(shutdown.subscribe()),
     ));
@@ -170,14 +124,12 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: broadcast
     }
     drop(acceptor);
     // Parked JoinGroup/SyncGroup requests hear NOT_COORDINATOR, as when Kafka moves a group.
-    shared.groups.unload(&shared);
+    shared.groups.unload();
     drop(done_tx);
     // Every task holds a `done` sender; recv returns None once all have finished.
     let _ = done_rx.recv().await;
-    let _ = retention.await;
     let _ = group_timer.await;
-    shared.core().flush_all();
-    tracing::info!("broker stopped");
+    tracing::info!(broker = shared.node.id, "broker stopped serving");
 }
 
 /// Serves one accepted connection on its own task, which holds its quota slot until it ends.
@@ -347,25 +299,4 @@ fn is_gone_before_accept(error: &std::io::Error) -> bool {
         error.kind(),
         ConnectionAborted | ConnectionReset | Interrupted
     )
-}
-
-/// Applies retention every `log.retention.check.interval.ms`.
-async fn retention_loop(shared: Arc<Shared>, mut shutdown: Shutdown, _done: mpsc::Sender<()>) {
-    let interval_ms = shared.core().config.log_retention_check_interval_ms;
-    let mut ticker = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.recv() => return,
-        }
-        // A paused cluster broker (a test's SIGSTOP) runs no timer.
-        if !shared.wait_unpaused(&mut shutdown).await {
-            return;
-        }
-        let deleted = shared.core().apply_retention(now_ms());
-        if deleted > 0 {
-            tracing::info!(segments = deleted, "retention deleted segments");
-        }
-    }
 }

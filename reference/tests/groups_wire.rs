@@ -95,7 +95,11 @@ async fn bad_group_requests_get_kafkas_error_codes_and_groups_keep_working() {
         ..Default::default()
     };
     let broker = EmbeddedBroker::start_with(options).await.unwrap();
-    let mut conn = Conn::connect(broker.bootstrap()).await;
+    // As every client does: find the coordinators first (the first FindCoordinator creates
+    // `__consumer_offsets`; until a group's partition is loaded, Kafka answers its group
+    // requests NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS).
+    let _ = common::cluster::group_coordinator(broker.cluster(), 1, "g2").await;
+    let (_, mut conn) = common::cluster::group_coordinator(broker.cluster(), 1, "g1").await;
     let create = CreateTopicsRequest::default().with_topics(vec![
         create_topics_request::CreatableTopic::default()
             .with_name(TopicName(s("orders")))

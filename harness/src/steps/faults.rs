@@ -15,10 +15,11 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use cucumber::{given, then, when};
 
 use super::Deadline;
+use super::failover::stop_broker;
 use crate::StepResult;
 use crate::observation::Observation;
 use crate::world::KafkaWorld;
@@ -61,16 +62,7 @@ async fn stop_a_follower(world: &mut KafkaWorld, partition: i32, logical: String
         .ok_or_else(|| {
             anyhow!("partition {partition} of {logical:?} has no follower: {placement:?}")
         })?;
-    let target = world.target()?.clone();
-    let faults = target
-        .faults()
-        .ok_or_else(|| anyhow!("{} has no fault control", target.name()))?;
-    faults
-        .stop_broker(follower)
-        .await
-        .with_context(|| format!("stopping broker {follower}"))?;
-    // Connections to the stopped broker are dead; the next request finds a live one.
-    world.reconnect();
+    stop_broker(world, follower).await?;
     world.record(Observation::Fault {
         action: format!("stopped a follower of {logical}/{partition}"),
     });

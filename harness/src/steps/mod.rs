@@ -14,8 +14,13 @@
 //! - [`partitioning`]: where keyed, unkeyed and explicitly placed messages land.
 //! - [`acks`]: what `acks=0` and `acks=1` mean on the wire.
 //! - [`retention`]: bulk appends, log start offsets, offset resets.
-//! - [`replication`]: where replicas and leaders are, which broker answers what, and
-//!   failover when a leader stops.
+//! - [`metadata`]: a topic as Metadata describes it, which the next four share; the
+//!   cluster's brokers, and every broker describing a topic alike.
+//! - [`placement`]: replication factors at creation, and where replicas and leaderships land.
+//! - [`non_leader`]: what a follower, or a broker without a replica, answers.
+//! - [`failover`]: stopping, freezing and restarting brokers; new leaders and in-sync
+//!   replicas meanwhile.
+//! - [`replicas`]: what the replicas hold after a failover, and leader-epoch fencing.
 //! - [`retry`]: what the producer's statistics say about retries.
 //! - [`faults`]: stopping brokers, and in-sync replicas while one is down.
 //! - [`groups`]: consumer groups: members joining, leaving and failing, assignments once
@@ -29,13 +34,17 @@
 
 pub mod acks;
 pub mod consuming;
+pub mod failover;
 pub mod faults;
 pub mod group_offsets;
 pub mod groups;
+pub mod metadata;
+pub mod non_leader;
 pub mod offsets;
 pub mod partitioning;
+pub mod placement;
 pub mod producing;
-pub mod replication;
+pub mod replicas;
 pub mod retention;
 pub mod retry;
 pub mod topics;

@@ -1,6 +1,7 @@
 //! CreatePartitions: grow a topic. Kafka never shrinks one: a count at or below the
-//! current one is INVALID_PARTITIONS. The single broker and a cluster's brokers (through the
-//! controller) share the request's checks ([`respond`]).
+//! current one is INVALID_PARTITIONS. The request's checks are [`respond`]'s; the topics grow
+//! through the controller (validating only: on a copy of it), and a broker cut off from the
+//! controller answers REQUEST_TIMED_OUT ([`super::reach_controller`]).
 //!
 //! A request adding more than 10,000 partitions over its topics is refused whole: every topic
 //! POLICY_VIOLATION "Excessively large number of partitions per request.", nothing created
@@ -20,20 +21,43 @@ use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicR
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse, TopicName};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
-use super::now_ms;
+use super::reach_controller;
 use crate::controller::{EXCESSIVE_PARTITIONS_MESSAGE, MAX_PARTITIONS_PER_BATCH};
 use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
 
-pub fn handle(shared: &Shared, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
-    let mut core = shared.core();
-    let current = |name: &str| core.topic(name).map(|t| t.partitions.len() as i64);
-    if let Err(refused) = check_request_size(&req, current) {
+pub async fn handle(shared: &Shared, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    let node = &shared.node;
+    if !reach_controller(node, req.timeout_ms).await {
+        let results = req.topics.into_iter().map(|t| {
+            CreatePartitionsTopicResult::default()
+                .with_name(t.name)
+                .with_error_code(ResponseError::RequestTimedOut.code())
+                .with_error_message(None)
+        });
+        return CreatePartitionsResponse::default().with_results(results.collect());
+    }
+    let size = node.controller.with(|c| {
+        let current = |n: &str| {
+            c.image()
+                .topic_by_name(n)
+                .map(|t| t.partitions.len() as i64)
+        };
+        check_request_size(&req, current)
+    });
+    if let Err(refused) = size {
         return refuse_all(req, refused);
     }
     respond(req, |name, count, validate_only| {
-        core.create_partitions(name, count, validate_only, now_ms())
+        node.controller
+            .with(|c| {
+                if validate_only {
+                    c.clone().create_partitions(name, count)
+                } else {
+                    c.create_partitions(name, count)
+                }
+            })
             .map_err(|e| (e.code, e.message))
     })
 }

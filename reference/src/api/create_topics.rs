@@ -4,7 +4,14 @@
 //! `default.replication.factor`). Each topic succeeds or fails on its own, with Kafka's error
 //! codes: TOPIC_ALREADY_EXISTS, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR (a factor
 //! above the number of brokers), INVALID_CONFIG, INVALID_TOPIC_EXCEPTION. `validate_only`
-//! checks without creating. v5+ answers with the configs in force.
+//! checks without creating (on a copy of the controller). v5+ answers with the configs in
+//! force. The request goes to the controller as a KRaft broker forwards it, and is checked in
+//! Kafka's order (`ControllerApis` and `ReplicationControlManager.createTopics`): the request
+//! ([`respond`]: names given twice), then under the controller's lock the name and whether it
+//! exists, the configs (INVALID_CONFIG), and last the counts and the placement. It is answered
+//! once this broker's own image has the new topics, so the client's next request here sees
+//! them; a broker cut off from the controller answers REQUEST_TIMED_OUT
+//! ([`super::reach_controller`]).
 //!
 //! One request is bounded as Kafka's KRaft controller bounds it ([`check_request_size`]):
 //! more than 10,000 partitions asked for over all its topics (`MAX_PARTITIONS_PER_BATCH`,
@@ -30,13 +37,14 @@ use kafka_protocol::messages::create_topics_response::{
 };
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
+use uuid::Uuid;
 
-use super::now_ms;
-use crate::broker::{BrokerCore, validate_topic_name};
-use crate::config::{TOPIC_CONFIG_NAMES, TopicConfig};
+use super::{reach_controller, until_image};
+use crate::cluster::TopicConfigs;
+use crate::config::{BrokerConfig, TOPIC_CONFIG_NAMES, TopicConfig};
 use crate::controller::{
-    EXCESSIVE_BATCH_MESSAGE, EXCESSIVE_PARTITIONS_MESSAGE, MAX_PARTITIONS_PER_BATCH,
-    MAX_RECORDS_PER_USER_OP,
+    ApiError, Controller, EXCESSIVE_BATCH_MESSAGE, EXCESSIVE_PARTITIONS_MESSAGE,
+    MAX_PARTITIONS_PER_BATCH, MAX_RECORDS_PER_USER_OP, TopicImage, validate_topic_name,
 };
 use crate::server::Shared;
 
@@ -46,25 +54,146 @@ pub const VERSIONS: VersionRange = VersionRange { min: 2, max: 7 };
 pub const SOURCE_DYNAMIC_TOPIC_CONFIG: i8 = 1;
 pub const SOURCE_DEFAULT_CONFIG: i8 = 5;
 
-pub fn handle(shared: &Shared, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
-    let mut core = shared.core();
-    let default_partitions = core.config.num_partitions;
-    let planned = req.topics.iter().map(|t| planned(t, default_partitions));
-    if let Err(refused) = check_request_size(planned, |name| core.topic(name).is_none()) {
+pub async fn handle(
+    shared: &Shared,
+    req: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
+    let node = &shared.node;
+    let (validate_only, timeout_ms) = (req.validate_only, req.timeout_ms);
+    if !reach_controller(node, timeout_ms).await {
+        let topics = req.topics.into_iter().map(|topic| {
+            CreatableTopicResult::default()
+                .with_name(topic.name)
+                .with_error_code(ResponseError::RequestTimedOut.code())
+                .with_error_message(None)
+                .with_num_partitions(-1)
+                .with_replication_factor(-1)
+        });
+        return CreateTopicsResponse::default().with_topics(topics.collect());
+    }
+    let size = node.controller.with(|c| {
+        let default_partitions = c.default_num_partitions();
+        let planned = req.topics.iter().map(|t| planned(t, default_partitions));
+        check_request_size(planned, |n| c.image().topic_id(n).is_none())
+    });
+    if let Err(refused) = size {
         return refuse_all(req, refused);
     }
-    let validate_only = req.validate_only;
-    respond(req, |topic| {
-        create_one(&mut core, topic, validate_only, version)
+    let mut created = Vec::new();
+    let response = respond(req, |topic| {
+        if !topic.assignments.is_empty() {
+            let why = "Manual replica assignment is not supported by the reference broker.";
+            return failed(topic, ResponseError::InvalidRequest.code(), why.into());
+        }
+        let outcome = node.controller.with(|c| {
+            create_topic(
+                c,
+                &node.topic_configs,
+                &shared.config,
+                &topic,
+                validate_only,
+            )
+        });
+        match outcome {
+            Err(e) => failed(topic, e.code, e.message),
+            Ok((id, image, config)) => {
+                if !validate_only {
+                    created.push(id);
+                }
+                created_result(topic, id, image.as_ref(), &config, version)
+            }
+        }
+    });
+    until_image(node, timeout_ms, |image| {
+        created.iter().all(|id| image.topic(*id).is_some())
     })
+    .await;
+    response
+}
+
+/// A created (or validated) topic's answer: its id from v7, its counts and configs from v5.
+fn created_result(
+    topic: CreatableTopic,
+    id: Uuid,
+    image: Option<&TopicImage>,
+    config: &TopicConfig,
+    version: i16,
+) -> CreatableTopicResult {
+    let partitions = image.map_or(-1, |t| t.partitions.len() as i32);
+    let rf = image
+        .and_then(|t| t.partitions.first())
+        .map_or(-1, |p| p.replicas.len() as i16);
+    let mut result = CreatableTopicResult::default()
+        .with_name(topic.name)
+        .with_topic_id(if version >= 7 { id } else { Uuid::nil() });
+    if version >= 5 {
+        result = result
+            .with_num_partitions(partitions)
+            .with_replication_factor(rf)
+            .with_configs(Some(configs_of(config)));
+    }
+    result
+}
+
+/// One topic of a CreateTopics, under the controller's lock: the new topic's id, image and
+/// configs (validating only: decided on a copy of the controller, nothing kept).
+fn create_topic(
+    c: &mut Controller,
+    topic_configs: &TopicConfigs,
+    broker_config: &BrokerConfig,
+    topic: &CreatableTopic,
+    validate_only: bool,
+) -> Result<(Uuid, Option<TopicImage>, TopicConfig), ApiError> {
+    let name = topic.name.0.as_str();
+    c.check_new_topic_name(name)?;
+    let invalid_config = |why: String| ApiError::new(ResponseError::InvalidConfig.code(), why);
+    let nulls: Vec<&str> = topic
+        .configs
+        .iter()
+        .filter(|c| c.value.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    if !nulls.is_empty() {
+        return Err(invalid_config(format!(
+            "Null value not supported for topic configs: {}",
+            nulls.join(",")
+        )));
+    }
+    let configs: BTreeMap<String, String> = topic
+        .configs
+        .iter()
+        .map(|c| {
+            let value = c.value.as_ref().map_or("", |v| v.as_str());
+            (c.name.to_string(), value.to_string())
+        })
+        .collect();
+    let config =
+        TopicConfig::new(broker_config, configs.clone()).map_err(|e| invalid_config(e.0))?;
+    let pairs: Vec<(&str, &str)> = configs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (partitions, rf) = (topic.num_partitions, topic.replication_factor);
+    if validate_only {
+        let mut scratch = c.clone();
+        let id = scratch.create_topic(name, partitions, rf, &pairs)?;
+        return Ok((id, scratch.image().topic(id).cloned(), config));
+    }
+    let id = c.create_topic(name, partitions, rf, &pairs)?;
+    // Under the controller's lock: no broker sees the topic before its configs.
+    topic_configs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(name.to_string(), config.clone());
+    Ok((id, c.image().topic(id).cloned(), config))
 }
 
 /// Kafka's name for the KRaft metadata log, which no client may create.
 const CLUSTER_METADATA_TOPIC: &str = "__cluster_metadata";
 
 /// Answers the request with `create` for each topic, after the request checks of
-/// `ControllerApis.createTopics`, shared by the single broker and a cluster's brokers: a
-/// name given more than once is not created and gets one INVALID_REQUEST answer
+/// `ControllerApis.createTopics`: a name given more than once is not created and gets one INVALID_REQUEST answer
 /// ("Duplicate topic name."), after the others, and so does `__cluster_metadata`.
 pub(crate) fn respond(
     req: CreateTopicsRequest,
@@ -172,63 +301,7 @@ pub(crate) fn refuse_all(
     CreateTopicsResponse::default().with_topics(topics.collect())
 }
 
-fn create_one(
-    core: &mut BrokerCore,
-    topic: CreatableTopic,
-    validate_only: bool,
-    version: i16,
-) -> CreatableTopicResult {
-    if !topic.assignments.is_empty() {
-        return failed(
-            topic,
-            ResponseError::InvalidRequest.code(),
-            "Manual replica assignment is not supported by the reference broker.".into(),
-        );
-    }
-    let mut overrides = BTreeMap::new();
-    for config in &topic.configs {
-        let Some(value) = &config.value else {
-            return failed(
-                topic.clone(),
-                ResponseError::InvalidConfig.code(),
-                format!(
-                    "Null value not supported for topic configs: {}",
-                    config.name.as_str()
-                ),
-            );
-        };
-        overrides.insert(config.name.to_string(), value.to_string());
-    }
-    let name = topic.name.0.to_string();
-    match core.create_topic(
-        &name,
-        topic.num_partitions,
-        topic.replication_factor,
-        overrides,
-        validate_only,
-        now_ms(),
-    ) {
-        Err(e) => failed(topic, e.code, e.message),
-        Ok(created) => {
-            let mut result = CreatableTopicResult::default()
-                .with_name(topic.name)
-                .with_topic_id(if version >= 7 {
-                    created.id
-                } else {
-                    uuid::Uuid::nil()
-                });
-            if version >= 5 {
-                result = result
-                    .with_num_partitions(created.partitions)
-                    .with_replication_factor(created.replication_factor);
-                result = result.with_configs(Some(configs_of(&created.config)));
-            }
-            result
-        }
-    }
-}
-
-/// The configs in force for a topic, as CreateTopics v5+ answers them (also a cluster's).
+/// The configs in force for a topic, as CreateTopics v5+ answers them.
 pub(crate) fn configs_of(config: &TopicConfig) -> Vec<CreatableTopicConfigs> {
     in_force(config)
         .map(|(name, value, source)| {

@@ -20,7 +20,6 @@ pub async fn handle(
     shared
         .groups
         .write(
-            shared,
             |c, _, _| {
                 let reply = c.delete_groups(&ctx, &req);
                 (reply.response, reply.effects)

@@ -5,10 +5,14 @@
 //! INVALID_REQUEST, and so is every entry of a name or id given twice ("Duplicate topic
 //! name." / "Duplicate topic id.") and a name whose topic's id another entry already gave.
 //! Then an unknown name is UNKNOWN_TOPIC_OR_PARTITION, an unknown id UNKNOWN_TOPIC_ID, and
-//! every other topic is deleted with its logs. Committed offsets of its partitions go too.
+//! every other topic is deleted through the controller (one `RemoveTopicRecord` per topic);
+//! every broker drops its replicas and their logs as it applies the record. Committed offsets
+//! of its partitions go too. Answered once this broker's own image no longer has the topics,
+//! so the client's next request here agrees; a broker cut off from the controller answers
+//! REQUEST_TIMED_OUT ([`super::reach_controller`]).
 //!
-//! The single broker and a cluster's brokers share these checks ([`delete`]); they differ in
-//! where topics live ([`TopicDeleter`]).
+//! The checks ([`delete`]) are written against [`TopicDeleter`], so that they are tested on
+//! their own.
 //!
 //! # References
 //! - KIP-4 (DeleteTopics), KIP-516 (topic ids)
@@ -22,7 +26,9 @@ use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicN
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use uuid::Uuid;
 
-use crate::broker::{BrokerCore, KafkaError, unknown_topic_or_partition};
+use super::{KafkaError, reach_controller, unknown_topic_or_partition, until_image};
+use crate::cluster::TopicConfigs;
+use crate::controller::Controller;
 use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 6 };
@@ -44,12 +50,87 @@ pub struct Deleted {
     pub partitions: Vec<(String, i32)>,
 }
 
-pub fn handle(shared: &Shared, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
-    let deleted = delete(&mut *shared.core(), req, version);
-    // Committed offsets of deleted partitions go too, as in Kafka.
+pub async fn handle(
+    shared: &Shared,
+    req: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
+    let node = &shared.node;
+    let timeout_ms = req.timeout_ms;
+    if !reach_controller(node, timeout_ms).await {
+        return timed_out(req, version);
+    }
+    let (deleted, removed) = node.controller.with(|controller| {
+        let mut topics = ControllerTopics {
+            controller,
+            topic_configs: &node.topic_configs,
+            removed: Vec::new(),
+        };
+        let deleted = delete(&mut topics, req, version);
+        (deleted, topics.removed)
+    });
+    // This broker's groups forget the offsets at once; every other broker's coordinator
+    // drops them once its image has lost the topic (the runtime's topic check).
     forget_offsets(shared, &deleted.partitions);
-    shared.notify_appended();
+    until_image(node, timeout_ms, |image| {
+        removed.iter().all(|id| image.topic(*id).is_none())
+    })
+    .await;
     deleted.response
+}
+
+/// Every topic REQUEST_TIMED_OUT, without a message: the controller was out of reach.
+fn timed_out(req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+    let timed_out = |name: Option<TopicName>, id: Uuid| {
+        DeletableTopicResult::default()
+            .with_name(name)
+            .with_topic_id(id)
+            .with_error_code(ResponseError::RequestTimedOut.code())
+            .with_error_message(None)
+    };
+    let responses: Vec<DeletableTopicResult> = if version >= 6 {
+        let topics = req.topics.into_iter();
+        topics.map(|t| timed_out(t.name, t.topic_id)).collect()
+    } else {
+        let names = req.topic_names.into_iter();
+        names.map(|n| timed_out(Some(n), Uuid::nil())).collect()
+    };
+    DeleteTopicsResponse::default().with_responses(responses)
+}
+
+/// The cluster's topics as DeleteTopics sees them: the controller's image, under its lock.
+struct ControllerTopics<'a> {
+    controller: &'a mut Controller,
+    topic_configs: &'a TopicConfigs,
+    removed: Vec<Uuid>,
+}
+
+impl TopicDeleter for ControllerTopics<'_> {
+    fn name_of(&self, id: Uuid) -> Option<String> {
+        self.controller.image().topic(id).map(|t| t.name.clone())
+    }
+
+    fn id_of(&self, name: &str) -> Option<Uuid> {
+        self.controller.image().topic_id(name)
+    }
+
+    fn delete(&mut self, name: &str, id: Uuid) -> Result<i32, KafkaError> {
+        let partitions = self
+            .controller
+            .image()
+            .topic(id)
+            .map_or(0, |t| t.partitions.len() as i32);
+        self.controller.delete_topic(id).map_err(|e| KafkaError {
+            code: e.code,
+            message: e.message,
+        })?;
+        self.topic_configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        self.removed.push(id);
+        Ok(partitions)
+    }
 }
 
 /// Drops the committed offsets of deleted partitions (`GroupCoordinator.onPartitionsDeleted`).
@@ -57,22 +138,7 @@ pub fn forget_offsets(shared: &Shared, partitions: &[(String, i32)]) {
     if !partitions.is_empty() {
         shared
             .groups
-            .run(shared, |c, _, _| ((), c.on_partitions_deleted(partitions)));
-    }
-}
-
-impl TopicDeleter for BrokerCore {
-    fn name_of(&self, id: Uuid) -> Option<String> {
-        self.topic_name_by_id(id).map(str::to_string)
-    }
-
-    fn id_of(&self, name: &str) -> Option<Uuid> {
-        self.topic(name).map(|t| t.id)
-    }
-
-    fn delete(&mut self, name: &str, _id: Uuid) -> Result<i32, KafkaError> {
-        let partitions = self.topic(name).map_or(0, |t| t.partitions.len() as i32);
-        self.delete_topic(name).map(|_| partitions)
+            .run(|c, _, _| ((), c.on_partitions_deleted(partitions)));
     }
 }
 

@@ -1,11 +1,14 @@
 //! DescribeConfigs for topics: every topic config the reference honours, with its value and
 //! whether it was set on the topic (DYNAMIC_TOPIC_CONFIG) or comes from the broker
-//! (DEFAULT_CONFIG). [`describe`] serves the single broker's topics and a cluster's. Broker
-//! resources are not described yet: they get INVALID_REQUEST with a message saying so rather
+//! (DEFAULT_CONFIG): the topics of this broker's metadata image, with the configs they were
+//! created with (the broker's defaults for the rest) and the replication configs of the
+//! metadata records. Broker resources are not described yet: they get INVALID_REQUEST with a message saying so rather
 //! than a made-up list.
 //!
 //! # References
 //! - KIP-133 (DescribeConfigs), KIP-226 (config sources), KIP-569 (config types)
+
+use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
@@ -31,14 +34,20 @@ pub fn handle(
     req: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
-    let core = shared.core();
+    let node = &shared.node;
+    let state = node.state();
     describe(req, version, |name| {
-        core.topic(name).map(|t| t.config.clone())
+        let topic = state.image.topic_by_name(name)?;
+        let mut config = match node.topic_config(name) {
+            Some(config) => config,
+            None => TopicConfig::new(&shared.config, BTreeMap::new()).ok()?,
+        };
+        config.min_insync_replicas = topic.config.min_insync_replicas;
+        Some(config)
     })
 }
 
-/// Answers the request with `topic_config`, which gives the configs of an existing topic
-/// (the single broker's topics, or a cluster's).
+/// Answers the request with `topic_config`, which gives the configs of an existing topic.
 pub fn describe(
     req: DescribeConfigsRequest,
     version: i16,

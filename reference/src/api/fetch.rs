@@ -26,8 +26,10 @@
 //! Incremental fetch sessions (KIP-227) are declined the way Kafka allows: the response's
 //! session id is always 0, so clients send full fetch requests. v13+ names topics by id.
 //!
-//! A cluster's brokers (`cluster::wire`) share the waiting ([`long_poll`]) and the walk over
-//! the request's partitions ([`read_each`]); they read from their replicas instead.
+//! Consumers read a partition's leader below its high watermark, and from v11 on a follower
+//! too (KIP-392); followers (a `replica_id`, from v15 in `ReplicaState`) fetch from the leader,
+//! which learns from their fetch offsets how far each has come ([`crate::replication`]).
+//! The same long poll serves both: an append or a move of the high watermark wakes it.
 //!
 //! # References
 //! - Kafka protocol guide, Fetch API; KIP-74 (max_bytes), KIP-227 (sessions), KIP-516 (ids)
@@ -41,15 +43,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{
+    EpochEndOffset, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
 use kafka_protocol::protocol::VersionRange;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::broker::BrokerCore;
-use crate::log::ReadError;
+use super::{now_ms, requested_topic};
+use crate::cluster::Node;
 use crate::record_batch::BatchHeader;
+use crate::replication::{ConsumerFetchResponse, Partition, ReplicaFetch};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
@@ -59,25 +64,23 @@ pub const VERSIONS: VersionRange = VersionRange { min: 4, max: 17 };
 /// timeout on the client side; a bound here keeps a hostile value harmless).
 const MAX_WAIT_LIMIT_MS: i32 = 60_000;
 
-/// The leader epoch of every partition on a single broker.
-const LEADER_EPOCH: i32 = 0;
-
 /// The most record bytes any response asks the logs for, whatever `fetch.max.bytes` says
 /// (Kafka allows it up to 2^31 - 1): 1 GiB, so that a response stays below the 2 GiB frame
 /// limit with its first batch and per-partition fields (see the module doc).
 pub const MAX_RESPONSE_RECORD_BYTES: i32 = 1 << 30;
 
+/// A Fetch, bounded by `fetch.max.bytes` for consumers and followers alike.
 pub async fn handle(
     shared: &Shared,
     mut req: FetchRequest,
     version: i16,
     shutdown: &mut Shutdown,
 ) -> FetchResponse {
-    let fetch_max_bytes = shared.core().config.fetch_max_bytes;
-    apply_fetch_max_bytes(&mut req, fetch_max_bytes);
-    let mut appended = shared.appended.subscribe();
-    long_poll(&req, &mut appended, shutdown, || {
-        read_all(&shared.core(), &req, version)
+    apply_fetch_max_bytes(&mut req, shared.config.fetch_max_bytes);
+    let node = &shared.node;
+    let mut progress = node.progress.subscribe();
+    long_poll(&req, &mut progress, shutdown, || {
+        read_all(node, &req, version)
     })
     .await
 }
@@ -104,7 +107,7 @@ pub(crate) struct Read {
     pub has_more: bool,
 }
 
-/// Kafka's `DelayedFetch`, shared by the single broker and a cluster's brokers: `read`
+/// Kafka's `DelayedFetch`: `read`
 /// passes over the request until `min_bytes` are there, a partition has an error,
 /// `max_wait_ms` has passed or the broker shuts down, reading again whenever `changed`
 /// moves (appends, high watermarks). A fetch session id is refused first: sessions are never
@@ -137,22 +140,109 @@ pub(crate) async fn long_poll<T>(
     }
 }
 
-fn read_all(core: &BrokerCore, req: &FetchRequest, version: i16) -> Read {
-    read_each(req, version, |topic, p, limit, min_one| {
-        let name = if version >= 13 {
-            core.topic_name_by_id(topic.topic_id)
+fn read_all(node: &Node, req: &FetchRequest, version: i16) -> Read {
+    let (replica_id, replica_epoch) = if version >= 15 {
+        (
+            req.replica_state.replica_id.0,
+            req.replica_state.replica_epoch,
+        )
+    } else {
+        (req.replica_id.0, -1)
+    };
+    let mut alters = Vec::new();
+    let mut guard = node.state();
+    let state = &mut *guard;
+    let read = read_each(req, version, |topic, p, limit, min_one| {
+        let topic_id = requested_topic(&state.image, version, topic.topic_id, &topic.topic.0);
+        let unknown = if version >= 13 {
+            ResponseError::UnknownTopicId.code()
         } else {
-            Some(topic.topic.0.as_str())
+            ResponseError::UnknownTopicOrPartition.code()
         };
-        match name {
-            None => error_partition(p.partition, ResponseError::UnknownTopicId.code()),
-            Some(name) => read_partition(core, name, p, limit, min_one, req.isolation_level),
+        let Some(topic_id) = topic_id else {
+            return error_partition(p.partition, unknown);
+        };
+        let Some(replica) = state.partitions.get_mut(&(topic_id, p.partition)) else {
+            return error_partition(p.partition, ResponseError::NotLeaderOrFollower.code());
+        };
+        if replica_id >= 0 {
+            let fetch = ReplicaFetch {
+                replica_id,
+                replica_epoch,
+                fetch_offset: p.fetch_offset,
+                current_leader_epoch: p.current_leader_epoch,
+                last_fetched_epoch: p.last_fetched_epoch,
+                max_bytes: limit,
+            };
+            let (answer, effects) = replica.fetch_from_follower(&fetch, &state.image, now_ms());
+            alters.extend(node.route(state, effects));
+            let mut data = partition_data(
+                p.partition,
+                ConsumerFetchResponse {
+                    error_code: answer.error_code,
+                    high_watermark: answer.high_watermark,
+                    log_start_offset: answer.log_start_offset,
+                    records: within(answer.records, limit, min_one),
+                },
+            );
+            if let Some(d) = answer.diverging_epoch.filter(|_| version >= 12) {
+                data = data.with_diverging_epoch(
+                    EpochEndOffset::default()
+                        .with_epoch(d.leader_epoch)
+                        .with_end_offset(d.end_offset),
+                );
+            }
+            return data;
         }
-    })
+        let answer = if version >= 11 && replica.is_follower() {
+            fetch_from_follower_replica(replica, p.fetch_offset, p.current_leader_epoch, limit)
+        } else {
+            replica.fetch_from_consumer(p.fetch_offset, p.current_leader_epoch, limit)
+        };
+        let answer = ConsumerFetchResponse {
+            records: within(answer.records, limit, min_one),
+            ..answer
+        };
+        // read_committed consumers get an (empty) aborted-transactions list, others null.
+        partition_data(p.partition, answer)
+            .with_aborted_transactions((req.isolation_level == 1).then(Vec::new))
+    });
+    drop(guard);
+    node.send_alters(alters);
+    read
 }
 
-/// One pass over every partition of the request, in order, shared by the single broker and a
-/// cluster's brokers: `read` gets the partition, how many bytes it may return
+/// One partition of a Fetch response (the last stable offset is the high watermark: no
+/// transactions).
+fn partition_data(index: i32, answer: ConsumerFetchResponse) -> PartitionData {
+    PartitionData::default()
+        .with_partition_index(index)
+        .with_error_code(answer.error_code)
+        .with_high_watermark(answer.high_watermark)
+        .with_last_stable_offset(answer.high_watermark)
+        .with_log_start_offset(answer.log_start_offset)
+        .with_preferred_read_replica(BrokerId(-1))
+        .with_records(Some(answer.records))
+}
+
+/// KIP-74: only the first partition with data may go over its byte limit (by its first
+/// batch); the replicas read at least one batch, so others keep the whole batches that fit.
+fn within(records: Bytes, limit: usize, min_one: bool) -> Bytes {
+    if min_one || records.len() <= limit {
+        return records;
+    }
+    let mut end = 0;
+    while let Ok(header) = crate::record_batch::BatchHeader::parse(&records[end..]) {
+        let next = end + header.total_len();
+        if next > limit || next > records.len() {
+            break;
+        }
+        end = next;
+    }
+    records.slice(..end)
+}
+
+/// One pass over every partition of the request, in order: `read` gets the partition, how many bytes it may return
 /// (`partition_max_bytes`, bounded by what is left of `max_bytes`) and whether it must
 /// return a whole batch even if larger (the first partition with data, KIP-74).
 pub(crate) fn read_each(
@@ -223,37 +313,38 @@ pub(crate) fn fit_to_version(mut response: FetchResponse, version: i16) -> Fetch
     response
 }
 
-fn read_partition(
-    core: &BrokerCore,
-    topic: &str,
-    p: &FetchPartition,
-    limit: usize,
-    min_one: bool,
-    isolation_level: i8,
-) -> PartitionData {
-    let log = match core.partition(topic, p.partition) {
-        Ok(log) => log,
-        Err(e) => return error_partition(p.partition, e.code),
+/// A consumer's Fetch (v11+) sent to a follower: served from the follower's own log below
+/// its high watermark, after the same leader epoch checks as on the leader. Kafka lets
+/// consumers fetch from followers once they send client metadata (v11 added the rack id,
+/// KIP-392): `FetchParams.fetchOnlyLeader` is false for them, so `Partition.fetchRecords`
+/// checks the epoch (`localLogWithEpochOrThrow` without `requireLeader`) and reads.
+/// Older versions, and replicas that are neither leader nor follower, stay
+/// NOT_LEADER_OR_FOLLOWER.
+fn fetch_from_follower_replica(
+    replica: &Partition,
+    fetch_offset: i64,
+    current_leader_epoch: i32,
+    max_bytes: usize,
+) -> ConsumerFetchResponse {
+    let high_watermark = replica.high_watermark();
+    let log = replica.log();
+    let checked = if current_leader_epoch < 0 || current_leader_epoch == replica.leader_epoch() {
+        log.read_up_to(fetch_offset, max_bytes, true, high_watermark)
+            .map_err(|_| ResponseError::OffsetOutOfRange.code())
+    } else if current_leader_epoch < replica.leader_epoch() {
+        Err(ResponseError::FencedLeaderEpoch.code())
+    } else {
+        Err(ResponseError::UnknownLeaderEpoch.code())
     };
-    // -1 means the client does not know the epoch; a newer one than ours is unknown here.
-    // (The epoch never changes on a single broker, so none can be older: no FENCED case.)
-    if p.current_leader_epoch > LEADER_EPOCH {
-        return error_partition(p.partition, ResponseError::UnknownLeaderEpoch.code());
-    }
-    let end = log.log_end_offset();
-    let data = PartitionData::default()
-        .with_partition_index(p.partition)
-        .with_high_watermark(end)
-        .with_last_stable_offset(end)
-        .with_log_start_offset(log.log_start_offset())
-        .with_preferred_read_replica(kafka_protocol::messages::BrokerId(-1))
-        // read_committed consumers get an (empty) aborted-transactions list, others null.
-        .with_aborted_transactions((isolation_level == 1).then(Vec::new));
-    match log.read(p.fetch_offset, limit, min_one) {
-        Ok(records) => data.with_records(Some(records)),
-        Err(ReadError::OffsetOutOfRange { .. }) => data
-            .with_error_code(ResponseError::OffsetOutOfRange.code())
-            .with_records(Some(Bytes::new())),
+    let (error_code, records) = match checked {
+        Ok(records) => (0, records),
+        Err(code) => (code, Bytes::new()),
+    };
+    ConsumerFetchResponse {
+        error_code,
+        high_watermark,
+        log_start_offset: log.log_start_offset(),
+        records,
     }
 }
 
@@ -265,6 +356,6 @@ pub(crate) fn error_partition(partition: i32, code: i16) -> PartitionData {
         .with_high_watermark(-1)
         .with_last_stable_offset(-1)
         .with_log_start_offset(-1)
-        .with_preferred_read_replica(kafka_protocol::messages::BrokerId(-1))
+        .with_preferred_read_replica(BrokerId(-1))
         .with_records(Some(Bytes::new()))
 }

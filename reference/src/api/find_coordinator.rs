@@ -1,18 +1,20 @@
-//! FindCoordinator: which broker coordinates a group. On a single broker it is always this
-//! one (its `__consumer_offsets` is created by the first group write). A broker of a cluster
-//! answers with the leader of the group's partition of `__consumer_offsets` instead
-//! ([`crate::cluster::wire`] passes its own `locate` to [`respond`]). Transaction
-//! coordinators (key type 1) do not exist yet: COORDINATOR_NOT_AVAILABLE, saying so.
+//! FindCoordinator: which broker coordinates a group: the leader of the group's partition of
+//! `__consumer_offsets` ([`crate::group::runtime`]). A missing topic is asked of the
+//! controller and, as in Kafka, COORDINATOR_NOT_AVAILABLE is the answer until the partition
+//! has a live leader. Transaction coordinators (key type 1) do not exist yet:
+//! COORDINATOR_NOT_AVAILABLE, saying so.
 //!
 //! # References
 //! - KIP-699 (v4+: several keys in one request)
-//! - `kafka.server.KafkaApis.getCoordinator`
+//! - `kafka.server.KafkaApis.getCoordinator`, `AutoTopicCreationManager`
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
+use crate::group::runtime::create_offsets_topic;
+use crate::group::{OFFSETS_TOPIC, partition_for};
 use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
@@ -27,18 +29,47 @@ pub struct Located {
     pub port: i32,
 }
 
-/// A single broker coordinates every group itself.
 pub fn handle(
     shared: &Shared,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    let here = Located {
-        node_id: shared.core().node_id(),
-        host: shared.advertised_host.clone(),
-        port: shared.advertised_port,
+    let node = &shared.node;
+    let addresses = node
+        .addresses
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mut missing = false;
+    let response = {
+        let state = node.state();
+        let image = &state.image;
+        respond(req, version, |group_id| {
+            let not_available = ResponseError::CoordinatorNotAvailable;
+            let Some(topic) = image.topic_by_name(OFFSETS_TOPIC) else {
+                missing = true;
+                return Err(not_available);
+            };
+            let partition = partition_for(group_id, topic.partitions.len() as i32);
+            let leader = topic
+                .partitions
+                .get(partition as usize)
+                .filter(|p| p.has_leader())
+                .map(|p| p.leader)
+                .filter(|leader| image.alive_broker_epoch(*leader).is_some())
+                .ok_or(not_available)?;
+            let addr = addresses.get(&leader).ok_or(not_available)?;
+            Ok(Located {
+                node_id: leader,
+                host: addr.ip().to_string(),
+                port: i32::from(addr.port()),
+            })
+        })
     };
-    respond(req, version, |_| Ok(here.clone()))
+    if missing && node.faults.reaches_controller(node.id) {
+        create_offsets_topic(node, &shared.config);
+    }
+    response
 }
 
 /// The response, with `locate` naming the coordinator of each group key (or the error to

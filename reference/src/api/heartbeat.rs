@@ -22,7 +22,6 @@ pub async fn handle(
     shared
         .groups
         .write(
-            shared,
             |c, _, now| (c.heartbeat(now, &ctx, &req), Effects::default()),
             |answer, _| answer,
         )

@@ -21,7 +21,6 @@ pub async fn handle(
     shared
         .groups
         .write(
-            shared,
             |c, _, now| {
                 let reply = c.leave_group(now, &ctx, &req);
                 (reply.response, reply.effects)

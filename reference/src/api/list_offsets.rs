@@ -1,9 +1,14 @@
 //! ListOffsets: the offset for a timestamp, or for one of the special timestamps
-//! -2 EARLIEST (the log start offset), -1 LATEST (the high watermark; the log end on a single
-//! node), -3 MAX_TIMESTAMP (the record with the largest timestamp, KIP-734) and
+//! -2 EARLIEST (the log start offset), -1 LATEST (the high watermark), -3 MAX_TIMESTAMP (the record with the largest timestamp, KIP-734) and
 //! -4 EARLIEST_LOCAL (KIP-405; the log start offset, as nothing is tiered).
 //!
 //! A timestamp no record reaches answers offset -1 and timestamp -1, as Kafka does.
+//!
+//! Answered by a partition's leader: checked as a consumer fetch (leader only, leader
+//! epoch), then looked up below the high watermark (`Partition.fetchOffsetForTimestamp`).
+//! While a new leader's high watermark is below the start of its epoch, LATEST, and a lookup
+//! that finds nothing, are OFFSET_NOT_AVAILABLE (KIP-207). Found records carry their batch's
+//! epoch.
 //!
 //! # References
 //! - KIP-79 (by timestamp), KIP-734 (max timestamp), KIP-405 (earliest local)
@@ -28,17 +33,38 @@ pub const MAX_TIMESTAMP: i64 = -3;
 pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
 
 pub fn handle(shared: &Shared, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
-    let core = shared.core();
+    let not_available = ResponseError::OffsetNotAvailable.code();
+    let state = shared.node.state();
     respond(req, |topic, p| {
-        let log = core
-            .partition(topic, p.partition_index)
-            .map_err(|e| e.code)?;
-        // A single broker's high watermark is its log end offset, at leader epoch 0.
-        let (timestamp, offset) = offset_for(log, p.timestamp, log.log_end_offset())?;
+        let topic_id = state
+            .image
+            .topic_id(topic)
+            .ok_or(ResponseError::UnknownTopicOrPartition.code())?;
+        let replica = state
+            .partitions
+            .get(&(topic_id, p.partition_index))
+            .ok_or(ResponseError::NotLeaderOrFollower.code())?;
+        let (high_watermark, pending) = match replica.latest_offset(p.current_leader_epoch) {
+            Ok(high_watermark) => (high_watermark, false),
+            Err(code) if code == not_available => (replica.high_watermark(), true),
+            Err(code) => return Err(code),
+        };
+        if pending && p.timestamp == LATEST_TIMESTAMP {
+            return Err(not_available);
+        }
+        let (timestamp, offset) = offset_for(replica.log(), p.timestamp, high_watermark)?;
+        if pending && offset < 0 {
+            return Err(not_available);
+        }
+        let leader_epoch = if p.timestamp == LATEST_TIMESTAMP {
+            replica.leader_epoch()
+        } else {
+            replica.epoch_cache().epoch_for_offset(offset).unwrap_or(-1)
+        };
         Ok(Found {
             timestamp,
             offset,
-            leader_epoch: if version >= 4 { 0 } else { -1 },
+            leader_epoch: if version >= 4 { leader_epoch } else { -1 },
         })
     })
 }
@@ -50,8 +76,7 @@ pub(crate) struct Found {
     pub leader_epoch: i32,
 }
 
-/// Answers every partition of the request with `lookup` (the single broker's logs, or a
-/// cluster broker's replicas): what it found, or an error code.
+/// Answers every partition of the request with `lookup`: what it found, or an error code.
 pub(crate) fn respond(
     req: ListOffsetsRequest,
     mut lookup: impl FnMut(&str, &ListOffsetsPartition) -> Result<Found, i16>,

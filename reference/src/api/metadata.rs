@@ -1,9 +1,13 @@
-//! Metadata: the brokers, and each topic's partitions with leader, replicas and ISR.
+//! Metadata: the brokers, and each topic's partitions with leader, replicas and ISR, from
+//! this broker's metadata image. Replicas on fenced brokers are listed as offline, a
+//! partition without a leader carries LEADER_NOT_AVAILABLE.
 //!
-//! A single broker leads every partition. Asking for a topic that does not exist creates it
-//! when both the request (`allow_auto_topic_creation`, v4+) and the broker
-//! (`auto.create.topics.enable`) allow; like Kafka, that first answer carries
-//! LEADER_NOT_AVAILABLE and the next one the partitions.
+//! Asking for a topic that does not exist creates it through the controller when both the
+//! request (`allow_auto_topic_creation`, v4+) and the broker (`auto.create.topics.enable`)
+//! allow; like Kafka, that first answer carries LEADER_NOT_AVAILABLE and a later one the
+//! partitions. A name Kafka would never create is INVALID_TOPIC_EXCEPTION, whether or not
+//! creation is allowed (`AutoTopicCreationManager.filterCreatableTopics`,
+//! `KafkaApis.getTopicMetadata`); librdkafka's test 0057 relies on it.
 //!
 //! Auto-creation is bounded as in Kafka: a KRaft broker sends every missing topic of one
 //! Metadata request to the controller in one CreateTopics (`AutoTopicCreationManager`), so the
@@ -16,19 +20,23 @@
 //! # References
 //! - Kafka protocol guide, Metadata API
 //! - `kafka.server.KafkaApis.handleTopicMetadataRequest`, `DefaultAutoTopicCreationManager`
-//!   (`createTopics`, `sendCreateTopicRequest`, `filterCreatableTopics`)
+//!   (`createTopics`, `sendCreateTopicRequest`, `filterCreatableTopics`), `MetadataCache`
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
-use kafka_protocol::protocol::{StrBytes, VersionRange};
-use std::collections::{BTreeMap, BTreeSet};
+use kafka_protocol::protocol::VersionRange;
 use uuid::Uuid;
 
-use super::now_ms;
-use crate::broker::{BrokerCore, Topic, validate_topic_name};
+use super::str;
+use crate::cluster::Node;
+use crate::config::TopicConfig;
+use crate::controller::{MetadataImage, TopicImage, validate_topic_name};
+use crate::group::OFFSETS_TOPIC;
 use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 13 };
@@ -37,50 +45,125 @@ pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 13 };
 pub(crate) const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataResponse {
-    let mut core = shared.core();
-    let node_id = core.node_id();
-    let broker = MetadataResponseBroker::default()
-        .with_node_id(BrokerId(node_id))
-        .with_host(StrBytes::from_string(shared.advertised_host.clone()))
-        .with_port(shared.advertised_port);
+    let node = &shared.node;
     // v0: an empty list means all topics; v1+: null means all topics.
     let requested = match req.topics {
         Some(topics) if !(version == 0 && topics.is_empty()) => Some(topics),
         _ => None,
     };
+    let allow_create =
+        (version < 4 || req.allow_auto_topic_creation) && shared.config.auto_create_topics_enable;
+    let mut created = Vec::new();
+    let state = node.state();
+    let image = &state.image;
+    // Bounded as one CreateTopics (see the module doc): over the bounds, nothing is created.
+    let allow_create = allow_create
+        && requested.as_ref().is_none_or(|wanted| {
+            let names = wanted.iter().filter_map(|t| t.name.as_ref());
+            let is_new = |name: &str| image.topic_by_name(name).is_none();
+            auto_creation_fits(
+                names.map(|n| n.0.as_str()),
+                shared.config.num_partitions,
+                is_new,
+            )
+        });
     let topics = match requested {
-        None => core.topics().map(|t| describe(t, node_id)).collect(),
-        Some(wanted) => {
-            let allow_create = (version < 4 || req.allow_auto_topic_creation)
-                && core.config.auto_create_topics_enable
-                && auto_creation_fits(
-                    wanted
-                        .iter()
-                        .filter_map(|t| t.name.as_ref())
-                        .map(|n| n.0.as_str()),
-                    core.config.num_partitions,
-                    |name| core.topic(name).is_none(),
-                );
-            wanted
-                .into_iter()
-                .map(|t| {
-                    lookup(
-                        &mut core,
-                        t.name.map(|n| n.0.to_string()),
-                        t.topic_id,
-                        allow_create,
-                    )
-                })
-                .collect()
-        }
+        None => image.topics().map(|t| describe(image, t)).collect(),
+        Some(wanted) => wanted
+            .into_iter()
+            .map(|t| {
+                let name = t.name.map(|n| n.0.to_string());
+                lookup(image, name, t.topic_id, allow_create, &mut created)
+            })
+            .collect(),
     };
+    let brokers = brokers(node, image);
+    drop(state);
+    auto_create(shared, created);
     let response = MetadataResponse::default()
-        .with_brokers(vec![broker])
-        .with_cluster_id(Some(StrBytes::from_string(core.cluster_id.clone())))
-        .with_controller_id(BrokerId(node_id))
+        .with_brokers(brokers)
+        .with_cluster_id(Some(str(&shared.cluster_id)))
+        .with_controller_id(BrokerId(node.id))
         .with_topics(topics)
         .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
     fit_to_version(response, version)
+}
+
+/// The unfenced brokers, where they listen.
+fn brokers(node: &Node, image: &MetadataImage) -> Vec<MetadataResponseBroker> {
+    let addresses = node.addresses.lock().unwrap_or_else(|p| p.into_inner());
+    image
+        .brokers()
+        .filter(|b| !b.fenced)
+        .filter_map(|b| {
+            let addr = addresses.get(&b.broker_id)?;
+            Some(
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(b.broker_id))
+                    .with_host(str(&addr.ip().to_string()))
+                    .with_port(i32::from(addr.port())),
+            )
+        })
+        .collect()
+}
+
+/// One requested topic, by name or (v10+, name null) by id; a missing one that may be
+/// created goes to `created`.
+fn lookup(
+    image: &MetadataImage,
+    name: Option<String>,
+    id: Uuid,
+    allow_create: bool,
+    created: &mut Vec<String>,
+) -> MetadataResponseTopic {
+    let Some(name) = name else {
+        return match image.topic(id) {
+            Some(topic) => describe(image, topic),
+            None => error_topic(None, id, ResponseError::UnknownTopicId.code()),
+        };
+    };
+    if let Some(topic) = image.topic_by_name(&name) {
+        return describe(image, topic);
+    }
+    if let Err(e) = validate_topic_name(&name) {
+        return error_topic(Some(name), Uuid::nil(), e.code);
+    }
+    if !allow_create {
+        let code = ResponseError::UnknownTopicOrPartition.code();
+        return error_topic(Some(name), Uuid::nil(), code);
+    }
+    created.push(name.clone());
+    error_topic(
+        Some(name),
+        Uuid::nil(),
+        ResponseError::LeaderNotAvailable.code(),
+    )
+}
+
+/// Asks the controller for the topics a Metadata request named and may create, with the
+/// broker's topic defaults. An isolated broker cannot ask the controller; the client asks
+/// again (Kafka's `AutoTopicCreationManager` request would wait in the forwarding channel).
+fn auto_create(shared: &Shared, names: Vec<String>) {
+    let node = &shared.node;
+    if names.is_empty() || !node.faults.reaches_controller(node.id) {
+        return;
+    }
+    for name in names {
+        let outcome = node.controller.with(|c| {
+            c.create_topic(&name, -1, -1, &[])?;
+            // Under the controller's lock, as CreateTopics: the broker's topic defaults.
+            if let Ok(config) = TopicConfig::new(&shared.config, BTreeMap::new()) {
+                node.topic_configs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(name.clone(), config);
+            }
+            Ok::<_, crate::controller::ApiError>(())
+        });
+        if let Err(e) = outcome {
+            tracing::debug!(topic = %name, error = %e.message, "auto-creation failed");
+        }
+    }
 }
 
 /// Clears fields the request's version does not have (the codec refuses to encode them).
@@ -105,43 +188,6 @@ pub(crate) fn fit_to_version(mut response: MetadataResponse, version: i16) -> Me
         }
     }
     response
-}
-
-fn lookup(
-    core: &mut BrokerCore,
-    name: Option<String>,
-    id: Uuid,
-    allow_create: bool,
-) -> MetadataResponseTopic {
-    let node_id = core.node_id();
-    let name = match name {
-        Some(name) => name,
-        None => match core.topic_name_by_id(id) {
-            Some(name) => name.to_string(),
-            None => return error_topic(None, id, ResponseError::UnknownTopicId.code()),
-        },
-    };
-    if let Some(topic) = core.topic(&name) {
-        return describe(topic, node_id);
-    }
-    if let Err(e) = validate_topic_name(&name) {
-        return error_topic(Some(name), Uuid::nil(), e.code);
-    }
-    if !allow_create {
-        return error_topic(
-            Some(name),
-            Uuid::nil(),
-            ResponseError::UnknownTopicOrPartition.code(),
-        );
-    }
-    match core.create_topic(&name, -1, -1, BTreeMap::new(), false, now_ms()) {
-        Ok(created) => error_topic(
-            Some(name),
-            created.id,
-            ResponseError::LeaderNotAvailable.code(),
-        ),
-        Err(e) => error_topic(Some(name), Uuid::nil(), e.code),
-    }
 }
 
 /// Whether auto-creating the missing topics among `names` (each once, at `num_partitions`)
@@ -173,30 +219,47 @@ pub(crate) fn auto_creation_fits<'a>(
     }
 }
 
-fn describe(topic: &Topic, node_id: i32) -> MetadataResponseTopic {
-    let partitions = (0..topic.partitions.len() as i32)
-        .map(|p| {
+fn describe(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTopic {
+    let ids = |v: &[i32]| v.iter().map(|b| BrokerId(*b)).collect::<Vec<_>>();
+    let partitions = topic
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(index, p)| {
+            let offline: Vec<i32> = p
+                .replicas
+                .iter()
+                .copied()
+                .filter(|b| image.alive_broker_epoch(*b).is_none())
+                .collect();
+            let code = if p.has_leader() {
+                0
+            } else {
+                ResponseError::LeaderNotAvailable.code()
+            };
             MetadataResponsePartition::default()
-                .with_partition_index(p)
-                .with_leader_id(BrokerId(node_id))
-                .with_leader_epoch(0)
-                .with_replica_nodes(vec![BrokerId(node_id)])
-                .with_isr_nodes(vec![BrokerId(node_id)])
+                .with_error_code(code)
+                .with_partition_index(index as i32)
+                .with_leader_id(BrokerId(p.leader))
+                .with_leader_epoch(p.leader_epoch)
+                .with_replica_nodes(ids(&p.replicas))
+                .with_isr_nodes(ids(&p.isr))
+                .with_offline_replicas(ids(&offline))
         })
         .collect();
     MetadataResponseTopic::default()
-        .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
-        .with_topic_id(topic.id)
-        .with_is_internal(topic.name == crate::groups::OFFSETS_TOPIC)
+        .with_name(Some(TopicName(str(&topic.name))))
+        .with_topic_id(topic.topic_id)
+        .with_is_internal(topic.name == OFFSETS_TOPIC)
         .with_partitions(partitions)
         .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }
 
-/// A topic answered with an error only (also a cluster broker's answer).
+/// A topic answered with an error only.
 pub(crate) fn error_topic(name: Option<String>, id: Uuid, code: i16) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
         .with_error_code(code)
-        .with_name(name.map(|n| TopicName(StrBytes::from_string(n))))
+        .with_name(name.map(|n| TopicName(str(&n))))
         .with_topic_id(id)
         .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }

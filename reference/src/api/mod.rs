@@ -6,18 +6,26 @@
 //! ApiVersions with UNSUPPORTED_VERSION and closes the connection for anything else, as
 //! Kafka does.
 //!
-//! Handlers lock the broker state only for synchronous work and never across an `.await`.
+//! Every broker, of a cluster of one or of many, answers with these handlers, from its
+//! metadata image and its replicas ([`crate::cluster::Node`]); topic changes go to the
+//! controller as a KRaft broker forwards them. Handlers lock the node's state only for
+//! synchronous work and never across an `.await`.
 //!
 //! # References
 //! - Kafka protocol guide: <https://kafka.apache.org/protocol.html>
 //! - KIP-896 (Kafka 4.0 removed old protocol versions; the minimums below follow it)
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
-use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::protocol::{StrBytes, VersionRange};
+use tokio::time::Instant;
+use uuid::Uuid;
 
+use crate::cluster::Node;
+use crate::controller::MetadataImage;
 use crate::group::{Completion, Effects, GroupCoordinator, RequestContext, RequestToken};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
@@ -29,6 +37,7 @@ pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -40,6 +49,7 @@ pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 pub mod unsupported;
@@ -50,6 +60,10 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
     (ApiKey::Fetch, fetch::VERSIONS),
     (ApiKey::ListOffsets, list_offsets::VERSIONS),
     (ApiKey::Metadata, metadata::VERSIONS),
+    (
+        ApiKey::OffsetForLeaderEpoch,
+        offset_for_leader_epoch::VERSIONS,
+    ),
     (ApiKey::ApiVersions, api_versions::VERSIONS),
     (ApiKey::CreateTopics, create_topics::VERSIONS),
     (ApiKey::DeleteTopics, delete_topics::VERSIONS),
@@ -66,6 +80,7 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
     (ApiKey::DescribeGroups, describe_groups::VERSIONS),
     (ApiKey::DeleteGroups, delete_groups::VERSIONS),
     (ApiKey::OffsetDelete, offset_delete::VERSIONS),
+    (ApiKey::ElectLeaders, elect_leaders::VERSIONS),
 ];
 
 /// The versions of `key` the broker handles, if any.
@@ -73,12 +88,27 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
     SUPPORTED.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
-/// The versions of `key` this broker handles (a cluster's brokers handle a few more APIs).
-pub fn supported_versions_for(shared: &Shared, key: ApiKey) -> Option<VersionRange> {
-    match shared.cluster {
-        Some(_) => crate::cluster::wire::supported_versions(key),
-        None => supported_versions(key),
+/// A Kafka error code with the message Kafka would send beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaError {
+    pub code: i16,
+    pub message: String,
+}
+
+impl KafkaError {
+    pub fn new(error: ResponseError, message: impl Into<String>) -> KafkaError {
+        KafkaError {
+            code: error.code(),
+            message: message.into(),
+        }
     }
+}
+
+pub fn unknown_topic_or_partition() -> KafkaError {
+    KafkaError::new(
+        ResponseError::UnknownTopicOrPartition,
+        "This server does not host this topic-partition.",
+    )
 }
 
 /// What a handler gives back: a response, nothing at all (Produce with acks=0), or a reason
@@ -118,11 +148,7 @@ pub async fn write_parked(
     let (token, parked) = shared.groups.park();
     shared
         .groups
-        .write(
-            shared,
-            |c, _, now| ((), call(c, token, now)),
-            |answer, _| answer,
-        )
+        .write(|c, _, now| ((), call(c, token, now)), |answer, _| answer)
         .await;
     tokio::select! {
         completion = parked => completion.ok(),
@@ -146,15 +172,6 @@ pub async fn handle(
         api_version: version,
         client_id: header.client_id.as_ref().map_or("", |c| c.as_str()),
         client_host: format!("/{}", peer.ip()),
-    };
-    let request = match &shared.cluster {
-        Some(node) => {
-            match crate::cluster::wire::handle(node, shared, version, request, shutdown).await {
-                Ok(reply) => return reply,
-                Err(request) => request,
-            }
-        }
-        None => request,
     };
     let response = match request {
         RequestKind::FindCoordinator(req) => {
@@ -195,13 +212,13 @@ pub async fn handle(
             ResponseKind::Metadata(metadata::handle(shared, req, version))
         }
         RequestKind::CreateTopics(req) => {
-            ResponseKind::CreateTopics(create_topics::handle(shared, req, version))
+            ResponseKind::CreateTopics(create_topics::handle(shared, req, version).await)
         }
         RequestKind::DeleteTopics(req) => {
-            ResponseKind::DeleteTopics(delete_topics::handle(shared, req, version))
+            ResponseKind::DeleteTopics(delete_topics::handle(shared, req, version).await)
         }
         RequestKind::CreatePartitions(req) => {
-            ResponseKind::CreatePartitions(create_partitions::handle(shared, req))
+            ResponseKind::CreatePartitions(create_partitions::handle(shared, req).await)
         }
         RequestKind::DescribeConfigs(req) => {
             ResponseKind::DescribeConfigs(describe_configs::handle(shared, req, version))
@@ -209,7 +226,13 @@ pub async fn handle(
         RequestKind::ListOffsets(req) => {
             ResponseKind::ListOffsets(list_offsets::handle(shared, req, version))
         }
-        RequestKind::Produce(req) => return produce::handle(shared, req, version),
+        RequestKind::OffsetForLeaderEpoch(req) => {
+            ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(shared, req))
+        }
+        RequestKind::ElectLeaders(req) => {
+            ResponseKind::ElectLeaders(elect_leaders::handle(shared, req, version).await)
+        }
+        RequestKind::Produce(req) => return produce::handle(shared, req, version, shutdown).await,
         RequestKind::Fetch(req) => {
             ResponseKind::Fetch(fetch::handle(shared, req, version, shutdown).await)
         }
@@ -224,4 +247,67 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+pub(crate) fn str(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// The topic a Produce or Fetch names: by id from v13 on, else by name.
+pub(crate) fn requested_topic(
+    image: &MetadataImage,
+    version: i16,
+    id: Uuid,
+    name: &str,
+) -> Option<Uuid> {
+    if version >= 13 {
+        image.topic(id).map(|t| t.topic_id)
+    } else {
+        image.topic_id(name)
+    }
+}
+
+/// Waits, up to the request's `timeout_ms` (at most 30 s), until this broker's own image
+/// satisfies `done`: a topic change is answered once the broker that took it shows it, so
+/// that the client's next request here agrees.
+pub(crate) async fn until_image(
+    node: &Node,
+    timeout_ms: i32,
+    done: impl Fn(&MetadataImage) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms.clamp(0, 30_000) as u64);
+    let mut applied = node.applied.subscribe();
+    while !done(&node.state().image) && Instant::now() < deadline {
+        // Woken when a metadata batch is applied; the sleep bounds a wake-up lost in between.
+        let _ = tokio::time::timeout(Duration::from_millis(5), applied.changed()).await;
+    }
+}
+
+/// How long Kafka's broker keeps a request forwarded to an unreachable controller before it
+/// gives up: the forwarding channel's `retryTimeoutMs` (`BrokerServer`).
+const FORWARDING_RETRY_TIMEOUT_MS: i32 = 60_000;
+
+/// Whether this broker reaches the controller, waiting while it is cut off from it (see
+/// [`crate::cluster::Fault`]) for the request's `timeout_ms` at most (and never beyond
+/// [`FORWARDING_RETRY_TIMEOUT_MS`]).
+///
+/// A Kafka broker forwards CreateTopics, CreatePartitions, DeleteTopics and ElectLeaders to
+/// the controller (`ForwardingManager`, KIP-590); while the controller cannot be reached the
+/// forwarded request waits, and when the channel's retry timeout passes the client gets the
+/// request's error response for a `TimeoutException`: REQUEST_TIMED_OUT on every topic,
+/// without a message (`ForwardingResponseHandler.onTimeout`,
+/// `CreateTopicsRequest.getErrorResponse` and its siblings). Kafka's wait is that fixed
+/// minute; here the request's own timeout bounds it too, so the answer comes while the client
+/// is still waiting for it. A broker that reaches the controller again in time goes on with
+/// the request, as Kafka's retries would.
+pub(crate) async fn reach_controller(node: &Node, timeout_ms: i32) -> bool {
+    if node.faults.reaches_controller(node.id) {
+        return true;
+    }
+    let Some(mut fault) = node.faults.subscribe(node.id) else {
+        return true;
+    };
+    let wait = Duration::from_millis(timeout_ms.clamp(0, FORWARDING_RETRY_TIMEOUT_MS) as u64);
+    let healed = tokio::time::timeout(wait, fault.wait_for(|f| !f.isolated)).await;
+    matches!(healed, Ok(Ok(_)))
 }

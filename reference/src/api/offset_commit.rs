@@ -1,6 +1,6 @@
 //! OffsetCommit: committed offsets (with metadata) made durable in `__consumer_offsets`
-//! before the response is sent — in a cluster, once the partition's in-sync replicas have
-//! them ([`crate::groups`]). Unknown topics or partitions are UNKNOWN_TOPIC_OR_PARTITION.
+//! before the response is sent: once the partition's in-sync replicas have them
+//! ([`crate::group::runtime`]). Unknown topics or partitions are UNKNOWN_TOPIC_OR_PARTITION.
 //!
 //! # References
 //! - Kafka protocol guide, OffsetCommit; KIP-211 (retention), KIP-447 (v8)
@@ -22,7 +22,6 @@ pub async fn handle(
     shared
         .groups
         .write(
-            shared,
             |c, exists, now| {
                 let reply = c.offset_commit(now, &ctx, &req, exists);
                 (reply.response, reply.effects)

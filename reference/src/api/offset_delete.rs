@@ -21,7 +21,6 @@ pub async fn handle(
     shared
         .groups
         .write(
-            shared,
             |c, exists, _| {
                 let reply = c.offset_delete(&ctx, &req, exists);
                 (reply.response, reply.effects)

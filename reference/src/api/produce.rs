@@ -1,101 +1,207 @@
 //! Produce: append record batches, as sent, to partition logs.
 //!
 //! Each partition's records are checked (one v2 batch, CRC, record count, compression;
-//! `max.message.bytes`), stamped with their offsets and appended; every failure is that
-//! partition's error code, never the whole request's. acks=all checks the in-sync replicas
-//! against the *effective* `min.insync.replicas`: since Kafka 3.7 (KAFKA-15583) that is
+//! `max.message.bytes`), stamped with their offsets and appended by the partition's leader;
+//! every failure is that partition's error code, never the whole request's (a broker that
+//! does not lead the partition answers NOT_LEADER_OR_FOLLOWER). acks=all is answered once the
+//! in-sync replicas have the records, and checks them against the *effective*
+//! `min.insync.replicas`: since Kafka 3.7 (KAFKA-15583) that is
 //! `min(min.insync.replicas, replicas)`, so a one-replica partition never answers
-//! NOT_ENOUGH_REPLICAS, whatever the topic says. acks=0 sends no response at all; as in
-//! Kafka, if such a request fails anywhere, the connection is closed so the client learns of
-//! it.
+//! NOT_ENOUGH_REPLICAS, whatever the topic says ([`crate::replication`]). acks=0 sends no
+//! response at all; as in Kafka, if such a request fails anywhere, the connection is closed so
+//! the client learns of it.
 //!
 //! Idempotent and transactional batches (a producer id) are refused with INVALID_RECORD
 //! until producer state exists: accepting them without deduplication would be a lie.
 //!
-//! A cluster's leaders (`cluster::wire`) make the same checks ([`check_acks`],
-//! [`check_records`]) and answer in the same shape ([`partition_response`]).
-//!
 //! # References
 //! - Kafka protocol guide, Produce API; KIP-98 (producer ids), KIP-516 (v13 topic ids)
 //! - `kafka.server.KafkaApis.handleProduceRequest`, `ReplicaManager.appendRecords`,
-//!   `UnifiedLog.analyzeAndValidateRecords`, `LogValidator`
+//!   `UnifiedLog.analyzeAndValidateRecords`, `LogValidator`, `DelayedProduce`
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use uuid::Uuid;
 
-use super::{Reply, now_ms};
-use crate::broker::{BrokerCore, KafkaError, unknown_topic_or_partition};
+use super::{KafkaError, Reply, now_ms, requested_topic, unknown_topic_or_partition};
+use crate::cluster::{Node, NodeState};
 use crate::config::TopicConfig;
+use crate::controller::AlterPartition;
 use crate::record_batch::{self, BatchHeader};
+use crate::replication::ProduceResult;
 use crate::server::Shared;
+use crate::shutdown::Shutdown;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 3, max: 13 };
 
-/// The leader epoch of every partition on a single broker, stamped into appended batches.
-const LEADER_EPOCH: i32 = 0;
+/// Beyond the produce's own timeout (answered by the partition's timer), how long a parked
+/// produce waits before giving up on an answer that never comes (a crash).
+const PRODUCE_SAFETY_MARGIN: Duration = Duration::from_secs(5);
 
-/// Replicas of every partition on a single broker.
-const REPLICAS: i32 = 1;
-
-/// In-sync replicas of every partition on a single broker.
-const IN_SYNC_REPLICAS: i32 = 1;
-
-/// The in-sync replicas acks=all needs: `min.insync.replicas`, capped at the partition's
-/// replica count (Kafka's `Partition.effectiveMinIsr`, KAFKA-15583).
-fn effective_min_insync_replicas(min_insync_replicas: i32, replicas: i32) -> i32 {
-    min_insync_replicas.min(replicas)
+/// One partition's produce: answered now, or parked until the ISR has it.
+enum Produced {
+    Done(Result<Appended, KafkaError>),
+    Parked(oneshot::Receiver<ProduceResult>, Appended),
 }
 
-pub fn handle(shared: &Shared, req: ProduceRequest, version: i16) -> Reply {
+pub async fn handle(
+    shared: &Shared,
+    req: ProduceRequest,
+    version: i16,
+    shutdown: &mut Shutdown,
+) -> Reply {
+    let node = &shared.node;
+    // The configs of a topic created without any (the broker's), taken before the node lock.
+    let defaults =
+        TopicConfig::new(&shared.config, BTreeMap::new()).expect("no topic overrides to refuse");
     let acks = req.acks;
-    let mut core = shared.core();
-    let mut appended = false;
-    let mut failed = false;
-    let responses: Vec<TopicProduceResponse> = req
-        .topic_data
-        .into_iter()
-        .map(|topic| {
-            let name = topic_name(&core, &topic, version);
-            let partition_responses = topic
-                .partition_data
-                .iter()
-                .map(|data| {
-                    let outcome = check_acks(acks).and_then(|()| match &name {
-                        None => Err(unknown_topic(version)),
-                        Some(name) => append(&mut core, name, data, acks, version),
-                    });
-                    appended |= outcome.is_ok();
-                    failed |= outcome.is_err();
-                    partition_response(data.index, outcome)
-                })
-                .collect();
-            TopicProduceResponse::default()
-                .with_name(topic.name)
-                .with_topic_id(topic.topic_id)
-                .with_partition_responses(partition_responses)
-        })
-        .collect();
-    drop(core);
-    if appended {
-        shared.notify_appended();
+    let timeout_ms = i64::from(req.timeout_ms.max(0));
+    let mut topics = Vec::with_capacity(req.topic_data.len());
+    let mut alters = Vec::new();
+    {
+        let mut guard = node.state();
+        let state = &mut *guard;
+        for topic in &req.topic_data {
+            let topic_id = requested_topic(&state.image, version, topic.topic_id, &topic.name.0);
+            let mut partitions = Vec::with_capacity(topic.partition_data.len());
+            for data in &topic.partition_data {
+                let outcome = produce_partition(
+                    node,
+                    state,
+                    topic_id,
+                    data,
+                    acks,
+                    timeout_ms,
+                    version,
+                    &defaults,
+                    &mut alters,
+                );
+                partitions.push((data.index, outcome));
+            }
+            topics.push((topic.name.clone(), topic.topic_id, partitions));
+        }
     }
+    node.notify_progress();
+    node.send_alters(alters);
+    let failed = topics
+        .iter()
+        .flat_map(|t| t.2.iter())
+        .any(|(_, p)| matches!(p, Produced::Done(Err(_))));
     if acks == 0 {
         if failed {
             return Reply::Close("a produce request with acks=0 failed".into());
         }
         return Reply::NoResponse;
     }
-    let response = fit_to_version(
+    let deadline =
+        Instant::now() + Duration::from_millis(timeout_ms as u64) + PRODUCE_SAFETY_MARGIN;
+    let mut responses = Vec::with_capacity(topics.len());
+    for (name, topic_id, partitions) in topics {
+        let mut answers = Vec::with_capacity(partitions.len());
+        for (index, produced) in partitions {
+            let outcome = match produced {
+                Produced::Done(outcome) => outcome,
+                Produced::Parked(rx, appended) => {
+                    let code = tokio::select! {
+                        answer = tokio::time::timeout_at(deadline, rx) => match answer {
+                            Ok(Ok(result)) if result.error_code == 0 => {
+                                Ok(result.base_offset)
+                            }
+                            Ok(Ok(result)) => Err(result.error_code),
+                            Ok(Err(_)) => Err(ResponseError::NotLeaderOrFollower.code()),
+                            Err(_) => Err(ResponseError::RequestTimedOut.code()),
+                        },
+                        _ = shutdown.recv() => Err(ResponseError::NotLeaderOrFollower.code()),
+                    };
+                    code.map(|base_offset| Appended {
+                        base_offset,
+                        ..appended
+                    })
+                    .map_err(error_of)
+                }
+            };
+            let answer = partition_response(index, outcome);
+            answers.push(answer);
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(name)
+                .with_topic_id(topic_id)
+                .with_partition_responses(answers),
+        );
+    }
+    Reply::Response(Box::new(ResponseKind::Produce(fit_to_version(
         ProduceResponse::default().with_responses(responses),
         version,
-    );
-    Reply::Response(Box::new(kafka_protocol::messages::ResponseKind::Produce(
-        response,
-    )))
+    ))))
+}
+
+/// One partition of a Produce on this broker: the checks of its records, then the leader's
+/// append.
+#[allow(clippy::too_many_arguments)]
+fn produce_partition(
+    node: &Node,
+    state: &mut NodeState,
+    topic_id: Option<Uuid>,
+    data: &PartitionProduceData,
+    acks: i16,
+    timeout_ms: i64,
+    version: i16,
+    defaults: &TopicConfig,
+    alters: &mut Vec<AlterPartition>,
+) -> Produced {
+    if let Err(e) = check_acks(acks) {
+        return Produced::Done(Err(e));
+    }
+    let Some(topic) = topic_id.and_then(|id| state.image.topic(id)) else {
+        return Produced::Done(Err(unknown_topic(version)));
+    };
+    let topic_id = topic.topic_id;
+    if state.image.partition(topic_id, data.index).is_none() {
+        return Produced::Done(Err(unknown_topic_or_partition()));
+    }
+    let config = node.topic_config(&topic.name);
+    let config = config.as_ref().unwrap_or(defaults);
+    let (records, header) = match check_records(&topic.name, data, config, version) {
+        Ok(checked) => checked,
+        Err(e) => return Produced::Done(Err(e)),
+    };
+    let log_append_time = config.log.log_append_time;
+    let mut bytes = BytesMut::from(&records[..header.total_len()]);
+    let token = node.next_token();
+    let parked = (acks == -1).then(|| Node::park(state, token));
+    let Some(partition) = state.partitions.get_mut(&(topic_id, data.index)) else {
+        Node::unpark(state, token);
+        return Produced::Done(Err(error_of(ResponseError::NotLeaderOrFollower.code())));
+    };
+    let now = now_ms();
+    match partition.append_as_leader(&mut bytes, acks, token, timeout_ms, &state.image, now) {
+        Err(code) => {
+            Node::unpark(state, token);
+            Produced::Done(Err(error_of(code)))
+        }
+        Ok((info, effects)) => {
+            alters.extend(node.route(state, effects));
+            let appended = Appended {
+                base_offset: info.base_offset,
+                log_append_time_ms: if log_append_time { now } else { -1 },
+                log_start_offset: info.log_start_offset,
+            };
+            match parked {
+                Some(rx) => Produced::Parked(rx, appended),
+                None => Produced::Done(Ok(appended)),
+            }
+        }
+    }
 }
 
 /// Clears fields the request's version does not have (the codec refuses to encode them).
@@ -111,15 +217,6 @@ pub(crate) fn fit_to_version(mut response: ProduceResponse, version: i16) -> Pro
         }
     }
     response
-}
-
-/// The topic's name: from the request (v3-12) or looked up by id (v13+).
-fn topic_name(core: &BrokerCore, topic: &TopicProduceData, version: i16) -> Option<String> {
-    if version >= 13 {
-        core.topic_name_by_id(topic.topic_id).map(str::to_string)
-    } else {
-        core.topic(&topic.name.0).map(|_| topic.name.0.to_string())
-    }
 }
 
 /// A topic the request names that does not exist: by id (v13+) or by name.
@@ -160,8 +257,7 @@ pub(crate) fn error_of(code: i16) -> KafkaError {
     }
 }
 
-/// The checks of one partition's records before anything is appended, shared by the single
-/// broker and a cluster's leaders: no client writes to an internal topic, one valid batch
+/// The checks of one partition's records before anything is appended: no client writes to an internal topic, one valid batch
 /// (`validate_produce_for_version`), `max.message.bytes`, the segment size, and no producer
 /// id (idempotence is not there yet). Returns the records and their batch header.
 pub(crate) fn check_records<'a>(
@@ -170,7 +266,7 @@ pub(crate) fn check_records<'a>(
     config: &TopicConfig,
     version: i16,
 ) -> Result<(&'a Bytes, BatchHeader), KafkaError> {
-    if topic == crate::groups::OFFSETS_TOPIC {
+    if topic == crate::group::OFFSETS_TOPIC {
         return Err(KafkaError::new(
             ResponseError::InvalidTopicException,
             format!("Cannot append to internal topic {topic}"),
@@ -216,46 +312,6 @@ pub(crate) fn check_records<'a>(
     Ok((records, header))
 }
 
-fn append(
-    core: &mut BrokerCore,
-    topic: &str,
-    data: &PartitionProduceData,
-    acks: i16,
-    version: i16,
-) -> Result<Appended, KafkaError> {
-    let config = core
-        .topic(topic)
-        .ok_or_else(unknown_topic_or_partition)?
-        .config
-        .clone();
-    core.partition(topic, data.index)?;
-    let (records, header) = check_records(topic, data, &config, version)?;
-    let batch_size = header.total_len();
-    let min_isr = effective_min_insync_replicas(config.min_insync_replicas, REPLICAS);
-    if acks == -1 && IN_SYNC_REPLICAS < min_isr {
-        return Err(KafkaError::new(
-            ResponseError::NotEnoughReplicas,
-            format!(
-                "The size of the current ISR {IN_SYNC_REPLICAS} is insufficient to satisfy the min.isr requirement of {min_isr} for partition {topic}-{}",
-                data.index
-            ),
-        ));
-    }
-    let now = now_ms();
-    let mut bytes = BytesMut::from(&records[..batch_size]);
-    record_batch::set_partition_leader_epoch(&mut bytes, LEADER_EPOCH);
-    let log = core.partition_mut(topic, data.index)?;
-    let info = log.append(&mut bytes, now).map_err(|e| {
-        tracing::error!(topic, partition = data.index, error = %e, "append failed");
-        KafkaError::new(ResponseError::KafkaStorageError, e.to_string())
-    })?;
-    Ok(Appended {
-        base_offset: info.base_offset,
-        log_append_time_ms: if config.log.log_append_time { now } else { -1 },
-        log_start_offset: info.log_start_offset,
-    })
-}
-
 /// One partition's answer: what was appended, or why not.
 pub(crate) fn partition_response(
     index: i32,
@@ -273,18 +329,5 @@ pub(crate) fn partition_response(
             .with_base_offset(-1)
             .with_log_append_time_ms(-1)
             .with_log_start_offset(-1),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn min_insync_replicas_is_capped_at_the_replica_count() {
-        // KAFKA-15583: a one-replica partition with min.insync.replicas=2 takes acks=all.
-        assert_eq!(effective_min_insync_replicas(2, 1), 1);
-        assert_eq!(effective_min_insync_replicas(2, 3), 2);
-        assert_eq!(effective_min_insync_replicas(1, 3), 1);
     }
 }

@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
@@ -172,6 +172,52 @@ fn parse(text: &str) -> Option<Vec<StoredTopic>> {
         }
     }
     Some(topics)
+}
+
+/// A new `cluster.id`.
+pub(crate) fn new_cluster_id() -> String {
+    // Kafka's cluster ids are 22-character URL-safe base64 UUIDs; a hex UUID serves the
+    // same purpose and clients treat it as opaque.
+    Uuid::new_v4().simple().to_string()
+}
+
+pub(crate) fn load_or_create_cluster_id(dir: &Path) -> io::Result<String> {
+    load_or_create_cluster_id_as(dir, &new_cluster_id())
+}
+
+/// The `cluster.id` in `dir/meta.properties`, written as `new_id` if there is none.
+fn load_or_create_cluster_id_as(dir: &Path, new_id: &str) -> io::Result<String> {
+    let io_err = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
+    fs::create_dir_all(dir).map_err(io_err)?;
+    let path = dir.join("meta.properties");
+    match fs::read_to_string(&path) {
+        Ok(text) => text
+            .lines()
+            .find_map(|l| l.strip_prefix("cluster.id="))
+            .map(|s| s.trim().to_string())
+            .ok_or_else(|| io::Error::other(format!("{}: no cluster.id", path.display()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::write(&path, format!("version=1\ncluster.id={new_id}\n")).map_err(io_err)?;
+            Ok(new_id.to_string())
+        }
+        Err(e) => Err(io_err(e)),
+    }
+}
+
+/// Makes `dir` (a broker's data dir) belong to cluster `cluster_id`: writes its
+/// `meta.properties` if there is none, and refuses a dir of another cluster, as Kafka refuses
+/// to start on a log dir whose `cluster.id` differs from the cluster's.
+pub(crate) fn claim_cluster_id(dir: &Path, cluster_id: &str) -> io::Result<()> {
+    let found = load_or_create_cluster_id_as(dir, cluster_id)?;
+    if found == cluster_id {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "{}: belongs to cluster {found}, not to this cluster ({cluster_id}): \
+             refusing to start on another cluster's data",
+            dir.join("meta.properties").display()
+        )))
+    }
 }
 
 #[cfg(test)]

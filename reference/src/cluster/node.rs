@@ -31,7 +31,7 @@ use crate::api::now_ms;
 use crate::controller::{
     AlterPartition, BrokerHeartbeat, MetadataFetch, MetadataImage, ReplicaRole,
 };
-use crate::groups::OffsetsLeadership;
+use crate::group::runtime::OffsetsLeadership;
 use crate::log::LogConfig;
 use crate::replication::{Effects, Partition, ProduceResult, ReplicationConfig, RequestToken};
 
@@ -165,7 +165,7 @@ pub struct Node {
     /// The faults injected into every broker of the cluster.
     pub(crate) faults: Arc<Faults>,
     tasks: Mutex<Vec<AbortHandle>>,
-    /// Where changes of this broker's leadership of `__consumer_offsets` go ([`crate::groups`]).
+    /// Where changes of this broker's leadership of `__consumer_offsets` go ([`crate::group::runtime`]).
     offsets_leadership: Mutex<Option<mpsc::UnboundedSender<OffsetsLeadership>>>,
 }
 
@@ -260,6 +260,16 @@ impl Node {
     pub(super) fn keep_on_disk(&self) {
         self.checkpoint();
         self.release_replicas(false);
+    }
+
+    /// After [`Node::crash`], on a clean shutdown: flushes every replica's log.
+    pub(super) fn flush_logs(&self) {
+        let mut state = self.state();
+        for partition in state.partitions.values_mut() {
+            if let Err(error) = partition.flush() {
+                tracing::warn!(broker = self.id, %error, "flush failed");
+            }
+        }
     }
 
     /// After [`Node::crash`]: a power loss. Each log loses what was not flushed (its
@@ -494,7 +504,7 @@ impl Node {
             .topic_config(&topic.name)
             .map_or_else(LogConfig::default, |c| c.log);
         let role = registration.role_of(self.id);
-        let offsets_partitions = (topic.name == crate::groups::OFFSETS_TOPIC)
+        let offsets_partitions = (topic.name == crate::group::OFFSETS_TOPIC)
             .then_some((topic.partitions.len() as i32, registration.leader_epoch));
         if role != ReplicaRole::None && !state.partitions.contains_key(&key) {
             let durable = match self.disk.open_replica(key, &topic.name, log_config, now) {
@@ -542,7 +552,7 @@ impl Node {
     }
 
     /// A receiver of every later change of this broker's leadership of a
-    /// `__consumer_offsets` partition, for the group coordinator ([`crate::groups`]).
+    /// `__consumer_offsets` partition, for the group coordinator ([`crate::group::runtime`]).
     pub(crate) fn watch_offsets_leadership(&self) -> mpsc::UnboundedReceiver<OffsetsLeadership> {
         let (tx, rx) = mpsc::unbounded_channel();
         *self

@@ -61,6 +61,7 @@
 mod balance;
 mod cluster;
 mod image;
+mod names;
 mod partition;
 mod placement;
 mod quorum;
@@ -75,6 +76,7 @@ pub use image::{
     Applied, BrokerImage, MetadataImage, MetadataLogRecord, MetadataRecord, TopicImage,
     TopicReplicationConfig,
 };
+pub use names::{MAX_TOPIC_NAME_LEN, check_topic_collision, validate_topic_name};
 pub use partition::{Election, NO_LEADER, PartitionRegistration, ReplicaRole};
 pub use placement::{SplitMix64, UsableBroker, place_replicas};
 pub use quorum::{ApiError, Controller, ControllerConfig, MetadataFetch};

@@ -160,9 +160,9 @@ impl Controller {
                 format!("Topic '{name}' already exists."),
             ));
         }
-        crate::broker::validate_topic_name(name).map_err(|e| ApiError::new(e.code, e.message))?;
+        super::validate_topic_name(name).map_err(|e| ApiError::new(e.code, e.message))?;
         let existing = self.image.topics().map(|t| t.name.as_str());
-        crate::broker::check_topic_collision(name, existing)
+        super::check_topic_collision(name, existing)
             .map_err(|e| ApiError::new(e.code, e.message))?;
         Ok(())
     }

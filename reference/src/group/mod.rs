@@ -35,9 +35,10 @@
 //!    deadline); tick returns the effects of session expiry, rebalance timeouts, the initial
 //!    rebalance delay, pending-sync expiry and offset retention.
 //!
-//! In a cluster, each broker's coordinator serves only the groups of the `__consumer_offsets`
-//! partitions it leads: see [`GroupCoordinator::partitioned`] and the load / unload calls
-//! beside it; the others answer NOT_COORDINATOR.
+//! On a broker, each coordinator serves only the groups of the `__consumer_offsets`
+//! partitions its broker leads: see [`GroupCoordinator::partitioned`] and the load / unload
+//! calls beside it; the others answer NOT_COORDINATOR. [`runtime`] is what drives it so on
+//! the wire: the one asynchronous part of this module.
 //!
 //! 5. When topic-partitions are deleted, [`GroupCoordinator::on_partitions_deleted`] drops
 //!    their offsets; on shutdown, [`GroupCoordinator::unload`] answers parked requests with
@@ -86,6 +87,7 @@ mod offsets;
 mod rebalance;
 mod record;
 mod responses;
+pub mod runtime;
 mod sync;
 
 #[cfg(test)]
@@ -98,6 +100,9 @@ pub use config::GroupConfig;
 pub use coordinator::{GroupCoordinator, GroupSummary, MemberSummary, ShardState};
 pub use offsets::OffsetAndMetadata;
 pub use record::{GroupMetadataValue, GroupRecord, MemberMetadata, OffsetCommitValue, RecordError};
+
+/// Kafka's internal topic for committed offsets and group metadata.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 /// The caller's name for a parked JoinGroup or SyncGroup request.
 pub type RequestToken = u64;

@@ -15,9 +15,7 @@ use super::*;
 const SEEDS: u64 = 300;
 
 fn advertised() -> Vec<(ApiKey, VersionRange)> {
-    let mut all = crate::api::SUPPORTED.to_vec();
-    all.extend_from_slice(crate::cluster::wire::CLUSTER_ONLY);
-    all
+    crate::api::SUPPORTED.to_vec()
 }
 
 #[test]

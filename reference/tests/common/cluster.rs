@@ -556,3 +556,150 @@ pub fn election_results(r: &ElectLeadersResponse) -> Vec<(String, i32, i16, Opti
         })
         .collect()
 }
+
+/// FindCoordinator v3 for group `group`: (error code, node id).
+pub async fn find_group_coordinator(conn: &mut Conn, group: &str) -> (i16, i32) {
+    let req = FindCoordinatorRequest::default()
+        .with_key(StrBytes::from_string(group.to_string()))
+        .with_key_type(0);
+    let ResponseKind::FindCoordinator(r) = conn
+        .call(
+            ApiKey::FindCoordinator,
+            3,
+            RequestKind::FindCoordinator(req),
+        )
+        .await
+    else {
+        panic!("not FindCoordinator")
+    };
+    (r.error_code, r.node_id.0)
+}
+
+/// OffsetFetch v8 of all of `group`'s offsets: the group's error code.
+pub async fn offset_fetch_error(conn: &mut Conn, group: &str) -> i16 {
+    let req = OffsetFetchRequest::default().with_groups(vec![
+        offset_fetch_request::OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+            .with_topics(None),
+    ]);
+    let ResponseKind::OffsetFetch(r) = conn
+        .call(ApiKey::OffsetFetch, 8, RequestKind::OffsetFetch(req))
+        .await
+    else {
+        panic!("not OffsetFetch")
+    };
+    r.groups[0].error_code
+}
+
+/// A connection to `group`'s coordinator once it serves the group: FindCoordinator (via
+/// broker `via`) asked again while it answers COORDINATOR_NOT_AVAILABLE (the first one only
+/// asks for `__consumer_offsets`), then OffsetFetch, which writes nothing, asked again while
+/// the coordinator answers COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR (it has not yet
+/// taken up the group's partition). Fails on any other answer or after ten seconds.
+pub async fn group_coordinator(cluster: &Cluster, via: i32, group: &str) -> (i32, Conn) {
+    const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+    const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    const NOT_COORDINATOR: i16 = 16;
+    let until = deadline();
+    let mut conn = connect(cluster, via).await;
+    let pause = || tokio::time::sleep(Duration::from_millis(20));
+    let coordinator = loop {
+        match find_group_coordinator(&mut conn, group).await {
+            (0, node) => break node,
+            (COORDINATOR_NOT_AVAILABLE, _) if tokio::time::Instant::now() < until => pause().await,
+            other => panic!("FindCoordinator for {group} answered {other:?}"),
+        }
+    };
+    let mut conn = connect(cluster, coordinator).await;
+    loop {
+        match offset_fetch_error(&mut conn, group).await {
+            0 => return (coordinator, conn),
+            COORDINATOR_LOAD_IN_PROGRESS | NOT_COORDINATOR
+                if tokio::time::Instant::now() < until =>
+            {
+                pause().await
+            }
+            other => panic!("OffsetFetch at coordinator {coordinator} answered {other}"),
+        }
+    }
+}
+
+/// JoinGroup v9 of a consumer member of `group` (the first with an empty member id) with
+/// one protocol, "range", and ten-second session and rebalance timeouts.
+pub async fn join_group(conn: &mut Conn, group: &str, member_id: &str) -> JoinGroupResponse {
+    let req = JoinGroupRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_member_id(StrBytes::from_string(member_id.to_string()))
+        .with_protocol_type(StrBytes::from_static_str("consumer"))
+        .with_protocols(vec![
+            join_group_request::JoinGroupRequestProtocol::default()
+                .with_name(StrBytes::from_static_str("range"))
+                .with_metadata(Bytes::from_static(b"subscription")),
+        ]);
+    let ResponseKind::JoinGroup(r) = conn
+        .call(ApiKey::JoinGroup, 9, RequestKind::JoinGroup(req))
+        .await
+    else {
+        panic!("not JoinGroup")
+    };
+    r
+}
+
+/// SyncGroup v5 of `member_id` of a "consumer"/"range" group, giving itself `assignment`
+/// (as the leader of a one-member group does).
+pub async fn sync_group(
+    conn: &mut Conn,
+    group: &str,
+    generation: i32,
+    member_id: &str,
+    assignment: Bytes,
+) -> SyncGroupResponse {
+    let member = StrBytes::from_string(member_id.to_string());
+    let req = SyncGroupRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_generation_id(generation)
+        .with_member_id(member.clone())
+        .with_protocol_type(Some(StrBytes::from_static_str("consumer")))
+        .with_protocol_name(Some(StrBytes::from_static_str("range")))
+        .with_assignments(vec![
+            sync_group_request::SyncGroupRequestAssignment::default()
+                .with_member_id(member)
+                .with_assignment(assignment),
+        ]);
+    let ResponseKind::SyncGroup(r) = conn
+        .call(ApiKey::SyncGroup, 5, RequestKind::SyncGroup(req))
+        .await
+    else {
+        panic!("not SyncGroup")
+    };
+    r
+}
+
+/// OffsetCommit v8 of `offset` for partition 0 of `topic` by `group` (generation -1 and an
+/// empty member id: a commit from outside any group membership): the partition's error code.
+pub async fn offset_commit(conn: &mut Conn, group: &str, topic: &str, offset: i64) -> i16 {
+    use offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+    let req = OffsetCommitRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_generation_id_or_member_epoch(-1)
+        .with_member_id(StrBytes::default())
+        .with_topics(vec![
+            OffsetCommitRequestTopic::default()
+                .with_name(name(topic))
+                .with_partitions(vec![
+                    OffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(offset)
+                        .with_committed_leader_epoch(-1),
+                ]),
+        ]);
+    let ResponseKind::OffsetCommit(r) = conn
+        .call(ApiKey::OffsetCommit, 8, RequestKind::OffsetCommit(req))
+        .await
+    else {
+        panic!("not OffsetCommit")
+    };
+    r.topics[0].partitions[0].error_code
+}

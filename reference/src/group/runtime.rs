@@ -1,24 +1,21 @@
-//! Runs the synchronous group coordinator ([`crate::group`]) for the wire layer: parks
+//! Runs the synchronous group coordinator ([`crate::group`]) for the wire layer, as Kafka's
+//! `GroupCoordinatorService` runs its coordinators on the `CoordinatorRuntime`: parks
 //! JoinGroup and SyncGroup requests under tokens, makes the coordinator's records durable in
-//! the internal `__consumer_offsets` log before anyone hears of them, and drives its timers.
+//! the internal `__consumer_offsets` topic before anyone hears of them, and drives its timers.
+//! This is the asynchronous side of the group module; everything else in it is synchronous.
 //!
 //! Durability the way Kafka does it: every group record goes, in Kafka's own key/value
 //! schemas, to partition `abs(hashCode(group.id)) % offsets.topic.num.partitions` of
-//! `__consumer_offsets`. The topic is internal (clients cannot produce to it) and — as the
-//! reference does not compact — keeps its records forever (`retention.ms=-1`).
+//! `__consumer_offsets`. The topic is internal (clients cannot produce to it) and, as the
+//! reference does not compact, keeps its records forever (`retention.ms=-1`).
 //!
-//! # A single broker
-//!
-//! The broker coordinates every group. The topic is created on first use in the broker's own
-//! state, records are appended to it synchronously, and on start the whole log is replayed
-//! into a fresh coordinator.
-//!
-//! # A broker of a cluster
-//!
-//! `__consumer_offsets` is a replicated topic like any other, created through the controller
+//! The same code serves a cluster of one broker and of many. `__consumer_offsets` is a
+//! replicated topic like any other, created through the controller
 //! by the first FindCoordinator (`offsets.topic.num.partitions`,
 //! `offsets.topic.replication.factor`; with fewer brokers than that the controller refuses
-//! and FindCoordinator keeps answering COORDINATOR_NOT_AVAILABLE, as Kafka 4 does). The
+//! and FindCoordinator keeps answering COORDINATOR_NOT_AVAILABLE, as Kafka 4 does, except in
+//! a cluster of one broker, where the factor is capped at 1: what Kafka's single-node
+//! configuration sets, so that groups work on `kafka-spec serve` with the default configs). The
 //! coordinator of a group is the leader of the group's partition, and each broker's
 //! coordinator serves only the partitions it leads ([`GroupCoordinator::partitioned`]): the
 //! broker tells this service whenever it starts or stops leading one
@@ -26,8 +23,8 @@
 //! partition's groups by replaying its log (requests meanwhile get
 //! COORDINATOR_LOAD_IN_PROGRESS) or unloads them (parked requests get NOT_COORDINATOR).
 //!
-//! A write is appended to the partition as its leader and answered only once the high
-//! watermark passed it, i.e. once every in-sync replica has it — Kafka's coordinator runtime
+//! A write is appended to the partition as its leader, wakes the followers' parked fetches
+//! (as a produce does) and is answered only once the high watermark passed it, i.e. once every in-sync replica has it — Kafka's coordinator runtime
 //! appends with acks=1 and defers the response until the high watermark moves, within
 //! `offsets.commit.timeout.ms`. So a committed offset that was acknowledged survives the
 //! loss of its coordinator: the next leader of the partition replays it. Failures are
@@ -46,8 +43,8 @@
 //! without records see the coordinator's latest state, not the last committed one: an
 //! OffsetFetch racing an OffsetCommit may see the offset before the commit is answered.
 //!
-//! Lock order: the coordinator, then the broker state or the cluster node's state (or the
-//! controller, for an AlterPartition an append causes); none is held across an `.await`.
+//! Lock order: the coordinator, then the node's state (or the controller, for an
+//! AlterPartition an append causes); none is held across an `.await`.
 //! The node tells of leadership over a channel, never by taking the coordinator's lock.
 //!
 //! # References
@@ -70,7 +67,6 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::api::now_ms;
-use crate::broker::BrokerCore;
 use crate::cluster::Node;
 use crate::config::{BrokerConfig, TopicConfig};
 use crate::group::{Completion, Effects, GroupCoordinator, GroupRecord, RequestToken, ShardState};
@@ -79,10 +75,7 @@ use crate::record_batch::{NewRecord, encode_producer_batch};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
-pub use crate::group::partition_for;
-
-/// Kafka's internal topic for committed offsets and group metadata.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+use super::{OFFSETS_TOPIC, partition_for};
 
 /// `offsets.topic.segment.bytes` default.
 const OFFSETS_SEGMENT_BYTES: &str = "104857600";
@@ -90,7 +83,7 @@ const OFFSETS_SEGMENT_BYTES: &str = "104857600";
 /// How much of the offsets log one replay read takes.
 const REPLAY_READ_BYTES: usize = 1024 * 1024;
 
-/// How often a broker of a cluster looks for topics deleted from its metadata image.
+/// How often a broker looks for topics deleted from its metadata image.
 const TOPIC_CHECK: Duration = Duration::from_millis(200);
 
 /// How often a write waiting for the high watermark looks again without being woken.
@@ -111,18 +104,15 @@ pub struct OffsetsLeadership {
 }
 
 /// The coordinator and the requests parked on it.
-pub struct GroupService {
+pub struct GroupRuntime {
     coordinator: Mutex<GroupCoordinator>,
     parked: Mutex<HashMap<RequestToken, oneshot::Sender<Completion>>>,
     next_token: AtomicU64,
     /// Woken after every call, so the timer re-reads the coordinator's next deadline.
     timer: Notify,
-    cluster: Option<ClusterSide>,
-}
-
-/// What a broker of a cluster adds: its replicas, and news of its leadership.
-struct ClusterSide {
+    /// The broker: its replicas of `__consumer_offsets`.
     node: Arc<Node>,
+    /// News of the node's leadership of `__consumer_offsets` partitions, for the timer loop.
     leadership: Mutex<Option<mpsc::UnboundedReceiver<OffsetsLeadership>>>,
 }
 
@@ -143,44 +133,23 @@ struct Pending {
     completions: Vec<(RequestToken, Completion)>,
 }
 
-impl GroupService {
-    /// A coordinator rebuilt from the `__consumer_offsets` log found in `core`.
-    pub fn load(core: &mut BrokerCore, now_ms: i64) -> GroupService {
-        let mut coordinator = GroupCoordinator::new(core.config.group.clone(), now_ms);
-        let replayed = replay(core, &mut coordinator);
-        if replayed > 0 {
-            tracing::info!(records = replayed, "replayed the group log");
-        }
-        let effects = coordinator.on_loaded(now_ms);
-        append_records(core, &effects.records, now_ms);
-        GroupService::with(coordinator, None)
-    }
-
-    /// The coordinator of a broker that is `node` of a cluster: it serves the groups of the
-    /// `__consumer_offsets` partitions the node leads, once loaded.
-    pub fn for_cluster(config: &BrokerConfig, node: Arc<Node>, now_ms: i64) -> GroupService {
+impl GroupRuntime {
+    /// The coordinator of broker `node`: it serves the groups of the `__consumer_offsets`
+    /// partitions the node leads, once loaded.
+    pub fn new(config: &BrokerConfig, node: Arc<Node>, now_ms: i64) -> GroupRuntime {
         let coordinator = GroupCoordinator::partitioned(
             config.group.clone(),
             config.offsets_topic_num_partitions,
             now_ms,
         );
         let leadership = node.watch_offsets_leadership();
-        GroupService::with(
-            coordinator,
-            Some(ClusterSide {
-                node,
-                leadership: Mutex::new(Some(leadership)),
-            }),
-        )
-    }
-
-    fn with(coordinator: GroupCoordinator, cluster: Option<ClusterSide>) -> GroupService {
-        GroupService {
+        GroupRuntime {
             coordinator: Mutex::new(coordinator),
             parked: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
             timer: Notify::new(),
-            cluster,
+            node,
+            leadership: Mutex::new(Some(leadership)),
         }
     }
 
@@ -201,29 +170,27 @@ impl GroupService {
 
     /// Runs `call` on the coordinator (with a check that a topic-partition exists), makes
     /// the records it emits durable, then delivers the completions and returns the call's
-    /// own answer. In a cluster, durable means committed: if the write fails, the answer
-    /// is `failed(answer, error_code)` and the completions carry the error.
+    /// own answer. Durable means committed: if the write fails, the answer is
+    /// `failed(answer, error_code)` and the completions carry the error.
     pub async fn write<R>(
         &self,
-        shared: &Shared,
         call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
         failed: impl FnOnce(R, i16) -> R,
     ) -> R {
-        let (answer, pending) = self.apply(shared, call);
+        let (answer, pending) = self.apply(call);
         match self.settle(pending).await {
             Ok(()) => answer,
             Err(code) => failed(answer, code),
         }
     }
 
-    /// [`GroupService::write`] without waiting: the completions go out once the records
+    /// [`GroupRuntime::write`] without waiting: the completions go out once the records
     /// are appended (for callers that cannot wait, e.g. DeleteTopics dropping offsets).
     pub fn run<R>(
         &self,
-        shared: &Shared,
         call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
     ) -> R {
-        let (answer, pending) = self.apply(shared, call);
+        let (answer, pending) = self.apply(call);
         let completions = match pending.refused {
             None => pending.completions,
             Some(code) => pending
@@ -236,74 +203,55 @@ impl GroupService {
         answer
     }
 
-    /// The synchronous half of [`GroupService::write`]: runs the call and appends.
+    /// The synchronous half of [`GroupRuntime::write`]: runs the call and appends.
     fn apply<R>(
         &self,
-        shared: &Shared,
         call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
     ) -> (R, Pending) {
         let now = now_ms();
+        let node = &self.node;
         let mut coordinator = self.coordinator();
-        let result = match &self.cluster {
-            None => {
-                let mut core = shared.core();
-                let exists = |topic: &str, partition: i32| core.partition(topic, partition).is_ok();
-                let (answer, effects) = call(&mut coordinator, &exists, now);
-                append_records(&mut core, &effects.records, now);
-                let pending = Pending {
-                    written: Vec::new(),
-                    refused: None,
-                    completions: effects.completions,
-                };
-                (answer, pending)
-            }
-            Some(side) => {
-                let exists = |topic: &str, partition: i32| {
-                    let state = side.node.state();
-                    state.image.topic_by_name(topic).is_some_and(|t| {
-                        usize::try_from(partition).is_ok_and(|p| p < t.partitions.len())
-                    })
-                };
-                let (answer, effects) = call(&mut coordinator, &exists, now);
-                let timeout_ms = coordinator.config().offsets_commit_timeout_ms;
-                let (written, refused) =
-                    append_replicated(&side.node, &effects.records, timeout_ms, now);
-                let mut error = None;
-                for (partition, code) in refused {
-                    error = Some(map_write_error(code));
-                    // The coordinator already applied what the log refused: start over from
-                    // the log, if this broker still leads the partition.
-                    let fx = coordinator.unload_partition(partition, None, now);
-                    self.deliver(fx.completions);
-                    if let Some(epoch) = led_epoch(&side.node, partition) {
-                        let fx = load_partition(&mut coordinator, &side.node, partition, epoch);
-                        self.deliver(fx.completions);
-                    }
-                }
-                let pending = Pending {
-                    written,
-                    refused: error,
-                    completions: effects.completions,
-                };
-                (answer, pending)
-            }
+        let exists = |topic: &str, partition: i32| {
+            let state = node.state();
+            state
+                .image
+                .topic_by_name(topic)
+                .is_some_and(|t| usize::try_from(partition).is_ok_and(|p| p < t.partitions.len()))
         };
+        let (answer, effects) = call(&mut coordinator, &exists, now);
+        let timeout_ms = coordinator.config().offsets_commit_timeout_ms;
+        let (written, refused) = append_replicated(node, &effects.records, timeout_ms, now);
+        let mut error = None;
+        for (partition, code) in refused {
+            error = Some(map_write_error(code));
+            // The coordinator already applied what the log refused: start over from the
+            // log, if this broker still leads the partition.
+            let fx = coordinator.unload_partition(partition, None, now);
+            self.deliver(fx.completions);
+            if let Some(epoch) = led_epoch(node, partition) {
+                let fx = load_partition(&mut coordinator, node, partition, epoch);
+                self.deliver(fx.completions);
+            }
+        }
         drop(coordinator);
         self.timer.notify_one();
-        result
+        let pending = Pending {
+            written,
+            refused: error,
+            completions: effects.completions,
+        };
+        (answer, pending)
     }
 
     /// Waits until the pending writes are committed, then delivers the completions (with
     /// the write's error if it failed).
     async fn settle(&self, pending: Pending) -> Result<(), i16> {
         let mut outcome = pending.refused.map_or(Ok(()), Err);
-        if outcome.is_ok()
-            && let Some(side) = &self.cluster
-        {
+        if outcome.is_ok() {
             let timeout_ms = self.coordinator().config().offsets_commit_timeout_ms;
             let deadline = Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
             for written in &pending.written {
-                if let Err(code) = committed(&side.node, written, deadline).await {
+                if let Err(code) = committed(&self.node, written, deadline).await {
                     tracing::debug!(
                         partition = written.partition,
                         code,
@@ -353,14 +301,14 @@ impl GroupService {
     }
 
     /// Answers parked requests with NOT_COORDINATOR (broker shutdown).
-    pub fn unload(&self, _shared: &Shared) {
+    pub fn unload(&self) {
         let effects = self.coordinator().unload(now_ms());
         self.deliver(effects.completions);
         self.timer.notify_one();
     }
 
     /// Loads or unloads one partition's groups as this broker's leadership of it changed.
-    fn on_leadership(&self, side: &ClusterSide, change: OffsetsLeadership) {
+    fn on_leadership(&self, change: OffsetsLeadership) {
         tracing::debug!(
             ?change,
             "group coordinator follows __consumer_offsets leadership"
@@ -376,7 +324,7 @@ impl GroupService {
             }
             // Read without the coordinator's lock: meanwhile the partition's groups answer
             // COORDINATOR_LOAD_IN_PROGRESS and the others are served as usual.
-            let records = partition_records(&side.node, partition);
+            let records = partition_records(&self.node, partition);
             finish_load(&mut self.coordinator(), partition, epoch, &records)
         } else {
             self.coordinator()
@@ -389,16 +337,16 @@ impl GroupService {
     }
 }
 
-/// Calls `tick` whenever the coordinator's next deadline passes, and (in a cluster) follows
-/// this broker's leadership of `__consumer_offsets`, until shutdown.
+/// Calls `tick` whenever the coordinator's next deadline passes, follows this broker's
+/// leadership of `__consumer_offsets`, and drops the offsets of deleted topics, until
+/// shutdown.
 pub async fn timer_loop(shared: Arc<Shared>, mut shutdown: Shutdown) {
     let groups = &shared.groups;
-    let mut leadership = groups.cluster.as_ref().and_then(|side| {
-        side.leadership
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-    });
+    let mut leadership = groups
+        .leadership
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     let mut topic_check = tokio::time::interval(TOPIC_CHECK);
     topic_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -410,16 +358,10 @@ pub async fn timer_loop(shared: Arc<Shared>, mut shutdown: Shutdown) {
                 None => std::future::pending().await,
             }
         };
-        let check = async {
-            match groups.cluster {
-                Some(_) => topic_check.tick().await,
-                None => std::future::pending().await,
-            }
-        };
         let wake = tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => Wake::Deadline,
             change = change => Wake::Leadership(change),
-            _ = check => Wake::TopicCheck,
+            _ = topic_check.tick() => Wake::TopicCheck,
             _ = groups.timer.notified() => continue,
             _ = shutdown.recv() => return,
         };
@@ -430,23 +372,16 @@ pub async fn timer_loop(shared: Arc<Shared>, mut shutdown: Shutdown) {
             return;
         }
         match wake {
-            Wake::Deadline if groups.cluster.is_none() => {
-                groups.run(&shared, |c, _, now| ((), c.tick(now)));
-            }
-            Wake::Deadline => spawn_write(&shared, |c, _, now| ((), c.tick(now))),
-            Wake::Leadership(change) => match (change, groups.cluster.as_ref()) {
-                (Some(change), Some(side)) => groups.on_leadership(side, change),
-                _ => leadership = None,
-            },
+            Wake::Deadline => spawn_write(groups, |c, _, now| ((), c.tick(now))),
+            Wake::Leadership(Some(change)) => groups.on_leadership(change),
+            Wake::Leadership(None) => leadership = None,
             Wake::TopicCheck => {
-                if let Some(side) = &groups.cluster {
-                    // A topic deleted through any broker leaves every broker's image; the
-                    // offsets of a topic missing here can only be those of a deleted one
-                    // (a commit is refused for a topic this broker does not know).
-                    let topics = cluster_topic_names(&side.node);
-                    let exists = |topic: &str| topics.contains(topic);
-                    spawn_write(&shared, |c, _, _| ((), c.on_topics_missing(&exists)));
-                }
+                // A topic deleted through any broker leaves every broker's image; the offsets
+                // of a topic missing here can only be those of a deleted one (a commit is
+                // refused for a topic this broker does not know).
+                let topics = topic_names(&groups.node);
+                let exists = |topic: &str| topics.contains(topic);
+                spawn_write(groups, |c, _, _| ((), c.on_topics_missing(&exists)));
             }
         }
     }
@@ -464,20 +399,20 @@ enum Wake {
 
 /// Applies a call now and lets its writes wait for their replicas in a task of their own.
 fn spawn_write(
-    shared: &Arc<Shared>,
+    groups: &Arc<GroupRuntime>,
     call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> ((), Effects),
 ) {
-    let (_, pending) = shared.groups.apply(shared, call);
-    let shared = shared.clone();
+    let (_, pending) = groups.apply(call);
+    let groups = groups.clone();
     tokio::spawn(async move {
-        let _ = shared.groups.settle(pending).await;
+        let _ = groups.settle(pending).await;
     });
 }
 
 /// The names of the topics in the node's metadata image. Kafka's `BrokerMetadataPublisher`
 /// tells every broker's coordinator of deleted partitions (`onPartitionsDeleted`); here each
 /// broker compares its groups' offsets with its image.
-fn cluster_topic_names(node: &Node) -> std::collections::BTreeSet<String> {
+fn topic_names(node: &Node) -> std::collections::BTreeSet<String> {
     node.state()
         .image
         .topics()
@@ -490,6 +425,7 @@ fn cluster_topic_names(node: &Node) -> std::collections::BTreeSet<String> {
 /// the replication factor) are only logged: FindCoordinator answers
 /// COORDINATOR_NOT_AVAILABLE either way and the client asks again.
 pub fn create_offsets_topic(node: &Node, config: &BrokerConfig) {
+    let replication_factor = offsets_replication_factor(node, config);
     let overrides = offsets_topic_overrides();
     let topic_config = match TopicConfig::new(config, overrides.clone()) {
         Ok(c) => c,
@@ -506,7 +442,7 @@ pub fn create_offsets_topic(node: &Node, config: &BrokerConfig) {
         let id = c.create_topic(
             OFFSETS_TOPIC,
             config.offsets_topic_num_partitions,
-            config.group.offsets_topic_replication_factor,
+            replication_factor,
             &pairs,
         )?;
         // Under the controller's lock: no broker sees the topic before its configs.
@@ -522,6 +458,16 @@ pub fn create_offsets_topic(node: &Node, config: &BrokerConfig) {
             tracing::debug!(code = e.code, message = %e.message, "{OFFSETS_TOPIC} not created")
         }
     }
+}
+
+/// `offsets.topic.replication.factor`, capped at 1 in a cluster of one broker (the factor
+/// Kafka's single-node configuration sets): a lone broker serves groups with the default
+/// configs. A cluster of several brokers takes the factor as it is, and with fewer brokers
+/// than that has no coordinator, as Kafka does.
+fn offsets_replication_factor(node: &Node, config: &BrokerConfig) -> i16 {
+    let factor = config.group.offsets_topic_replication_factor;
+    let brokers = node.state().image.brokers().count();
+    if brokers == 1 { factor.min(1) } else { factor }
 }
 
 fn offsets_topic_overrides() -> BTreeMap<String, String> {
@@ -567,44 +513,6 @@ fn batches(records: &[GroupRecord], partitions: i32, now_ms: i64) -> BTreeMap<i3
             },
         )
         .collect()
-}
-
-/// Appends records to their partitions of `__consumer_offsets`, one batch per partition,
-/// creating the topic on first use. A failure is logged: the coordinator has already moved on.
-fn append_records(core: &mut BrokerCore, records: &[GroupRecord], now_ms: i64) {
-    if records.is_empty() {
-        return;
-    }
-    if core.topic(OFFSETS_TOPIC).is_none() {
-        let partitions = core.config.offsets_topic_num_partitions;
-        let created = core.create_topic(
-            OFFSETS_TOPIC,
-            partitions,
-            1,
-            offsets_topic_overrides(),
-            false,
-            now_ms,
-        );
-        if let Err(e) = created {
-            tracing::error!(code = e.code, message = %e.message, "cannot create {OFFSETS_TOPIC}");
-            return;
-        }
-    }
-    let partitions = core
-        .topic(OFFSETS_TOPIC)
-        .map_or(1, |t| t.partitions.len() as i32);
-    for (partition, mut bytes) in batches(records, partitions, now_ms) {
-        let appended = core
-            .partition_mut(OFFSETS_TOPIC, partition)
-            .map(|log| log.append(&mut bytes, now_ms));
-        match appended {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(partition, error = %e, "cannot append group records"),
-            Err(e) => {
-                tracing::error!(partition, message = %e.message, "no partition for group records")
-            }
-        }
-    }
 }
 
 /// Appends records to their partitions of the replicated `__consumer_offsets` as leader
@@ -653,6 +561,11 @@ fn append_replicated(
                 }
             }
         }
+    }
+    if !written.is_empty() {
+        // Followers parked on this leader read the new records now, not after
+        // `replica.fetch.wait.max.ms`: the write is answered once they have them.
+        node.notify_progress();
     }
     node.send_alters(alters);
     (written, refused)
@@ -806,22 +719,6 @@ fn read_records(log: &Log, partition: i32) -> Vec<GroupRecord> {
         }
     }
     records
-}
-
-/// Feeds every record of the single broker's `__consumer_offsets` to the coordinator;
-/// returns how many.
-fn replay(core: &BrokerCore, coordinator: &mut GroupCoordinator) -> usize {
-    let Some(topic) = core.topic(OFFSETS_TOPIC) else {
-        return 0;
-    };
-    let mut replayed = 0;
-    for (partition, log) in topic.partitions.iter().enumerate() {
-        for record in read_records(log, partition as i32) {
-            coordinator.replay(&record);
-            replayed += 1;
-        }
-    }
-    replayed
 }
 
 #[cfg(test)]
