@@ -10,12 +10,12 @@
 //!   checked before anything is allocated.
 //! - [`api`]: one module per Kafka API; each declares the versions it really handles, and
 //!   ApiVersions is built from that table.
-//! - [`broker`]: the synchronous broker state (topics, partitions, their logs) that the API
-//!   handlers act on. No I/O but the log's files; time is an explicit `now_ms`.
+//! - One broker for every size: a single broker ([`embedded`]) is a [`cluster`] of one, with
+//!   the same handlers, metadata image, replicas and `__consumer_offsets` as a bigger one.
 //! - [`group`]: the group coordinator: the classic consumer group protocol and committed
 //!   offsets, as a synchronous state machine driven with tokens, effects and `tick`.
-//! - [`groups`]: runs the group coordinator for the wire layer: parked requests, its timers,
-//!   and its records in the internal `__consumer_offsets` log.
+//!   [`group::runtime`] runs it for the wire layer: parked requests, its timers, and its
+//!   records in the replicated `__consumer_offsets` topic.
 //! - [`log`]: the partition log: segments, offset and time indexes, retention, recovery.
 //! - [`record_batch`]: checking and stamping v2 record batches as sent.
 //! - [`request_shape`]: the schema of every advertised request, and a walk of each frame
