@@ -93,7 +93,7 @@ pub struct ClusterOptions {
     pub port: u16,
     /// Each broker keeps its own files under `<data_dir>/broker-<id>`; `None`: memory only.
     pub data_dir: Option<PathBuf>,
-    /// Broker configs by Kafka's names, for every broker. Besides the single broker's
+    /// Broker configs by Kafka's names, for every broker. Besides the per-broker ones
     /// (`num.partitions`, `default.replication.factor`, `min.insync.replicas`, ...), a cluster
     /// reads `broker.session.timeout.ms`, `broker.heartbeat.interval.ms`,
     /// `replica.lag.time.max.ms`, `auto.leader.rebalance.enable` and

@@ -285,7 +285,7 @@ pub struct TopicConfig {
     pub max_message_bytes: i32,
     /// `min.insync.replicas`: with acks=all, fewer in-sync replicas is NOT_ENOUGH_REPLICAS.
     pub min_insync_replicas: i32,
-    /// `unclean.leader.election.enable` (the controller elects; a single broker ignores it).
+    /// `unclean.leader.election.enable` (the controller elects; with one broker there is no other replica to elect).
     pub unclean_leader_election_enable: bool,
     /// The configs set explicitly on the topic (DescribeConfigs reports them as
     /// DYNAMIC_TOPIC_CONFIG; the rest come from the broker).

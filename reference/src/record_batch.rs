@@ -38,7 +38,7 @@
 //!
 //! # Bounded memory
 //!
-//! Records are read from a stream ([`inflate`]): in place when uncompressed, through a
+//! Records are read from a stream (`inflate`): in place when uncompressed, through a
 //! streaming decoder when compressed, in chunks of 32 KiB; a batch is never inflated whole.
 //! Every count and length read from a record (its size, key and value lengths, header count and
 //! header lengths) is checked against the bytes that can still be there (the record's declared

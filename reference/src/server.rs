@@ -4,7 +4,7 @@
 //! flushing on shutdown are its [`Node`]'s ([`crate::cluster`]).
 //!
 //! A connection over `max.connections` or `max.connections.per.ip` is accepted and closed at
-//! once (see [`quotas`]): nothing waits in the listen backlog, and the connections the broker
+//! once (see `quotas`): nothing waits in the listen backlog, and the connections the broker
 //! has keep being served.
 //!
 //! The loop survives running out of file descriptors (EMFILE/ENFILE), which a broker with

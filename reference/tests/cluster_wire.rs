@@ -18,7 +18,7 @@
 //! - DeleteTopics: the request checks of `ControllerApis.deleteTopics`, then one
 //!   `RemoveTopicRecord` per topic; every broker drops its replicas and their files, and the
 //!   name can be used again. DescribeConfigs sees the cluster's topics from any broker.
-//! - A leader checks produced records as the single broker does; ListOffsets finds
+//! - A leader checks produced records as a broker of one does; ListOffsets finds
 //!   timestamps only below the high watermark (`Partition.fetchOffsetForTimestamp`).
 
 mod common;

@@ -1,11 +1,11 @@
 //! CreatePartitions: grow a topic. Kafka never shrinks one: a count at or below the
 //! current one is INVALID_PARTITIONS. The request's checks are [`respond`]'s; the topics grow
 //! through the controller (validating only: on a copy of it), and a broker cut off from the
-//! controller answers REQUEST_TIMED_OUT ([`super::reach_controller`]).
+//! controller answers REQUEST_TIMED_OUT (`super::reach_controller`).
 //!
 //! A request adding more than 10,000 partitions over its topics is refused whole: every topic
 //! POLICY_VIOLATION "Excessively large number of partitions per request.", nothing created
-//! ([`check_request_size`]). That is CreateTopics' bound (`MAX_PARTITIONS_PER_BATCH`), which
+//! (`check_request_size`). That is CreateTopics' bound (`MAX_PARTITIONS_PER_BATCH`), which
 //! KAFKA-19673 brings to CreatePartitions; before it, Kafka 4.0's controller overflows its
 //! bounded record list (`MAX_RECORDS_PER_USER_OP`) inside the topic, answers that topic
 //! UNKNOWN_SERVER_ERROR and still commits the partitions that fitted.

@@ -7,13 +7,13 @@
 //! checks without creating (on a copy of the controller). v5+ answers with the configs in
 //! force. The request goes to the controller as a KRaft broker forwards it, and is checked in
 //! Kafka's order (`ControllerApis` and `ReplicationControlManager.createTopics`): the request
-//! ([`respond`]: names given twice), then under the controller's lock the name and whether it
+//! (`respond`: names given twice), then under the controller's lock the name and whether it
 //! exists, the configs (INVALID_CONFIG), and last the counts and the placement. It is answered
 //! once this broker's own image has the new topics, so the client's next request here sees
 //! them; a broker cut off from the controller answers REQUEST_TIMED_OUT
-//! ([`super::reach_controller`]).
+//! (`super::reach_controller`).
 //!
-//! One request is bounded as Kafka's KRaft controller bounds it ([`check_request_size`]):
+//! One request is bounded as Kafka's KRaft controller bounds it (`check_request_size`):
 //! more than 10,000 partitions asked for over all its topics (`MAX_PARTITIONS_PER_BATCH`,
 //! KAFKA-17870), or more than 10,000 metadata records for the topics it would create
 //! (`MAX_RECORDS_PER_USER_OP`: a TopicRecord, a PartitionRecord per partition, a ConfigRecord

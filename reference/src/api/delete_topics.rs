@@ -9,7 +9,7 @@
 //! every broker drops its replicas and their logs as it applies the record. Committed offsets
 //! of its partitions go too. Answered once this broker's own image no longer has the topics,
 //! so the client's next request here agrees; a broker cut off from the controller answers
-//! REQUEST_TIMED_OUT ([`super::reach_controller`]).
+//! REQUEST_TIMED_OUT (`super::reach_controller`).
 //!
 //! The checks ([`delete`]) are written against [`TopicDeleter`], so that they are tested on
 //! their own.

@@ -12,7 +12,7 @@
 //! As in `KafkaApis.handleFetchRequest`, a response carries at most
 //! min(request `max_bytes`, broker `fetch.max.bytes`) record bytes, for consumers and
 //! followers alike (a follower asks for `replica.fetch.response.max.bytes`), and `min_bytes`
-//! is bounded by that ([`apply_fetch_max_bytes`]); each partition at most its
+//! is bounded by that (`apply_fetch_max_bytes`); each partition at most its
 //! `partition_max_bytes` and what is left of the response's. The one excess is KIP-74's: the
 //! first partition with data returns its first batch whole, however large, and every
 //! partition after it then gets nothing. A batch is at most what one request could carry

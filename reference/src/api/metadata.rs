@@ -11,11 +11,11 @@
 //!
 //! Auto-creation is bounded as in Kafka: a KRaft broker sends every missing topic of one
 //! Metadata request to the controller in one CreateTopics (`AutoTopicCreationManager`), so the
-//! request's bounds apply to them together ([`crate::api::create_topics::check_request_size`]:
+//! request's bounds apply to them together (`crate::api::create_topics::check_request_size`:
 //! 10,000 partitions, 10,000 metadata records, i.e. 5,000 topics at `num.partitions=1`). Over
 //! them nothing is created and every missing topic is answered UNKNOWN_TOPIC_OR_PARTITION (what
 //! a KRaft broker answers while a creation is in flight; the controller then refuses it whole
-//! with POLICY_VIOLATION, which the client never sees). See [`auto_creation_fits`].
+//! with POLICY_VIOLATION, which the client never sees). See `auto_creation_fits`.
 //!
 //! # References
 //! - Kafka protocol guide, Metadata API

@@ -19,7 +19,7 @@
 //! Once the broker's metadata has caught up, replicas of topics it no longer has (deleted
 //! while the broker was down) are *stray* and deleted, as Kafka's broker does at startup
 //! (KIP-858 / `LogManager` stray logs); only directories with a `partition.metadata` are
-//! considered, so the broker's own local topics are left alone.
+//! considered, so anything else under the data directory is left alone.
 //!
 //! A replica deleted with its topic (or as a stray), and a directory of an older topic of the
 //! same name that a new replica replaces, take their checkpoint entries with them and the

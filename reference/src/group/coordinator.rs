@@ -1,8 +1,8 @@
 //! The coordinator itself: every group and committed offset of the broker, the timers, and
 //! loading from the group log.
 //!
-//! A single broker coordinates every group ([`GroupCoordinator::new`]). A broker of a cluster
-//! coordinates only the groups of the `__consumer_offsets` partitions it leads
+//! An unscoped coordinator ([`GroupCoordinator::new`]) serves every group: the synchronous
+//! core's tests drive it so. A broker (of a cluster of any size, one included) coordinates only the groups of the `__consumer_offsets` partitions it leads
 //! ([`GroupCoordinator::partitioned`]), as Kafka's coordinator runtime keeps one shard per
 //! partition: [`GroupCoordinator::begin_load`] when it becomes leader (its groups answer
 //! COORDINATOR_LOAD_IN_PROGRESS), [`GroupCoordinator::replay`] of that partition's records,
@@ -56,7 +56,7 @@ pub struct GroupCoordinator {
 /// Which groups a coordinator serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Scope {
-    /// Every group: a single broker coordinates them all.
+    /// Every group (the unscoped coordinator of the core's tests).
     All,
     /// The groups of the loaded partitions of `__consumer_offsets`, out of `partitions`.
     Partitions {
@@ -211,7 +211,7 @@ impl GroupCoordinator {
     /// This broker became leader of `partition` at `leader_epoch`. True if its records are
     /// now to be replayed, then [`GroupCoordinator::complete_load`] called; false if it is
     /// already loading or loaded (a newer epoch is noted), or the epoch is older than the
-    /// loaded one. A single broker's coordinator serves every group and loads nothing.
+    /// loaded one. An unscoped coordinator serves every group and loads nothing.
     pub fn begin_load(&mut self, partition: i32, leader_epoch: i32) -> bool {
         let Scope::Partitions { shards, .. } = &mut self.scope else {
             return false;

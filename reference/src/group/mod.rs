@@ -18,9 +18,12 @@
 //!
 //! # Driving it (the wire layer's side)
 //!
-//! 1. On start: [`GroupCoordinator::new`], then [`GroupCoordinator::replay`] every record of
-//!    the group log in order (decoded with [`GroupRecord::decode`]), then
-//!    [`GroupCoordinator::on_loaded`].
+//! 1. On start: [`GroupCoordinator::partitioned`]; when the broker becomes leader of a
+//!    `__consumer_offsets` partition, [`GroupCoordinator::begin_load`], then
+//!    [`GroupCoordinator::replay`] every record of that partition in order (decoded with
+//!    [`GroupRecord::decode`]), then [`GroupCoordinator::complete_load`]. (An unscoped
+//!    coordinator, [`GroupCoordinator::new`], replays the whole log and ends with
+//!    [`GroupCoordinator::on_loaded`].)
 //! 2. JoinGroup / SyncGroup: call with a fresh token and park the connection's request under
 //!    it. Other APIs return their response directly ([`Reply`] when they may also have
 //!    effects; OffsetFetch, ListGroups and DescribeGroups are read-only).
