@@ -62,6 +62,10 @@ bash ci/kafka/start.sh --nodes 1 --dir "$hostile_dir"
 hostile_port="$(sed -n 's/^BASE_PORT=//p' "$hostile_dir/cluster.env")"
 KAFKA_SPEC_HOSTILE_BOOTSTRAP="127.0.0.1:$hostile_port" cargo test -q -p kafka-spec-reference \
     --test hostile_requests the_same_frames -- --nocapture
+# The idempotence rules the reference is tested with (reference/tests/idempotence.rs), sent to
+# the same real Kafka: each answer must be the table's.
+KAFKA_SPEC_BOOTSTRAP="127.0.0.1:$hostile_port" cargo test -q -p kafka-spec-reference \
+    --test idempotence against_a_bootstrap -- --nocapture
 bash ci/kafka/stop.sh --dir "$hostile_dir"
 
 expect_failure() {

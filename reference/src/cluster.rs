@@ -203,6 +203,9 @@ impl Cluster {
         let (mut settings, broker_configs) = Settings::split(&options.configs).map_err(invalid)?;
         let base = broker_config(&broker_configs, 1)?;
         settings.log_retention_check_interval_ms = base.log_retention_check_interval_ms;
+        settings.producer_id_expiration_ms = base.producer_id_expiration_ms;
+        settings.producer_id_expiration_check_interval_ms =
+            base.producer_id_expiration_check_interval_ms;
         let controller_config = ControllerConfig {
             broker_session_timeout_ms: settings.broker_session_timeout_ms,
             num_partitions: base.num_partitions,
@@ -527,9 +530,10 @@ fn restore_topics(
     topic_configs: &TopicConfigs,
     broker: &BrokerConfig,
 ) -> io::Result<()> {
-    let topics = store.read()?;
+    let stored = store.read()?;
+    controller.restore_producer_ids(stored.next_producer_id);
     let mut configs = topic_configs.lock().unwrap_or_else(|p| p.into_inner());
-    for topic in topics {
+    for topic in stored.topics {
         controller
             .restore_topic(&topic.name, topic.topic_id, topic.config, &topic.partitions)
             .map_err(|e| io::Error::other(e.message))?;

@@ -54,6 +54,11 @@ pub struct BrokerConfig {
     pub max_connections_per_ip_overrides: BTreeMap<IpAddr, i32>,
     /// `log.retention.check.interval.ms`: how often retention runs.
     pub log_retention_check_interval_ms: u64,
+    /// `producer.id.expiration.ms`: a producer id not heard from for this long is forgotten
+    /// by every partition it wrote to (its next batch may start at any sequence).
+    pub producer_id_expiration_ms: i64,
+    /// `producer.id.expiration.check.interval.ms`: how often that is checked.
+    pub producer_id_expiration_check_interval_ms: u64,
     /// `min.insync.replicas` default for topics.
     pub min_insync_replicas: i32,
     /// `unclean.leader.election.enable`: a cluster may elect a replica that is not in sync
@@ -86,6 +91,8 @@ impl Default for BrokerConfig {
             max_connections_per_ip: i32::MAX,
             max_connections_per_ip_overrides: BTreeMap::new(),
             log_retention_check_interval_ms: 5 * 60 * 1000,
+            producer_id_expiration_ms: 24 * 60 * 60 * 1000,
+            producer_id_expiration_check_interval_ms: 10 * 60 * 1000,
             min_insync_replicas: 1,
             unclean_leader_election_enable: false,
             message_max_bytes: 1024 * 1024 + 12,
@@ -131,6 +138,12 @@ impl BrokerConfig {
             | "max.connections.per.ip.overrides" => self.set_connection_config(key, value)?,
             "log.retention.check.interval.ms" => {
                 self.log_retention_check_interval_ms = parse_at_least(key, value, 1)?
+            }
+            "producer.id.expiration.ms" => {
+                self.producer_id_expiration_ms = parse_at_least(key, value, 1)?
+            }
+            "producer.id.expiration.check.interval.ms" => {
+                self.producer_id_expiration_check_interval_ms = parse_at_least(key, value, 1)?
             }
             "min.insync.replicas" => self.min_insync_replicas = parse_at_least(key, value, 1)?,
             "unclean.leader.election.enable" => {

@@ -58,6 +58,8 @@ pub struct Shared {
     pub connections_max_idle: Option<Duration>,
     /// `max.connections`, `max.connections.per.ip` and its overrides.
     pub connection_quotas: Arc<ConnectionQuotas>,
+    /// The producer ids this broker hands out (InitProducerId).
+    pub producer_ids: crate::api::init_producer_id::ProducerIds,
 }
 
 impl Shared {
@@ -81,6 +83,7 @@ impl Shared {
             cluster_id,
             node,
             groups,
+            producer_ids: Default::default(),
         }
     }
 

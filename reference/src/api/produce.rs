@@ -11,8 +11,12 @@
 //! response at all; as in Kafka, if such a request fails anywhere, the connection is closed so
 //! the client learns of it.
 //!
-//! Idempotent and transactional batches (a producer id) are refused with INVALID_RECORD
-//! until producer state exists: accepting them without deduplication would be a lie.
+//! An idempotent producer's batch (a producer id, not transactional) is checked by the
+//! leader against the partition's producer state ([`crate::log::producer_state`]): a retry
+//! of one of its last five batches answers the original's offsets without appending, a
+//! sequence gap answers OUT_OF_ORDER_SEQUENCE_NUMBER and a stale epoch
+//! INVALID_PRODUCER_EPOCH. Transactional batches are refused with INVALID_RECORD until the
+//! transaction coordinator exists: accepting them without markers would be a lie.
 //!
 //! # References
 //! - Kafka protocol guide, Produce API; KIP-98 (producer ids), KIP-516 (v13 topic ids)
@@ -258,8 +262,8 @@ pub(crate) fn error_of(code: i16) -> KafkaError {
 }
 
 /// The checks of one partition's records before anything is appended: no client writes to an internal topic, one valid batch
-/// (`validate_produce_for_version`), `max.message.bytes`, the segment size, and no producer
-/// id (idempotence is not there yet). Returns the records and their batch header.
+/// (`validate_produce_for_version`), `max.message.bytes`, the segment size, and not
+/// transactional (transactions are not there yet). Returns the records and their batch header.
 pub(crate) fn check_records<'a>(
     topic: &str,
     data: &'a PartitionProduceData,
@@ -303,10 +307,10 @@ pub(crate) fn check_records<'a>(
             ),
         ));
     }
-    if header.producer_id >= 0 {
+    if header.is_transactional() {
         return Err(KafkaError::new(
             ResponseError::InvalidRecord,
-            "idempotent and transactional producers are not supported by the reference broker yet",
+            "transactional producers are not supported by the reference broker yet",
         ));
     }
     Ok((records, header))

@@ -15,6 +15,8 @@
 //! `topic <name> <id> <min.insync.replicas> <unclean.leader.election.enable>`, one
 //! `partition <leader> <leader epoch> <partition epoch> <replicas> <isr>` line per partition in
 //! order (broker lists comma-separated) and one `config <name> <value>` line per override.
+//! Once producer ids have been handed out, a `producer_ids <next id>` line comes first, so a
+//! restarted cluster never hands out an id twice ([`Controller::restore_producer_ids`]).
 //!
 //! # References
 //! - Apache Kafka sources: `QuorumController` (metadata log replay), `MetadataImage`
@@ -43,6 +45,14 @@ pub struct StoredTopic {
     pub overrides: BTreeMap<String, String>,
 }
 
+/// What the snapshot keeps: the topics, and where producer ids go on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredMetadata {
+    pub topics: Vec<StoredTopic>,
+    /// The first producer id never handed out (0 if none was).
+    pub next_producer_id: i64,
+}
+
 /// The snapshot file of a cluster's topics.
 pub struct MetadataStore {
     dir: PathBuf,
@@ -62,6 +72,9 @@ impl MetadataStore {
         configs: &BTreeMap<String, TopicConfig>,
     ) -> io::Result<()> {
         let mut text = String::from("version 0\n");
+        if image.next_producer_id() > 0 {
+            text.push_str(&format!("producer_ids {}\n", image.next_producer_id()));
+        }
         for topic in image.topics() {
             text.push_str(&format!(
                 "topic {} {} {} {}\n",
@@ -94,12 +107,12 @@ impl MetadataStore {
         fs::rename(&temporary, &file)
     }
 
-    /// The topics of the last snapshot (none if there is no snapshot).
-    pub fn read(&self) -> io::Result<Vec<StoredTopic>> {
+    /// The topics and producer ids of the last snapshot (none if there is no snapshot).
+    pub fn read(&self) -> io::Result<StoredMetadata> {
         let file = self.dir.join(TOPICS_FILE);
         let text = match fs::read_to_string(&file) {
             Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(StoredMetadata::default()),
             Err(e) => return Err(e),
         };
         parse(&text).ok_or_else(|| {
@@ -123,15 +136,17 @@ fn parse_ids(text: &str) -> Option<Vec<i32>> {
     text.split(',').map(|id| id.parse().ok()).collect()
 }
 
-fn parse(text: &str) -> Option<Vec<StoredTopic>> {
+fn parse(text: &str) -> Option<StoredMetadata> {
     let mut lines = text.lines();
     if lines.next()? != "version 0" {
         return None;
     }
     let mut topics: Vec<StoredTopic> = Vec::new();
+    let mut next_producer_id = 0;
     for line in lines {
         let (kind, rest) = line.split_once(' ')?;
         match kind {
+            "producer_ids" => next_producer_id = rest.parse().ok().filter(|&id: &i64| id >= 0)?,
             "topic" => {
                 let fields: Vec<&str> = rest.split(' ').collect();
                 let [name, id, min_isr, unclean] = fields[..] else {
@@ -171,7 +186,10 @@ fn parse(text: &str) -> Option<Vec<StoredTopic>> {
             _ => return None,
         }
     }
-    Some(topics)
+    Some(StoredMetadata {
+        topics,
+        next_producer_id,
+    })
 }
 
 /// A new `cluster.id`.
@@ -229,7 +247,11 @@ mod tests {
     fn topics_and_their_configs_survive_a_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = MetadataStore::new(dir.path());
-        assert!(store.read().unwrap().is_empty(), "no snapshot yet");
+        assert_eq!(
+            store.read().unwrap(),
+            StoredMetadata::default(),
+            "no snapshot yet"
+        );
         let mut controller = Controller::new(ControllerConfig::default(), 3);
         let registration = PartitionRegistration {
             replicas: vec![3, 1, 2],
@@ -255,8 +277,11 @@ mod tests {
             "orders.v1".to_string(),
             TopicConfig::new(&broker, overrides.clone()).unwrap(),
         )]);
+        controller.restore_producer_ids(3000);
         store.write(controller.image(), &configs).unwrap();
-        let topics = store.read().unwrap();
+        let stored = store.read().unwrap();
+        assert_eq!(stored.next_producer_id, 3000);
+        let topics = stored.topics;
         assert_eq!(topics.len(), 1);
         let topic = &topics[0];
         assert_eq!(

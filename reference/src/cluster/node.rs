@@ -53,6 +53,10 @@ pub struct Settings {
     pub high_watermark_checkpoint_interval_ms: u64,
     /// `log.retention.check.interval.ms` (a broker config, also read by the cluster).
     pub log_retention_check_interval_ms: u64,
+    /// `producer.id.expiration.ms` and `producer.id.expiration.check.interval.ms` (broker
+    /// configs, also read by the cluster).
+    pub producer_id_expiration_ms: i64,
+    pub producer_id_expiration_check_interval_ms: u64,
     /// `auto.leader.rebalance.enable`: the controller moves leadership back to preferred
     /// replicas.
     pub auto_leader_rebalance_enable: bool,
@@ -70,6 +74,8 @@ impl Default for Settings {
             replica_fetch_wait_max_ms: 500,
             high_watermark_checkpoint_interval_ms: 5_000,
             log_retention_check_interval_ms: 5 * 60 * 1000,
+            producer_id_expiration_ms: 24 * 60 * 60 * 1000,
+            producer_id_expiration_check_interval_ms: 10 * 60 * 1000,
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_ms: 300 * 1000,
         }
@@ -340,6 +346,21 @@ impl Node {
             }
         }
         deleted
+    }
+
+    /// Forgets, on every replica, the producers idle for `producer.id.expiration.ms`.
+    fn expire_producers(&self) {
+        let now = now_ms();
+        let expiration_ms = self.settings.producer_id_expiration_ms;
+        let mut state = self.state();
+        let expired: usize = state
+            .partitions
+            .values_mut()
+            .map(|p| p.expire_producers(now, expiration_ms))
+            .sum();
+        if expired > 0 {
+            tracing::debug!(broker = self.id, expired, "expired producer ids");
+        }
     }
 
     /// Registers a parked acks=all produce; its answer arrives on the receiver.
@@ -695,8 +716,13 @@ async fn log_loop(node: Arc<Node>) {
     };
     let mut retention = every(node.settings.log_retention_check_interval_ms);
     let mut checkpoint = every(node.settings.high_watermark_checkpoint_interval_ms);
+    let mut producers = every(node.settings.producer_id_expiration_check_interval_ms);
     loop {
         tokio::select! {
+            _ = producers.tick() => {
+                node.faults.wait_unpaused(node.id).await;
+                node.expire_producers();
+            }
             _ = retention.tick() => {
                 node.faults.wait_unpaused(node.id).await;
                 let deleted = node.apply_retention();

@@ -72,6 +72,13 @@ pub enum MetadataRecord {
         partition: i32,
         registration: PartitionRegistration,
     },
+    /// `ProducerIdsRecord`: a block of producer ids went to `broker_id` (-1: restored at
+    /// start); the next block starts at `next_producer_id`.
+    ProducerIds {
+        broker_id: i32,
+        broker_epoch: i64,
+        next_producer_id: i64,
+    },
 }
 
 /// A record and its offset in the metadata log.
@@ -118,6 +125,8 @@ pub enum Applied {
         topic_id: Uuid,
         partition: i32,
     },
+    /// The next producer id block moved.
+    ProducerIds,
 }
 
 /// The metadata as of one offset of the metadata log.
@@ -128,6 +137,8 @@ pub struct MetadataImage {
     brokers: BTreeMap<i32, BrokerImage>,
     topics: BTreeMap<Uuid, TopicImage>,
     topic_ids: BTreeMap<String, Uuid>,
+    /// Where the next block of producer ids starts.
+    next_producer_id: i64,
 }
 
 impl Default for MetadataImage {
@@ -143,7 +154,13 @@ impl MetadataImage {
             brokers: BTreeMap::new(),
             topics: BTreeMap::new(),
             topic_ids: BTreeMap::new(),
+            next_producer_id: 0,
         }
+    }
+
+    /// Where the next block of producer ids starts (`ProducerIdControlManager`).
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
     }
 
     /// Offset of the last applied record (the broker's `currentMetadataOffset`).
@@ -182,7 +199,7 @@ impl MetadataImage {
                     topic_id,
                     partitions,
                 } => changed.extend((0..partitions).map(|p| (topic_id, p))),
-                Applied::Stale | Applied::Broker(_) | Applied::Topic(_) => {}
+                Applied::Stale | Applied::Broker(_) | Applied::Topic(_) | Applied::ProducerIds => {}
             }
         }
         changed
@@ -256,6 +273,12 @@ impl MetadataImage {
                     topic_id: *topic_id,
                     partition: *partition,
                 }
+            }
+            MetadataRecord::ProducerIds {
+                next_producer_id, ..
+            } => {
+                self.next_producer_id = self.next_producer_id.max(*next_producer_id);
+                Applied::ProducerIds
             }
         }
     }

@@ -35,6 +35,7 @@
 //! | IncrementalAlterConfigs (topic) | [`Controller::set_topic_config`] |
 //! | AlterPartition | [`Controller::alter_partition`] per partition |
 //! | ElectLeaders | [`Controller::elect_leader`] per partition |
+//! | AllocateProducerIds | [`Controller::allocate_producer_ids`] → a block of producer ids |
 //! | (timer) `auto.leader.rebalance.enable` | [`LeaderBalancing::run`]: [`Controller::balance_partition_leaders`] one `leader.imbalance.check.interval.seconds` after leaders became imbalanced |
 //! | Metadata, DescribeTopicPartitions | read a broker's [`MetadataImage`] |
 //!
@@ -64,6 +65,7 @@ mod image;
 mod names;
 mod partition;
 mod placement;
+mod producer_ids;
 mod quorum;
 mod restore;
 #[cfg(test)]
@@ -79,6 +81,7 @@ pub use image::{
 pub use names::{MAX_TOPIC_NAME_LEN, check_topic_collision, validate_topic_name};
 pub use partition::{Election, NO_LEADER, PartitionRegistration, ReplicaRole};
 pub use placement::{SplitMix64, UsableBroker, place_replicas};
+pub use producer_ids::{PRODUCER_ID_BLOCK_SIZE, ProducerIdBlock};
 pub use quorum::{ApiError, Controller, ControllerConfig, MetadataFetch};
 pub use topics::{
     AlterPartition, BrokerState, EXCESSIVE_BATCH_MESSAGE, EXCESSIVE_PARTITIONS_MESSAGE,

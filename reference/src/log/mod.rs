@@ -68,6 +68,7 @@
 mod index;
 mod leader_epoch;
 mod open_files;
+pub mod producer_state;
 mod recovery;
 mod retention;
 mod segment;
@@ -89,9 +90,13 @@ pub use leader_epoch::{
     UNDEFINED_EPOCH_OFFSET,
 };
 pub use open_files::{MAX_OPEN_SEGMENT_FILES, OpenFiles};
+pub use producer_state::{ProducerCheck, ProducerError, ProducerStates};
 use segment::{RollParams, Segment};
 use storage::SegmentStore;
 pub use truncation::FollowerAppendError;
+
+/// How many bytes one read of the producer-state scan takes (at least one batch).
+const SCAN_CHUNK_BYTES: usize = 1 << 20;
 
 /// Per-partition log settings, with Kafka's topic config names in the field docs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +181,9 @@ pub struct Log {
     recovery_point: i64,
     /// Where the segments' files are opened (file logs).
     files: OpenFiles,
+    /// The producers that wrote to this log, kept with every append and rebuilt by a scan
+    /// on open and after a truncation ([`producer_state`]).
+    producers: ProducerStates,
 }
 
 impl fmt::Debug for Log {
@@ -217,6 +225,7 @@ impl Log {
             log_start_offset: 0,
             recovery_point: 0,
             files: OpenFiles::process_wide(),
+            producers: ProducerStates::new(),
         }
     }
 
@@ -271,6 +280,9 @@ impl Log {
         }
         self.active_mut()
             .append(records, headers, largest_timestamp, now_ms)?;
+        for header in headers {
+            self.producers.update(header);
+        }
         Ok(AppendInfo {
             base_offset,
             last_offset,
@@ -444,6 +456,42 @@ impl Log {
     pub fn lose_unflushed(&mut self, now_ms: i64) -> Result<bool, LogError> {
         let target = self.recovery_point.max(self.log_start_offset);
         self.truncate_to(target, now_ms)
+    }
+
+    /// The producers of this log (idempotence: [`producer_state`]).
+    pub fn producers(&self) -> &ProducerStates {
+        &self.producers
+    }
+
+    /// A leader's producer-state check of a client's batch (`header` as the client sent it).
+    pub fn check_producer(&self, header: &BatchHeader) -> Result<ProducerCheck, ProducerError> {
+        self.producers.check(header)
+    }
+
+    /// Drops producers idle for `expiration_ms` (`producer.id.expiration.ms`).
+    pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.expire(now_ms, expiration_ms)
+    }
+
+    /// Rebuilds the producer state from the batch headers from the log start offset on.
+    fn rebuild_producers(&mut self) {
+        let mut producers = ProducerStates::new();
+        let mut offset = self.log_start_offset;
+        let log_end_offset = self.log_end_offset();
+        while offset < log_end_offset {
+            let Ok(bytes) = self.read(offset, SCAN_CHUNK_BYTES, true) else {
+                break;
+            };
+            let (batch_headers, _) = record_batch::scan_valid_prefix(&bytes);
+            let Some(last) = batch_headers.last() else {
+                break;
+            };
+            offset = last.next_offset();
+            for header in &batch_headers {
+                producers.update(header);
+            }
+        }
+        self.producers = producers;
     }
 
     /// Deletes the log and all its files (topic deletion).

@@ -73,14 +73,17 @@ pub(super) fn open(
         .unwrap_or(first_base_offset)
         .max(first_base_offset)
         .min(log_end_offset);
-    Ok(Log {
+    let mut log = Log {
         dir: Some(dir.to_path_buf()),
         config,
         segments,
         log_start_offset,
         recovery_point: log_end_offset,
         files,
-    })
+        producers: super::ProducerStates::new(),
+    };
+    log.rebuild_producers();
+    Ok(log)
 }
 
 /// Recovers the segments in order, stopping (and deleting the rest) at the first one that is

@@ -69,6 +69,7 @@ impl Log {
             self.set_log_start_offset(target_offset)?;
         }
         self.recovery_point = self.recovery_point.min(self.log_end_offset());
+        self.rebuild_producers();
         Ok(true)
     }
 
@@ -90,6 +91,7 @@ impl Log {
         self.segments
             .push(Segment::new(store, new_offset, &self.config, now_ms));
         self.recovery_point = new_offset;
+        self.producers = super::ProducerStates::new();
         self.set_log_start_offset(new_offset)
     }
 

@@ -19,7 +19,7 @@ use super::{
     ReplicaFetch, ReplicaFetchResponse, RequestToken,
 };
 use crate::controller::{AlterPartition, BrokerState, PartitionRegistration};
-use crate::log::{AppendInfo, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
+use crate::log::{AppendInfo, ProducerCheck, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 use crate::record_batch::{self, BatchHeader};
 
 /// What a follower's fetch reads.
@@ -49,6 +49,30 @@ impl Partition {
         if required_acks == -1 && (in_sync as i32) < self.effective_min_isr() {
             return Err(ResponseError::NotEnoughReplicas.code());
         }
+        if let Ok(header) = BatchHeader::parse(records) {
+            match self.log.check_producer(&header) {
+                Ok(ProducerCheck::Append) => {}
+                Ok(ProducerCheck::Duplicate(original)) => {
+                    let info = AppendInfo {
+                        base_offset: original.first_offset,
+                        last_offset: original.last_offset,
+                        log_start_offset: self.log.log_start_offset(),
+                    };
+                    return Ok(self.park_until_replicated(
+                        info,
+                        required_acks,
+                        token,
+                        timeout_ms,
+                        epochs,
+                        now_ms,
+                    ));
+                }
+                Err(error) => {
+                    tracing::debug!(partition = self.partition, %error, "produce refused");
+                    return Err(error.code());
+                }
+            }
+        }
         stamp_leader_epoch(records, self.leader_epoch);
         let info = self.log.append(records, now_ms).map_err(|error| {
             tracing::error!(%error, partition = self.partition, "append failed");
@@ -57,6 +81,21 @@ impl Partition {
         if info.last_offset >= info.base_offset {
             self.epoch_cache.assign(self.leader_epoch, info.base_offset);
         }
+        Ok(self.park_until_replicated(info, required_acks, token, timeout_ms, epochs, now_ms))
+    }
+
+    /// After an append (or a retry of one already in the log, whose offsets `info` gives):
+    /// acks=-1 waits under `token` until the high watermark passes `info.last_offset`, as
+    /// Kafka's `DelayedProduce` waits on the append's (or the original's) last offset.
+    fn park_until_replicated(
+        &mut self,
+        info: AppendInfo,
+        required_acks: i16,
+        token: RequestToken,
+        timeout_ms: i64,
+        epochs: &dyn BrokerEpochs,
+        now_ms: i64,
+    ) -> (AppendInfo, Effects) {
         if let (-1, Role::Leader(leader)) = (required_acks, &mut self.role) {
             leader.pending.push(PendingProduce {
                 token,
@@ -65,7 +104,7 @@ impl Partition {
                 deadline_ms: now_ms.saturating_add(timeout_ms),
             });
         }
-        Ok((info, self.after_progress(epochs, now_ms)))
+        (info, self.after_progress(epochs, now_ms))
     }
 
     /// One partition of a Fetch from follower `fetch.replica_id`: reads from its fetch offset,

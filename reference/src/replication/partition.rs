@@ -219,6 +219,11 @@ impl Partition {
     }
 
     /// Flushes the log (its recovery point moves to the log end offset).
+    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`).
+    pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.log.expire_producers(now_ms, expiration_ms)
+    }
+
     pub fn flush(&mut self) -> Result<(), crate::log::LogError> {
         self.log.flush()
     }

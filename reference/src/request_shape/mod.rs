@@ -40,7 +40,7 @@
 //! the same bytes and pass the walk. Its cost is one extra pass over the request's bytes
 //! without allocation (records are skipped by length, not read).
 //!
-//! Adding an API: write its table in the file of its group (`log.rs`, `admin.rs`, `groups.rs`)
+//! Adding an API: write its table in the file of its group (`log.rs`, `admin.rs`, `groups.rs`, `txn.rs`)
 //! from Kafka's `clients/src/main/resources/common/message/<Name>Request.json` (`versions`,
 //! `taggedVersions`/`tag`, `flexibleVersions`; nullability is not needed: null is accepted
 //! wherever a length is, and the codec refuses it where the schema does not allow it), list
@@ -121,6 +121,7 @@ pub mod large;
 mod log;
 pub mod memory;
 pub mod sample;
+mod txn;
 mod walk;
 
 #[cfg(test)]
@@ -266,6 +267,7 @@ pub const MESSAGES: &[Message] = &[
     groups::DESCRIBE_GROUPS,
     groups::DELETE_GROUPS,
     groups::OFFSET_DELETE,
+    txn::INIT_PRODUCER_ID,
 ];
 
 /// The schema of `key` at `version`, if this module describes it.

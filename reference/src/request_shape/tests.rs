@@ -45,8 +45,8 @@ fn a_version_without_a_schema_is_refused() {
             version: 2
         })
     );
-    let frame = request_frame(ApiKey::InitProducerId, 0, 1, "c", &[0; 16]);
-    assert!(check(ApiKey::InitProducerId, 0, &frame[4..]).is_err());
+    let frame = request_frame(ApiKey::AddPartitionsToTxn, 0, 1, "c", &[0; 16]);
+    assert!(check(ApiKey::AddPartitionsToTxn, 0, &frame[4..]).is_err());
 }
 
 /// Random valid bodies from each table: `kafka-protocol` decodes them consuming exactly the
@@ -309,6 +309,7 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
         ("ListGroups", s::<ListGroupsRequest>()),
         ("DescribeGroups", s::<DescribeGroupsRequest>()),
         ("DeleteGroups", s::<DeleteGroupsRequest>()),
+        ("InitProducerId", s::<InitProducerIdRequest>()),
         ("OffsetDelete", s::<OffsetDeleteRequest>()),
         (
             "OffsetDelete.topics",
