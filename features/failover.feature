@@ -16,7 +16,7 @@ Feature: Failover
   @requires-multiple-brokers @requires-fault-control @serial
   Rule: A stopped leader is replaced by an in-sync follower, and nothing acknowledged is lost
 
-    # The producer does not use idempotence (which the reference broker does not have): a
+    # The producer does not use idempotence (exactly_once.feature has the same sends with it): a
     # send whose acknowledgement was lost with the leader is sent again and may be stored
     # twice (Kafka 4.3.1 stored 201 records for the 200 messages in each run we made).
     # Delivery is at least once; what is checked is that nothing acknowledged is lost and

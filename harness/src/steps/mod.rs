@@ -34,6 +34,7 @@
 
 pub mod acks;
 pub mod consuming;
+pub mod exactly_once;
 pub mod failover;
 pub mod faults;
 pub mod group_offsets;
