@@ -1,5 +1,5 @@
-//! Idempotent producers over the wire: InitProducerId, and a leader's checks of producer
-//! ids, epochs and sequence numbers, on one broker and on three, through a restart and a
+//! Idempotent producers over the wire: InitProducerId, a leader's checks of producer ids,
+//! epochs and sequence numbers, and DescribeProducers, on one broker and on three, through a restart and a
 //! failover.
 //!
 //! The table in [`SEQUENCE_RULES`] is what Apache Kafka 4.3.1 answered. To check it against
@@ -25,6 +25,7 @@ use kafka_protocol::messages::*;
 use reference::record_batch::compute_crc;
 
 const NONE: i16 = 0;
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 const INVALID_PRODUCER_EPOCH: i16 = 47;
@@ -173,7 +174,74 @@ async fn run_rules(any: &mut Conn, leader: &mut Conn, topic: &str) -> [i64; 3] {
         let answer = produce_step(leader, topic, &ids, step).await;
         assert_eq!(answer, step.answer, "{}", step.what);
     }
+    // What `kafka-transactions describe-producers` shows after those steps: each producer's
+    // last epoch and sequence; an unknown partition or topic is UNKNOWN_TOPIC_OR_PARTITION.
+    let mut expected = vec![(ids[0], 1, 0), (ids[1], 0, 7), (ids[2], 0, 0)];
+    expected.sort_unstable();
+    let described = describe_producers(leader, topic).await;
+    assert_eq!(
+        described,
+        vec![
+            (topic.to_string(), 0, NONE, expected),
+            (topic.to_string(), 7, UNKNOWN_TOPIC_OR_PARTITION, vec![]),
+            (
+                "no-such-topic".to_string(),
+                0,
+                UNKNOWN_TOPIC_OR_PARTITION,
+                vec![]
+            ),
+        ]
+    );
     ids
+}
+
+/// One partition of a DescribeProducers answer: topic, partition, error code, and (producer
+/// id, epoch, last sequence) of each producer, sorted.
+type Described = (String, i32, i16, Vec<(i64, i32, i32)>);
+
+/// DescribeProducers v0 of partitions 0 and 7 of `topic` and partition 0 of an unknown topic.
+async fn describe_producers(conn: &mut Conn, topic: &str) -> Vec<Described> {
+    use kafka_protocol::messages::describe_producers_request::TopicRequest;
+    let req = DescribeProducersRequest::default().with_topics(vec![
+        TopicRequest::default()
+            .with_name(common::cluster::name(topic))
+            .with_partition_indexes(vec![0, 7]),
+        TopicRequest::default()
+            .with_name(common::cluster::name("no-such-topic"))
+            .with_partition_indexes(vec![0]),
+    ]);
+    let ResponseKind::DescribeProducers(r) = conn
+        .call(
+            ApiKey::DescribeProducers,
+            0,
+            RequestKind::DescribeProducers(req),
+        )
+        .await
+    else {
+        panic!("not DescribeProducers")
+    };
+    let mut described = Vec::new();
+    for t in r.topics {
+        for p in t.partitions {
+            let mut producers: Vec<_> = p
+                .active_producers
+                .iter()
+                .map(|a| {
+                    assert!(a.last_timestamp > 0, "a last timestamp: {a:?}");
+                    assert_eq!((a.coordinator_epoch, a.current_txn_start_offset), (-1, -1));
+                    (a.producer_id.0, a.producer_epoch, a.last_sequence)
+                })
+                .collect();
+            producers.sort_unstable();
+            described.push((
+                t.name.0.to_string(),
+                p.partition_index,
+                p.error_code,
+                producers,
+            ));
+        }
+    }
+    described
 }
 
 #[tokio::test]

@@ -37,6 +37,7 @@ pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_producers;
 pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
@@ -83,6 +84,7 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
     (ApiKey::OffsetDelete, offset_delete::VERSIONS),
     (ApiKey::ElectLeaders, elect_leaders::VERSIONS),
     (ApiKey::InitProducerId, init_producer_id::VERSIONS),
+    (ApiKey::DescribeProducers, describe_producers::VERSIONS),
 ];
 
 /// The versions of `key` the broker handles, if any.
@@ -233,6 +235,9 @@ pub async fn handle(
         }
         RequestKind::ElectLeaders(req) => {
             ResponseKind::ElectLeaders(elect_leaders::handle(shared, req, version).await)
+        }
+        RequestKind::DescribeProducers(req) => {
+            ResponseKind::DescribeProducers(describe_producers::handle(shared, req))
         }
         RequestKind::InitProducerId(req) => {
             ResponseKind::InitProducerId(init_producer_id::handle(shared, req).await)

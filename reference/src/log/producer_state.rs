@@ -73,7 +73,8 @@ pub struct ProducerEntry {
 }
 
 impl ProducerEntry {
-    fn last_seq(&self) -> i32 {
+    /// The sequence of its last record (-1 if it has written only markers).
+    pub fn last_seq(&self) -> i32 {
         self.batches.back().map_or(NO_SEQUENCE, |b| b.last_seq)
     }
 
@@ -162,6 +163,11 @@ impl ProducerStates {
 
     pub fn entry(&self, producer_id: i64) -> Option<&ProducerEntry> {
         self.producers.get(&producer_id)
+    }
+
+    /// Every producer, by id.
+    pub fn entries(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(id, entry)| (*id, entry))
     }
 
     pub fn len(&self) -> usize {

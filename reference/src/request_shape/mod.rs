@@ -268,6 +268,7 @@ pub const MESSAGES: &[Message] = &[
     groups::DELETE_GROUPS,
     groups::OFFSET_DELETE,
     txn::INIT_PRODUCER_ID,
+    txn::DESCRIBE_PRODUCERS,
 ];
 
 /// The schema of `key` at `version`, if this module describes it.

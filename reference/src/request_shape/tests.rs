@@ -310,6 +310,11 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
         ("DescribeGroups", s::<DescribeGroupsRequest>()),
         ("DeleteGroups", s::<DeleteGroupsRequest>()),
         ("InitProducerId", s::<InitProducerIdRequest>()),
+        ("DescribeProducers", s::<DescribeProducersRequest>()),
+        (
+            "DescribeProducers.topics",
+            s::<describe_producers_request::TopicRequest>(),
+        ),
         ("OffsetDelete", s::<OffsetDeleteRequest>()),
         (
             "OffsetDelete.topics",

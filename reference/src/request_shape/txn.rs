@@ -1,11 +1,11 @@
-//! Request schemas of the producer-id and transaction APIs: InitProducerId.
+//! Request schemas of the producer-id and transaction APIs: InitProducerId, DescribeProducers.
 //!
 //! Transcribed from Kafka's message definitions (`versions`, `taggedVersions`/`tag`,
 //! `flexibleVersions`), for the versions `kafka-protocol` 0.18 decodes; the round-trip test
 //! in `super::tests` checks every table against the codec.
 //!
 //! # References
-//! - `InitProducerIdRequest.json` in `clients/src/main/resources/common/message/`
+//! - `InitProducerIdRequest.json`, `DescribeProducersRequest.json` in `clients/src/main/resources/common/message/`
 
 use kafka_protocol::messages::ApiKey;
 
@@ -25,5 +25,19 @@ pub const INIT_PRODUCER_ID: Message = Message {
         // KIP-939 (v6, which the codec does not decode yet): listed for the decoded size.
         field("enable_2_pc", from(6), BOOL),
         field("keep_prepared_txn", from(6), BOOL),
+    ],
+};
+
+/// DescribeProducers (key 61).
+#[rustfmt::skip]
+pub const DESCRIBE_PRODUCERS: Message = Message {
+    key: ApiKey::DescribeProducers,
+    versions: v(0, 0),
+    flexible_from: 0,
+    fields: &[
+        field("topics", from(0), Ty::Structs(&[
+            field("name", from(0), STRING),
+            field("partition_indexes", from(0), Ty::Array(&INT32)),
+        ])),
     ],
 };

@@ -1,0 +1,70 @@
+//! DescribeProducers: the producers a partition's log knows (KIP-664), what
+//! `kafka-transactions describe-producers` shows: for each, its id, epoch, last sequence and
+//! last timestamp ([`crate::log::producer_state`]). Kafka answers from any replica that hosts
+//! the partition (the admin client asks the leader); a broker without a replica answers
+//! NOT_LEADER_OR_FOLLOWER, an unknown topic or partition UNKNOWN_TOPIC_OR_PARTITION. No
+//! producer has an open transaction yet, so `coordinator_epoch` and
+//! `current_txn_start_offset` are -1, as Kafka reports an idempotent producer.
+//!
+//! # References
+//! - KIP-664 (describing producers and transactions)
+//! - `kafka.server.ReplicaManager.activeProducerState`, `Partition.activeProducerState`,
+//!   `ProducerStateManager.activeProducers`
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_producers_response::{
+    PartitionResponse, ProducerState, TopicResponse,
+};
+use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
+use kafka_protocol::protocol::VersionRange;
+
+use crate::server::Shared;
+
+pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+
+pub fn handle(shared: &Shared, req: DescribeProducersRequest) -> DescribeProducersResponse {
+    let state = shared.node.state();
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let topic_id = state.image.topic_id(&topic.name.0);
+            let partitions = topic
+                .partition_indexes
+                .iter()
+                .map(|&index| {
+                    let response = PartitionResponse::default().with_partition_index(index);
+                    let exists =
+                        topic_id.is_some_and(|id| state.image.partition(id, index).is_some());
+                    let replica = topic_id.and_then(|id| state.partitions.get(&(id, index)));
+                    match replica {
+                        _ if !exists => {
+                            response.with_error_code(ResponseError::UnknownTopicOrPartition.code())
+                        }
+                        None => response.with_error_code(ResponseError::NotLeaderOrFollower.code()),
+                        Some(replica) => response.with_active_producers(
+                            replica
+                                .log()
+                                .producers()
+                                .entries()
+                                .map(|(id, entry)| {
+                                    ProducerState::default()
+                                        .with_producer_id(ProducerId(id))
+                                        .with_producer_epoch(i32::from(entry.epoch))
+                                        .with_last_sequence(entry.last_seq())
+                                        .with_last_timestamp(entry.last_timestamp)
+                                        .with_coordinator_epoch(-1)
+                                        .with_current_txn_start_offset(-1)
+                                })
+                                .collect(),
+                        ),
+                    }
+                })
+                .collect();
+            TopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    DescribeProducersResponse::default().with_topics(topics)
+}
