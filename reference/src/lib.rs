@@ -16,6 +16,7 @@
 //!   offsets, as a synchronous state machine driven with tokens, effects and `tick`.
 //!   [`group::runtime`] runs it for the wire layer: parked requests, its timers, and its
 //!   records in the replicated `__consumer_offsets` topic.
+//! - [`txn`]: the transaction coordinator (KIP-98, KIP-890) as a synchronous state machine.
 //! - [`log`]: the partition log: segments, offset and time indexes, retention, recovery.
 //! - [`record_batch`]: checking and stamping v2 record batches as sent.
 //! - [`request_shape`]: the schema of every advertised request, and a walk of each frame
@@ -44,6 +45,7 @@ pub mod replication;
 pub mod request_shape;
 pub mod server;
 pub mod shutdown;
+pub mod txn;
 
 pub use cluster::{Cluster, ClusterOptions};
 pub use embedded::EmbeddedBroker;

@@ -25,6 +25,9 @@ use kafka_protocol::messages::*;
 use reference::record_batch::compute_crc;
 
 const NONE: i16 = 0;
+const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+/// The attributes bit of a transactional batch.
+const TRANSACTIONAL: i16 = 0x10;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
@@ -174,6 +177,18 @@ async fn run_rules(any: &mut Conn, leader: &mut Conn, topic: &str) -> [i64; 3] {
         let answer = produce_step(leader, topic, &ids, step).await;
         assert_eq!(answer, step.answer, "{}", step.what);
     }
+    // A transactional batch in a produce without a transactional id: Kafka refuses it before
+    // looking at the records, and says nothing more.
+    let mut records = BytesMut::from(&idempotent_batch(ids[1], 0, 8, 1)[..]);
+    let attributes = i16::from_be_bytes([records[21], records[22]]) | TRANSACTIONAL;
+    records[21..23].copy_from_slice(&attributes.to_be_bytes());
+    let crc = compute_crc(&records);
+    records[17..21].copy_from_slice(&crc.to_be_bytes());
+    let r = produce_with(leader, topic, -1, 10_000, records.freeze()).await;
+    assert_eq!(
+        (r.error_code, r.base_offset, r.error_message),
+        (TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1, None)
+    );
     // What `kafka-transactions describe-producers` shows after those steps: each producer's
     // last epoch and sequence; an unknown partition or topic is UNKNOWN_TOPIC_OR_PARTITION.
     let mut expected = vec![(ids[0], 1, 0), (ids[1], 0, 7), (ids[2], 0, 0)];

@@ -15,8 +15,10 @@
 //! leader against the partition's producer state ([`crate::log::producer_state`]): a retry
 //! of one of its last five batches answers the original's offsets without appending, a
 //! sequence gap answers OUT_OF_ORDER_SEQUENCE_NUMBER and a stale epoch
-//! INVALID_PRODUCER_EPOCH. Transactional batches are refused with INVALID_RECORD until the
-//! transaction coordinator exists: accepting them without markers would be a lie.
+//! INVALID_PRODUCER_EPOCH. A transactional batch without a `transactional_id` is
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as in Kafka; with one it is refused with
+//! INVALID_RECORD until the transaction coordinator exists: accepting it without markers
+//! would be a lie.
 //!
 //! # References
 //! - Kafka protocol guide, Produce API; KIP-98 (producer ids), KIP-516 (v13 topic ids)
@@ -69,6 +71,7 @@ pub async fn handle(
         TopicConfig::new(&shared.config, BTreeMap::new()).expect("no topic overrides to refuse");
     let acks = req.acks;
     let timeout_ms = i64::from(req.timeout_ms.max(0));
+    let transactional_id = req.transactional_id.as_ref().map(|t| t.0.as_str());
     let mut topics = Vec::with_capacity(req.topic_data.len());
     let mut alters = Vec::new();
     {
@@ -87,6 +90,7 @@ pub async fn handle(
                     timeout_ms,
                     version,
                     &defaults,
+                    transactional_id,
                     &mut alters,
                 );
                 partitions.push((data.index, outcome));
@@ -161,6 +165,7 @@ fn produce_partition(
     timeout_ms: i64,
     version: i16,
     defaults: &TopicConfig,
+    transactional_id: Option<&str>,
     alters: &mut Vec<AlterPartition>,
 ) -> Produced {
     if let Err(e) = check_acks(acks) {
@@ -179,6 +184,9 @@ fn produce_partition(
         Ok(checked) => checked,
         Err(e) => return Produced::Done(Err(e)),
     };
+    if let Err(e) = check_transactional(&header, transactional_id) {
+        return Produced::Done(Err(e));
+    }
     let log_append_time = config.log.log_append_time;
     let mut bytes = BytesMut::from(&records[..header.total_len()]);
     let token = node.next_token();
@@ -262,8 +270,8 @@ pub(crate) fn error_of(code: i16) -> KafkaError {
 }
 
 /// The checks of one partition's records before anything is appended: no client writes to an internal topic, one valid batch
-/// (`validate_produce_for_version`), `max.message.bytes`, the segment size, and not
-/// transactional (transactions are not there yet). Returns the records and their batch header.
+/// (`validate_produce_for_version`), `max.message.bytes` and the segment size. Returns the
+/// records and their batch header.
 pub(crate) fn check_records<'a>(
     topic: &str,
     data: &'a PartitionProduceData,
@@ -307,13 +315,29 @@ pub(crate) fn check_records<'a>(
             ),
         ));
     }
-    if header.is_transactional() {
-        return Err(KafkaError::new(
+    Ok((records, header))
+}
+
+/// A transactional batch: Kafka authorizes its `transactional_id` first, so without one it is
+/// TRANSACTIONAL_ID_AUTHORIZATION_FAILED (what Kafka 4.3.1 answers, no message); with one it
+/// is refused with INVALID_RECORD until transactions exist here.
+fn check_transactional(
+    header: &BatchHeader,
+    transactional_id: Option<&str>,
+) -> Result<(), KafkaError> {
+    if !header.is_transactional() {
+        return Ok(());
+    }
+    match transactional_id {
+        None => Err(KafkaError {
+            code: ResponseError::TransactionalIdAuthorizationFailed.code(),
+            message: String::new(),
+        }),
+        Some(_) => Err(KafkaError::new(
             ResponseError::InvalidRecord,
             "transactional producers are not supported by the reference broker yet",
-        ));
+        )),
     }
-    Ok((records, header))
 }
 
 /// One partition's answer: what was appended, or why not.
@@ -329,7 +353,7 @@ pub(crate) fn partition_response(
             .with_log_start_offset(a.log_start_offset),
         Err(e) => response
             .with_error_code(e.code)
-            .with_error_message(Some(StrBytes::from_string(e.message)))
+            .with_error_message((!e.message.is_empty()).then(|| StrBytes::from_string(e.message)))
             .with_base_offset(-1)
             .with_log_append_time_ms(-1)
             .with_log_start_offset(-1),
