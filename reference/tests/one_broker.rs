@@ -254,7 +254,8 @@ fn invalid_names() -> [String; 2] {
 /// A Metadata that may create topics, for each invalid name, answers INVALID_TOPIC_EXCEPTION
 /// (17) with no partitions, as Kafka 4.3.1's single node does (librdkafka's test 0057,
 /// `invalid_topic`, relies on that error). Then a valid topic is auto-created the same way
-/// and waited for in the all-topics Metadata: once it is listed, anything the invalid names
+/// (its first answer UNKNOWN_TOPIC_OR_PARTITION, no partitions yet) and waited for in the
+/// all-topics Metadata: once it is listed, anything the invalid names
 /// had started would be listed too, and nothing else is new.
 async fn refuses_invalid_names(conn: &mut Conn, sentinel: &str) {
     let before = metadata_of(conn, None, false).await;
@@ -265,7 +266,12 @@ async fn refuses_invalid_names(conn: &mut Conn, sentinel: &str) {
             "{invalid:.20}"
         );
     }
-    metadata_of(conn, Some(&[sentinel]), true).await;
+    // The Metadata that starts the creation answers UNKNOWN_TOPIC_OR_PARTITION, as Kafka
+    // 4.3.1 answered at v4, v9 and v12 (not LEADER_NOT_AVAILABLE).
+    assert_eq!(
+        metadata_of(conn, Some(&[sentinel]), true).await,
+        vec![(sentinel.to_string(), UNKNOWN_TOPIC_OR_PARTITION, 0)],
+    );
     let after = eventually("the valid topic is auto-created", async || {
         let all = metadata_of(conn, None, false).await;
         all.iter().any(|(t, _, _)| t == sentinel).then_some(all)

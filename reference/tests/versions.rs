@@ -238,13 +238,13 @@ fn group_request(key: ApiKey, version: i16) -> RequestKind {
                         ]),
                 ]),
         ),
-        ApiKey::DescribeProducers => RequestKind::DescribeProducers(
-            DescribeProducersRequest::default().with_topics(vec![
+        ApiKey::DescribeProducers => {
+            RequestKind::DescribeProducers(DescribeProducersRequest::default().with_topics(vec![
                 describe_producers_request::TopicRequest::default()
                     .with_name(name("orders"))
                     .with_partition_indexes(vec![0, 7]),
-            ]),
-        ),
+            ]))
+        }
         ApiKey::InitProducerId => RequestKind::InitProducerId(
             InitProducerIdRequest::default()
                 .with_transactional_id(None)

@@ -4,8 +4,8 @@
 //!
 //! Asking for a topic that does not exist creates it through the controller when both the
 //! request (`allow_auto_topic_creation`, v4+) and the broker (`auto.create.topics.enable`)
-//! allow; like Kafka, that first answer carries LEADER_NOT_AVAILABLE and a later one the
-//! partitions. A name Kafka would never create is INVALID_TOPIC_EXCEPTION, whether or not
+//! allow; like Kafka 4.3.1 (observed over the raw wire at Metadata v4, v9 and v12), that
+//! first answer carries UNKNOWN_TOPIC_OR_PARTITION and a later one the partitions. A name Kafka would never create is INVALID_TOPIC_EXCEPTION, whether or not
 //! creation is allowed (`AutoTopicCreationManager.filterCreatableTopics`,
 //! `KafkaApis.getTopicMetadata`); librdkafka's test 0057 relies on it.
 //!
@@ -136,7 +136,7 @@ fn lookup(
     error_topic(
         Some(name),
         Uuid::nil(),
-        ResponseError::LeaderNotAvailable.code(),
+        ResponseError::UnknownTopicOrPartition.code(),
     )
 }
 

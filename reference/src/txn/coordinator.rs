@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::error::ResponseError;
 
+use super::end_txn::{EndDecision, end_decision_tv1, end_decision_tv2};
 use super::record::TransactionRecord;
 use super::state::{
     NO_PRODUCER_EPOCH, NO_PRODUCER_ID, TopicPartition, TransactionMetadata, TransactionState,
@@ -30,6 +31,9 @@ use crate::group::OFFSETS_TOPIC;
 use TransactionState::*;
 
 const NONE: i16 = 0;
+
+/// The longest string a TransactionLogKey (and a v0 value's topic) can hold.
+const MAX_KEY_STRING_BYTES: usize = i16::MAX as usize;
 
 fn code(error: ResponseError) -> i16 {
     error.code()
@@ -144,7 +148,10 @@ impl TransactionCoordinator {
 
     /// The `__transaction_state` partition of a transactional id.
     pub fn partition_of(&self, transactional_id: &str) -> i32 {
-        partition_for(transactional_id, self.config.transaction_state_log_num_partitions)
+        partition_for(
+            transactional_id,
+            self.config.transaction_state_log_num_partitions,
+        )
     }
 
     pub fn shard_state(&self, partition: i32) -> Option<ShardState> {
@@ -164,10 +171,13 @@ impl TransactionCoordinator {
 
     /// This broker leads `partition` at `leader_epoch`: true if its records are now to be
     /// replayed ([`TransactionCoordinator::replay`]) and then
-    /// [`TransactionCoordinator::complete_load`] called.
+    /// [`TransactionCoordinator::complete_load`] called. A newer epoch of a partition
+    /// already here loads it again from its log, as Kafka's `onElection` does (its
+    /// markers then carry the new coordinator epoch); an epoch no newer is ignored.
     pub fn begin_load(&mut self, partition: i32, leader_epoch: i32) -> bool {
-        if let Some(shard) = self.shards.get_mut(&partition) {
-            shard.coordinator_epoch = shard.coordinator_epoch.max(leader_epoch);
+        if let Some(shard) = self.shards.get(&partition)
+            && shard.coordinator_epoch >= leader_epoch
+        {
             return false;
         }
         let shard = Shard {
@@ -180,7 +190,9 @@ impl TransactionCoordinator {
     }
 
     /// Applies one record of a loading partition. Records of a partition not loading here
-    /// are ignored; a value that cannot be read is an error (Kafka fails the load).
+    /// are ignored; a value that cannot be read, or that Kafka never writes (state Dead or
+    /// PrepareEpochFence, a negative producer id, next producer id or epoch), is an error and changes nothing,
+    /// so every loaded transaction is one the coordinator can move on from.
     pub fn replay(
         &mut self,
         partition: i32,
@@ -198,7 +210,9 @@ impl TransactionCoordinator {
                 shard.txns.remove(id);
             }
             Some(value) => {
-                shard.txns.insert(id.clone(), value.to_metadata(id)?);
+                let md = value.to_metadata(id)?;
+                check_loadable(&md)?;
+                shard.txns.insert(id.clone(), md);
             }
         }
         Ok(())
@@ -210,7 +224,8 @@ impl TransactionCoordinator {
         let mut out = Outcome::new(());
         match self.shards.get_mut(&partition) {
             Some(shard)
-                if shard.state == ShardState::Loading && shard.coordinator_epoch >= leader_epoch =>
+                if shard.state == ShardState::Loading
+                    && shard.coordinator_epoch >= leader_epoch =>
             {
                 shard.state = ShardState::Active;
                 for md in shard.txns.values() {
@@ -247,14 +262,17 @@ impl TransactionCoordinator {
     /// Keeps `md` as the transaction's metadata and queues its record.
     fn write<R>(&mut self, partition: i32, md: TransactionMetadata, out: &mut Outcome<R>) {
         let version = self.config.transaction_version_level.log_value_version();
-        out.records.push((partition, TransactionRecord::of(&md, version)));
+        out.records
+            .push((partition, TransactionRecord::of(&md, version)));
         if let Some(shard) = self.shards.get_mut(&partition) {
             shard.txns.insert(md.transactional_id.clone(), md);
         }
     }
 
     fn coordinator_epoch(&self, partition: i32) -> i32 {
-        self.shards.get(&partition).map_or(-1, |s| s.coordinator_epoch)
+        self.shards
+            .get(&partition)
+            .map_or(-1, |s| s.coordinator_epoch)
     }
 
     /// InitProducerId for a transactional id (the null id never reaches the coordinator).
@@ -268,7 +286,8 @@ impl TransactionCoordinator {
         now_ms: i64,
     ) -> Outcome<InitProducerIdResult> {
         let fail = |e| Outcome::new(InitProducerIdResult::error(e));
-        if transactional_id.is_empty() {
+        // An id the record key cannot hold (Kafka fails to serialize it) is refused here.
+        if transactional_id.is_empty() || transactional_id.len() > MAX_KEY_STRING_BYTES {
             return fail(ResponseError::InvalidRequest);
         }
         if txn_timeout_ms <= 0 || txn_timeout_ms > self.config.transaction_max_timeout_ms {
@@ -290,15 +309,22 @@ impl TransactionCoordinator {
                 || id == md.producer_id
                 || (id == md.previous_producer_id && TransactionMetadata::is_epoch_exhausted(epoch))
         };
+        // Markers in flight are Kafka's pending transition, checked before the producer.
+        if matches!(md.state, PrepareAbort | PrepareCommit) {
+            return fail(ResponseError::ConcurrentTransactions);
+        }
         if !expected.is_none_or(valid_id) {
             return fail(ResponseError::ProducerFenced);
         }
         let next = match md.state {
-            PrepareAbort | PrepareCommit => return fail(ResponseError::ConcurrentTransactions),
+            PrepareAbort | PrepareCommit => unreachable!("answered above"),
             Ongoing => {
                 // Fence the producer: abort its transaction; the client retries.
                 let mut out = fail(ResponseError::ConcurrentTransactions);
-                self.fence_and_abort(partition, &md, now_ms, &mut out);
+                if !self.fence_and_abort(partition, &md, now_ms, &mut out) {
+                    // Kafka's IllegalStateException, answered as UNKNOWN_SERVER_ERROR.
+                    return fail(ResponseError::UnknownServerError);
+                }
                 return out;
             }
             Dead | PrepareEpochFence => unreachable!("{:?} is never a resting state", md.state),
@@ -321,8 +347,8 @@ impl TransactionCoordinator {
                     return fail(ResponseError::UnknownServerError);
                 } else {
                     match md.prepare_increment_epoch(txn_timeout_ms, expected_epoch, now_ms) {
-                        Ok(next) => next,
-                        Err(()) => return fail(ResponseError::ProducerFenced),
+                        Some(next) => next,
+                        None => return fail(ResponseError::ProducerFenced),
                     }
                 }
             }
@@ -338,15 +364,18 @@ impl TransactionCoordinator {
 
     /// Kafka's `prepareFenceProducerEpoch` followed by an abort that is not from the client,
     /// at the broker's transaction version: PrepareAbort one epoch up, and its markers.
+    /// False (nothing done) at epoch `i16::MAX`, where Kafka's fence throws.
     fn fence_and_abort<R>(
         &mut self,
         partition: i32,
         md: &TransactionMetadata,
         now_ms: i64,
         out: &mut Outcome<R>,
-    ) {
+    ) -> bool {
         assert!(md.state == Ongoing, "only an Ongoing transaction is fenced");
-        assert!(md.producer_epoch < i16::MAX, "cannot fence epoch i16::MAX");
+        if md.producer_epoch == i16::MAX {
+            return false;
+        }
         let version = self.config.transaction_version_level;
         let prepared = if version.supports_epoch_bump() {
             md.prepare_abort_or_commit(PrepareAbort, version, NO_PRODUCER_ID, now_ms, false)
@@ -358,6 +387,7 @@ impl TransactionCoordinator {
             fenced.prepare_abort_or_commit(PrepareAbort, tv0, NO_PRODUCER_ID, now_ms, false)
         };
         self.prepared(partition, prepared, now_ms, out);
+        true
     }
 
     /// A PrepareCommit / PrepareAbort is written: send its markers, or complete at once
@@ -374,7 +404,8 @@ impl TransactionCoordinator {
             self.write(partition, md, out);
             self.write(partition, complete.clone(), out);
         } else {
-            out.markers.push(TxnMarker::of(&md, self.coordinator_epoch(partition)));
+            out.markers
+                .push(TxnMarker::of(&md, self.coordinator_epoch(partition)));
             self.write(partition, md, out);
         }
         complete
@@ -391,7 +422,10 @@ impl TransactionCoordinator {
         version: TransactionVersion,
         now_ms: i64,
     ) -> Outcome<i16> {
-        if transactional_id.is_empty() {
+        let too_long = partitions
+            .iter()
+            .any(|p| p.topic.len() > MAX_KEY_STRING_BYTES);
+        if transactional_id.is_empty() || too_long {
             return Outcome::new(code(ResponseError::InvalidRequest));
         }
         let (partition, shard) = match self.shard_mut(transactional_id) {
@@ -456,7 +490,11 @@ impl TransactionCoordinator {
         partitions
             .iter()
             .map(|p| {
-                let error = if md.topic_partitions.contains(p) { NONE } else { abortable };
+                let error = if md.topic_partitions.contains(p) {
+                    NONE
+                } else {
+                    abortable
+                };
                 (p.clone(), error)
             })
             .collect()
@@ -475,7 +513,14 @@ impl TransactionCoordinator {
         let p = crate::group::partition_for(group_id, self.config.offsets_topic_num_partitions);
         let partitions = BTreeSet::from([TopicPartition::new(OFFSETS_TOPIC, p)]);
         let tv0 = TransactionVersion::Tv0;
-        self.add_partitions(transactional_id, producer_id, producer_epoch, &partitions, tv0, now_ms)
+        self.add_partitions(
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            &partitions,
+            tv0,
+            now_ms,
+        )
     }
 
     /// EndTxn from the client, with the version its request implies
@@ -520,7 +565,13 @@ impl TransactionCoordinator {
             }
             EndDecision::Prepare(to, no_partition_added) => (to, no_partition_added),
         };
-        let next_producer_id = if version.supports_epoch_bump() && md.is_producer_epoch_exhausted() {
+        if version.supports_epoch_bump() && md.producer_epoch == i16::MAX {
+            // The bump would overflow: Kafka's IllegalArgumentException.
+            let e = code(ResponseError::UnknownServerError);
+            return Outcome::new(EndTxnResult::error(e));
+        }
+        let exhausted = md.is_producer_epoch_exhausted();
+        let next_producer_id = if version.supports_epoch_bump() && exhausted {
             match new_producer_id() {
                 Ok(id) => id,
                 Err(e) => return Outcome::new(EndTxnResult::error(code(e))),
@@ -571,9 +622,15 @@ impl TransactionCoordinator {
     /// timeout is fenced and aborted.
     pub fn abort_timed_out(&mut self, now_ms: i64) -> Outcome<Vec<String>> {
         let mut due = Vec::new();
-        for (partition, shard) in self.shards.iter().filter(|(_, s)| s.state == ShardState::Active) {
+        for (partition, shard) in self
+            .shards
+            .iter()
+            .filter(|(_, s)| s.state == ShardState::Active)
+        {
             for md in shard.txns.values() {
-                let deadline = md.txn_start_timestamp_ms.saturating_add(i64::from(md.txn_timeout_ms));
+                let deadline = md
+                    .txn_start_timestamp_ms
+                    .saturating_add(i64::from(md.txn_timeout_ms));
                 if md.state == Ongoing && deadline < now_ms {
                     due.push((*partition, md.clone()));
                 }
@@ -581,8 +638,9 @@ impl TransactionCoordinator {
         }
         let mut out = Outcome::new(Vec::new());
         for (partition, md) in due {
-            out.response.push(md.transactional_id.clone());
-            self.fence_and_abort(partition, &md, now_ms, &mut out);
+            if self.fence_and_abort(partition, &md, now_ms, &mut out) {
+                out.response.push(md.transactional_id.clone());
+            }
         }
         out
     }
@@ -609,7 +667,8 @@ impl TransactionCoordinator {
                 if let Some(md) = shard.txns.remove(&id) {
                     let _dead = md.prepare_dead();
                 }
-                out.records.push((*partition, TransactionRecord::tombstone(&id)));
+                out.records
+                    .push((*partition, TransactionRecord::tombstone(&id)));
                 out.response.push(id);
             }
         }
@@ -666,11 +725,14 @@ impl TransactionCoordinator {
         }
         for md in self.shards.values().flat_map(|s| s.txns.values()) {
             let include = md.state != Dead
-                && (filters.producer_ids.is_empty() || filters.producer_ids.contains(&md.producer_id))
+                && (filters.producer_ids.is_empty()
+                    || filters.producer_ids.contains(&md.producer_id))
                 && (filters.states.is_empty() || states.contains(&md.state))
                 && (filters.duration_ms < 0
                     || now_ms.saturating_sub(md.txn_start_timestamp_ms) > filters.duration_ms)
-                && filters.transactional_id_matches.is_none_or(|m| m(&md.transactional_id));
+                && filters
+                    .transactional_id_matches
+                    .is_none_or(|m| m(&md.transactional_id));
             if include {
                 let entry = (md.transactional_id.clone(), md.producer_id, md.state.name());
                 listed.transactions.push(entry);
@@ -679,6 +741,17 @@ impl TransactionCoordinator {
         listed.transactions.sort();
         listed
     }
+}
+
+fn check_loadable(md: &TransactionMetadata) -> Result<(), super::TxnRecordError> {
+    let never = super::TxnRecordError::NeverWritten;
+    if matches!(md.state, Dead | PrepareEpochFence) {
+        return Err(never("a transient state"));
+    }
+    if md.producer_id < 0 || md.producer_epoch < 0 || md.next_producer_id < NO_PRODUCER_ID {
+        return Err(never("a negative producer id or epoch"));
+    }
+    Ok(())
 }
 
 fn describe_into(md: &TransactionMetadata, d: &mut DescribedTransaction) {
@@ -691,74 +764,6 @@ fn describe_into(md: &TransactionMetadata, d: &mut DescribedTransaction) {
         match d.topics.last_mut() {
             Some((topic, ids)) if *topic == tp.topic => ids.push(tp.partition),
             _ => d.topics.push((tp.topic.clone(), vec![tp.partition])),
-        }
-    }
-}
-
-/// What an EndTxn does.
-enum EndDecision {
-    /// Answer with this error code (NONE: a retry of a completed EndTxn), write nothing.
-    Answer(i16),
-    /// Write PrepareCommit / PrepareAbort (`true`: no partition was added, TV2).
-    Prepare(TransactionState, bool),
-}
-
-fn invalid_state() -> EndDecision {
-    EndDecision::Answer(code(ResponseError::InvalidTxnState))
-}
-
-/// `endTransactionWithTV1` for a client's request.
-fn end_decision_tv1(md: &TransactionMetadata, pid: i64, epoch: i16, commit: bool) -> EndDecision {
-    if md.producer_id != pid {
-        return EndDecision::Answer(code(ResponseError::InvalidProducerIdMapping));
-    }
-    if epoch != md.producer_epoch {
-        return EndDecision::Answer(code(ResponseError::ProducerFenced));
-    }
-    match (md.state, commit) {
-        // Markers in flight: Kafka's pending transition answers first.
-        (PrepareCommit | PrepareAbort, _) => {
-            EndDecision::Answer(code(ResponseError::ConcurrentTransactions))
-        }
-        (Ongoing, true) => EndDecision::Prepare(PrepareCommit, false),
-        (Ongoing, false) => EndDecision::Prepare(PrepareAbort, false),
-        (CompleteCommit, true) | (CompleteAbort, false) => EndDecision::Answer(NONE),
-        (CompleteCommit | CompleteAbort | Empty, _) => invalid_state(),
-        (Dead | PrepareEpochFence, _) => unreachable!("{:?} is never a resting state", md.state),
-    }
-}
-
-/// `endTransaction` (TV2) for a client's request: retries are recognised by the epoch.
-fn end_decision_tv2(md: &TransactionMetadata, pid: i64, epoch: i16, commit: bool) -> EndDecision {
-    if matches!(md.state, PrepareCommit | PrepareAbort) {
-        return EndDecision::Answer(code(ResponseError::ConcurrentTransactions));
-    }
-    let retry_on_overflow =
-        md.previous_producer_id == pid && epoch == i16::MAX - 1 && md.producer_epoch == 0;
-    let retry_on_epoch_bump = i32::from(md.producer_epoch) == i32::from(epoch) + 1;
-    let valid_epoch = match md.state {
-        CompleteCommit | CompleteAbort => {
-            retry_on_epoch_bump || retry_on_overflow || epoch == md.producer_epoch
-        }
-        _ => epoch == md.producer_epoch,
-    };
-    let is_retry = retry_on_epoch_bump || retry_on_overflow;
-    if md.producer_id != pid && !retry_on_overflow {
-        return EndDecision::Answer(code(ResponseError::InvalidProducerIdMapping));
-    }
-    if !valid_epoch {
-        return EndDecision::Answer(code(ResponseError::ProducerFenced));
-    }
-    match (md.state, commit) {
-        (Ongoing, true) => EndDecision::Prepare(PrepareCommit, false),
-        (Ongoing, false) => EndDecision::Prepare(PrepareAbort, false),
-        (CompleteCommit, true) | (CompleteAbort, false) if is_retry => EndDecision::Answer(NONE),
-        (CompleteCommit, true) => invalid_state(),
-        (CompleteCommit, false) if is_retry => invalid_state(),
-        (CompleteCommit | CompleteAbort | Empty, false) => EndDecision::Prepare(PrepareAbort, true),
-        (CompleteAbort | Empty, true) => invalid_state(),
-        (PrepareCommit | PrepareAbort | Dead | PrepareEpochFence, _) => {
-            unreachable!("{:?} is never a resting state", md.state)
         }
     }
 }

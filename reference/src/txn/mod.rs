@@ -75,10 +75,12 @@
 //!   filters)
 //! - `kafka.coordinator.transaction.TransactionCoordinator`, `TransactionStateManager`,
 //!   `TransactionMarkerChannelManager`; `org.apache.kafka.coordinator.transaction`
-//!   `TransactionMetadata`, `TransactionState`, `TransactionLog` (Kafka 4.2/4.3 sources;
-//!   the record writer checked against the 4.3.1 jar)
+//!   `TransactionMetadata`, `TransactionState`, `TransactionLog` (Kafka 4.2 sources, the
+//!   record writer also read in the 4.3.1 jar; the tests replay two TV2 transactions and
+//!   compare every value with the bytes a Kafka 4.3.1 broker wrote for them)
 
 mod coordinator;
+mod end_txn;
 mod record;
 mod state;
 
@@ -89,7 +91,9 @@ pub use coordinator::{
     DescribedTransaction, EndTxnResult, InitProducerIdResult, ListFilters, ListedTransactions,
     NewProducerId, ShardState, TransactionCoordinator,
 };
-pub use record::{TRANSACTION_LOG_KEY_TYPE, TransactionLogValue, TransactionRecord, TxnRecordError};
+pub use record::{
+    TRANSACTION_LOG_KEY_TYPE, TransactionLogValue, TransactionRecord, TxnRecordError,
+};
 pub use state::{
     NO_PRODUCER_EPOCH, NO_PRODUCER_ID, TopicPartition, TransactionMetadata, TransactionState,
     TransactionVersion,

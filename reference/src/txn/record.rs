@@ -75,6 +75,8 @@ pub enum TxnRecordError {
     UnknownTransactionVersion(i16),
     #[error("trailing bytes")]
     Trailing,
+    #[error("a value Kafka never writes: {0}")]
+    NeverWritten(&'static str),
 }
 
 impl TransactionRecord {
@@ -164,7 +166,10 @@ impl TransactionRecord {
 impl TransactionLogValue {
     /// The metadata a coordinator loads from this value, as Kafka's `TransactionLog.read`:
     /// no last epoch, and the partitions of an Empty transaction ignored.
-    pub fn to_metadata(&self, transactional_id: &str) -> Result<TransactionMetadata, TxnRecordError> {
+    pub fn to_metadata(
+        &self,
+        transactional_id: &str,
+    ) -> Result<TransactionMetadata, TxnRecordError> {
         let state = TransactionState::from_id(self.transaction_status)
             .ok_or(TxnRecordError::UnknownStatus(self.transaction_status))?;
         let version = TransactionVersion::from_level(self.client_transaction_version).ok_or(
@@ -229,17 +234,26 @@ fn encode_value(v: &TransactionLogValue) -> Bytes {
     if flexible {
         let mut tags: Vec<(u64, Vec<u8>)> = Vec::new();
         if v.previous_producer_id != NO_PRODUCER_ID {
-            tags.push((TAG_PREVIOUS_PRODUCER_ID, v.previous_producer_id.to_be_bytes().to_vec()));
+            tags.push((
+                TAG_PREVIOUS_PRODUCER_ID,
+                v.previous_producer_id.to_be_bytes().to_vec(),
+            ));
         }
         if v.next_producer_id != NO_PRODUCER_ID {
-            tags.push((TAG_NEXT_PRODUCER_ID, v.next_producer_id.to_be_bytes().to_vec()));
+            tags.push((
+                TAG_NEXT_PRODUCER_ID,
+                v.next_producer_id.to_be_bytes().to_vec(),
+            ));
         }
         if v.client_transaction_version != 0 {
             let level = v.client_transaction_version.to_be_bytes().to_vec();
             tags.push((TAG_CLIENT_TRANSACTION_VERSION, level));
         }
         if v.next_producer_epoch != NO_PRODUCER_EPOCH {
-            tags.push((TAG_NEXT_PRODUCER_EPOCH, v.next_producer_epoch.to_be_bytes().to_vec()));
+            tags.push((
+                TAG_NEXT_PRODUCER_EPOCH,
+                v.next_producer_epoch.to_be_bytes().to_vec(),
+            ));
         }
         w.uvarint(tags.len() as u64);
         for (tag, data) in tags {
@@ -269,7 +283,9 @@ fn decode_value(bytes: &[u8]) -> Result<TransactionLogValue, TxnRecordError> {
             let mut topics = Vec::with_capacity(count);
             for _ in 0..count {
                 let topic = r.string(flexible)?;
-                let n = r.array_len(flexible, 4)?.ok_or(TxnRecordError::InvalidLength(-1))?;
+                let n = r
+                    .array_len(flexible, 4)?
+                    .ok_or(TxnRecordError::InvalidLength(-1))?;
                 let mut ids = Vec::with_capacity(n);
                 for _ in 0..n {
                     ids.push(r.i32()?);
@@ -410,7 +426,11 @@ impl<'a> Reader<'a> {
         String::from_utf8(bytes.to_vec()).map_err(|_| TxnRecordError::InvalidUtf8)
     }
     /// An array's length (`None`: null), checked against the bytes left at `min_size` each.
-    fn array_len(&mut self, compact: bool, min_size: usize) -> Result<Option<usize>, TxnRecordError> {
+    fn array_len(
+        &mut self,
+        compact: bool,
+        min_size: usize,
+    ) -> Result<Option<usize>, TxnRecordError> {
         let len = if compact {
             self.uvarint()? as i64 - 1
         } else {

@@ -148,7 +148,11 @@ impl TransactionVersion {
 
     /// The TransactionLogValue version a coordinator at this level writes.
     pub fn log_value_version(self) -> i16 {
-        if self >= TransactionVersion::Tv1 { 1 } else { 0 }
+        if self >= TransactionVersion::Tv1 {
+            1
+        } else {
+            0
+        }
     }
 
     /// The version an AddPartitionsToTxn request implies (v4+: TV2).
@@ -253,7 +257,11 @@ impl TransactionMetadata {
         change(&mut next);
         next.state = to;
         next.previous_producer_id = self.producer_id;
-        assert!(next.producer_id >= 0, "illegal producer id {}", next.producer_id);
+        assert!(
+            next.producer_id >= 0,
+            "illegal producer id {}",
+            next.producer_id
+        );
         assert!(
             to == Dead || next.producer_epoch >= 0,
             "illegal producer epoch {}",
@@ -263,14 +271,17 @@ impl TransactionMetadata {
     }
 
     /// InitProducerId with the same producer id: the next epoch (KIP-360 rules for
-    /// `expected_epoch`), an Empty transaction. `Err(())`: the producer is fenced.
+    /// `expected_epoch`), an Empty transaction. `None`: the producer is fenced.
     pub fn prepare_increment_epoch(
         &self,
         txn_timeout_ms: i32,
         expected_epoch: Option<i16>,
         now_ms: i64,
-    ) -> Result<Self, ()> {
-        assert!(!self.is_producer_epoch_exhausted(), "producer epochs exhausted");
+    ) -> Option<Self> {
+        assert!(
+            !self.is_producer_epoch_exhausted(),
+            "producer epochs exhausted"
+        );
         let bumped = self.producer_epoch + 1;
         let (epoch, last_epoch) = match expected_epoch {
             None => (bumped, NO_PRODUCER_EPOCH),
@@ -281,9 +292,9 @@ impl TransactionMetadata {
             Some(e) if e == self.last_producer_epoch => {
                 (self.producer_epoch, self.last_producer_epoch)
             }
-            Some(_) => return Err(()),
+            Some(_) => return None,
         };
-        Ok(self.transition(Empty, |m| {
+        Some(self.transition(Empty, |m| {
             m.producer_epoch = epoch;
             m.last_producer_epoch = last_epoch;
             m.txn_timeout_ms = txn_timeout_ms;
@@ -301,7 +312,10 @@ impl TransactionMetadata {
         now_ms: i64,
         record_last_epoch: bool,
     ) -> Self {
-        assert!(!self.has_pending_transaction(), "rotation with a pending transaction");
+        assert!(
+            !self.has_pending_transaction(),
+            "rotation with a pending transaction"
+        );
         self.transition(Empty, |m| {
             m.producer_id = new_producer_id;
             m.producer_epoch = 0;
