@@ -36,7 +36,10 @@
 //!   run with them (what plain `cargo test` does).
 //! - [`diff`]: the differential run: two targets' results compared scenario by scenario.
 //! - [`conformance`]: the Markdown conformance report, claim by claim.
+//! - [`checker`]: a Jepsen-style queue checker: a workload of producers and consumers under
+//!   injected faults, its history, and the anomalies by Jepsen's names (`kafka-spec checker`).
 
+pub mod checker;
 pub mod clients;
 pub mod commands;
 pub mod conformance;

@@ -15,6 +15,12 @@
 //!   `known-differences.txt` and on any failure. `--report` writes the conformance report.
 //! - `kafka-spec record [--target kafka-local] [--missing] [--name TEXT]` records real
 //!   Kafka's traces under `fixtures/traces/kafka-<version>/`.
+//! - `kafka-spec checker [--target T | --bootstrap host:port] [--seconds 60] [--seed N]
+//!   [--producers 2] [--consumers 2] [--idempotence true|false] [--subscribe] [--no-faults]`
+//!   runs the Jepsen-style queue checker (default target `reference:3`): producers and
+//!   consumers while brokers are stopped, paused and cut off, then prints the seed, the
+//!   sends and polls, and the anomaly counts by Jepsen's names; exits 1 on any anomaly
+//!   (without idempotence, duplicates and reordered sends are expected and do not count).
 //!
 //! Targets `T`: `reference`, `reference:3` (the in-process reference cluster of 3 brokers,
 //! with fault control; any `reference:N`, N ≤ 64), `kafka-local` (real Kafka from
@@ -29,9 +35,11 @@ use std::future::Future;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
+use kafka_spec::checker::{self, ConsumerMode, WorkloadOptions};
 use kafka_spec::commands;
 use kafka_spec::recording::{self, KnownDifferences};
 use kafka_spec::target::spec::TargetSpec;
@@ -136,6 +144,36 @@ enum Command {
         #[arg(long)]
         verbose: bool,
     },
+    /// Run the Jepsen-style queue checker under injected faults and print the anomalies.
+    Checker {
+        /// reference:3 (default), kafka-local:3, bootstrap=HOST:PORT (no faults), ...
+        #[arg(long, value_name = "TARGET", conflicts_with = "bootstrap")]
+        target: Option<TargetSpec>,
+        /// A running Kafka-compatible cluster (same as --target bootstrap=HOST:PORT).
+        #[arg(long, value_name = "HOST:PORT")]
+        bootstrap: Option<String>,
+        /// Seconds of sends and faults; the drain comes after.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        seconds: u64,
+        /// Seeds the fault schedule (default: random; printed either way).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Producers.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+        producers: u32,
+        /// Consumers.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+        consumers: u32,
+        /// `enable.idempotence` for the producers.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        idempotence: bool,
+        /// Consumers subscribe in one group rather than each assigning every partition.
+        #[arg(long)]
+        subscribe: bool,
+        /// Inject no faults.
+        #[arg(long)]
+        no_faults: bool,
+    },
     /// Record real Kafka's traces under fixtures/traces/kafka-<version>/.
     Record {
         /// A real Apache Kafka (default: kafka-local, plus kafka-local:3 for what needs
@@ -215,6 +253,28 @@ async fn main() -> ExitCode {
             selection,
             verbose,
         } => interruptible(record(target, out, missing, selection, verbose)).await,
+        Command::Checker {
+            target,
+            bootstrap,
+            seconds,
+            seed,
+            producers,
+            consumers,
+            idempotence,
+            subscribe,
+            no_faults,
+        } => {
+            let seed = seed.unwrap_or_else(checker::workload::random_seed);
+            let mut options = WorkloadOptions::new(seed, Duration::from_secs(seconds));
+            options.producers = producers;
+            options.consumers = consumers;
+            options.idempotence = idempotence;
+            options.faults = !no_faults;
+            if subscribe {
+                options.consumer_mode = ConsumerMode::Subscribe;
+            }
+            interruptible(run_checker(target, bootstrap, options)).await
+        }
     };
     match result {
         Ok(code) => code,
@@ -456,4 +516,46 @@ async fn record(
         outcome.failed.len()
     );
     Ok(exit_code(outcome.failed.is_empty()))
+}
+
+async fn run_checker(
+    target: Option<TargetSpec>,
+    bootstrap: Option<String>,
+    options: WorkloadOptions,
+) -> anyhow::Result<ExitCode> {
+    let spec = match (target, bootstrap) {
+        (Some(spec), _) => spec,
+        (None, Some(address)) => TargetSpec::Bootstrap {
+            address,
+            capabilities: Vec::new(),
+        },
+        (None, None) => TargetSpec::ReferenceCluster { brokers: 3 },
+    };
+    eprintln!(
+        "checker: seed {} on {spec}, {} s",
+        options.seed,
+        options.duration.as_secs()
+    );
+    let target = spec.start().await?;
+    let result = checker::run(target.as_ref(), &options).await;
+    target.shutdown().await;
+    let report = result?;
+    println!();
+    print!("{report}");
+    println!(
+        "rerun: kafka-spec checker --target {spec} --seconds {} --seed {} --producers {} \
+         --consumers {} --idempotence {}{}{}",
+        options.duration.as_secs(),
+        options.seed,
+        options.producers,
+        options.consumers,
+        options.idempotence,
+        if options.consumer_mode == ConsumerMode::Subscribe {
+            " --subscribe"
+        } else {
+            ""
+        },
+        if options.faults { "" } else { " --no-faults" }
+    );
+    Ok(exit_code(report.passed()))
 }
