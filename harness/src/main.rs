@@ -411,6 +411,19 @@ fn exit_code(ok: bool) -> ExitCode {
     }
 }
 
+/// `--target`, else `--bootstrap` as a target, else the in-process 3-broker reference
+/// cluster (the whole spec, multi-broker and fault scenarios included).
+fn target_or_default(target: Option<TargetSpec>, bootstrap: Option<String>) -> TargetSpec {
+    match (target, bootstrap) {
+        (Some(spec), _) => spec,
+        (None, Some(address)) => TargetSpec::Bootstrap {
+            address,
+            capabilities: Vec::new(),
+        },
+        (None, None) => TargetSpec::ReferenceCluster { brokers: 3 },
+    }
+}
+
 async fn check(
     target: Option<TargetSpec>,
     bootstrap: Option<String>,
@@ -418,16 +431,7 @@ async fn check(
     traces: bool,
     junit: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let spec = match (target, bootstrap) {
-        (Some(spec), _) => spec,
-        (None, Some(address)) => TargetSpec::Bootstrap {
-            address,
-            capabilities: Vec::new(),
-        },
-        // The whole spec, multi-broker and fault scenarios included.
-        (None, None) => TargetSpec::ReferenceCluster { brokers: 3 },
-    };
-    let spec = spec.with_capabilities(&selection.capabilities)?;
+    let spec = target_or_default(target, bootstrap).with_capabilities(&selection.capabilities)?;
     let summary = commands::check(&spec, &selection.options(true)).await?;
     println!();
     if traces {
@@ -523,14 +527,7 @@ async fn run_checker(
     bootstrap: Option<String>,
     options: WorkloadOptions,
 ) -> anyhow::Result<ExitCode> {
-    let spec = match (target, bootstrap) {
-        (Some(spec), _) => spec,
-        (None, Some(address)) => TargetSpec::Bootstrap {
-            address,
-            capabilities: Vec::new(),
-        },
-        (None, None) => TargetSpec::ReferenceCluster { brokers: 3 },
-    };
+    let spec = target_or_default(target, bootstrap);
     eprintln!(
         "checker: seed {} on {spec}, {} s",
         options.seed,

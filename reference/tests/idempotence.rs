@@ -163,6 +163,14 @@ async fn produce_step(conn: &mut Conn, topic: &str, ids: &[i64; 3], step: &Step)
     (r.error_code, r.base_offset)
 }
 
+/// Produces each of `steps` in order and checks its answer.
+async fn expect_steps(conn: &mut Conn, topic: &str, ids: &[i64; 3], steps: &[Step]) {
+    for step in steps {
+        let answer = produce_step(conn, topic, ids, step).await;
+        assert_eq!(answer, step.answer, "{}", step.what);
+    }
+}
+
 /// Runs [`SEQUENCE_RULES`] on `topic` through `leader` (InitProducerId through `any`):
 /// the producer ids used.
 async fn run_rules(any: &mut Conn, leader: &mut Conn, topic: &str) -> [i64; 3] {
@@ -173,10 +181,7 @@ async fn run_rules(any: &mut Conn, leader: &mut Conn, topic: &str) -> [i64; 3] {
     assert_ne!(first, second, "every InitProducerId gives a new id");
     assert!(first >= 0 && second >= 0);
     let ids = [first, second, 1_000_000_000 + first];
-    for step in SEQUENCE_RULES {
-        let answer = produce_step(leader, topic, &ids, step).await;
-        assert_eq!(answer, step.answer, "{}", step.what);
-    }
+    expect_steps(leader, topic, &ids, SEQUENCE_RULES).await;
     // A transactional batch in a produce without a transactional id: Kafka refuses it before
     // looking at the records, and says nothing more.
     let mut records = BytesMut::from(&idempotent_batch(ids[1], 0, 8, 1)[..]);
@@ -308,21 +313,12 @@ async fn producer_state_and_ids_survive_a_restart() {
             .filter(|p| p.leader == 1)
     })
     .await;
-    let retry = step("the epoch-1 batch again", 0, 1, 0, 1, (NONE, 5));
-    assert_eq!(
-        produce_step(&mut conn, "idem", &ids, &retry).await,
-        retry.answer
-    );
-    let gap = step("a gap", 0, 1, 9, 1, (OUT_OF_ORDER_SEQUENCE_NUMBER, -1));
-    assert_eq!(
-        produce_step(&mut conn, "idem", &ids, &gap).await,
-        gap.answer
-    );
-    let next = step("the next", 0, 1, 1, 1, (NONE, 8));
-    assert_eq!(
-        produce_step(&mut conn, "idem", &ids, &next).await,
-        next.answer
-    );
+    let after_restart = [
+        step("the epoch-1 batch again", 0, 1, 0, 1, (NONE, 5)),
+        step("a gap", 0, 1, 9, 1, (OUT_OF_ORDER_SEQUENCE_NUMBER, -1)),
+        step("the next", 0, 1, 1, 1, (NONE, 8)),
+    ];
+    expect_steps(&mut conn, "idem", &ids, &after_restart).await;
     let (error, id, _) = init_producer_id(&mut conn).await;
     assert_eq!(error, NONE);
     assert!(
@@ -344,23 +340,22 @@ async fn a_retry_after_failover_is_not_written_twice() {
     let (error, id, _) = init_producer_id(&mut conn).await;
     assert_eq!(error, NONE);
     let ids = [id, id, id];
-    let sent = step("acknowledged by the first leader", 0, 0, 0, 4, (NONE, 0));
-    assert_eq!(
-        produce_step(&mut leader, "idem", &ids, &sent).await,
-        sent.answer
-    );
+    let sent = [step(
+        "acknowledged by the first leader",
+        0,
+        0,
+        0,
+        4,
+        (NONE, 0),
+    )];
+    expect_steps(&mut leader, "idem", &ids, &sent).await;
     let (_, new_leader, _) = stop_preferred_leader(&mut cluster, "idem").await;
     let mut leader = connect(&cluster, new_leader).await;
-    let retry = step("the same batch to the new leader", 0, 0, 0, 4, (NONE, 0));
-    assert_eq!(
-        produce_step(&mut leader, "idem", &ids, &retry).await,
-        retry.answer
-    );
-    let next = step("the next batch", 0, 0, 4, 1, (NONE, 4));
-    assert_eq!(
-        produce_step(&mut leader, "idem", &ids, &next).await,
-        next.answer
-    );
+    let after_failover = [
+        step("the same batch to the new leader", 0, 0, 0, 4, (NONE, 0)),
+        step("the next batch", 0, 0, 4, 1, (NONE, 4)),
+    ];
+    expect_steps(&mut leader, "idem", &ids, &after_failover).await;
     cluster.shutdown().await;
 }
 
