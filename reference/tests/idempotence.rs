@@ -25,6 +25,7 @@ use kafka_protocol::messages::*;
 use reference::record_batch::compute_crc;
 
 const NONE: i16 = 0;
+const INVALID_REQUEST: i16 = 42;
 const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 /// The attributes bit of a transactional batch.
 const TRANSACTIONAL: i16 = 0x10;
@@ -379,4 +380,42 @@ async fn against_a_bootstrap() {
     let mut leader = Conn::connect(&bootstrap).await;
     run_rules(&mut conn, &mut leader, &topic).await;
     println!("{bootstrap} answered every step as the table says");
+}
+
+/// A partition named twice in one DescribeProducers: the second is INVALID_REQUEST without
+/// producers, so a few bytes per repeat cannot multiply the answer (Kafka answers each
+/// repeat in full; no client repeats one).
+#[tokio::test]
+async fn describe_producers_answers_a_repeated_partition_once() {
+    use kafka_protocol::messages::describe_producers_request::TopicRequest;
+    let cluster = start(1, None, &[]).await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic_with(&mut conn, "idem", 1, 1, &[]).await;
+    let (_, id, _) = init_producer_id(&mut conn).await;
+    let first = [step("one batch", 0, 0, 0, 2, (NONE, 0))];
+    expect_steps(&mut conn, "idem", &[id, id, id], &first).await;
+    let topic = TopicRequest::default()
+        .with_name(common::cluster::name("idem"))
+        .with_partition_indexes(vec![0; 10_000]);
+    let req = DescribeProducersRequest::default().with_topics(vec![topic.clone(), topic]);
+    let ResponseKind::DescribeProducers(r) = conn
+        .call(
+            ApiKey::DescribeProducers,
+            0,
+            RequestKind::DescribeProducers(req),
+        )
+        .await
+    else {
+        panic!("not DescribeProducers")
+    };
+    let answers: Vec<(i16, usize)> = r
+        .topics
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .map(|p| (p.error_code, p.active_producers.len()))
+        .collect();
+    assert_eq!(answers.len(), 20_000);
+    assert_eq!(answers[0], (NONE, 1));
+    assert!(answers[1..].iter().all(|a| *a == (INVALID_REQUEST, 0)));
+    cluster.shutdown().await;
 }

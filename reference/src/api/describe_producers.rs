@@ -6,17 +6,25 @@
 //! producer has an open transaction yet, so `coordinator_epoch` and
 //! `current_txn_start_offset` are -1, as Kafka reports an idempotent producer.
 //!
+//! A partition named twice in one request is answered the second time with INVALID_REQUEST
+//! and no producers. Kafka answers every occurrence in full, so a request of a few bytes per
+//! repeat would make the answer as large as repeats times the partition's producers; here
+//! the answer never lists more producers than the broker holds. No real client repeats a
+//! partition (the admin client groups them by leader, once each).
+//!
 //! # References
 //! - KIP-664 (describing producers and transactions)
 //! - `kafka.server.ReplicaManager.activeProducerState`, `Partition.activeProducerState`,
 //!   `ProducerStateManager.activeProducers`
+
+use std::collections::BTreeSet;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
 };
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
-use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use crate::server::Shared;
 
@@ -24,6 +32,7 @@ pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
 
 pub fn handle(shared: &Shared, req: DescribeProducersRequest) -> DescribeProducersResponse {
     let state = shared.node.state();
+    let mut answered: BTreeSet<(String, i32)> = BTreeSet::new();
     let topics = req
         .topics
         .into_iter()
@@ -34,6 +43,13 @@ pub fn handle(shared: &Shared, req: DescribeProducersRequest) -> DescribeProduce
                 .iter()
                 .map(|&index| {
                     let response = PartitionResponse::default().with_partition_index(index);
+                    if !answered.insert((topic.name.0.to_string(), index)) {
+                        return response
+                            .with_error_code(ResponseError::InvalidRequest.code())
+                            .with_error_message(Some(StrBytes::from_static_str(
+                                "The partition is named more than once in the request.",
+                            )));
+                    }
                     let exists =
                         topic_id.is_some_and(|id| state.image.partition(id, index).is_some());
                     let replica = topic_id.and_then(|id| state.partitions.get(&(id, index)));
