@@ -19,6 +19,7 @@
 //! - [`txn`]: the transaction coordinator (KIP-98, KIP-890) as a synchronous state machine.
 //! - [`log`]: the partition log: segments, offset and time indexes, retention, recovery.
 //! - [`record_batch`]: checking and stamping v2 record batches as sent.
+//! - `coordinator_format`: the coordinators' record bytes: one writer, one bounds-checked reader.
 //! - [`request_shape`]: the schema of every advertised request, and a walk of each frame
 //!   against it that proves every count and length before the codec allocates for it.
 //! - [`config`]: broker and topic configuration, with Kafka's names.
@@ -36,6 +37,7 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod controller;
+mod coordinator_format;
 pub mod embedded;
 pub mod frame;
 pub mod group;

@@ -19,6 +19,8 @@
 
 use bytes::Bytes;
 
+use crate::coordinator_format::{FormatError, Reader, Writer};
+
 /// One record of the group log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupRecord {
@@ -90,6 +92,17 @@ pub enum RecordError {
     UnknownValueVersion(i16),
 }
 
+impl From<FormatError> for RecordError {
+    fn from(e: FormatError) -> RecordError {
+        match e {
+            FormatError::Truncated => RecordError::Truncated,
+            FormatError::InvalidLength(n) => RecordError::InvalidLength(n),
+            FormatError::InvalidUtf8 => RecordError::InvalidUtf8,
+            FormatError::UnknownValueVersion(v) => RecordError::UnknownValueVersion(v),
+        }
+    }
+}
+
 const OFFSET_COMMIT_KEY_VERSION: i16 = 1;
 const GROUP_METADATA_KEY_VERSION: i16 = 2;
 
@@ -115,7 +128,7 @@ impl GroupRecord {
                 w.string(group_id, false);
             }
         }
-        Bytes::from(w.0)
+        w.finish()
     }
 
     /// The record value, `None` for a tombstone.
@@ -128,7 +141,7 @@ impl GroupRecord {
 
     /// Decodes a key and value (`None` value: a tombstone).
     pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<GroupRecord, RecordError> {
-        let mut r = Reader(key);
+        let mut r = Reader::new(key);
         match r.i16()? {
             0 | 1 => {
                 let group_id = r.string(false)?;
@@ -171,17 +184,14 @@ fn encode_offset_commit(v: &OffsetCommitValue) -> Bytes {
         w.i64(v.expire_timestamp_ms.unwrap_or(-1));
     }
     if flexible {
-        w.uvarint(0);
+        w.tagged_fields(&[]);
     }
-    Bytes::from(w.0)
+    w.finish()
 }
 
 fn decode_offset_commit(bytes: &[u8]) -> Result<OffsetCommitValue, RecordError> {
-    let mut r = Reader(bytes);
-    let version = r.i16()?;
-    if !(0..=4).contains(&version) {
-        return Err(RecordError::UnknownValueVersion(version));
-    }
+    let mut r = Reader::new(bytes);
+    let version = r.value_version(0..=4)?;
     let flexible = version >= 4;
     let offset = r.i64()?;
     let leader_epoch = if version >= 3 { r.i32()? } else { -1 };
@@ -218,7 +228,7 @@ fn encode_group_metadata(v: &GroupMetadataValue) -> Bytes {
     w.nullable_string(v.protocol.as_deref(), flexible);
     w.nullable_string(v.leader.as_deref(), flexible);
     w.i64(v.current_state_timestamp_ms);
-    w.array_len(v.members.len(), flexible);
+    w.array_len(Some(v.members.len()), flexible);
     for m in &v.members {
         w.string(&m.member_id, flexible);
         w.nullable_string(m.group_instance_id.as_deref(), flexible);
@@ -229,28 +239,25 @@ fn encode_group_metadata(v: &GroupMetadataValue) -> Bytes {
         w.bytes(&m.subscription, flexible);
         w.bytes(&m.assignment, flexible);
         if flexible {
-            w.uvarint(0);
+            w.tagged_fields(&[]);
         }
     }
     if flexible {
-        w.uvarint(0);
+        w.tagged_fields(&[]);
     }
-    Bytes::from(w.0)
+    w.finish()
 }
 
 fn decode_group_metadata(bytes: &[u8]) -> Result<GroupMetadataValue, RecordError> {
-    let mut r = Reader(bytes);
-    let version = r.i16()?;
-    if !(0..=4).contains(&version) {
-        return Err(RecordError::UnknownValueVersion(version));
-    }
+    let mut r = Reader::new(bytes);
+    let version = r.value_version(0..=4)?;
     let flexible = version >= 4;
     let protocol_type = r.string(flexible)?;
     let generation = r.i32()?;
     let protocol = r.nullable_string(flexible)?;
     let leader = r.nullable_string(flexible)?;
     let current_state_timestamp_ms = if version >= 2 { r.i64()? } else { -1 };
-    let count = r.array_len(flexible)?;
+    let count = r.array_len(flexible, MIN_MEMBER_BYTES)?.unwrap_or(0);
     let mut members = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
         members.push(decode_member(&mut r, version)?);
@@ -297,150 +304,11 @@ fn decode_member(r: &mut Reader<'_>, version: i16) -> Result<MemberMetadata, Rec
     })
 }
 
+/// The fewest bytes a member takes in any version (v4: six compact fields, empty or null,
+/// two int32s and an empty tagged-field count).
+const MIN_MEMBER_BYTES: usize = 15;
+
 /// Whether `s` fits a non-flexible (int16-length) string.
 fn fits(s: &str) -> bool {
     s.len() <= i16::MAX as usize
-}
-
-#[derive(Default)]
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn i16(&mut self, v: i16) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn i32(&mut self, v: i32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn i64(&mut self, v: i64) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn uvarint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.0.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
-    }
-    fn string(&mut self, s: &str, flexible: bool) {
-        self.nullable_string(Some(s), flexible);
-    }
-    fn nullable_string(&mut self, s: Option<&str>, flexible: bool) {
-        match (s, flexible) {
-            (None, false) => self.i16(-1),
-            (None, true) => self.uvarint(0),
-            (Some(s), false) => {
-                assert!(
-                    fits(s),
-                    "string of {} bytes in a non-flexible record field",
-                    s.len()
-                );
-                self.i16(s.len() as i16);
-                self.0.extend_from_slice(s.as_bytes());
-            }
-            (Some(s), true) => {
-                self.uvarint(s.len() as u64 + 1);
-                self.0.extend_from_slice(s.as_bytes());
-            }
-        }
-    }
-    fn bytes(&mut self, b: &[u8], flexible: bool) {
-        if flexible {
-            self.uvarint(b.len() as u64 + 1);
-        } else {
-            self.i32(i32::try_from(b.len()).unwrap_or(i32::MAX));
-        }
-        self.0.extend_from_slice(b);
-    }
-    fn array_len(&mut self, n: usize, flexible: bool) {
-        if flexible {
-            self.uvarint(n as u64 + 1);
-        } else {
-            self.i32(i32::try_from(n).unwrap_or(i32::MAX));
-        }
-    }
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
-        if self.0.len() < n {
-            return Err(RecordError::Truncated);
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
-    }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
-        self.take(N)?.try_into().map_err(|_| RecordError::Truncated)
-    }
-    fn i16(&mut self) -> Result<i16, RecordError> {
-        Ok(i16::from_be_bytes(self.array()?))
-    }
-    fn i32(&mut self) -> Result<i32, RecordError> {
-        Ok(i32::from_be_bytes(self.array()?))
-    }
-    fn i64(&mut self) -> Result<i64, RecordError> {
-        Ok(i64::from_be_bytes(self.array()?))
-    }
-    fn uvarint(&mut self) -> Result<u64, RecordError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.array::<1>()?[0];
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(RecordError::InvalidLength(-1))
-    }
-    /// A length: int16 / int32 (non-flexible, -1 = null) or uvarint + 1 (flexible, 0 = null).
-    fn length(&mut self, flexible: bool, wide: bool) -> Result<Option<usize>, RecordError> {
-        let n: i64 = if flexible {
-            self.uvarint()? as i64 - 1
-        } else if wide {
-            i64::from(self.i32()?)
-        } else {
-            i64::from(self.i16()?)
-        };
-        match n {
-            -1 => Ok(None),
-            n if n < 0 => Err(RecordError::InvalidLength(n)),
-            // Not checked against the bytes left here: `take` does that before any copy, and
-            // an array length counts elements, not bytes.
-            n => usize::try_from(n)
-                .map(Some)
-                .map_err(|_| RecordError::InvalidLength(n)),
-        }
-    }
-    fn nullable_string(&mut self, flexible: bool) -> Result<Option<String>, RecordError> {
-        let Some(len) = self.length(flexible, false)? else {
-            return Ok(None);
-        };
-        let raw = self.take(len)?;
-        let s = std::str::from_utf8(raw).map_err(|_| RecordError::InvalidUtf8)?;
-        Ok(Some(s.to_string()))
-    }
-    fn string(&mut self, flexible: bool) -> Result<String, RecordError> {
-        self.nullable_string(flexible)?
-            .ok_or(RecordError::InvalidLength(-1))
-    }
-    fn bytes(&mut self, flexible: bool) -> Result<Bytes, RecordError> {
-        let len = self.length(flexible, true)?.unwrap_or(0);
-        Ok(Bytes::copy_from_slice(self.take(len)?))
-    }
-    fn array_len(&mut self, flexible: bool) -> Result<usize, RecordError> {
-        Ok(self.length(flexible, true)?.unwrap_or(0))
-    }
-    fn skip_tagged_fields(&mut self) -> Result<(), RecordError> {
-        let count = self.uvarint()?;
-        for _ in 0..count {
-            let _tag = self.uvarint()?;
-            let size = self.uvarint()?;
-            let size = usize::try_from(size).map_err(|_| RecordError::InvalidLength(-1))?;
-            self.take(size)?;
-        }
-        Ok(())
-    }
 }

@@ -20,6 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
+use crate::coordinator_format::{FormatError, Reader, Writer};
+
 use super::state::{
     NO_PRODUCER_EPOCH, NO_PRODUCER_ID, TopicPartition, TransactionMetadata, TransactionState,
     TransactionVersion,
@@ -77,6 +79,17 @@ pub enum TxnRecordError {
     Trailing,
     #[error("a value Kafka never writes: {0}")]
     NeverWritten(&'static str),
+}
+
+impl From<FormatError> for TxnRecordError {
+    fn from(e: FormatError) -> TxnRecordError {
+        match e {
+            FormatError::Truncated => TxnRecordError::Truncated,
+            FormatError::InvalidLength(n) => TxnRecordError::InvalidLength(n),
+            FormatError::InvalidUtf8 => TxnRecordError::InvalidUtf8,
+            FormatError::UnknownValueVersion(v) => TxnRecordError::UnknownValueVersion(v),
+        }
+    }
 }
 
 impl TransactionRecord {
@@ -140,7 +153,7 @@ impl TransactionRecord {
         let mut w = Writer::default();
         w.i16(TRANSACTION_LOG_KEY_TYPE);
         w.string(&self.transactional_id, false);
-        Bytes::from(w.0)
+        w.finish()
     }
 
     /// The record value, `None` for a tombstone.
@@ -149,7 +162,7 @@ impl TransactionRecord {
     }
 
     pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<TransactionRecord, TxnRecordError> {
-        let mut r = Reader(key);
+        let mut r = Reader::new(key);
         let key_type = r.i16()?;
         if key_type != TRANSACTION_LOG_KEY_TYPE {
             return Err(TxnRecordError::UnknownKeyType(key_type));
@@ -224,7 +237,7 @@ fn encode_value(v: &TransactionLogValue) -> Bytes {
                     w.i32(*id);
                 }
                 if flexible {
-                    w.uvarint(0);
+                    w.tagged_fields(&[]);
                 }
             }
         }
@@ -255,22 +268,14 @@ fn encode_value(v: &TransactionLogValue) -> Bytes {
                 v.next_producer_epoch.to_be_bytes().to_vec(),
             ));
         }
-        w.uvarint(tags.len() as u64);
-        for (tag, data) in tags {
-            w.uvarint(tag);
-            w.uvarint(data.len() as u64);
-            w.0.extend_from_slice(&data);
-        }
+        w.tagged_fields(&tags);
     }
-    Bytes::from(w.0)
+    w.finish()
 }
 
 fn decode_value(bytes: &[u8]) -> Result<TransactionLogValue, TxnRecordError> {
-    let mut r = Reader(bytes);
-    let version = r.i16()?;
-    if !(0..=1).contains(&version) {
-        return Err(TxnRecordError::UnknownValueVersion(version));
-    }
+    let mut r = Reader::new(bytes);
+    let version = r.value_version(0..=1)?;
     let flexible = version >= 1;
     let producer_id = r.i64()?;
     let producer_epoch = r.i16()?;
@@ -291,7 +296,7 @@ fn decode_value(bytes: &[u8]) -> Result<TransactionLogValue, TxnRecordError> {
                     ids.push(r.i32()?);
                 }
                 if flexible {
-                    r.skip_tagged_fields(|_, _| Ok(()))?;
+                    r.skip_tagged_fields()?;
                 }
                 topics.push((topic, ids));
             }
@@ -313,8 +318,8 @@ fn decode_value(bytes: &[u8]) -> Result<TransactionLogValue, TxnRecordError> {
         client_transaction_version: 0,
     };
     if flexible {
-        r.skip_tagged_fields(|tag, data| {
-            let mut d = Reader(data);
+        r.tagged_fields(|tag, data| {
+            let mut d = Reader::new(data);
             match tag {
                 TAG_PREVIOUS_PRODUCER_ID => value.previous_producer_id = d.i64()?,
                 TAG_NEXT_PRODUCER_ID => value.next_producer_id = d.i64()?,
@@ -322,7 +327,7 @@ fn decode_value(bytes: &[u8]) -> Result<TransactionLogValue, TxnRecordError> {
                 TAG_NEXT_PRODUCER_EPOCH => value.next_producer_epoch = d.i16()?,
                 _ => return Ok(()),
             }
-            if d.0.is_empty() {
+            if d.is_empty() {
                 Ok(())
             } else {
                 Err(TxnRecordError::Trailing)
@@ -330,137 +335,4 @@ fn decode_value(bytes: &[u8]) -> Result<TransactionLogValue, TxnRecordError> {
         })?;
     }
     Ok(value)
-}
-
-#[derive(Default)]
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn i8(&mut self, v: i8) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn i16(&mut self, v: i16) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn i32(&mut self, v: i32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn i64(&mut self, v: i64) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn uvarint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.0.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
-    }
-    fn string(&mut self, s: &str, compact: bool) {
-        if compact {
-            self.uvarint(s.len() as u64 + 1);
-        } else {
-            let len = i16::try_from(s.len()).expect("string longer than 32767 bytes");
-            self.i16(len);
-        }
-        self.0.extend_from_slice(s.as_bytes());
-    }
-    fn array_len(&mut self, len: Option<usize>, compact: bool) {
-        match (len, compact) {
-            (None, true) => self.uvarint(0),
-            (None, false) => self.i32(-1),
-            (Some(n), true) => self.uvarint(n as u64 + 1),
-            (Some(n), false) => self.i32(i32::try_from(n).expect("array too long")),
-        }
-    }
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], TxnRecordError> {
-        if self.0.len() < n {
-            return Err(TxnRecordError::Truncated);
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], TxnRecordError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-    fn i8(&mut self) -> Result<i8, TxnRecordError> {
-        Ok(i8::from_be_bytes(self.array()?))
-    }
-    fn i16(&mut self) -> Result<i16, TxnRecordError> {
-        Ok(i16::from_be_bytes(self.array()?))
-    }
-    fn i32(&mut self) -> Result<i32, TxnRecordError> {
-        Ok(i32::from_be_bytes(self.array()?))
-    }
-    fn i64(&mut self) -> Result<i64, TxnRecordError> {
-        Ok(i64::from_be_bytes(self.array()?))
-    }
-    fn uvarint(&mut self) -> Result<u64, TxnRecordError> {
-        let mut v = 0u64;
-        for shift in (0..35).step_by(7) {
-            let b = self.take(1)?[0];
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(TxnRecordError::InvalidLength(-1))
-    }
-    fn string(&mut self, compact: bool) -> Result<String, TxnRecordError> {
-        let len = if compact {
-            self.uvarint()? as i64 - 1
-        } else {
-            i64::from(self.i16()?)
-        };
-        if len < 0 {
-            return Err(TxnRecordError::InvalidLength(len));
-        }
-        let bytes = self.take(len as usize)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| TxnRecordError::InvalidUtf8)
-    }
-    /// An array's length (`None`: null), checked against the bytes left at `min_size` each.
-    fn array_len(
-        &mut self,
-        compact: bool,
-        min_size: usize,
-    ) -> Result<Option<usize>, TxnRecordError> {
-        let len = if compact {
-            self.uvarint()? as i64 - 1
-        } else {
-            i64::from(self.i32()?)
-        };
-        if len == -1 {
-            return Ok(None);
-        }
-        if len < 0 || (len as u64).saturating_mul(min_size as u64) > self.0.len() as u64 {
-            return Err(TxnRecordError::InvalidLength(len));
-        }
-        Ok(Some(len as usize))
-    }
-    fn skip_tagged_fields(
-        &mut self,
-        mut field: impl FnMut(u64, &[u8]) -> Result<(), TxnRecordError>,
-    ) -> Result<(), TxnRecordError> {
-        let count = self.uvarint()?;
-        if count > self.0.len() as u64 {
-            return Err(TxnRecordError::InvalidLength(count as i64));
-        }
-        for _ in 0..count {
-            let tag = self.uvarint()?;
-            let size = self.uvarint()?;
-            if size > self.0.len() as u64 {
-                return Err(TxnRecordError::InvalidLength(size as i64));
-            }
-            let data = self.take(size as usize)?;
-            field(tag, data)?;
-        }
-        Ok(())
-    }
 }
