@@ -170,6 +170,15 @@ impl ProducerStates {
         self.producers.iter().map(|(id, entry)| (*id, entry))
     }
 
+    /// Whether any producer's remembered batches reach `offset` or beyond: only then does
+    /// cutting the log at `offset` change this state (a truncation that removes none of them
+    /// leaves it as it is, and needs no rescan).
+    pub fn has_batch_from(&self, offset: i64) -> bool {
+        self.producers
+            .values()
+            .any(|entry| entry.batches.iter().any(|b| b.last_offset >= offset))
+    }
+
     pub fn len(&self) -> usize {
         self.producers.len()
     }
@@ -402,6 +411,15 @@ mod tests {
         assert!(states.entry(1).is_none());
         assert!(states.entry(2).is_some());
         assert_eq!(states.expire(2_499, 1_000), 0);
+    }
+
+    #[test]
+    fn only_a_cut_through_a_remembered_batch_changes_the_state() {
+        let mut states = ProducerStates::new();
+        assert!(!states.has_batch_from(0), "no producer: nothing to rescan");
+        states.update(&batch(7, 0, 0, 3, 10)); // offsets 10..=12
+        assert!(states.has_batch_from(12));
+        assert!(!states.has_batch_from(13));
     }
 
     #[test]

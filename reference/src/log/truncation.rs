@@ -69,7 +69,9 @@ impl Log {
             self.set_log_start_offset(target_offset)?;
         }
         self.recovery_point = self.recovery_point.min(self.log_end_offset());
-        self.rebuild_producers();
+        if self.producers.has_batch_from(target_offset) {
+            self.rebuild_producers();
+        }
         Ok(true)
     }
 
