@@ -70,6 +70,9 @@ pub struct ProducerEntry {
     pub batches: VecDeque<BatchMetadata>,
     /// The max timestamp of its last batch.
     pub last_timestamp: i64,
+    /// The offset of the last batch it wrote, data or control (a marker is not kept in
+    /// `batches`).
+    pub last_offset: i64,
 }
 
 impl ProducerEntry {
@@ -170,13 +173,13 @@ impl ProducerStates {
         self.producers.iter().map(|(id, entry)| (*id, entry))
     }
 
-    /// Whether any producer's remembered batches reach `offset` or beyond: only then does
-    /// cutting the log at `offset` change this state (a truncation that removes none of them
-    /// leaves it as it is, and needs no rescan).
+    /// Whether any producer's last batch (data or marker) reaches `offset` or beyond: only
+    /// then does cutting the log at `offset` change this state (a truncation that removes no
+    /// producer's batch leaves it as it is, and needs no rescan).
     pub fn has_batch_from(&self, offset: i64) -> bool {
         self.producers
             .values()
-            .any(|entry| entry.batches.iter().any(|b| b.last_offset >= offset))
+            .any(|entry| entry.last_offset >= offset)
     }
 
     pub fn len(&self) -> usize {
@@ -244,12 +247,14 @@ impl ProducerStates {
                 epoch: NO_PRODUCER_EPOCH,
                 batches: VecDeque::new(),
                 last_timestamp: -1,
+                last_offset: -1,
             });
         if header.producer_epoch != entry.epoch {
             entry.epoch = header.producer_epoch;
             entry.batches.clear();
         }
         entry.last_timestamp = header.max_timestamp;
+        entry.last_offset = header.last_offset();
         if header.is_control() {
             return;
         }
