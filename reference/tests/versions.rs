@@ -400,3 +400,45 @@ async fn every_advertised_version_of_the_cluster_apis_answers() {
     assert_eq!(answered, 6);
     cluster.shutdown().await;
 }
+
+/// ApiVersions v3+ carries the features (KIP-584) a client picks its protocols by. Kafka
+/// 4.3.1's single node finalizes transaction.version 2 and metadata.version 30 (4.3-IV0),
+/// with metadata.version 7..30 supported; the reference answers the same for those two and
+/// finalizes nothing it does not implement (group.version, share.version, ...).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_versions_finalizes_the_features_kafka_finalizes_that_the_broker_implements() {
+    let cluster = common::cluster::start(1, None, &[]).await;
+    let mut conn = common::cluster::connect(&cluster, 1).await;
+    for version in [3, 4] {
+        let ResponseKind::ApiVersions(r) = conn
+            .call(
+                ApiKey::ApiVersions,
+                version,
+                RequestKind::ApiVersions(ApiVersionsRequest::default()),
+            )
+            .await
+        else {
+            panic!("not ApiVersions")
+        };
+        let finalized: Vec<(String, i16, i16)> = r
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.to_string(), f.min_version_level, f.max_version_level))
+            .collect();
+        assert_eq!(
+            finalized,
+            vec![
+                ("metadata.version".to_string(), 30, 30),
+                ("transaction.version".to_string(), 2, 2),
+            ],
+            "v{version}"
+        );
+        let supported: Vec<(String, i16, i16)> = r
+            .supported_features
+            .iter()
+            .map(|f| (f.name.to_string(), f.min_version, f.max_version))
+            .collect();
+        assert_eq!(supported, vec![("metadata.version".to_string(), 7, 30)]);
+        assert!(r.finalized_features_epoch >= 0, "features valid only from epoch 0");
+    }
+}
