@@ -439,6 +439,9 @@ async fn api_versions_finalizes_the_features_kafka_finalizes_that_the_broker_imp
             .map(|f| (f.name.to_string(), f.min_version, f.max_version))
             .collect();
         assert_eq!(supported, vec![("metadata.version".to_string(), 7, 30)]);
-        assert!(r.finalized_features_epoch >= 0, "features valid only from epoch 0");
+        assert!(
+            r.finalized_features_epoch >= 0,
+            "features valid only from epoch 0"
+        );
     }
 }
