@@ -48,7 +48,7 @@
 //! - KIP-500 / KIP-631 (KRaft brokers and controller), KIP-392 (`ReplicaState` in Fetch)
 //! - `kafka.server.BrokerServer`, `BrokerLifecycleManager`, `ReplicaFetcherThread`
 
-mod client;
+pub(crate) mod client;
 mod fault;
 mod fetcher;
 mod metadata;
