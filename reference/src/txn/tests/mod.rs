@@ -7,6 +7,7 @@ use super::*;
 use kafka_protocol::error::ResponseError;
 
 mod props;
+mod wire;
 
 const TXN: &str = "payments-processor";
 const TIMEOUT_MS: i32 = 60_000;
