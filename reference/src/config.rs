@@ -75,6 +75,13 @@ pub struct BrokerConfig {
     pub offsets_topic_num_partitions: i32,
     /// The group coordinator's configs (`group.*`, `offsets.retention.*`, ...).
     pub group: GroupConfig,
+    /// The transaction coordinator's configs (`transaction.*`, `transactional.id.*`;
+    /// its `offsets_topic_num_partitions` follows `offsets.topic.num.partitions`).
+    pub transaction: crate::txn::TransactionConfig,
+    /// `transaction.state.log.replication.factor`.
+    pub transaction_state_log_replication_factor: i16,
+    /// `transaction.state.log.min.isr`.
+    pub transaction_state_log_min_isr: i32,
 }
 
 impl Default for BrokerConfig {
@@ -100,6 +107,9 @@ impl Default for BrokerConfig {
             log_defaults: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             group: GroupConfig::default(),
+            transaction: crate::txn::TransactionConfig::default(),
+            transaction_state_log_replication_factor: 3,
+            transaction_state_log_min_isr: 2,
         }
     }
 }
@@ -173,6 +183,15 @@ impl BrokerConfig {
             "offsets.topic.num.partitions" => {
                 self.offsets_topic_num_partitions = parse_at_least(key, value, 1)?
             }
+            "transaction.state.log.num.partitions"
+            | "transaction.state.log.replication.factor"
+            | "transaction.state.log.min.isr"
+            | "transaction.max.timeout.ms"
+            | "transactional.id.expiration.ms"
+            | "transaction.abort.timed.out.transaction.cleanup.interval.ms"
+            | "transaction.remove.expired.transaction.cleanup.interval.ms" => {
+                self.set_transaction_config(key, value)?
+            }
             _ => {
                 if !self.group.set(key, value)? {
                     return Err(ConfigError(format!(
@@ -180,6 +199,38 @@ impl BrokerConfig {
                     )));
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl BrokerConfig {
+    /// The transaction coordinator's configs, with Kafka's names and lower bounds.
+    fn set_transaction_config(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let txn = &mut self.transaction;
+        match key {
+            "transaction.state.log.num.partitions" => {
+                txn.transaction_state_log_num_partitions = parse_at_least(key, value, 1)?
+            }
+            "transaction.state.log.replication.factor" => {
+                self.transaction_state_log_replication_factor = parse_at_least(key, value, 1)?
+            }
+            "transaction.state.log.min.isr" => {
+                self.transaction_state_log_min_isr = parse_at_least(key, value, 1)?
+            }
+            "transaction.max.timeout.ms" => {
+                txn.transaction_max_timeout_ms = parse_at_least(key, value, 1)?
+            }
+            "transactional.id.expiration.ms" => {
+                txn.transactional_id_expiration_ms = parse_at_least(key, value, 1)?
+            }
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                txn.abort_timed_out_transaction_cleanup_interval_ms = parse_at_least(key, value, 1)?
+            }
+            "transaction.remove.expired.transaction.cleanup.interval.ms" => {
+                txn.remove_expired_transaction_cleanup_interval_ms = parse_at_least(key, value, 1)?
+            }
+            _ => return Err(ConfigError(format!("unknown transaction config `{key}`"))),
         }
         Ok(())
     }

@@ -16,10 +16,13 @@
 //!   offsets, as a synchronous state machine driven with tokens, effects and `tick`.
 //!   [`group::runtime`] runs it for the wire layer: parked requests, its timers, and its
 //!   records in the replicated `__consumer_offsets` topic.
-//! - [`txn`]: the transaction coordinator (KIP-98, KIP-890) as a synchronous state machine.
+//! - [`txn`]: the transaction coordinator (KIP-98, KIP-890) as a synchronous state machine;
+//!   [`txn::runtime`] runs it over `__transaction_state` and sends its markers.
 //! - [`log`]: the partition log: segments, offset and time indexes, retention, recovery.
 //! - [`record_batch`]: checking and stamping v2 record batches as sent.
 //! - `coordinator_format`: the coordinators' record bytes: one writer, one bounds-checked reader.
+//! - [`coordinator_log`]: the coordinators' internal topics: creating them, appending as
+//!   leader until the high watermark passes, reading a partition back to load it.
 //! - [`request_shape`]: the schema of every advertised request, and a walk of each frame
 //!   against it that proves every count and length before the codec allocates for it.
 //! - [`config`]: broker and topic configuration, with Kafka's names.
@@ -38,6 +41,7 @@ pub mod config;
 pub mod connection;
 pub mod controller;
 mod coordinator_format;
+pub mod coordinator_log;
 pub mod embedded;
 pub mod frame;
 pub mod group;

@@ -1,5 +1,5 @@
 //! The accept loop of one broker: one task per connection, Kafka's connection quotas, the
-//! group coordinator's timer, and a graceful shutdown that stops accepting and lets each
+//! group and transaction coordinators' timers, and a graceful shutdown that stops accepting and lets each
 //! connection finish the request it is on. The broker's replicas, their retention and their
 //! flushing on shutdown are its [`Node`]'s ([`crate::cluster`]).
 //!
@@ -39,6 +39,7 @@ use crate::connection;
 use crate::frame::RequestBudget;
 use crate::group::runtime::{self, GroupRuntime};
 use crate::shutdown::Shutdown;
+use crate::txn::runtime::{self as txn_runtime, TxnRuntime};
 
 /// What every connection task shares: one broker of a cluster (of one, or more).
 pub struct Shared {
@@ -50,6 +51,8 @@ pub struct Shared {
     pub node: Arc<Node>,
     /// The group coordinator and the requests parked on it.
     pub groups: Arc<GroupRuntime>,
+    /// The transaction coordinator, over `__transaction_state`.
+    pub txns: Arc<TxnRuntime>,
     /// `socket.request.max.bytes`.
     pub max_request_bytes: i32,
     /// `queued.max.request.bytes`: taken by every request frame while it is read and handled.
@@ -67,6 +70,7 @@ impl Shared {
     /// `__consumer_offsets` partitions the node leads.
     pub fn new(config: BrokerConfig, cluster_id: String, node: Arc<Node>) -> Shared {
         let groups = Arc::new(GroupRuntime::new(&config, node.clone(), now_ms()));
+        let txns = Arc::new(TxnRuntime::new(&config, node.clone()));
         let max_frame_bytes = usize::try_from(config.socket_request_max_bytes).unwrap_or(0);
         let queued_limit = usize::try_from(config.queued_max_request_bytes)
             .ok()
@@ -83,6 +87,7 @@ impl Shared {
             cluster_id,
             node,
             groups,
+            txns,
             producer_ids: Default::default(),
         }
     }
@@ -109,6 +114,10 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: broadcast
         shared.clone(),
         Shutdown::new(shutdown.subscribe()),
     ));
+    let txn_timer = tokio::spawn(txn_runtime::timer_loop(
+        shared.clone(),
+        Shutdown::new(shutdown.subscribe()),
+    ));
     let mut stop = Shutdown::new(shutdown.subscribe());
     let mut acceptor = Acceptor::new(listener);
     loop {
@@ -132,6 +141,7 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: broadcast
     // Every task holds a `done` sender; recv returns None once all have finished.
     let _ = done_rx.recv().await;
     let _ = group_timer.await;
+    let _ = txn_timer.await;
     tracing::info!(broker = shared.node.id, "broker stopped serving");
 }
 

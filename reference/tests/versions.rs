@@ -252,8 +252,63 @@ fn group_request(key: ApiKey, version: i16) -> RequestKind {
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1),
         ),
+        ApiKey::AddPartitionsToTxn => RequestKind::AddPartitionsToTxn(add_partitions(version)),
+        ApiKey::AddOffsetsToTxn => RequestKind::AddOffsetsToTxn(
+            AddOffsetsToTxnRequest::default()
+                .with_transactional_id(txn_id())
+                .with_producer_id(ProducerId(1))
+                .with_producer_epoch(0)
+                .with_group_id(group()),
+        ),
+        ApiKey::EndTxn => RequestKind::EndTxn(
+            EndTxnRequest::default()
+                .with_transactional_id(txn_id())
+                .with_producer_id(ProducerId(1))
+                .with_producer_epoch(0)
+                .with_committed(true),
+        ),
+        ApiKey::DescribeTransactions => RequestKind::DescribeTransactions(
+            DescribeTransactionsRequest::default().with_transactional_ids(vec![txn_id()]),
+        ),
+        ApiKey::ListTransactions => RequestKind::ListTransactions(
+            ListTransactionsRequest::default()
+                .with_state_filters(vec![StrBytes::from_static_str("Ongoing")])
+                .with_duration_filter(-1)
+                .with_transactional_id_pattern(
+                    (version >= 2).then(|| StrBytes::from_static_str("pay.*")),
+                ),
+        ),
         other => cluster_request(other),
     }
+}
+
+fn txn_id() -> TransactionalId {
+    TransactionalId(StrBytes::from_static_str("payments-processor"))
+}
+
+/// AddPartitionsToTxn: a client's one transaction before v4, a broker's batch from v4.
+fn add_partitions(version: i16) -> AddPartitionsToTxnRequest {
+    use add_partitions_to_txn_request::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
+    let topics = vec![
+        AddPartitionsToTxnTopic::default()
+            .with_name(name("orders"))
+            .with_partitions(vec![0]),
+    ];
+    if version < 4 {
+        return AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(txn_id())
+            .with_v3_and_below_producer_id(ProducerId(1))
+            .with_v3_and_below_producer_epoch(0)
+            .with_v3_and_below_topics(topics);
+    }
+    AddPartitionsToTxnRequest::default().with_transactions(vec![
+        AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(txn_id())
+            .with_producer_id(ProducerId(1))
+            .with_producer_epoch(0)
+            .with_verify_only(true)
+            .with_topics(topics),
+    ])
 }
 
 #[tokio::test]

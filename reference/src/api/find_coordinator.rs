@@ -1,8 +1,9 @@
-//! FindCoordinator: which broker coordinates a group: the leader of the group's partition of
-//! `__consumer_offsets` ([`crate::group::runtime`]). A missing topic is asked of the
-//! controller and, as in Kafka, COORDINATOR_NOT_AVAILABLE is the answer until the partition
-//! has a live leader. Transaction coordinators (key type 1) do not exist yet:
-//! COORDINATOR_NOT_AVAILABLE, saying so.
+//! FindCoordinator: which broker coordinates a group (key type 0: the leader of the group's
+//! partition of `__consumer_offsets`, [`crate::group::runtime`]) or a transactional id (key
+//! type 1: the leader of its partition of `__transaction_state`, [`crate::txn::runtime`]).
+//! A missing topic is asked of the controller and, as in Kafka, COORDINATOR_NOT_AVAILABLE
+//! is the answer until the partition has a live leader. Other key types (share groups)
+//! are INVALID_REQUEST, as Kafka answers a key type it does not know.
 //!
 //! # References
 //! - KIP-699 (v4+: several keys in one request)
@@ -13,13 +14,16 @@ use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
+use crate::controller::MetadataImage;
 use crate::group::runtime::create_offsets_topic;
 use crate::group::{OFFSETS_TOPIC, partition_for};
 use crate::server::Shared;
+use crate::txn::TRANSACTION_STATE_TOPIC;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
 
 const KEY_TYPE_GROUP: i8 = 0;
+const KEY_TYPE_TRANSACTION: i8 = 1;
 
 /// Where a coordinator listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,25 +44,22 @@ pub fn handle(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    let topic = match req.key_type {
+        KEY_TYPE_GROUP => OFFSETS_TOPIC,
+        KEY_TYPE_TRANSACTION => TRANSACTION_STATE_TOPIC,
+        _ => "",
+    };
     let mut missing = false;
     let response = {
         let state = node.state();
         let image = &state.image;
-        respond(req, version, |group_id| {
-            let not_available = ResponseError::CoordinatorNotAvailable;
-            let Some(topic) = image.topic_by_name(OFFSETS_TOPIC) else {
-                missing = true;
-                return Err(not_available);
-            };
-            let partition = partition_for(group_id, topic.partitions.len() as i32);
-            let leader = topic
-                .partitions
-                .get(partition as usize)
-                .filter(|p| p.has_leader())
-                .map(|p| p.leader)
-                .filter(|leader| image.alive_broker_epoch(*leader).is_some())
-                .ok_or(not_available)?;
-            let addr = addresses.get(&leader).ok_or(not_available)?;
+        respond(req, version, |key| {
+            let located = leader_of(image, topic, key);
+            missing |= located == Err(Missing::Topic);
+            let leader = located.map_err(|_| ResponseError::CoordinatorNotAvailable)?;
+            let addr = addresses
+                .get(&leader)
+                .ok_or(ResponseError::CoordinatorNotAvailable)?;
             Ok(Located {
                 node_id: leader,
                 host: addr.ip().to_string(),
@@ -67,9 +68,33 @@ pub fn handle(
         })
     };
     if missing && node.faults.reaches_controller(node.id) {
-        create_offsets_topic(node, &shared.config);
+        if topic == OFFSETS_TOPIC {
+            create_offsets_topic(node, &shared.config);
+        } else {
+            shared.txns.create_topic(&shared.config);
+        }
     }
     response
+}
+
+/// Why a key has no coordinator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    Topic,
+    Leader,
+}
+
+/// The live leader of `key`'s partition of the internal `topic`.
+fn leader_of(image: &MetadataImage, topic: &str, key: &str) -> Result<i32, Missing> {
+    let topic = image.topic_by_name(topic).ok_or(Missing::Topic)?;
+    let partition = partition_for(key, topic.partitions.len() as i32);
+    topic
+        .partitions
+        .get(partition as usize)
+        .filter(|p| p.has_leader())
+        .map(|p| p.leader)
+        .filter(|leader| image.alive_broker_epoch(*leader).is_some())
+        .ok_or(Missing::Leader)
 }
 
 /// The response, with `locate` naming the coordinator of each group key (or the error to
@@ -89,13 +114,9 @@ pub fn respond(
                 .with_error_code(code)
                 .with_error_message(Some(message))
         };
-        if req.key_type != KEY_TYPE_GROUP {
-            return failed(
-                ResponseError::CoordinatorNotAvailable.code(),
-                StrBytes::from_static_str(
-                    "the reference broker has no transaction coordinator yet",
-                ),
-            );
+        if req.key_type != KEY_TYPE_GROUP && req.key_type != KEY_TYPE_TRANSACTION {
+            let error = ResponseError::InvalidRequest;
+            return failed(error.code(), StrBytes::from_string(message(error)));
         }
         match locate(key.as_str()) {
             Ok(at) => coordinator

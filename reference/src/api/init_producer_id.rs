@@ -9,8 +9,11 @@
 //! controller with its block used up answers COORDINATOR_LOAD_IN_PROGRESS, which clients
 //! retry, as Kafka's `RPCProducerIdManager` does while it waits for a block.
 //!
-//! A transactional id (transactions) has no coordinator yet: COORDINATOR_NOT_AVAILABLE, as
-//! FindCoordinator answers for it. An empty transactional id is INVALID_REQUEST.
+//! A transactional id goes to the transaction coordinator ([`crate::txn::runtime`]): a new
+//! id gets a producer id at epoch 0, a known one the next epoch (fencing the older
+//! producer), answered once `__transaction_state` has it. While that topic does not exist,
+//! it is asked of the controller and the answer is COORDINATOR_NOT_AVAILABLE (the client
+//! looks the coordinator up again). An empty transactional id is INVALID_REQUEST.
 //!
 //! # References
 //! - KIP-98 (idempotence), KIP-360 (epoch bumps), KIP-730 (producer id blocks in KRaft)
@@ -42,7 +45,7 @@ pub struct ProducerIds {
 
 impl ProducerIds {
     /// The next id of the current block, if any is left.
-    fn take(&self) -> Option<i64> {
+    pub(crate) fn take(&self) -> Option<i64> {
         let mut block = self.block.lock().unwrap_or_else(|p| p.into_inner());
         let (next, end) = block.as_mut()?;
         if *next >= *end {
@@ -62,6 +65,12 @@ impl ProducerIds {
         if let Some(id) = self.take() {
             return Ok(id);
         }
+        self.refill(node).await?;
+        self.take().ok_or(ResponseError::CoordinatorLoadInProgress)
+    }
+
+    /// A new block from the controller (the current one is used up).
+    pub(crate) async fn refill(&self, node: &Node) -> Result<(), ResponseError> {
         if !reach_controller(node, CONTROLLER_WAIT_MS).await {
             return Err(ResponseError::CoordinatorLoadInProgress);
         }
@@ -76,7 +85,7 @@ impl ProducerIds {
                 ResponseError::CoordinatorLoadInProgress
             })?;
         self.replace(block);
-        self.take().ok_or(ResponseError::CoordinatorLoadInProgress)
+        Ok(())
     }
 }
 
@@ -90,12 +99,52 @@ pub async fn handle(shared: &Shared, req: InitProducerIdRequest) -> InitProducer
     match req.transactional_id.as_ref().map(|t| t.0.as_str()) {
         None => {}
         Some("") => return refused(ResponseError::InvalidRequest),
-        Some(_) => return refused(ResponseError::CoordinatorNotAvailable),
+        Some(id) => return transactional(shared, id, &req).await,
     }
     match shared.producer_ids.next(&shared.node).await {
         Ok(id) => InitProducerIdResponse::default()
             .with_producer_id(ProducerId(id))
             .with_producer_epoch(0),
         Err(error) => refused(error),
+    }
+}
+
+/// InitProducerId for a transactional id, at the transaction coordinator.
+async fn transactional(
+    shared: &Shared,
+    transactional_id: &str,
+    req: &InitProducerIdRequest,
+) -> InitProducerIdResponse {
+    let respond = |code: i16, producer_id: i64, producer_epoch: i16| {
+        InitProducerIdResponse::default()
+            .with_error_code(code)
+            .with_producer_id(ProducerId(producer_id))
+            .with_producer_epoch(producer_epoch)
+    };
+    if shared
+        .node
+        .state()
+        .image
+        .topic_by_name(crate::txn::TRANSACTION_STATE_TOPIC)
+        .is_none()
+    {
+        if shared.node.faults.reaches_controller(shared.node.id) {
+            shared.txns.create_topic(&shared.config);
+        }
+        return respond(ResponseError::CoordinatorNotAvailable.code(), -1, -1);
+    }
+    // KIP-360: -1/-1 is a new producer; anything else names the producer to bump.
+    let expected = (req.producer_id.0 != -1 || req.producer_epoch != -1)
+        .then_some((req.producer_id.0, req.producer_epoch));
+    let timeout_ms = req.transaction_timeout_ms;
+    let written = shared
+        .txns
+        .write(&shared.producer_ids, |c, new_id, now| {
+            c.init_producer_id(transactional_id, timeout_ms, expected, new_id, now)
+        })
+        .await;
+    match written {
+        Ok(r) => respond(r.error_code, r.producer_id, r.producer_epoch),
+        Err(code) => respond(code, -1, -1),
     }
 }

@@ -30,6 +30,8 @@ use crate::group::{Completion, Effects, GroupCoordinator, RequestContext, Reques
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -38,7 +40,9 @@ pub mod delete_topics;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_producers;
+pub mod describe_transactions;
 pub mod elect_leaders;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -47,6 +51,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -85,6 +90,14 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
     (ApiKey::ElectLeaders, elect_leaders::VERSIONS),
     (ApiKey::InitProducerId, init_producer_id::VERSIONS),
     (ApiKey::DescribeProducers, describe_producers::VERSIONS),
+    (ApiKey::AddPartitionsToTxn, add_partitions_to_txn::VERSIONS),
+    (ApiKey::AddOffsetsToTxn, add_offsets_to_txn::VERSIONS),
+    (ApiKey::EndTxn, end_txn::VERSIONS),
+    (
+        ApiKey::DescribeTransactions,
+        describe_transactions::VERSIONS,
+    ),
+    (ApiKey::ListTransactions, list_transactions::VERSIONS),
 ];
 
 /// The versions of `key` the broker handles, if any.
@@ -241,6 +254,21 @@ pub async fn handle(
         }
         RequestKind::InitProducerId(req) => {
             ResponseKind::InitProducerId(init_producer_id::handle(shared, req).await)
+        }
+        RequestKind::AddPartitionsToTxn(req) => ResponseKind::AddPartitionsToTxn(
+            add_partitions_to_txn::handle(shared, req, version).await,
+        ),
+        RequestKind::AddOffsetsToTxn(req) => {
+            ResponseKind::AddOffsetsToTxn(add_offsets_to_txn::handle(shared, req).await)
+        }
+        RequestKind::EndTxn(req) => {
+            ResponseKind::EndTxn(end_txn::handle(shared, req, version).await)
+        }
+        RequestKind::DescribeTransactions(req) => {
+            ResponseKind::DescribeTransactions(describe_transactions::handle(shared, req))
+        }
+        RequestKind::ListTransactions(req) => {
+            ResponseKind::ListTransactions(list_transactions::handle(shared, req, version))
         }
         RequestKind::Produce(req) => return produce::handle(shared, req, version, shutdown).await,
         RequestKind::Fetch(req) => {

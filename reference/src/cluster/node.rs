@@ -31,7 +31,7 @@ use crate::api::now_ms;
 use crate::controller::{
     AlterPartition, BrokerHeartbeat, MetadataFetch, MetadataImage, ReplicaRole,
 };
-use crate::group::runtime::OffsetsLeadership;
+use crate::coordinator_log::Leadership;
 use crate::log::LogConfig;
 use crate::replication::{Effects, Partition, ProduceResult, ReplicationConfig, RequestToken};
 
@@ -171,8 +171,10 @@ pub struct Node {
     /// The faults injected into every broker of the cluster.
     pub(crate) faults: Arc<Faults>,
     tasks: Mutex<Vec<AbortHandle>>,
-    /// Where changes of this broker's leadership of `__consumer_offsets` go ([`crate::group::runtime`]).
-    offsets_leadership: Mutex<Option<mpsc::UnboundedSender<OffsetsLeadership>>>,
+    /// Where changes of this broker's leadership of a coordinator's internal topic go
+    /// (`__consumer_offsets`: [`crate::group::runtime`], `__transaction_state`:
+    /// [`crate::txn::runtime`]), by topic name.
+    leadership_watchers: Mutex<BTreeMap<String, mpsc::UnboundedSender<Leadership>>>,
 }
 
 impl Node {
@@ -209,7 +211,7 @@ impl Node {
             disk,
             faults,
             tasks: Mutex::new(Vec::new()),
-            offsets_leadership: Mutex::new(None),
+            leadership_watchers: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -525,8 +527,18 @@ impl Node {
             .topic_config(&topic.name)
             .map_or_else(LogConfig::default, |c| c.log);
         let role = registration.role_of(self.id);
-        let offsets_partitions = (topic.name == crate::group::OFFSETS_TOPIC)
-            .then_some((topic.partitions.len() as i32, registration.leader_epoch));
+        let watched = self
+            .leadership_watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&topic.name);
+        let watched_partitions = watched.then(|| {
+            (
+                topic.name.clone(),
+                topic.partitions.len() as i32,
+                registration.leader_epoch,
+            )
+        });
         if role != ReplicaRole::None && !state.partitions.contains_key(&key) {
             let durable = match self.disk.open_replica(key, &topic.name, log_config, now) {
                 Ok(durable) => durable,
@@ -566,37 +578,44 @@ impl Node {
             ReplicaRole::None => partition.stop(),
         };
         self.assign_fetcher(state, key);
-        if let Some((partitions, leader_epoch)) = offsets_partitions {
-            self.tell_offsets_leadership(state, key, partitions, leader_epoch);
+        if let Some((topic, partitions, leader_epoch)) = watched_partitions {
+            self.tell_leadership(state, &topic, key, partitions, leader_epoch);
         }
         effects
     }
 
     /// A receiver of every later change of this broker's leadership of a
     /// `__consumer_offsets` partition, for the group coordinator ([`crate::group::runtime`]).
-    pub(crate) fn watch_offsets_leadership(&self) -> mpsc::UnboundedReceiver<OffsetsLeadership> {
+    pub(crate) fn watch_offsets_leadership(&self) -> mpsc::UnboundedReceiver<Leadership> {
+        self.watch_leadership(crate::group::OFFSETS_TOPIC)
+    }
+
+    /// A receiver of every later change of this broker's leadership of a partition of
+    /// `topic` (a coordinator's internal topic); replaces an earlier watcher of it.
+    pub(crate) fn watch_leadership(&self, topic: &str) -> mpsc::UnboundedReceiver<Leadership> {
         let (tx, rx) = mpsc::unbounded_channel();
-        *self
-            .offsets_leadership
+        self.leadership_watchers
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(tx);
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(topic.to_string(), tx);
         rx
     }
 
-    /// Tells the group coordinator whether this broker now leads an offsets partition.
-    fn tell_offsets_leadership(
+    /// Tells a coordinator whether this broker now leads a partition of its topic.
+    fn tell_leadership(
         &self,
         state: &NodeState,
+        topic: &str,
         key: PartitionKey,
         partitions: i32,
         leader_epoch: i32,
     ) {
-        let listener = self
-            .offsets_leadership
+        let watchers = self
+            .leadership_watchers
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = listener.as_ref() {
-            let _ = tx.send(OffsetsLeadership {
+        if let Some(tx) = watchers.get(topic) {
+            let _ = tx.send(Leadership {
                 partition: key.1,
                 partitions,
                 leader_epoch,

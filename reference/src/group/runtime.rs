@@ -43,6 +43,10 @@
 //! without records see the coordinator's latest state, not the last committed one: an
 //! OffsetFetch racing an OffsetCommit may see the offset before the commit is answered.
 //!
+//! The log side (creating the topic, appending as leader, waiting for the high watermark,
+//! error mapping, reading a partition back) is [`crate::coordinator_log`], shared with the
+//! transaction coordinator's runtime.
+//!
 //! Lock order: the coordinator, then the node's state (or the controller, for an
 //! AlterPartition an append causes); none is held across an `.await`.
 //! The node tells of leadership over a channel, never by taking the coordinator's lock.
@@ -59,19 +63,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::BytesMut;
-use kafka_protocol::error::ResponseError;
-use kafka_protocol::records::{Compression, RecordBatchDecoder};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use crate::api::now_ms;
 use crate::cluster::Node;
-use crate::config::{BrokerConfig, TopicConfig};
+use crate::config::BrokerConfig;
+use crate::coordinator_log::{
+    self, InternalTopic, Leadership, Written, committed, map_write_error,
+};
 use crate::group::{Completion, Effects, GroupCoordinator, GroupRecord, RequestToken, ShardState};
-use crate::log::Log;
-use crate::record_batch::{NewRecord, encode_producer_batch};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
@@ -80,28 +81,15 @@ use super::{OFFSETS_TOPIC, partition_for};
 /// `offsets.topic.segment.bytes` default.
 const OFFSETS_SEGMENT_BYTES: &str = "104857600";
 
-/// How much of the offsets log one replay read takes.
-const REPLAY_READ_BYTES: usize = 1024 * 1024;
-
 /// How often a broker looks for topics deleted from its metadata image.
 const TOPIC_CHECK: Duration = Duration::from_millis(200);
-
-/// How often a write waiting for the high watermark looks again without being woken.
-const COMMIT_POLL: Duration = Duration::from_millis(50);
 
 /// Partition existence as the coordinator checks it (OffsetCommit, OffsetDelete).
 pub type PartitionExists<'a> = &'a dyn Fn(&str, i32) -> bool;
 
 /// This broker started or stopped leading a partition of `__consumer_offsets` (sent by the
 /// cluster node whenever it applies that partition's metadata).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OffsetsLeadership {
-    pub partition: i32,
-    /// How many partitions the topic has.
-    pub partitions: i32,
-    pub leader_epoch: i32,
-    pub is_leader: bool,
-}
+pub type OffsetsLeadership = Leadership;
 
 /// The coordinator and the requests parked on it.
 pub struct GroupRuntime {
@@ -114,15 +102,6 @@ pub struct GroupRuntime {
     node: Arc<Node>,
     /// News of the node's leadership of `__consumer_offsets` partitions, for the timer loop.
     leadership: Mutex<Option<mpsc::UnboundedReceiver<OffsetsLeadership>>>,
-}
-
-/// Records appended as leader, waiting for the high watermark.
-struct Written {
-    partition: i32,
-    key: (Uuid, i32),
-    leader_epoch: i32,
-    /// The high watermark that commits them: the last offset + 1.
-    required_offset: i64,
 }
 
 /// A call's effects on their way out: its completions wait for its writes.
@@ -421,53 +400,15 @@ fn topic_names(node: &Node) -> std::collections::BTreeSet<String> {
 }
 
 /// Asks the controller for `__consumer_offsets` as Kafka's `AutoTopicCreationManager` does,
-/// with the broker's `offsets.topic.*` configs. Errors (already there, too few brokers for
-/// the replication factor) are only logged: FindCoordinator answers
-/// COORDINATOR_NOT_AVAILABLE either way and the client asks again.
+/// with the broker's `offsets.topic.*` configs ([`coordinator_log::create_internal_topic`]).
 pub fn create_offsets_topic(node: &Node, config: &BrokerConfig) {
-    let replication_factor = offsets_replication_factor(node, config);
-    let overrides = offsets_topic_overrides();
-    let topic_config = match TopicConfig::new(config, overrides.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e.0, "bad configs for {OFFSETS_TOPIC}");
-            return;
-        }
+    let topic = InternalTopic {
+        name: OFFSETS_TOPIC,
+        partitions: config.offsets_topic_num_partitions,
+        replication_factor: config.group.offsets_topic_replication_factor,
+        overrides: offsets_topic_overrides(),
     };
-    let pairs: Vec<(&str, &str)> = overrides
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let created = node.controller.with(|c| {
-        let id = c.create_topic(
-            OFFSETS_TOPIC,
-            config.offsets_topic_num_partitions,
-            replication_factor,
-            &pairs,
-        )?;
-        // Under the controller's lock: no broker sees the topic before its configs.
-        node.topic_configs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(OFFSETS_TOPIC.to_string(), topic_config);
-        Ok::<_, crate::controller::ApiError>(id)
-    });
-    match created {
-        Ok(id) => tracing::info!(topic_id = %id, "created {OFFSETS_TOPIC}"),
-        Err(e) => {
-            tracing::debug!(code = e.code, message = %e.message, "{OFFSETS_TOPIC} not created")
-        }
-    }
-}
-
-/// `offsets.topic.replication.factor`, capped at 1 in a cluster of one broker (the factor
-/// Kafka's single-node configuration sets): a lone broker serves groups with the default
-/// configs. A cluster of several brokers takes the factor as it is, and with fewer brokers
-/// than that has no coordinator, as Kafka does.
-fn offsets_replication_factor(node: &Node, config: &BrokerConfig) -> i16 {
-    let factor = config.group.offsets_topic_replication_factor;
-    let brokers = node.state().image.brokers().count();
-    if brokers == 1 { factor.min(1) } else { factor }
+    coordinator_log::create_internal_topic(node, config, &topic);
 }
 
 fn offsets_topic_overrides() -> BTreeMap<String, String> {
@@ -488,146 +429,38 @@ fn record_group(record: &GroupRecord) -> &str {
     }
 }
 
-/// One batch per partition, records in order.
-fn batches(records: &[GroupRecord], partitions: i32, now_ms: i64) -> BTreeMap<i32, BytesMut> {
-    let mut by_partition: BTreeMap<i32, Vec<NewRecord>> = BTreeMap::new();
-    for record in records {
-        by_partition
-            .entry(partition_for(record_group(record), partitions))
-            .or_default()
-            .push(NewRecord {
-                key: Some(record.key()),
-                value: record.value(),
-                timestamp: now_ms,
-            });
-    }
-    by_partition
-        .into_iter()
-        .filter_map(
-            |(partition, batch)| match encode_producer_batch(&batch, Compression::None) {
-                Ok(bytes) => Some((partition, bytes)),
-                Err(e) => {
-                    tracing::error!(partition, error = %e, "cannot encode group records");
-                    None
-                }
-            },
-        )
-        .collect()
-}
-
-/// Appends records to their partitions of the replicated `__consumer_offsets` as leader
-/// (acks=1, as Kafka's coordinator does; the caller then waits for the high watermark).
-/// Returns what was written and the partitions whose leader refused, with the error.
+/// Appends group records to their partitions of `__consumer_offsets` as leader (acks=1, as
+/// Kafka's coordinator does; the caller then waits for the high watermark).
 fn append_replicated(
     node: &Node,
     records: &[GroupRecord],
     timeout_ms: i64,
     now_ms: i64,
 ) -> (Vec<Written>, Vec<(i32, i16)>) {
-    let (mut written, mut refused) = (Vec::new(), Vec::new());
     if records.is_empty() {
-        return (written, refused);
+        return (Vec::new(), Vec::new());
     }
-    let mut alters = Vec::new();
-    {
-        let mut guard = node.state();
-        let state = &mut *guard;
-        let topic = state
-            .image
-            .topic_by_name(OFFSETS_TOPIC)
-            .map(|t| (t.topic_id, t.partitions.len() as i32));
-        let Some((topic_id, partitions)) = topic else {
-            // Not loaded without the topic: the coordinator cannot have written.
-            tracing::error!("group records without {OFFSETS_TOPIC}");
-            return (written, refused);
-        };
-        for (partition, mut bytes) in batches(records, partitions, now_ms) {
-            let key = (topic_id, partition);
-            let Some(replica) = state.partitions.get_mut(&key) else {
-                refused.push((partition, ResponseError::NotLeaderOrFollower.code()));
-                continue;
-            };
-            let token = node.next_token();
-            match replica.append_as_leader(&mut bytes, 1, token, timeout_ms, &state.image, now_ms) {
-                Err(code) => refused.push((partition, code)),
-                Ok((info, effects)) => {
-                    written.push(Written {
-                        partition,
-                        key,
-                        leader_epoch: replica.leader_epoch(),
-                        required_offset: info.last_offset + 1,
-                    });
-                    alters.extend(node.route(state, effects));
-                }
-            }
-        }
-    }
-    if !written.is_empty() {
-        // Followers parked on this leader read the new records now, not after
-        // `replica.fetch.wait.max.ms`: the write is answered once they have them.
-        node.notify_progress();
-    }
-    node.send_alters(alters);
-    (written, refused)
-}
-
-/// Waits until the high watermark passes `written` while this broker still leads its
-/// partition at the same epoch; else Kafka's coordinator error for the failure.
-async fn committed(node: &Node, written: &Written, deadline: Instant) -> Result<(), i16> {
-    let mut progress = node.progress.subscribe();
-    loop {
-        progress.borrow_and_update();
-        {
-            let state = node.state();
-            match state.partitions.get(&written.key) {
-                Some(p) if p.is_leader() && p.leader_epoch() == written.leader_epoch => {
-                    if p.high_watermark() >= written.required_offset {
-                        return Ok(());
-                    }
-                }
-                _ => return Err(map_write_error(ResponseError::NotLeaderOrFollower.code())),
-            }
-        }
-        if Instant::now() >= deadline {
-            return Err(map_write_error(ResponseError::RequestTimedOut.code()));
-        }
-        tokio::select! {
-            _ = progress.changed() => {}
-            _ = tokio::time::sleep(COMMIT_POLL) => {}
-            _ = tokio::time::sleep_until(deadline) => {}
-        }
-    }
-}
-
-/// Kafka's `CoordinatorOperationExceptionHelper.handleOperationException` for write errors.
-fn map_write_error(code: i16) -> i16 {
-    match ResponseError::try_from_code(code) {
-        Some(
-            ResponseError::UnknownTopicOrPartition
-            | ResponseError::NotEnoughReplicas
-            | ResponseError::RequestTimedOut,
-        ) => ResponseError::CoordinatorNotAvailable.code(),
-        Some(ResponseError::NotLeaderOrFollower | ResponseError::KafkaStorageError) => {
-            ResponseError::NotCoordinator.code()
-        }
-        Some(
-            ResponseError::MessageTooLarge
-            | ResponseError::RecordListTooLarge
-            | ResponseError::InvalidFetchSize,
-        ) => ResponseError::UnknownServerError.code(),
-        _ => code,
-    }
+    let Some(partitions) = node
+        .state()
+        .image
+        .topic_by_name(OFFSETS_TOPIC)
+        .map(|t| t.partitions.len() as i32)
+    else {
+        // Not loaded without the topic: the coordinator cannot have written.
+        tracing::error!("group records without {OFFSETS_TOPIC}");
+        return (Vec::new(), Vec::new());
+    };
+    let keyed = records.iter().map(|r| {
+        let partition = partition_for(record_group(r), partitions);
+        (partition, r.key(), r.value())
+    });
+    let batches = coordinator_log::batches(keyed, now_ms);
+    coordinator_log::append_replicated(node, OFFSETS_TOPIC, batches, 1, timeout_ms, now_ms)
 }
 
 /// The leader epoch at which `node` leads `partition` of `__consumer_offsets`, if it does.
 fn led_epoch(node: &Node, partition: i32) -> Option<i32> {
-    let state = node.state();
-    let topic_id = state.image.topic_id(OFFSETS_TOPIC)?;
-    state
-        .partitions
-        .get(&(topic_id, partition))
-        .filter(|p| p.is_leader())
-        .map(|p| p.leader_epoch())
+    coordinator_log::led_epoch(node, OFFSETS_TOPIC, partition)
 }
 
 /// Loads one partition led at `leader_epoch`: replays its log into the coordinator. Its
@@ -647,15 +480,19 @@ fn load_partition(
 
 /// The group records of this broker's replica of one `__consumer_offsets` partition.
 fn partition_records(node: &Node, partition: i32) -> Vec<GroupRecord> {
-    let state = node.state();
-    let replica = state
-        .image
-        .topic_id(OFFSETS_TOPIC)
-        .and_then(|id| state.partitions.get(&(id, partition)));
-    match replica {
-        Some(r) => read_records(r.log(), partition),
-        None => Vec::new(),
+    let mut records = Vec::new();
+    for stored in coordinator_log::partition_records(node, OFFSETS_TOPIC, partition) {
+        if stored.control {
+            continue;
+        }
+        match GroupRecord::decode(&stored.key, stored.value.as_deref()) {
+            Ok(decoded) => records.push(decoded),
+            Err(e) => {
+                tracing::warn!(partition, offset = stored.offset, error = %e, "skipping group record")
+            }
+        }
     }
+    records
 }
 
 /// Replays a loading partition's records and serves its groups from now on.
@@ -678,70 +515,4 @@ fn finish_load(
         "loaded the groups of a {OFFSETS_TOPIC} partition"
     );
     coordinator.complete_load(partition, leader_epoch, now_ms())
-}
-
-/// Every group record of one partition's log, in order.
-fn read_records(log: &Log, partition: i32) -> Vec<GroupRecord> {
-    let mut records = Vec::new();
-    let mut offset = log.log_start_offset();
-    while offset < log.log_end_offset() {
-        let Ok(mut bytes) = log.read(offset, REPLAY_READ_BYTES, true) else {
-            break;
-        };
-        if bytes.is_empty() {
-            break;
-        }
-        let sets = match RecordBatchDecoder::decode_all(&mut bytes) {
-            Ok(sets) => sets,
-            Err(e) => {
-                tracing::error!(partition, offset, error = %e, "unreadable group log; stopping its replay");
-                break;
-            }
-        };
-        let before = offset;
-        // A read starts at the batch holding `offset`: skip records already replayed.
-        for record in sets
-            .iter()
-            .flat_map(|s| s.records.iter())
-            .filter(|r| r.offset >= before)
-        {
-            offset = record.offset + 1;
-            let Some(key) = &record.key else { continue };
-            match GroupRecord::decode(key, record.value.as_deref()) {
-                Ok(decoded) => records.push(decoded),
-                Err(e) => {
-                    tracing::warn!(partition, offset = record.offset, error = %e, "skipping group record")
-                }
-            }
-        }
-        if offset == before {
-            break;
-        }
-    }
-    records
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn write_errors_map_as_kafkas_coordinator() {
-        let map = |e: ResponseError| map_write_error(e.code());
-        let not_available = ResponseError::CoordinatorNotAvailable.code();
-        let not_coordinator = ResponseError::NotCoordinator.code();
-        assert_eq!(map(ResponseError::NotEnoughReplicas), not_available);
-        assert_eq!(map(ResponseError::RequestTimedOut), not_available);
-        assert_eq!(map(ResponseError::UnknownTopicOrPartition), not_available);
-        assert_eq!(map(ResponseError::NotLeaderOrFollower), not_coordinator);
-        assert_eq!(map(ResponseError::KafkaStorageError), not_coordinator);
-        assert_eq!(
-            map(ResponseError::RecordListTooLarge),
-            ResponseError::UnknownServerError.code()
-        );
-        assert_eq!(
-            map(ResponseError::NotCoordinator),
-            ResponseError::NotCoordinator.code()
-        );
-    }
 }

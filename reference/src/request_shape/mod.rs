@@ -269,6 +269,11 @@ pub const MESSAGES: &[Message] = &[
     groups::OFFSET_DELETE,
     txn::INIT_PRODUCER_ID,
     txn::DESCRIBE_PRODUCERS,
+    txn::ADD_PARTITIONS_TO_TXN,
+    txn::ADD_OFFSETS_TO_TXN,
+    txn::END_TXN,
+    txn::DESCRIBE_TRANSACTIONS,
+    txn::LIST_TRANSACTIONS,
 ];
 
 /// The schema of `key` at `version`, if this module describes it.

@@ -45,8 +45,8 @@ fn a_version_without_a_schema_is_refused() {
             version: 2
         })
     );
-    let frame = request_frame(ApiKey::AddPartitionsToTxn, 0, 1, "c", &[0; 16]);
-    assert!(check(ApiKey::AddPartitionsToTxn, 0, &frame[4..]).is_err());
+    let frame = request_frame(ApiKey::DescribeClientQuotas, 0, 1, "c", &[0; 16]);
+    assert!(check(ApiKey::DescribeClientQuotas, 0, &frame[4..]).is_err());
 }
 
 /// Random valid bodies from each table: `kafka-protocol` decodes them consuming exactly the
@@ -315,6 +315,23 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
             "DescribeProducers.topics",
             s::<describe_producers_request::TopicRequest>(),
         ),
+        ("AddPartitionsToTxn", s::<AddPartitionsToTxnRequest>()),
+        (
+            "AddPartitionsToTxn.transactions",
+            s::<add_partitions_to_txn_request::AddPartitionsToTxnTransaction>(),
+        ),
+        (
+            "AddPartitionsToTxn.transactions.topics",
+            s::<add_partitions_to_txn_request::AddPartitionsToTxnTopic>(),
+        ),
+        (
+            "AddPartitionsToTxn.v3_and_below_topics",
+            s::<add_partitions_to_txn_request::AddPartitionsToTxnTopic>(),
+        ),
+        ("AddOffsetsToTxn", s::<AddOffsetsToTxnRequest>()),
+        ("EndTxn", s::<EndTxnRequest>()),
+        ("DescribeTransactions", s::<DescribeTransactionsRequest>()),
+        ("ListTransactions", s::<ListTransactionsRequest>()),
         ("OffsetDelete", s::<OffsetDeleteRequest>()),
         (
             "OffsetDelete.topics",

@@ -618,6 +618,27 @@ impl TransactionCoordinator {
         out
     }
 
+    /// Whether the transaction is still writing the markers of `producer_epoch` at
+    /// `coordinator_epoch` (PrepareCommit / PrepareAbort on a loaded partition): the
+    /// marker sender's test that it still has work, as Kafka's channel manager checks the
+    /// coordinator epoch before each send.
+    pub fn is_writing_markers(
+        &self,
+        transactional_id: &str,
+        coordinator_epoch: i32,
+        producer_epoch: i16,
+    ) -> bool {
+        let Some(shard) = self.shards.get(&self.partition_of(transactional_id)) else {
+            return false;
+        };
+        shard.state == ShardState::Active
+            && shard.coordinator_epoch == coordinator_epoch
+            && shard.txns.get(transactional_id).is_some_and(|md| {
+                matches!(md.state, PrepareCommit | PrepareAbort)
+                    && md.producer_epoch == producer_epoch
+            })
+    }
+
     /// The `transaction.timeout.ms` timer: every Ongoing transaction open longer than its
     /// timeout is fenced and aborted.
     pub fn abort_timed_out(&mut self, now_ms: i64) -> Outcome<Vec<String>> {

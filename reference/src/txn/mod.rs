@@ -81,7 +81,9 @@
 
 mod coordinator;
 mod end_txn;
+mod markers;
 mod record;
+pub mod runtime;
 mod state;
 
 #[cfg(test)]

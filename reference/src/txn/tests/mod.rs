@@ -7,6 +7,7 @@ use super::*;
 use kafka_protocol::error::ResponseError;
 
 mod props;
+mod wire;
 
 const TXN: &str = "payments-processor";
 const TIMEOUT_MS: i32 = 60_000;
@@ -768,4 +769,40 @@ fn the_same_requests_write_the_bytes_kafka_4_3_1_wrote() {
         let decoded = TransactionRecord::decode(&hex(KAFKA_4_3_1_KEY), Some(&hex(kafka)));
         assert_eq!(decoded.as_ref(), Ok(record));
     }
+}
+
+#[test]
+fn is_writing_markers_only_while_the_markers_are_due() {
+    let tv0 = TransactionVersion::Tv0;
+    let mut f = Fixture::new(tv0);
+    let init = f.init(TXN, None, START_MS);
+    assert_eq!(f.add(init.producer_id, 0, "payments", tv0, START_MS + 1), 0);
+    assert!(!f.coordinator.is_writing_markers(TXN, 7, 0), "Ongoing");
+    let (_, markers) = f.end(init.producer_id, 0, true, tv0, START_MS + 2);
+    let m = &markers[0];
+    assert!(
+        f.coordinator
+            .is_writing_markers(TXN, m.coordinator_epoch, m.producer_epoch)
+    );
+    assert!(
+        !f.coordinator.is_writing_markers(TXN, 8, m.producer_epoch),
+        "another epoch"
+    );
+    assert!(
+        !f.coordinator
+            .is_writing_markers(TXN, 7, m.producer_epoch + 1),
+        "another producer epoch"
+    );
+    assert!(!f.coordinator.is_writing_markers("unknown", 7, 0));
+    assert!(f.complete(START_MS + 3));
+    assert!(
+        !f.coordinator.is_writing_markers(TXN, 7, m.producer_epoch),
+        "completed"
+    );
+    f.coordinator
+        .unload_partition(f.coordinator.partition_of(TXN), None);
+    assert!(
+        !f.coordinator.is_writing_markers(TXN, 7, m.producer_epoch),
+        "unloaded"
+    );
 }
