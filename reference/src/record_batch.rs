@@ -62,17 +62,19 @@
 //!
 //! # References
 //! - Kafka protocol guide, "Record Batch": <https://kafka.apache.org/documentation/#recordbatch>
-//! - KIP-98 (the v2 format)
+//! - KIP-98 (the v2 format; control batches: `control`)
 //! - Apache Kafka sources: `ProduceRequest.validateRecords`, `ByteBufferLogInputStream`,
 //!   `UnifiedLog.analyzeAndValidateRecords` / `trimInvalidBytes`, `LogValidator.validateBatch`,
 //!   `DefaultRecordBatch.ensureValid` / `setMaxTimestamp`, `DefaultRecord.readFrom`,
 //!   `ReplicaManager.appendToLocalLog` (which exceptions become which error codes)
 //! - apache/kafka#23429 (`max.decompressed.message.bytes`, per-record `InvalidRecordException`)
 
+mod control;
 mod inflate;
 
 use std::ops::ControlFlow;
 
+pub use control::{ControlType, control_type, encode_control_batch};
 use inflate::{Records, Short};
 
 /// Bytes of the v2 batch header, up to and including `recordsCount`.
@@ -787,6 +789,34 @@ fn be_i64(buf: &[u8], at: usize) -> i64 {
     let mut bytes = [0; 8];
     bytes.copy_from_slice(&buf[at..at + 8]);
     i64::from_be_bytes(bytes)
+}
+
+/// Makes a batch built by [`encode_producer_batch`] a producer's: its id, epoch and base
+/// sequence, transactional or not; the CRC is computed again. For tests and tools.
+///
+/// # Panics
+/// If `batch` is not a whole batch.
+pub fn set_producer(
+    batch: &mut [u8],
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    transactional: bool,
+) {
+    let header = BatchHeader::parse(batch).expect("set_producer on a batch");
+    let total_len = header.total_len();
+    assert!(total_len <= batch.len(), "set_producer on a partial batch");
+    let attributes = if transactional {
+        header.attributes | TRANSACTIONAL_BIT
+    } else {
+        header.attributes & !TRANSACTIONAL_BIT
+    };
+    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[43..51].copy_from_slice(&producer_id.to_be_bytes());
+    batch[51..53].copy_from_slice(&producer_epoch.to_be_bytes());
+    batch[53..57].copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = compute_crc(&batch[..total_len]);
+    batch[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// A record to put in a batch built by [`encode_producer_batch`].

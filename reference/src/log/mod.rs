@@ -90,7 +90,7 @@ pub use leader_epoch::{
     UNDEFINED_EPOCH_OFFSET,
 };
 pub use open_files::{MAX_OPEN_SEGMENT_FILES, OpenFiles};
-pub use producer_state::{ProducerCheck, ProducerError, ProducerStates};
+pub use producer_state::{AppendOrigin, ProducerCheck, ProducerError, ProducerStates};
 use segment::{RollParams, Segment};
 use storage::SegmentStore;
 pub use truncation::FollowerAppendError;
@@ -466,6 +466,16 @@ impl Log {
     /// A leader's producer-state check of a client's batch (`header` as the client sent it).
     pub fn check_producer(&self, header: &BatchHeader) -> Result<ProducerCheck, ProducerError> {
         self.producers.check(header)
+    }
+
+    /// [`Log::check_producer`] for a batch from `origin` (a coordinator's batches are checked
+    /// for their epoch only).
+    pub fn check_producer_with_origin(
+        &self,
+        header: &BatchHeader,
+        origin: AppendOrigin,
+    ) -> Result<ProducerCheck, ProducerError> {
+        self.producers.check_with_origin(header, origin)
     }
 
     /// Drops producers idle for `expiration_ms` (`producer.id.expiration.ms`).

@@ -93,6 +93,18 @@ impl ProducerEntry {
     }
 }
 
+/// Who asks the leader to append (Kafka's `AppendOrigin`, less `REPLICATION`: a follower's
+/// append is never checked, see [`ProducerStates::update`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOrigin {
+    /// A producer's Produce: every check, sequence numbers included; no control batches.
+    Client,
+    /// A coordinator of this cluster: end-transaction markers from WriteTxnMarkers, and the
+    /// group coordinator's transactional offset commits (base sequence -1). Epochs are
+    /// checked, sequences are not (`ProducerAppendInfo.maybeValidateDataBatch`).
+    Coordinator,
+}
+
 /// What a leader does with a client's batch that passed the checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProducerCheck {
@@ -130,12 +142,16 @@ pub enum ProducerError {
         first_seq: i32,
         last_seq: i32,
     },
+    /// `LogValidator.validateBatch`: only coordinators write control batches.
+    #[error("Clients are not allowed to write control records")]
+    ControlBatchFromClient,
 }
 
 impl ProducerError {
     /// The Kafka error code a Produce answers.
     pub fn code(&self) -> i16 {
         match self {
+            ProducerError::ControlBatchFromClient => ResponseError::InvalidRecord.code(),
             ProducerError::InvalidEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
             ProducerError::NewEpochNotAtZero { .. } | ProducerError::OutOfOrder { .. } => {
                 ResponseError::OutOfOrderSequenceNumber.code()
@@ -193,8 +209,24 @@ impl ProducerStates {
     /// A leader's check of a client's batch (the rules of the module docs). A batch without
     /// a producer id is always appended.
     pub fn check(&self, header: &BatchHeader) -> Result<ProducerCheck, ProducerError> {
+        self.check_with_origin(header, AppendOrigin::Client)
+    }
+
+    /// A leader's check of a batch from `origin`: a client's as [`ProducerStates::check`]
+    /// says; a coordinator's for its epoch only (no sequence, no duplicate detection).
+    pub fn check_with_origin(
+        &self,
+        header: &BatchHeader,
+        origin: AppendOrigin,
+    ) -> Result<ProducerCheck, ProducerError> {
+        if origin == AppendOrigin::Client && header.is_control() {
+            return Err(ProducerError::ControlBatchFromClient);
+        }
         if !header.has_producer_id() {
             return Ok(ProducerCheck::Append);
+        }
+        if origin == AppendOrigin::Coordinator {
+            return self.check_epoch(header).map(|()| ProducerCheck::Append);
         }
         let producer_id = header.producer_id;
         let Some(entry) = self.producers.get(&producer_id) else {
@@ -232,6 +264,21 @@ impl ProducerStates {
             });
         }
         Ok(ProducerCheck::Append)
+    }
+
+    /// `ProducerAppendInfo.checkProducerEpoch` for a data batch: an epoch older than the
+    /// producer's is INVALID_PRODUCER_EPOCH.
+    fn check_epoch(&self, header: &BatchHeader) -> Result<(), ProducerError> {
+        match self.producers.get(&header.producer_id) {
+            Some(entry) if header.producer_epoch < entry.epoch => {
+                Err(ProducerError::InvalidEpoch {
+                    producer_id: header.producer_id,
+                    epoch: header.producer_epoch,
+                    current: entry.epoch,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Records an appended batch (stamped with its offsets): leader or follower, data or

@@ -19,7 +19,9 @@ use super::{
     ReplicaFetch, ReplicaFetchResponse, RequestToken,
 };
 use crate::controller::{AlterPartition, BrokerState, PartitionRegistration};
-use crate::log::{AppendInfo, ProducerCheck, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
+use crate::log::{
+    AppendInfo, AppendOrigin, ProducerCheck, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET,
+};
 use crate::record_batch::{self, BatchHeader};
 
 /// What a follower's fetch reads.
@@ -32,7 +34,7 @@ impl Partition {
     /// Produce to the leader. `required_acks` -1 parks the produce under `token` until the
     /// ISR has it (answered in some call's [`Effects`], possibly this one's); 0 and 1 are
     /// answered by the returned append. Errors: NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS,
-    /// KAFKA_STORAGE_ERROR.
+    /// KAFKA_STORAGE_ERROR, and the producer-state checks' codes.
     pub fn append_as_leader(
         &mut self,
         records: &mut [u8],
@@ -42,6 +44,32 @@ impl Partition {
         epochs: &dyn BrokerEpochs,
         now_ms: i64,
     ) -> Result<(AppendInfo, Effects), i16> {
+        self.append_with_origin(
+            records,
+            required_acks,
+            token,
+            timeout_ms,
+            epochs,
+            now_ms,
+            AppendOrigin::Client,
+        )
+    }
+
+    /// [`Partition::append_as_leader`] for a batch from `origin`: a client's batch gets every
+    /// producer-state check and may not be a control batch (INVALID_RECORD); a coordinator's
+    /// (a WriteTxnMarkers marker, a transactional offset commit) is checked for its producer
+    /// epoch only (`UnifiedLog.analyzeAndValidateProducerState`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_with_origin(
+        &mut self,
+        records: &mut [u8],
+        required_acks: i16,
+        token: RequestToken,
+        timeout_ms: i64,
+        epochs: &dyn BrokerEpochs,
+        now_ms: i64,
+        origin: AppendOrigin,
+    ) -> Result<(AppendInfo, Effects), i16> {
         let Role::Leader(leader) = &self.role else {
             return Err(ResponseError::NotLeaderOrFollower.code());
         };
@@ -50,7 +78,7 @@ impl Partition {
             return Err(ResponseError::NotEnoughReplicas.code());
         }
         if let Ok(header) = BatchHeader::parse(records) {
-            match self.log.check_producer(&header) {
+            match self.log.check_producer_with_origin(&header, origin) {
                 Ok(ProducerCheck::Append) => {}
                 Ok(ProducerCheck::Duplicate(original)) => {
                     let info = AppendInfo {

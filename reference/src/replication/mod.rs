@@ -103,6 +103,7 @@ use bytes::Bytes;
 
 use crate::controller::{AlterPartition, MetadataImage};
 
+pub use crate::log::AppendOrigin;
 pub use partition::{FollowerProgress, Partition};
 
 /// The caller's name for a parked acks=all produce.

@@ -550,3 +550,60 @@ fn retention_on_the_leader_moves_the_followers_log_start() {
         ResponseError::NotLeaderOrFollower.code()
     );
 }
+
+/// A batch of producer 7 at `epoch` from `sequence`, transactional or not.
+fn producer_batch(values: &[&str], epoch: i16, sequence: i32, transactional: bool) -> Vec<u8> {
+    let mut bytes = batch(values);
+    crate::record_batch::set_producer(&mut bytes, 7, epoch, sequence, transactional);
+    bytes
+}
+
+fn append_from(
+    leader: &mut Partition,
+    mut records: Vec<u8>,
+    origin: AppendOrigin,
+) -> Result<i64, i16> {
+    leader
+        .append_with_origin(&mut records, 1, 0, 30_000, &all_alive(), T0, origin)
+        .map(|(info, _)| info.base_offset)
+}
+
+#[test]
+fn a_coordinators_batches_skip_the_sequence_check_but_not_the_epoch_check() {
+    use crate::record_batch::{ControlType, encode_control_batch};
+    let mut replicas = cluster(1);
+    let leader = &mut replicas[0];
+    let client = AppendOrigin::Client;
+    let coordinator = AppendOrigin::Coordinator;
+    assert_eq!(
+        append_from(leader, producer_batch(&["a", "b"], 3, 0, true), client),
+        Ok(0)
+    );
+    // A client's gap is refused; a coordinator's batch without a sequence is appended.
+    assert_eq!(
+        append_from(leader, producer_batch(&["c"], 3, 5, true), client),
+        Err(ResponseError::OutOfOrderSequenceNumber.code())
+    );
+    assert_eq!(
+        append_from(leader, producer_batch(&["c"], 3, -1, true), coordinator),
+        Ok(2)
+    );
+    // Both are fenced by an older epoch.
+    assert_eq!(
+        append_from(leader, producer_batch(&["d"], 2, -1, true), coordinator),
+        Err(ResponseError::InvalidProducerEpoch.code())
+    );
+    let marker = encode_control_batch(7, 2, 0, ControlType::Commit, T0).to_vec();
+    assert_eq!(
+        append_from(leader, marker, coordinator),
+        Err(ResponseError::InvalidProducerEpoch.code())
+    );
+    // Clients may not write markers; coordinators may.
+    let marker = encode_control_batch(7, 3, 0, ControlType::Commit, T0).to_vec();
+    assert_eq!(
+        append_from(leader, marker.clone(), client),
+        Err(ResponseError::InvalidRecord.code())
+    );
+    assert_eq!(append_from(leader, marker, coordinator), Ok(3));
+    assert_eq!(leader.log_end_offset(), 4);
+}
