@@ -54,6 +54,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_offset_commit;
 pub mod unsupported;
 
 /// Every API the broker handles, with the versions it really handles.
@@ -85,6 +86,7 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
     (ApiKey::ElectLeaders, elect_leaders::VERSIONS),
     (ApiKey::InitProducerId, init_producer_id::VERSIONS),
     (ApiKey::DescribeProducers, describe_producers::VERSIONS),
+    (ApiKey::TxnOffsetCommit, txn_offset_commit::VERSIONS),
 ];
 
 /// The versions of `key` the broker handles, if any.
@@ -195,6 +197,9 @@ pub async fn handle(
         }
         RequestKind::OffsetCommit(req) => {
             ResponseKind::OffsetCommit(offset_commit::handle(shared, &client, req).await)
+        }
+        RequestKind::TxnOffsetCommit(req) => {
+            ResponseKind::TxnOffsetCommit(txn_offset_commit::handle(shared, &client, req).await)
         }
         RequestKind::OffsetFetch(req) => {
             ResponseKind::OffsetFetch(offset_fetch::handle(shared, &client, req))

@@ -150,6 +150,11 @@ impl GroupCoordinator {
         coordinator
     }
 
+    /// Whether the coordinator runs (false after [`GroupCoordinator::unload`]).
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
     pub fn config(&self) -> &GroupConfig {
         &self.config
     }

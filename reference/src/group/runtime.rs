@@ -35,6 +35,12 @@
 //! coordinator's memory and in the log (it may still commit); a write the log refused is
 //! undone by reloading the partition from its log.
 //!
+//! A TxnOffsetCommit's offsets go to the partition as one transactional batch of the
+//! producer (base sequence -1, appended with `AppendOrigin::Coordinator`), and stay pending
+//! until [`GroupRuntime::complete_transaction`] appends the transaction's end marker there
+//! (WriteTxnMarkers); a load replays both, so pending offsets survive a move of the
+//! coordinator, and committed ones too.
+//!
 //! Every broker also drops, from the groups it coordinates, the committed offsets of topics
 //! that left its metadata image (a DeleteTopics through any broker), as Kafka's metadata
 //! publisher tells every coordinator of deleted partitions.
@@ -69,9 +75,13 @@ use uuid::Uuid;
 use crate::api::now_ms;
 use crate::cluster::Node;
 use crate::config::{BrokerConfig, TopicConfig};
-use crate::group::{Completion, Effects, GroupCoordinator, GroupRecord, RequestToken, ShardState};
-use crate::log::Log;
-use crate::record_batch::{NewRecord, encode_producer_batch};
+use crate::group::{
+    Completion, Effects, GroupCoordinator, GroupRecord, LoggedRecord, RequestToken, ShardState,
+};
+use crate::log::{AppendOrigin, Log};
+use crate::record_batch::{
+    ControlType, NewRecord, encode_control_batch, encode_producer_batch, encode_transactional_batch,
+};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
@@ -123,6 +133,19 @@ struct Written {
     leader_epoch: i32,
     /// The high watermark that commits them: the last offset + 1.
     required_offset: i64,
+}
+
+/// How a call's records are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// The coordinator's own batches (no producer).
+    Plain,
+    /// A TxnOffsetCommit's offsets: a transactional batch of the producer, base sequence -1,
+    /// appended with [`AppendOrigin::Coordinator`].
+    Transactional {
+        producer_id: i64,
+        producer_epoch: i16,
+    },
 }
 
 /// A call's effects on their way out: its completions wait for its writes.
@@ -184,6 +207,79 @@ impl GroupRuntime {
         }
     }
 
+    /// [`GroupRuntime::write`] for a TxnOffsetCommit: the call's records are written as one
+    /// transactional batch of `producer_id` / `producer_epoch` (Kafka's
+    /// `scheduleTransactionalWriteOperation`), pending until the transaction's marker.
+    pub async fn write_transactional<R>(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
+        failed: impl FnOnce(R, i16) -> R,
+    ) -> R {
+        let framing = Framing::Transactional {
+            producer_id,
+            producer_epoch,
+        };
+        let (answer, pending) = self.apply_framed(call, framing);
+        match self.settle(pending).await {
+            Ok(()) => answer,
+            Err(code) => failed(answer, code),
+        }
+    }
+
+    /// Ends the transaction of `producer_id` in `partition` of `__consumer_offsets` (what
+    /// WriteTxnMarkers asks of the group coordinator, Kafka's `completeTransaction`): appends
+    /// the end marker there with [`AppendOrigin::Coordinator`], then commits (or drops) the
+    /// producer's pending offsets of that partition's groups, and answers once the marker is
+    /// committed. Errors are the coordinator's: NOT_COORDINATOR when this broker does not
+    /// serve the partition, COORDINATOR_LOAD_IN_PROGRESS while it loads, the log's refusal
+    /// mapped as for any write (e.g. a stale producer epoch). KafkaApis turns
+    /// NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and COORDINATOR_LOAD_IN_PROGRESS into
+    /// NOT_LEADER_OR_FOLLOWER for the transaction coordinator: the handler's part.
+    pub async fn complete_transaction(
+        &self,
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        commit: bool,
+    ) -> i16 {
+        let now = now_ms();
+        let written = {
+            let mut coordinator = self.coordinator();
+            match coordinator.shard_state(partition) {
+                Some(ShardState::Active) if coordinator.is_active() => {}
+                Some(ShardState::Loading) => {
+                    return ResponseError::CoordinatorLoadInProgress.code();
+                }
+                _ => return ResponseError::NotCoordinator.code(),
+            }
+            let control = ControlType::from_commit(commit);
+            let marker =
+                encode_control_batch(producer_id, producer_epoch, coordinator_epoch, control, now);
+            let timeout_ms = coordinator.config().offsets_commit_timeout_ms;
+            let batches = vec![(partition, marker)];
+            let origin = AppendOrigin::Coordinator;
+            let (written, refused) = append_batches(&self.node, batches, origin, timeout_ms, now);
+            if let Some((_, code)) = refused.first() {
+                return map_write_error(*code);
+            }
+            coordinator.replay_end_transaction_marker(partition, producer_id, commit);
+            written
+        };
+        self.timer.notify_one();
+        let pending = Pending {
+            written,
+            refused: None,
+            completions: Vec::new(),
+        };
+        match self.settle(pending).await {
+            Ok(()) => 0,
+            Err(code) => code,
+        }
+    }
+
     /// [`GroupRuntime::write`] without waiting: the completions go out once the records
     /// are appended (for callers that cannot wait, e.g. DeleteTopics dropping offsets).
     pub fn run<R>(
@@ -208,6 +304,15 @@ impl GroupRuntime {
         &self,
         call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
     ) -> (R, Pending) {
+        self.apply_framed(call, Framing::Plain)
+    }
+
+    /// [`GroupRuntime::apply`] with the records written as `framing` says.
+    fn apply_framed<R>(
+        &self,
+        call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
+        framing: Framing,
+    ) -> (R, Pending) {
         let now = now_ms();
         let node = &self.node;
         let mut coordinator = self.coordinator();
@@ -220,7 +325,8 @@ impl GroupRuntime {
         };
         let (answer, effects) = call(&mut coordinator, &exists, now);
         let timeout_ms = coordinator.config().offsets_commit_timeout_ms;
-        let (written, refused) = append_replicated(node, &effects.records, timeout_ms, now);
+        let (written, refused) =
+            append_replicated(node, &effects.records, framing, timeout_ms, now);
         let mut error = None;
         for (partition, code) in refused {
             error = Some(map_write_error(code));
@@ -489,7 +595,12 @@ fn record_group(record: &GroupRecord) -> &str {
 }
 
 /// One batch per partition, records in order.
-fn batches(records: &[GroupRecord], partitions: i32, now_ms: i64) -> BTreeMap<i32, BytesMut> {
+fn batches(
+    records: &[GroupRecord],
+    partitions: i32,
+    framing: Framing,
+    now_ms: i64,
+) -> Vec<(i32, BytesMut)> {
     let mut by_partition: BTreeMap<i32, Vec<NewRecord>> = BTreeMap::new();
     for record in records {
         by_partition
@@ -503,15 +614,27 @@ fn batches(records: &[GroupRecord], partitions: i32, now_ms: i64) -> BTreeMap<i3
     }
     by_partition
         .into_iter()
-        .filter_map(
-            |(partition, batch)| match encode_producer_batch(&batch, Compression::None) {
+        .filter_map(|(partition, batch)| {
+            let encoded = match framing {
+                Framing::Plain => encode_producer_batch(&batch, Compression::None),
+                Framing::Transactional {
+                    producer_id,
+                    producer_epoch,
+                } => encode_transactional_batch(
+                    &batch,
+                    Compression::None,
+                    producer_id,
+                    producer_epoch,
+                ),
+            };
+            match encoded {
                 Ok(bytes) => Some((partition, bytes)),
                 Err(e) => {
                     tracing::error!(partition, error = %e, "cannot encode group records");
                     None
                 }
-            },
-        )
+            }
+        })
         .collect()
 }
 
@@ -521,34 +644,66 @@ fn batches(records: &[GroupRecord], partitions: i32, now_ms: i64) -> BTreeMap<i3
 fn append_replicated(
     node: &Node,
     records: &[GroupRecord],
+    framing: Framing,
+    timeout_ms: i64,
+    now_ms: i64,
+) -> (Vec<Written>, Vec<(i32, i16)>) {
+    if records.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let Some(partitions) = node
+        .state()
+        .image
+        .topic_by_name(OFFSETS_TOPIC)
+        .map(|t| t.partitions.len() as i32)
+    else {
+        // Not loaded without the topic: the coordinator cannot have written.
+        tracing::error!("group records without {OFFSETS_TOPIC}");
+        return (Vec::new(), Vec::new());
+    };
+    let origin = match framing {
+        Framing::Plain => AppendOrigin::Client,
+        Framing::Transactional { .. } => AppendOrigin::Coordinator,
+    };
+    let batches = batches(records, partitions, framing, now_ms);
+    append_batches(node, batches, origin, timeout_ms, now_ms)
+}
+
+/// Appends encoded batches to their partitions of `__consumer_offsets` as leader (acks=1),
+/// as `origin`. Returns what was written and the partitions whose leader refused.
+fn append_batches(
+    node: &Node,
+    batches: Vec<(i32, BytesMut)>,
+    origin: AppendOrigin,
     timeout_ms: i64,
     now_ms: i64,
 ) -> (Vec<Written>, Vec<(i32, i16)>) {
     let (mut written, mut refused) = (Vec::new(), Vec::new());
-    if records.is_empty() {
-        return (written, refused);
-    }
     let mut alters = Vec::new();
     {
         let mut guard = node.state();
         let state = &mut *guard;
-        let topic = state
-            .image
-            .topic_by_name(OFFSETS_TOPIC)
-            .map(|t| (t.topic_id, t.partitions.len() as i32));
-        let Some((topic_id, partitions)) = topic else {
-            // Not loaded without the topic: the coordinator cannot have written.
-            tracing::error!("group records without {OFFSETS_TOPIC}");
-            return (written, refused);
+        let Some(topic_id) = state.image.topic_id(OFFSETS_TOPIC) else {
+            let gone = ResponseError::UnknownTopicOrPartition.code();
+            return (written, batches.iter().map(|(p, _)| (*p, gone)).collect());
         };
-        for (partition, mut bytes) in batches(records, partitions, now_ms) {
+        for (partition, mut bytes) in batches {
             let key = (topic_id, partition);
             let Some(replica) = state.partitions.get_mut(&key) else {
                 refused.push((partition, ResponseError::NotLeaderOrFollower.code()));
                 continue;
             };
             let token = node.next_token();
-            match replica.append_as_leader(&mut bytes, 1, token, timeout_ms, &state.image, now_ms) {
+            let appended = replica.append_with_origin(
+                &mut bytes,
+                1,
+                token,
+                timeout_ms,
+                &state.image,
+                now_ms,
+                origin,
+            );
+            match appended {
                 Err(code) => refused.push((partition, code)),
                 Ok((info, effects)) => {
                     written.push(Written {
@@ -600,7 +755,7 @@ async fn committed(node: &Node, written: &Written, deadline: Instant) -> Result<
 }
 
 /// Kafka's `CoordinatorOperationExceptionHelper.handleOperationException` for write errors.
-fn map_write_error(code: i16) -> i16 {
+pub(crate) fn map_write_error(code: i16) -> i16 {
     match ResponseError::try_from_code(code) {
         Some(
             ResponseError::UnknownTopicOrPartition
@@ -646,7 +801,7 @@ fn load_partition(
 }
 
 /// The group records of this broker's replica of one `__consumer_offsets` partition.
-fn partition_records(node: &Node, partition: i32) -> Vec<GroupRecord> {
+fn partition_records(node: &Node, partition: i32) -> Vec<LoggedRecord> {
     let state = node.state();
     let replica = state
         .image
@@ -663,13 +818,13 @@ fn finish_load(
     coordinator: &mut GroupCoordinator,
     partition: i32,
     leader_epoch: i32,
-    records: &[GroupRecord],
+    records: &[LoggedRecord],
 ) -> Effects {
     if coordinator.shard_state(partition) != Some(ShardState::Loading) {
         return Effects::default();
     }
     for record in records {
-        coordinator.replay(record);
+        coordinator.replay_logged(partition, record);
     }
     tracing::info!(
         partition,
@@ -680,8 +835,10 @@ fn finish_load(
     coordinator.complete_load(partition, leader_epoch, now_ms())
 }
 
-/// Every group record of one partition's log, in order.
-fn read_records(log: &Log, partition: i32) -> Vec<GroupRecord> {
+/// Every group record and end marker of one partition's log, in order, each group record
+/// with the producer id of its batch (-1 outside transactions), as `CoordinatorLoaderImpl`
+/// reads them.
+fn read_records(log: &Log, partition: i32) -> Vec<LoggedRecord> {
     let mut records = Vec::new();
     let mut offset = log.log_start_offset();
     while offset < log.log_end_offset() {
@@ -707,8 +864,23 @@ fn read_records(log: &Log, partition: i32) -> Vec<GroupRecord> {
         {
             offset = record.offset + 1;
             let Some(key) = &record.key else { continue };
+            if record.control {
+                match end_marker(key) {
+                    Some(commit) => records.push(LoggedRecord::EndTransaction {
+                        producer_id: record.producer_id,
+                        commit,
+                    }),
+                    None => {
+                        tracing::warn!(partition, offset = record.offset, "skipping control record")
+                    }
+                }
+                continue;
+            }
             match GroupRecord::decode(key, record.value.as_deref()) {
-                Ok(decoded) => records.push(decoded),
+                Ok(decoded) => records.push(LoggedRecord::Group {
+                    producer_id: record.producer_id,
+                    record: decoded,
+                }),
                 Err(e) => {
                     tracing::warn!(partition, offset = record.offset, error = %e, "skipping group record")
                 }
@@ -721,9 +893,27 @@ fn read_records(log: &Log, partition: i32) -> Vec<GroupRecord> {
     records
 }
 
+/// A control record's key (`[version i16, type i16]`): true for COMMIT, false for ABORT,
+/// `None` for any other control record.
+fn end_marker(key: &[u8]) -> Option<bool> {
+    let kind = i16::from_be_bytes([*key.get(2)?, *key.get(3)?]);
+    match ControlType::from_code(kind)? {
+        ControlType::Commit => Some(true),
+        ControlType::Abort => Some(false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn end_markers_are_read_from_the_control_key() {
+        assert_eq!(end_marker(&[0, 0, 0, 1]), Some(true));
+        assert_eq!(end_marker(&[0, 0, 0, 0]), Some(false));
+        assert_eq!(end_marker(&[0, 0, 0, 7]), None);
+        assert_eq!(end_marker(&[0, 0]), None);
+    }
 
     #[test]
     fn write_errors_map_as_kafkas_coordinator() {

@@ -269,6 +269,7 @@ pub const MESSAGES: &[Message] = &[
     groups::OFFSET_DELETE,
     txn::INIT_PRODUCER_ID,
     txn::DESCRIBE_PRODUCERS,
+    txn::TXN_OFFSET_COMMIT,
 ];
 
 /// The schema of `key` at `version`, if this module describes it.

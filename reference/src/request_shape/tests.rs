@@ -315,6 +315,15 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
             "DescribeProducers.topics",
             s::<describe_producers_request::TopicRequest>(),
         ),
+        ("TxnOffsetCommit", s::<TxnOffsetCommitRequest>()),
+        (
+            "TxnOffsetCommit.topics",
+            s::<txn_offset_commit_request::TxnOffsetCommitRequestTopic>(),
+        ),
+        (
+            "TxnOffsetCommit.topics.partitions",
+            s::<txn_offset_commit_request::TxnOffsetCommitRequestPartition>(),
+        ),
         ("OffsetDelete", s::<OffsetDeleteRequest>()),
         (
             "OffsetDelete.topics",
