@@ -156,6 +156,7 @@ pub(crate) type TopicConfigs = Mutex<BTreeMap<String, crate::config::TopicConfig
 
 struct Running {
     node: Arc<Node>,
+    shared: Arc<Shared>,
     shutdown: broadcast::Sender<()>,
     server: JoinHandle<()>,
 }
@@ -301,7 +302,7 @@ impl Cluster {
         );
         let shared = Arc::new(Shared::new(config, self.cluster_id.clone(), node.clone()));
         let (shutdown, _) = broadcast::channel(1);
-        let server = tokio::spawn(server::run(listener, shared, shutdown.clone()));
+        let server = tokio::spawn(server::run(listener, shared.clone(), shutdown.clone()));
         self.addresses
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -312,6 +313,7 @@ impl Cluster {
         slot.port = addr.port();
         slot.running = Some(Running {
             node,
+            shared,
             shutdown,
             server,
         });
@@ -445,6 +447,16 @@ impl Cluster {
             .running
             .as_ref()
             .map(|r| &r.node)
+    }
+
+    /// What the running broker `broker_id`'s handlers share (its group coordinator, ...), for
+    /// tests that drive a coordinator the way another broker's request would.
+    pub fn shared(&self, broker_id: i32) -> Option<&Arc<Shared>> {
+        self.slots
+            .get(&broker_id)?
+            .running
+            .as_ref()
+            .map(|r| &r.shared)
     }
 
     /// Waits until every running broker is registered and unfenced.
