@@ -33,7 +33,7 @@ use uuid::Uuid;
 
 use crate::cluster::Node;
 use crate::config::{BrokerConfig, TopicConfig};
-use crate::log::Log;
+use crate::log::{AppendOrigin, Log};
 use crate::record_batch::{NewRecord, encode_producer_batch};
 
 /// How much of a coordinator log one replay read takes.
@@ -157,6 +157,29 @@ pub fn append_replicated(
     timeout_ms: i64,
     now_ms: i64,
 ) -> (Vec<Written>, Vec<(i32, i16)>) {
+    let origin = AppendOrigin::Client;
+    append_with_origin(
+        node,
+        topic,
+        batches,
+        required_acks,
+        timeout_ms,
+        now_ms,
+        origin,
+    )
+}
+
+/// [`append_replicated`] as `origin`: the coordinator's origin for batches of a producer
+/// that carry no sequence (transactional offsets, markers), see [`AppendOrigin`].
+pub fn append_with_origin(
+    node: &Node,
+    topic: &str,
+    batches: BTreeMap<i32, BytesMut>,
+    required_acks: i16,
+    timeout_ms: i64,
+    now_ms: i64,
+    origin: AppendOrigin,
+) -> (Vec<Written>, Vec<(i32, i16)>) {
     let (mut written, mut refused) = (Vec::new(), Vec::new());
     if batches.is_empty() {
         return (written, refused);
@@ -178,13 +201,14 @@ pub fn append_replicated(
                 continue;
             };
             let token = node.next_token();
-            let appended = replica.append_as_leader(
+            let appended = replica.append_with_origin(
                 &mut bytes,
                 required_acks,
                 token,
                 timeout_ms,
                 &state.image,
                 now_ms,
+                origin,
             );
             match appended {
                 Err(code) => refused.push((partition, code)),

@@ -865,6 +865,22 @@ pub fn encode_producer_batch(
     Ok(buf)
 }
 
+/// Encodes `records` as one transactional v2 batch of a producer the way the group
+/// coordinator writes a TxnOffsetCommit's offsets to `__consumer_offsets` (Kafka's
+/// `MemoryRecords.withTransactionalRecords` with `RecordBatch.NO_SEQUENCE`): the producer's
+/// id and epoch, base sequence -1, the transactional attribute; appended with
+/// [`crate::log::AppendOrigin::Coordinator`], which does not check sequences.
+pub fn encode_transactional_batch(
+    records: &[NewRecord],
+    compression: kafka_protocol::records::Compression,
+    producer_id: i64,
+    producer_epoch: i16,
+) -> anyhow::Result<bytes::BytesMut> {
+    let mut batch = encode_producer_batch(records, compression)?;
+    set_producer(&mut batch, producer_id, producer_epoch, -1, true);
+    Ok(batch)
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::{Bytes, BytesMut};
@@ -874,6 +890,21 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_transactional_batch_carries_its_producer_and_no_sequence() {
+        let records = [NewRecord {
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"v")),
+            timestamp: 5,
+        }];
+        let batch = encode_transactional_batch(&records, Compression::None, 42, 3).unwrap();
+        let header = BatchHeader::parse(&batch).unwrap();
+        assert!(header.is_transactional() && !header.is_control());
+        assert_eq!((header.producer_id, header.producer_epoch), (42, 3));
+        assert_eq!(header.base_sequence, -1);
+        assert_eq!(compute_crc(&batch), header.crc);
+    }
 
     const ALL_COMPRESSIONS: [Compression; 5] = [
         Compression::None,

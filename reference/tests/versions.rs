@@ -277,6 +277,21 @@ fn group_request(key: ApiKey, version: i16) -> RequestKind {
                 .with_transactional_id_pattern(
                     (version >= 2).then(|| StrBytes::from_static_str("pay.*")),
                 ),
+        ApiKey::TxnOffsetCommit => RequestKind::TxnOffsetCommit(
+            TxnOffsetCommitRequest::default()
+                .with_transactional_id(TransactionalId(StrBytes::from_static_str("payments-txn")))
+                .with_group_id(group())
+                .with_producer_id(ProducerId(1))
+                .with_producer_epoch(0)
+                .with_topics(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(name("orders"))
+                        .with_partitions(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_committed_offset(1),
+                        ]),
+                ]),
         ),
         other => cluster_request(other),
     }

@@ -59,7 +59,9 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_offset_commit;
 pub mod unsupported;
+pub mod write_txn_markers;
 
 /// Every API the broker handles, with the versions it really handles.
 pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
@@ -98,6 +100,8 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
         describe_transactions::VERSIONS,
     ),
     (ApiKey::ListTransactions, list_transactions::VERSIONS),
+    (ApiKey::TxnOffsetCommit, txn_offset_commit::VERSIONS),
+    (ApiKey::WriteTxnMarkers, write_txn_markers::VERSIONS),
 ];
 
 /// The versions of `key` the broker handles, if any.
@@ -208,6 +212,12 @@ pub async fn handle(
         }
         RequestKind::OffsetCommit(req) => {
             ResponseKind::OffsetCommit(offset_commit::handle(shared, &client, req).await)
+        }
+        RequestKind::WriteTxnMarkers(req) => {
+            ResponseKind::WriteTxnMarkers(write_txn_markers::handle(shared, req).await)
+        }
+        RequestKind::TxnOffsetCommit(req) => {
+            ResponseKind::TxnOffsetCommit(txn_offset_commit::handle(shared, &client, req).await)
         }
         RequestKind::OffsetFetch(req) => {
             ResponseKind::OffsetFetch(offset_fetch::handle(shared, &client, req))

@@ -163,7 +163,14 @@ impl GroupCoordinator {
             GroupState::Empty => {}
             _ => return ResponseError::NonEmptyGroup.code(),
         }
-        for record in self.offsets.tombstones(group_id) {
+        // Kafka's `deleteAllOffsets`: committed offsets, then those only pending.
+        let mut records = self.offsets.tombstones(group_id);
+        for (topic, partition) in self.pending_txn.partitions_of(group_id) {
+            if self.offsets.get(group_id, &topic, partition).is_none() {
+                records.push(super::offsets::tombstone(group_id, &topic, partition));
+            }
+        }
+        for record in records {
             self.apply(record, fx);
         }
         self.apply(

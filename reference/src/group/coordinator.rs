@@ -39,6 +39,7 @@ use super::config::GroupConfig;
 use super::offsets::{OffsetAndMetadata, OffsetStore};
 use super::record::GroupRecord;
 use super::responses::join_error_code;
+use super::txn_offsets::PendingTxnOffsets;
 use super::{Completion, Effects};
 
 /// The group coordinator of one broker. See the [module docs](super) for how to drive it.
@@ -49,6 +50,11 @@ pub struct GroupCoordinator {
     scope: Scope,
     pub(super) groups: BTreeMap<String, ClassicGroup>,
     pub(super) offsets: OffsetStore,
+    /// The offsets of open transactions, until their markers.
+    pub(super) pending_txn: PendingTxnOffsets,
+    /// The sequence of the next offset record applied: the order of the records in their
+    /// partition's log (see [`super::txn_offsets`]).
+    record_seq: u64,
     pub(super) next_cleanup_ms: i64,
     rng_state: u64,
 }
@@ -126,6 +132,8 @@ impl GroupCoordinator {
             scope: Scope::All,
             groups: BTreeMap::new(),
             offsets: OffsetStore::default(),
+            pending_txn: PendingTxnOffsets::default(),
+            record_seq: 0,
             next_cleanup_ms,
             rng_state: seed,
         }
@@ -140,6 +148,11 @@ impl GroupCoordinator {
             shards: BTreeMap::new(),
         };
         coordinator
+    }
+
+    /// Whether the coordinator runs (false after [`GroupCoordinator::unload`]).
+    pub fn is_active(&self) -> bool {
+        self.active
     }
 
     pub fn config(&self) -> &GroupConfig {
@@ -291,10 +304,12 @@ impl GroupCoordinator {
     fn forget_partition(&mut self, partition: i32) {
         let mut group_ids: Vec<String> = self.groups.keys().cloned().collect();
         group_ids.extend(self.offsets.group_ids().cloned());
+        group_ids.extend(self.pending_txn.group_ids().cloned());
         for group_id in group_ids {
             if self.partition_of(&group_id) == Some(partition) {
                 self.groups.remove(&group_id);
                 self.offsets.forget_group(&group_id);
+                self.pending_txn.forget_group(&group_id);
             }
         }
     }
@@ -312,11 +327,13 @@ impl GroupCoordinator {
                 self.groups.entry(group_id.clone()).or_insert_with(|| {
                     ClassicGroup::new(group_id.clone(), value.commit_timestamp_ms)
                 });
-                self.offsets.put(
+                let seq = self.next_record_seq();
+                self.offsets.put_at(
                     group_id,
                     topic,
                     *partition,
                     OffsetAndMetadata::from_record(value),
+                    seq,
                 );
             }
             GroupRecord::OffsetCommit {
@@ -326,6 +343,7 @@ impl GroupCoordinator {
                 value: None,
             } => {
                 self.offsets.remove(group_id, topic, *partition);
+                self.drop_pending_partition(group_id, topic, *partition);
             }
             GroupRecord::GroupMetadata {
                 group_id,
@@ -341,6 +359,12 @@ impl GroupCoordinator {
                 self.groups.remove(group_id);
             }
         }
+    }
+
+    /// The sequence number of the offset record applied now.
+    pub(super) fn next_record_seq(&mut self) -> u64 {
+        self.record_seq += 1;
+        self.record_seq
     }
 
     /// Loading is done: every loaded member must heartbeat within its session from now, and

@@ -43,7 +43,11 @@
 //! calls beside it; the others answer NOT_COORDINATOR. [`runtime`] is what drives it so on
 //! the wire: the one asynchronous part of this module.
 //!
-//! 5. When topic-partitions are deleted, [`GroupCoordinator::on_partitions_deleted`] drops
+//! 5. TxnOffsetCommit ([`GroupCoordinator::txn_offset_commit`]) leaves offsets pending until
+//!    [`GroupCoordinator::replay_end_transaction_marker`] (after the marker is appended);
+//!    a loader replays a partition's records with [`GroupCoordinator::replay_logged`], which
+//!    tells transactional batches and markers apart (see `txn_offsets`).
+//! 6. When topic-partitions are deleted, [`GroupCoordinator::on_partitions_deleted`] drops
 //!    their offsets; on shutdown, [`GroupCoordinator::unload`] answers parked requests with
 //!    NOT_COORDINATOR.
 //!
@@ -65,7 +69,7 @@
 //!
 //! Group ids longer than 32767 bytes are INVALID_GROUP_ID for JoinGroup and OffsetCommit (they
 //! could not be written in the record key). A timer is never armed less than 1 ms ahead, so
-//! one `tick` never loops on its own timers. Transactional offset commits are not handled here.
+//! one `tick` never loops on its own timers.
 //!
 //! # References
 //! - Kafka protocol guide: <https://kafka.apache.org/protocol.html> (JoinGroup, SyncGroup,
@@ -92,6 +96,7 @@ mod record;
 mod responses;
 pub mod runtime;
 mod sync;
+mod txn_offsets;
 
 #[cfg(test)]
 mod tests;
@@ -103,6 +108,7 @@ pub use config::GroupConfig;
 pub use coordinator::{GroupCoordinator, GroupSummary, MemberSummary, ShardState};
 pub use offsets::OffsetAndMetadata;
 pub use record::{GroupMetadataValue, GroupRecord, MemberMetadata, OffsetCommitValue, RecordError};
+pub use txn_offsets::{LoggedRecord, NO_PRODUCER_ID};
 
 /// Kafka's internal topic for committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";

@@ -3,8 +3,10 @@
 //! Null topics means every committed offset of the group. A partition without a committed
 //! offset (or of a group that does not exist) answers offset -1, leader epoch -1, metadata
 //! `""` and no error: the consumer then applies `auto.offset.reset`. The coordinator does not
-//! check that topics exist here, as Kafka's does not. Without transactional offsets nothing
-//! is ever unstable, so `require_stable` changes nothing.
+//! check that topics exist here, as Kafka's does not. With `require_stable` (v7+), a partition
+//! for which an open transaction of the group holds an offset answers UNSTABLE_OFFSET_COMMIT
+//! (offset -1): the consumer asks again once the transaction ended.
+
 //!
 //! # References
 //! - `OffsetMetadataManager.fetchOffsets`, `fetchAllOffsets`
@@ -29,6 +31,7 @@ struct Fetched {
     offset: i64,
     leader_epoch: i32,
     metadata: String,
+    error_code: i16,
 }
 
 /// One group's answer: topics with their partitions, or a group error.
@@ -56,7 +59,7 @@ impl GroupCoordinator {
                             .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
                             .collect::<Vec<_>>()
                     });
-                    self.fetch_group(g.group_id.as_str(), topics)
+                    self.fetch_group(g.group_id.as_str(), topics, request.require_stable)
                 })
                 .collect();
             return multi_group_response(groups);
@@ -66,10 +69,17 @@ impl GroupCoordinator {
                 .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
                 .collect::<Vec<_>>()
         });
-        single_group_response(version, self.fetch_group(request.group_id.as_str(), topics))
+        let require_stable = version >= 7 && request.require_stable;
+        let group = self.fetch_group(request.group_id.as_str(), topics, require_stable);
+        single_group_response(version, group)
     }
 
-    fn fetch_group(&self, group_id: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> GroupFetch {
+    fn fetch_group(
+        &self,
+        group_id: &str,
+        topics: Option<Vec<(String, Vec<i32>)>>,
+        require_stable: bool,
+    ) -> GroupFetch {
         let mut out = GroupFetch {
             group_id: group_id.to_string(),
             error_code: 0,
@@ -93,7 +103,7 @@ impl GroupCoordinator {
                 for (topic, partitions) in all {
                     let fetched = partitions
                         .keys()
-                        .map(|p| self.fetched(group_id, topic, *p, known))
+                        .map(|p| self.fetched(group_id, topic, *p, known, require_stable))
                         .collect();
                     out.topics.push((topic.clone(), fetched));
                 }
@@ -103,14 +113,30 @@ impl GroupCoordinator {
         for (topic, partitions) in topics {
             let fetched = partitions
                 .iter()
-                .map(|p| self.fetched(group_id, &topic, *p, known))
+                .map(|p| self.fetched(group_id, &topic, *p, known, require_stable))
                 .collect();
             out.topics.push((topic, fetched));
         }
         out
     }
 
-    fn fetched(&self, group_id: &str, topic: &str, partition: i32, known: bool) -> Fetched {
+    fn fetched(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+        known: bool,
+        require_stable: bool,
+    ) -> Fetched {
+        if require_stable && self.has_pending_transactional_offsets(group_id, topic, partition) {
+            return Fetched {
+                partition,
+                offset: -1,
+                leader_epoch: -1,
+                metadata: String::new(),
+                error_code: ResponseError::UnstableOffsetCommit.code(),
+            };
+        }
         match self
             .offsets
             .get(group_id, topic, partition)
@@ -121,12 +147,14 @@ impl GroupCoordinator {
                 offset: o.committed_offset,
                 leader_epoch: o.leader_epoch,
                 metadata: o.metadata.clone(),
+                error_code: 0,
             },
             None => Fetched {
                 partition,
                 offset: -1,
                 leader_epoch: -1,
                 metadata: String::new(),
+                error_code: 0,
             },
         }
     }
@@ -148,6 +176,7 @@ fn multi_group_response(groups: Vec<GroupFetch>) -> OffsetFetchResponse {
                                 .with_committed_offset(f.offset)
                                 .with_committed_leader_epoch(f.leader_epoch)
                                 .with_metadata(Some(str_bytes(&f.metadata)))
+                                .with_error_code(f.error_code)
                         })
                         .collect();
                     OffsetFetchResponseTopics::default()
@@ -179,7 +208,11 @@ fn single_group_response(version: i16, group: GroupFetch) -> OffsetFetchResponse
                         .with_committed_offset(f.offset)
                         .with_committed_leader_epoch(f.leader_epoch)
                         .with_metadata(Some(str_bytes(&f.metadata)))
-                        .with_error_code(partition_error);
+                        .with_error_code(if partition_error != 0 {
+                            partition_error
+                        } else {
+                            f.error_code
+                        });
                     if partition_error != 0 {
                         p = p
                             .with_committed_offset(-1)

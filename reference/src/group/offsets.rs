@@ -67,10 +67,12 @@ impl OffsetAndMetadata {
 
 type TopicOffsets = BTreeMap<String, BTreeMap<i32, OffsetAndMetadata>>;
 
-/// Group to topic to partition to offset.
+/// Group to topic to partition to offset, and the sequence of each offset's record (its
+/// place in the log, see [`super::txn_offsets`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct OffsetStore {
     by_group: BTreeMap<String, TopicOffsets>,
+    seqs: BTreeMap<(String, String, i32), u64>,
 }
 
 impl OffsetStore {
@@ -87,13 +89,17 @@ impl OffsetStore {
         self.by_group.get(group_id)
     }
 
-    pub(super) fn put(
+    /// Stores the offset of a record applied with sequence `seq`.
+    pub(super) fn put_at(
         &mut self,
         group_id: &str,
         topic: &str,
         partition: i32,
         offset: OffsetAndMetadata,
+        seq: u64,
     ) {
+        self.seqs
+            .insert((group_id.to_string(), topic.to_string(), partition), seq);
         let topics = self.by_group.entry(group_id.to_string()).or_default();
         topics
             .entry(topic.to_string())
@@ -104,6 +110,13 @@ impl OffsetStore {
     /// Forgets every offset of a group (the coordinator moving away, not a deletion).
     pub(super) fn forget_group(&mut self, group_id: &str) {
         self.by_group.remove(group_id);
+        self.seqs.retain(|(g, _, _), _| g != group_id);
+    }
+
+    /// The sequence of the record that stored the partition's offset.
+    pub(super) fn seq_of(&self, group_id: &str, topic: &str, partition: i32) -> Option<u64> {
+        let key = (group_id.to_string(), topic.to_string(), partition);
+        self.seqs.get(&key).copied()
     }
 
     /// The groups that have offsets.
@@ -112,6 +125,8 @@ impl OffsetStore {
     }
 
     pub(super) fn remove(&mut self, group_id: &str, topic: &str, partition: i32) {
+        self.seqs
+            .remove(&(group_id.to_string(), topic.to_string(), partition));
         let Some(topics) = self.by_group.get_mut(group_id) else {
             return;
         };
@@ -349,7 +364,7 @@ impl GroupCoordinator {
     }
 
     /// `offset.metadata.max.bytes`, counted like Java's `String.length()` (UTF-16 units).
-    fn metadata_too_large(&self, metadata: Option<&str>) -> bool {
+    pub(super) fn metadata_too_large(&self, metadata: Option<&str>) -> bool {
         let limit = usize::try_from(self.config.offset_metadata_max_bytes).unwrap_or(0);
         metadata.is_some_and(|m| m.len() > limit && m.encode_utf16().count() > limit)
     }
@@ -384,10 +399,12 @@ impl GroupCoordinator {
                 } else if subscribed {
                     ResponseError::GroupSubscribedToTopic.code()
                 } else {
+                    // Pending transactional offsets go too (Kafka's `deleteOffsets`).
                     if self
                         .offsets
                         .get(group_id, name, p.partition_index)
                         .is_some()
+                        || self.has_pending_transactional_offsets(group_id, name, p.partition_index)
                     {
                         self.apply(tombstone(group_id, name, p.partition_index), &mut fx);
                     }
@@ -478,14 +495,18 @@ impl GroupCoordinator {
                 continue;
             }
             for (partition, offset) in partitions {
-                if base.is_expired(offset, now_ms, retention_ms) {
+                // Not while an open transaction has an offset for it.
+                if base.is_expired(offset, now_ms, retention_ms)
+                    && !self.pending_txn.has_pending(group_id, topic, *partition)
+                {
                     records.push(tombstone(group_id, topic, *partition));
                 } else {
                     all_expired = false;
                 }
             }
         }
-        all_expired
+        // A group with an open transaction stays.
+        all_expired && !self.pending_txn.has_open_transactions(group_id)
     }
 
     /// Topic-partitions were deleted: their committed offsets go too, in every group.
@@ -496,7 +517,9 @@ impl GroupCoordinator {
                 continue;
             }
             for (topic, partition) in partitions {
-                if self.offsets.get(&group_id, topic, *partition).is_some() {
+                if self.offsets.get(&group_id, topic, *partition).is_some()
+                    || self.has_pending_transactional_offsets(&group_id, topic, *partition)
+                {
                     self.apply(tombstone(&group_id, topic, *partition), &mut fx);
                 }
             }
@@ -514,14 +537,17 @@ impl GroupCoordinator {
             if !self.serves(&group_id) {
                 continue;
             }
-            let Some(topics) = self.offsets.group(&group_id) else {
-                continue;
-            };
-            for (topic, partitions) in topics {
-                if !exists(topic) {
-                    gone.extend(partitions.keys().map(|p| tombstone(&group_id, topic, *p)));
-                }
+            let mut partitions: std::collections::BTreeSet<(String, i32)> =
+                self.pending_txn.partitions_of(&group_id);
+            for (topic, committed) in self.offsets.group(&group_id).into_iter().flatten() {
+                partitions.extend(committed.keys().map(|p| (topic.clone(), *p)));
             }
+            gone.extend(
+                partitions
+                    .into_iter()
+                    .filter(|(topic, _)| !exists(topic))
+                    .map(|(topic, p)| tombstone(&group_id, &topic, p)),
+            );
         }
         for record in gone {
             self.apply(record, &mut fx);

@@ -35,6 +35,12 @@
 //! coordinator's memory and in the log (it may still commit); a write the log refused is
 //! undone by reloading the partition from its log.
 //!
+//! A TxnOffsetCommit's offsets go to the partition as one transactional batch of the
+//! producer (base sequence -1, appended with `AppendOrigin::Coordinator`), and stay pending
+//! until [`GroupRuntime::complete_transaction`] appends the transaction's end marker there
+//! (WriteTxnMarkers); a load replays both, so pending offsets survive a move of the
+//! coordinator, and committed ones too.
+//!
 //! Every broker also drops, from the groups it coordinates, the committed offsets of topics
 //! that left its metadata image (a DeleteTopics through any broker), as Kafka's metadata
 //! publisher tells every coordinator of deleted partitions.
@@ -63,6 +69,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytes::BytesMut;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::records::Compression;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -72,7 +81,13 @@ use crate::config::BrokerConfig;
 use crate::coordinator_log::{
     self, InternalTopic, Leadership, Written, committed, map_write_error,
 };
-use crate::group::{Completion, Effects, GroupCoordinator, GroupRecord, RequestToken, ShardState};
+use crate::group::{
+    Completion, Effects, GroupCoordinator, GroupRecord, LoggedRecord, RequestToken, ShardState,
+};
+use crate::log::AppendOrigin;
+use crate::record_batch::{
+    ControlType, NewRecord, encode_control_batch, encode_transactional_batch,
+};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
@@ -102,6 +117,19 @@ pub struct GroupRuntime {
     node: Arc<Node>,
     /// News of the node's leadership of `__consumer_offsets` partitions, for the timer loop.
     leadership: Mutex<Option<mpsc::UnboundedReceiver<OffsetsLeadership>>>,
+}
+
+/// How a call's records are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// The coordinator's own batches (no producer).
+    Plain,
+    /// A TxnOffsetCommit's offsets: a transactional batch of the producer, base sequence -1,
+    /// appended with [`AppendOrigin::Coordinator`].
+    Transactional {
+        producer_id: i64,
+        producer_epoch: i16,
+    },
 }
 
 /// A call's effects on their way out: its completions wait for its writes.
@@ -163,6 +191,85 @@ impl GroupRuntime {
         }
     }
 
+    /// [`GroupRuntime::write`] for a TxnOffsetCommit: the call's records are written as one
+    /// transactional batch of `producer_id` / `producer_epoch` (Kafka's
+    /// `scheduleTransactionalWriteOperation`), pending until the transaction's marker.
+    pub async fn write_transactional<R>(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
+        failed: impl FnOnce(R, i16) -> R,
+    ) -> R {
+        let framing = Framing::Transactional {
+            producer_id,
+            producer_epoch,
+        };
+        let (answer, pending) = self.apply_framed(call, framing);
+        match self.settle(pending).await {
+            Ok(()) => answer,
+            Err(code) => failed(answer, code),
+        }
+    }
+
+    /// Ends the transaction of `producer_id` in `partition` of `__consumer_offsets` (what
+    /// WriteTxnMarkers asks of the group coordinator, Kafka's `completeTransaction`): appends
+    /// the end marker there with [`AppendOrigin::Coordinator`], then commits (or drops) the
+    /// producer's pending offsets of that partition's groups, and answers once the marker is
+    /// committed. Errors are the coordinator's: NOT_COORDINATOR when this broker does not
+    /// serve the partition, COORDINATOR_LOAD_IN_PROGRESS while it loads, the log's refusal
+    /// mapped as for any write (e.g. a stale producer epoch). KafkaApis turns
+    /// NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and COORDINATOR_LOAD_IN_PROGRESS into
+    /// NOT_LEADER_OR_FOLLOWER for the transaction coordinator: the handler's part.
+    pub async fn complete_transaction(
+        &self,
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        commit: bool,
+    ) -> i16 {
+        let now = now_ms();
+        let written = {
+            let mut coordinator = self.coordinator();
+            match coordinator.shard_state(partition) {
+                Some(ShardState::Active) if coordinator.is_active() => {}
+                Some(ShardState::Loading) => {
+                    return ResponseError::CoordinatorLoadInProgress.code();
+                }
+                _ => return ResponseError::NotCoordinator.code(),
+            }
+            let control = ControlType::from_commit(commit);
+            let marker =
+                encode_control_batch(producer_id, producer_epoch, coordinator_epoch, control, now);
+            let timeout_ms = coordinator.config().offsets_commit_timeout_ms;
+            let (written, refused) = coordinator_log::append_with_origin(
+                &self.node,
+                OFFSETS_TOPIC,
+                BTreeMap::from([(partition, marker)]),
+                1,
+                timeout_ms,
+                now,
+                AppendOrigin::Coordinator,
+            );
+            if let Some((_, code)) = refused.first() {
+                return map_write_error(*code);
+            }
+            coordinator.replay_end_transaction_marker(partition, producer_id, commit);
+            written
+        };
+        self.timer.notify_one();
+        let pending = Pending {
+            written,
+            refused: None,
+            completions: Vec::new(),
+        };
+        match self.settle(pending).await {
+            Ok(()) => 0,
+            Err(code) => code,
+        }
+    }
+
     /// [`GroupRuntime::write`] without waiting: the completions go out once the records
     /// are appended (for callers that cannot wait, e.g. DeleteTopics dropping offsets).
     pub fn run<R>(
@@ -187,6 +294,15 @@ impl GroupRuntime {
         &self,
         call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
     ) -> (R, Pending) {
+        self.apply_framed(call, Framing::Plain)
+    }
+
+    /// [`GroupRuntime::apply`] with the records written as `framing` says.
+    fn apply_framed<R>(
+        &self,
+        call: impl FnOnce(&mut GroupCoordinator, PartitionExists<'_>, i64) -> (R, Effects),
+        framing: Framing,
+    ) -> (R, Pending) {
         let now = now_ms();
         let node = &self.node;
         let mut coordinator = self.coordinator();
@@ -199,7 +315,8 @@ impl GroupRuntime {
         };
         let (answer, effects) = call(&mut coordinator, &exists, now);
         let timeout_ms = coordinator.config().offsets_commit_timeout_ms;
-        let (written, refused) = append_replicated(node, &effects.records, timeout_ms, now);
+        let (written, refused) =
+            append_replicated(node, &effects.records, framing, timeout_ms, now);
         let mut error = None;
         for (partition, code) in refused {
             error = Some(map_write_error(code));
@@ -430,10 +547,13 @@ fn record_group(record: &GroupRecord) -> &str {
 }
 
 /// Appends group records to their partitions of `__consumer_offsets` as leader (acks=1, as
-/// Kafka's coordinator does; the caller then waits for the high watermark).
+/// Kafka's coordinator does; the caller then waits for the high watermark): the
+/// coordinator's own batches as a client's, a TxnOffsetCommit's as one transactional batch
+/// of its producer with the coordinator's origin (base sequence -1).
 fn append_replicated(
     node: &Node,
     records: &[GroupRecord],
+    framing: Framing,
     timeout_ms: i64,
     now_ms: i64,
 ) -> (Vec<Written>, Vec<(i32, i16)>) {
@@ -454,8 +574,50 @@ fn append_replicated(
         let partition = partition_for(record_group(r), partitions);
         (partition, r.key(), r.value())
     });
-    let batches = coordinator_log::batches(keyed, now_ms);
-    coordinator_log::append_replicated(node, OFFSETS_TOPIC, batches, 1, timeout_ms, now_ms)
+    let (batches, origin) = match framing {
+        Framing::Plain => (
+            coordinator_log::batches(keyed, now_ms),
+            AppendOrigin::Client,
+        ),
+        Framing::Transactional {
+            producer_id,
+            producer_epoch,
+        } => (
+            transactional_batches(keyed, producer_id, producer_epoch, now_ms),
+            AppendOrigin::Coordinator,
+        ),
+    };
+    coordinator_log::append_with_origin(node, OFFSETS_TOPIC, batches, 1, timeout_ms, now_ms, origin)
+}
+
+/// One transactional batch of the producer per partition, records in order.
+fn transactional_batches(
+    records: impl Iterator<Item = coordinator_log::KeyValue>,
+    producer_id: i64,
+    producer_epoch: i16,
+    now_ms: i64,
+) -> BTreeMap<i32, BytesMut> {
+    let mut by_partition: BTreeMap<i32, Vec<NewRecord>> = BTreeMap::new();
+    for (partition, key, value) in records {
+        by_partition.entry(partition).or_default().push(NewRecord {
+            key: Some(key),
+            value,
+            timestamp: now_ms,
+        });
+    }
+    by_partition
+        .into_iter()
+        .filter_map(|(partition, batch)| {
+            match encode_transactional_batch(&batch, Compression::None, producer_id, producer_epoch)
+            {
+                Ok(bytes) => Some((partition, bytes)),
+                Err(e) => {
+                    tracing::error!(partition, error = %e, "cannot encode group records");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// The leader epoch at which `node` leads `partition` of `__consumer_offsets`, if it does.
@@ -479,14 +641,30 @@ fn load_partition(
 }
 
 /// The group records of this broker's replica of one `__consumer_offsets` partition.
-fn partition_records(node: &Node, partition: i32) -> Vec<GroupRecord> {
+fn partition_records(node: &Node, partition: i32) -> Vec<LoggedRecord> {
     let mut records = Vec::new();
     for stored in coordinator_log::partition_records(node, OFFSETS_TOPIC, partition) {
         if stored.control {
+            match end_marker(&stored.key) {
+                Some(commit) => records.push(LoggedRecord::EndTransaction {
+                    producer_id: stored.producer_id,
+                    commit,
+                }),
+                None => {
+                    tracing::warn!(partition, offset = stored.offset, "skipping control record")
+                }
+            }
             continue;
         }
         match GroupRecord::decode(&stored.key, stored.value.as_deref()) {
-            Ok(decoded) => records.push(decoded),
+            Ok(decoded) => records.push(LoggedRecord::Group {
+                producer_id: if stored.transactional {
+                    stored.producer_id
+                } else {
+                    -1
+                },
+                record: decoded,
+            }),
             Err(e) => {
                 tracing::warn!(partition, offset = stored.offset, error = %e, "skipping group record")
             }
@@ -500,13 +678,13 @@ fn finish_load(
     coordinator: &mut GroupCoordinator,
     partition: i32,
     leader_epoch: i32,
-    records: &[GroupRecord],
+    records: &[LoggedRecord],
 ) -> Effects {
     if coordinator.shard_state(partition) != Some(ShardState::Loading) {
         return Effects::default();
     }
     for record in records {
-        coordinator.replay(record);
+        coordinator.replay_logged(partition, record);
     }
     tracing::info!(
         partition,
@@ -515,4 +693,27 @@ fn finish_load(
         "loaded the groups of a {OFFSETS_TOPIC} partition"
     );
     coordinator.complete_load(partition, leader_epoch, now_ms())
+}
+
+/// A control record's key (`[version i16, type i16]`): true for COMMIT, false for ABORT,
+/// `None` for any other control record.
+fn end_marker(key: &[u8]) -> Option<bool> {
+    let kind = i16::from_be_bytes([*key.get(2)?, *key.get(3)?]);
+    match ControlType::from_code(kind)? {
+        ControlType::Commit => Some(true),
+        ControlType::Abort => Some(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_markers_are_read_from_the_control_key() {
+        assert_eq!(end_marker(&[0, 0, 0, 1]), Some(true));
+        assert_eq!(end_marker(&[0, 0, 0, 0]), Some(false));
+        assert_eq!(end_marker(&[0, 0, 0, 7]), None);
+        assert_eq!(end_marker(&[0, 0]), None);
+    }
 }

@@ -274,6 +274,8 @@ pub const MESSAGES: &[Message] = &[
     txn::END_TXN,
     txn::DESCRIBE_TRANSACTIONS,
     txn::LIST_TRANSACTIONS,
+    txn::TXN_OFFSET_COMMIT,
+    txn::WRITE_TXN_MARKERS,
 ];
 
 /// The schema of `key` at `version`, if this module describes it.

@@ -332,6 +332,24 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
         ("EndTxn", s::<EndTxnRequest>()),
         ("DescribeTransactions", s::<DescribeTransactionsRequest>()),
         ("ListTransactions", s::<ListTransactionsRequest>()),
+        ("WriteTxnMarkers", s::<WriteTxnMarkersRequest>()),
+        (
+            "WriteTxnMarkers.markers",
+            s::<write_txn_markers_request::WritableTxnMarker>(),
+        ),
+        (
+            "WriteTxnMarkers.markers.topics",
+            s::<write_txn_markers_request::WritableTxnMarkerTopic>(),
+        ),
+        ("TxnOffsetCommit", s::<TxnOffsetCommitRequest>()),
+        (
+            "TxnOffsetCommit.topics",
+            s::<txn_offset_commit_request::TxnOffsetCommitRequestTopic>(),
+        ),
+        (
+            "TxnOffsetCommit.topics.partitions",
+            s::<txn_offset_commit_request::TxnOffsetCommitRequestPartition>(),
+        ),
         ("OffsetDelete", s::<OffsetDeleteRequest>()),
         (
             "OffsetDelete.topics",

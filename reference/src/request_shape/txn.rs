@@ -1,5 +1,6 @@
 //! Request schemas of the producer-id and transaction APIs: InitProducerId, DescribeProducers,
-//! AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, DescribeTransactions, ListTransactions.
+//! AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, DescribeTransactions, ListTransactions,
+//! TxnOffsetCommit, WriteTxnMarkers.
 //!
 //! Transcribed from Kafka's message definitions (`versions`, `taggedVersions`/`tag`,
 //! `flexibleVersions`), for the versions `kafka-protocol` 0.18 decodes; the round-trip test
@@ -8,7 +9,8 @@
 //! # References
 //! - `InitProducerIdRequest.json`, `DescribeProducersRequest.json`,
 //!   `AddPartitionsToTxnRequest.json`, `AddOffsetsToTxnRequest.json`, `EndTxnRequest.json`,
-//!   `DescribeTransactionsRequest.json`, `ListTransactionsRequest.json` in
+//!   `DescribeTransactionsRequest.json`, `ListTransactionsRequest.json`,
+//!   `TxnOffsetCommitRequest.json`, `WriteTxnMarkersRequest.json` in
 //!   `clients/src/main/resources/common/message/`
 
 use kafka_protocol::messages::ApiKey;
@@ -125,5 +127,52 @@ pub const LIST_TRANSACTIONS: Message = Message {
         field("producer_id_filters", from(0), Ty::Array(&INT64)),
         field("duration_filter", from(1), INT64),
         field("transactional_id_pattern", from(2), STRING),
+    ],
+};
+
+/// TxnOffsetCommit (key 28).
+#[rustfmt::skip]
+pub const TXN_OFFSET_COMMIT: Message = Message {
+    key: ApiKey::TxnOffsetCommit,
+    versions: v(0, 5),
+    flexible_from: 3,
+    fields: &[
+        field("transactional_id", from(0), STRING),
+        field("group_id", from(0), STRING),
+        field("producer_id", from(0), INT64),
+        field("producer_epoch", from(0), INT16),
+        field("generation_id", from(3), INT32),
+        field("member_id", from(3), STRING),
+        field("group_instance_id", from(3), STRING),
+        field("topics", from(0), Ty::Structs(&[
+            field("name", from(0), STRING),
+            field("partitions", from(0), Ty::Structs(&[
+                field("partition_index", from(0), INT32),
+                field("committed_offset", from(0), INT64),
+                field("committed_leader_epoch", from(2), INT32),
+                field("committed_metadata", from(0), STRING),
+            ])),
+        ])),
+    ],
+};
+
+/// WriteTxnMarkers (key 27), v1 (flexible); Kafka's v2 adds `transaction_version`, which
+/// the codec does not decode.
+#[rustfmt::skip]
+pub const WRITE_TXN_MARKERS: Message = Message {
+    key: ApiKey::WriteTxnMarkers,
+    versions: v(1, 1),
+    flexible_from: 1,
+    fields: &[
+        field("markers", from(1), Ty::Structs(&[
+            field("producer_id", from(1), INT64),
+            field("producer_epoch", from(1), INT16),
+            field("transaction_result", from(1), BOOL),
+            field("topics", from(1), Ty::Structs(&[
+                field("name", from(1), STRING),
+                field("partition_indexes", from(1), Ty::Array(&INT32)),
+            ])),
+            field("coordinator_epoch", from(1), INT32),
+        ])),
     ],
 };

@@ -33,6 +33,7 @@ mod props;
 mod record;
 mod shards;
 mod sync;
+mod txn_offsets;
 
 pub(super) const JOIN_V: i16 = 9;
 pub(super) const SYNC_V: i16 = 5;
