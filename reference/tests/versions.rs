@@ -277,6 +277,21 @@ fn group_request(key: ApiKey, version: i16) -> RequestKind {
                 .with_transactional_id_pattern(
                     (version >= 2).then(|| StrBytes::from_static_str("pay.*")),
                 ),
+        ),
+        ApiKey::WriteTxnMarkers => {
+            RequestKind::WriteTxnMarkers(WriteTxnMarkersRequest::default().with_markers(vec![
+                write_txn_markers_request::WritableTxnMarker::default()
+                    .with_producer_id(ProducerId(1))
+                    .with_producer_epoch(0)
+                    .with_transaction_result(false)
+                    .with_coordinator_epoch(0)
+                    .with_topics(vec![
+                        write_txn_markers_request::WritableTxnMarkerTopic::default()
+                            .with_name(name("orders"))
+                            .with_partition_indexes(vec![0]),
+                    ]),
+            ]))
+        }
         ApiKey::TxnOffsetCommit => RequestKind::TxnOffsetCommit(
             TxnOffsetCommitRequest::default()
                 .with_transactional_id(TransactionalId(StrBytes::from_static_str("payments-txn")))
