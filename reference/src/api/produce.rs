@@ -16,9 +16,10 @@
 //! of one of its last five batches answers the original's offsets without appending, a
 //! sequence gap answers OUT_OF_ORDER_SEQUENCE_NUMBER and a stale epoch
 //! INVALID_PRODUCER_EPOCH. A transactional batch without a `transactional_id` is
-//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as in Kafka; with one it is refused with
-//! INVALID_RECORD until the transaction coordinator exists: accepting it without markers
-//! would be a lie.
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as in Kafka. With one, the first batch of a
+//! transaction in a partition is verified with the transaction coordinator before it is
+//! appended (KIP-890: [`verify_transactions`]), so a partition the transaction does not hold
+//! is refused, and under `transaction.version` 2 a Produce v12+ adds it.
 //!
 //! # References
 //! - Kafka protocol guide, Produce API; KIP-98 (producer ids), KIP-516 (v13 topic ids)
@@ -72,6 +73,10 @@ pub async fn handle(
     let acks = req.acks;
     let timeout_ms = i64::from(req.timeout_ms.max(0));
     let transactional_id = req.transactional_id.as_ref().map(|t| t.0.as_str());
+    let unverified = match transactional_id {
+        Some(id) => verify_transactions(shared, &req, version, id).await,
+        None => BTreeMap::new(),
+    };
     let mut topics = Vec::with_capacity(req.topic_data.len());
     let mut alters = Vec::new();
     {
@@ -81,6 +86,10 @@ pub async fn handle(
             let topic_id = requested_topic(&state.image, version, topic.topic_id, &topic.name.0);
             let mut partitions = Vec::with_capacity(topic.partition_data.len());
             for data in &topic.partition_data {
+                if let Some(error) = unverified.get(&(topic.name.0.to_string(), data.index)) {
+                    partitions.push((data.index, Produced::Done(Err(error.clone()))));
+                    continue;
+                }
                 let outcome = produce_partition(
                     node,
                     state,
@@ -278,7 +287,7 @@ pub(crate) fn check_records<'a>(
     config: &TopicConfig,
     version: i16,
 ) -> Result<(&'a Bytes, BatchHeader), KafkaError> {
-    if topic == crate::group::OFFSETS_TOPIC {
+    if topic == crate::group::OFFSETS_TOPIC || topic == crate::txn::TRANSACTION_STATE_TOPIC {
         return Err(KafkaError::new(
             ResponseError::InvalidTopicException,
             format!("Cannot append to internal topic {topic}"),
@@ -333,11 +342,146 @@ fn check_transactional(
             code: ResponseError::TransactionalIdAuthorizationFailed.code(),
             message: String::new(),
         }),
-        Some(_) => Err(KafkaError::new(
-            ResponseError::InvalidRecord,
-            "transactional producers are not supported by the reference broker yet",
-        )),
+        Some(_) => Ok(()),
     }
+}
+
+/// Kafka's transaction verification (KIP-890, `ReplicaManager.handleProduceAppend`): a
+/// transactional batch whose producer has no transaction open at this epoch in the
+/// partition is first checked with the transaction coordinator, which must already hold
+/// the partition (AddPartitionsToTxn from the client, TV0/TV1), or adds it now (Produce
+/// v12+ under `transaction.version` 2, where the client no longer sends AddPartitionsToTxn).
+/// Returns the partitions that failed, by topic name and index, with the error to answer;
+/// errors are translated as Kafka translates them for producers: INVALID_TXN_STATE "not
+/// added", the retriable coordinator errors as NOT_ENOUGH_REPLICAS (which every client
+/// retries without a metadata refresh), PRODUCER_FENCED as INVALID_PRODUCER_EPOCH, and
+/// TRANSACTION_ABORTABLE as INVALID_TXN_STATE for clients older than Produce v11.
+async fn verify_transactions(
+    shared: &Shared,
+    req: &ProduceRequest,
+    version: i16,
+    transactional_id: &str,
+) -> BTreeMap<(String, i32), KafkaError> {
+    let Some((producer_id, producer_epoch, partitions)) =
+        needing_verification(shared, req, version)
+    else {
+        return BTreeMap::new();
+    };
+    let add = version >= 12
+        && super::api_versions::TRANSACTION_VERSION_LEVEL
+            >= crate::txn::TransactionVersion::Tv2.level();
+    let results = crate::txn::runtime::verify_or_add(
+        shared,
+        transactional_id,
+        producer_id,
+        producer_epoch,
+        &partitions,
+        add,
+    )
+    .await;
+    results
+        .into_iter()
+        .filter(|(_, code)| *code != 0)
+        .map(|(tp, code)| ((tp.topic, tp.partition), verification_error(code, version)))
+        .collect()
+}
+
+/// The transactional batches of the request this broker leads whose producer has no open
+/// transaction (at this epoch) in their partition: the producer, its epoch and the
+/// partitions. `None` when there are none (or the batches are not transactional).
+fn needing_verification(
+    shared: &Shared,
+    req: &ProduceRequest,
+    version: i16,
+) -> Option<(i64, i16, Vec<crate::txn::TopicPartition>)> {
+    let state = shared.node.state();
+    let mut producer = None;
+    let mut partitions = Vec::new();
+    for topic in &req.topic_data {
+        let Some(topic_id) = requested_topic(&state.image, version, topic.topic_id, &topic.name.0)
+        else {
+            continue;
+        };
+        let Some(name) = state.image.topic(topic_id).map(|t| t.name.clone()) else {
+            continue;
+        };
+        for data in &topic.partition_data {
+            let Some(header) = data
+                .records
+                .as_ref()
+                .and_then(|r| BatchHeader::parse(r).ok())
+            else {
+                continue;
+            };
+            if !header.is_transactional() || !header.has_producer_id() {
+                continue;
+            }
+            let Some(replica) = state.partitions.get(&(topic_id, data.index)) else {
+                continue;
+            };
+            let log = replica.log();
+            let open = log.ongoing_transaction(header.producer_id).is_some()
+                && log
+                    .producers()
+                    .entry(header.producer_id)
+                    .is_some_and(|e| e.epoch == header.producer_epoch);
+            if replica.is_leader() && !open {
+                producer.get_or_insert((header.producer_id, header.producer_epoch));
+                partitions.push(crate::txn::TopicPartition::new(name.clone(), data.index));
+            }
+        }
+    }
+    producer.map(|(id, epoch)| (id, epoch, partitions))
+}
+
+/// `ReplicaManager`'s and `AddPartitionsToTxnManager`'s translation of a verification error
+/// for a producer.
+fn verification_error(code: i16, version: i16) -> KafkaError {
+    let error = ResponseError::try_from_code(code);
+    match error {
+        Some(ResponseError::InvalidTxnState) => KafkaError::new(
+            ResponseError::InvalidTxnState,
+            "Partition was not added to the transaction",
+        ),
+        Some(ResponseError::TransactionAbortable) if version <= 10 => KafkaError::new(
+            ResponseError::InvalidTxnState,
+            "Partition was not added to the transaction",
+        ),
+        Some(ResponseError::ProducerFenced) => KafkaError {
+            code: ResponseError::InvalidProducerEpoch.code(),
+            message: String::new(),
+        },
+        Some(
+            e @ (ResponseError::ConcurrentTransactions
+            | ResponseError::NetworkException
+            | ResponseError::CoordinatorLoadInProgress
+            | ResponseError::CoordinatorNotAvailable
+            | ResponseError::NotCoordinator),
+        ) => KafkaError::new(
+            ResponseError::NotEnoughReplicas,
+            format!(
+                "Unable to verify the partition has been added to the transaction. Underlying error: {}",
+                kafka_error_name(e)
+            ),
+        ),
+        _ => KafkaError {
+            code,
+            message: String::new(),
+        },
+    }
+}
+
+/// Kafka's name of an error (`Errors.name()`: `CONCURRENT_TRANSACTIONS`).
+fn kafka_error_name(error: ResponseError) -> String {
+    let camel = format!("{error:?}");
+    let mut name = String::with_capacity(camel.len() + 8);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
 }
 
 /// One partition's answer: what was appended, or why not.
