@@ -136,12 +136,29 @@ async fn verify(shared: &Shared, version: i16, req: &TxnOffsetCommitRequest) -> 
     )
     .await;
     match results.iter().find(|(_, code)| *code != 0) {
-        Some((_, code)) => Err(crate::group::runtime::map_write_error(*code)),
+        Some((_, code)) => Err(verification_error(version, *code)),
         None => Ok(()),
     }
 }
 
-// MERGE: txn runtime. Until the txn-runtime branch is merged, every transaction is taken to
+/// A failed verification's answer, as `AddPartitionsToTxnManager` and
+/// `CoordinatorPartitionWriter.maybeStartTransactionVerification` give it: PRODUCER_FENCED
+/// is INVALID_PRODUCER_EPOCH; TRANSACTION_ABORTABLE (the partition is not in the
+/// transaction) only from v4, INVALID_TXN_STATE before (Kafka 4.3.1 answers a TxnOffsetCommit
+/// without AddOffsetsToTxn 48 at v3, 120 at v4); then mapped as a failed write.
+fn verification_error(version: i16, code: i16) -> i16 {
+    let code = match ResponseError::try_from_code(code) {
+        Some(ResponseError::ProducerFenced) => ResponseError::InvalidProducerEpoch.code(),
+        Some(ResponseError::TransactionAbortable) if version < 4 => {
+            ResponseError::InvalidTxnState.code()
+        }
+        _ => code,
+    };
+    crate::group::runtime::map_write_error(code)
+}
+
+// MERGE: txn runtime. Kafka 4.3.1 answers INVALID_PRODUCER_ID_MAPPING (49) for a producer
+// id without a transaction and INVALID_PRODUCER_EPOCH (47) for a wrong epoch. Until the txn-runtime branch is merged, every transaction is taken to
 // hold the partition; then call `crate::txn::runtime::verify_or_add` instead.
 async fn verify_or_add(
     _shared: &Shared,
@@ -175,4 +192,31 @@ fn failed(req: &TxnOffsetCommitRequest, code: i16) -> TxnOffsetCommitResponse {
         })
         .collect();
     TxnOffsetCommitResponse::default().with_topics(topics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_errors_are_answered_as_kafka_does() {
+        let abortable = ResponseError::TransactionAbortable.code();
+        assert_eq!(
+            verification_error(3, abortable),
+            ResponseError::InvalidTxnState.code()
+        );
+        assert_eq!(verification_error(4, abortable), abortable);
+        let fenced = ResponseError::ProducerFenced.code();
+        assert_eq!(
+            verification_error(5, fenced),
+            ResponseError::InvalidProducerEpoch.code()
+        );
+        let mapping = ResponseError::InvalidProducerIdMapping.code();
+        assert_eq!(verification_error(5, mapping), mapping);
+        let timeout = ResponseError::RequestTimedOut.code();
+        assert_eq!(
+            verification_error(5, timeout),
+            ResponseError::CoordinatorNotAvailable.code()
+        );
+    }
 }
