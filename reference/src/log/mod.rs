@@ -55,6 +55,8 @@
 //! - `recovery`: opening a log directory; `retention`: deleting old segments.
 //! - `truncation`: cutting the log back for replication (`truncate_to`) and a follower's
 //!   append of batches exactly as the leader stamped them (`append_as_follower`).
+//! - `producer_state`: the producers that wrote to the log (idempotence, transactions);
+//!   `transactions`: their open, ended and aborted transactions, the last stable offset.
 //! - `leader_epoch`: the leader epoch cache ([`LeaderEpochCache`]) that decides where a
 //!   follower truncates.
 //!
@@ -75,6 +77,9 @@ mod segment;
 mod storage;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transaction_tests;
+mod transactions;
 mod truncation;
 
 use std::fmt;
@@ -93,6 +98,7 @@ pub use open_files::{MAX_OPEN_SEGMENT_FILES, OpenFiles};
 pub use producer_state::{AppendOrigin, ProducerCheck, ProducerError, ProducerStates};
 use segment::{RollParams, Segment};
 use storage::SegmentStore;
+pub use transactions::{AbortedTxn, CompletedTxn, Transactions};
 pub use truncation::FollowerAppendError;
 
 /// How many bytes one read of the producer-state scan takes (at least one batch).
@@ -182,8 +188,11 @@ pub struct Log {
     /// Where the segments' files are opened (file logs).
     files: OpenFiles,
     /// The producers that wrote to this log, kept with every append and rebuilt by a scan
-    /// on open and after a truncation ([`producer_state`]).
+    /// on open and after a truncation ([`producer_state`]), with their transactions.
     producers: ProducerStates,
+    /// The high watermark last given to [`Log::on_high_watermark_updated`]: a rebuilt
+    /// producer state forgets the ended transactions below it.
+    high_watermark: i64,
 }
 
 impl fmt::Debug for Log {
@@ -226,6 +235,7 @@ impl Log {
             recovery_point: 0,
             files: OpenFiles::process_wide(),
             producers: ProducerStates::new(),
+            high_watermark: 0,
         }
     }
 
@@ -280,9 +290,7 @@ impl Log {
         }
         self.active_mut()
             .append(records, headers, largest_timestamp, now_ms)?;
-        for header in headers {
-            self.producers.update(header);
-        }
+        self.producers.update_all(records);
         Ok(AppendInfo {
             base_offset,
             last_offset,
@@ -478,6 +486,54 @@ impl Log {
         self.producers.check_with_origin(header, origin)
     }
 
+    /// A leader's check of an end-transaction marker from a coordinator (`batch` is the
+    /// whole control batch): [`ProducerStates::check_marker`].
+    pub fn check_marker(
+        &self,
+        header: &BatchHeader,
+        batch: &[u8],
+        transaction_version: i8,
+    ) -> Result<(), ProducerError> {
+        let marker = record_batch::control_type(batch);
+        self.producers
+            .check_marker(header, marker, transaction_version)
+    }
+
+    /// The first offset of `producer_id`'s open transaction in this log, if it has one
+    /// (what a leader asks before it has the transaction coordinator verify a produce).
+    pub fn ongoing_transaction(&self, producer_id: i64) -> Option<i64> {
+        self.producers.ongoing_transaction(producer_id)
+    }
+
+    /// The aborted transactions a `read_committed` fetch of `[fetch_offset,
+    /// upper_bound_offset)` must carry (`UnifiedLog.collectAbortedTransactions`).
+    pub fn aborted_transactions(
+        &self,
+        fetch_offset: i64,
+        upper_bound_offset: i64,
+    ) -> Vec<AbortedTxn> {
+        self.producers
+            .transactions()
+            .aborted_transactions(fetch_offset, upper_bound_offset)
+    }
+
+    /// The last stable offset under `high_watermark`: the first offset of the oldest
+    /// transaction still open or whose marker is not below the high watermark (never below
+    /// the log start offset), or the high watermark (`UnifiedLog.lastStableOffset`).
+    pub fn last_stable_offset(&self, high_watermark: i64) -> i64 {
+        match self.producers.transactions().first_unstable_offset() {
+            Some(first) => first.max(self.log_start_offset).min(high_watermark),
+            None => high_watermark,
+        }
+    }
+
+    /// The high watermark moved: ended transactions whose marker is below it are stable
+    /// (`UnifiedLog.updateHighWatermarkMetadata`).
+    pub fn on_high_watermark_updated(&mut self, high_watermark: i64) {
+        self.high_watermark = high_watermark;
+        self.producers.on_high_watermark_updated(high_watermark);
+    }
+
     /// Drops producers idle for `expiration_ms` (`producer.id.expiration.ms`).
     pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         self.producers.expire(now_ms, expiration_ms)
@@ -492,15 +548,14 @@ impl Log {
             let Ok(bytes) = self.read(offset, SCAN_CHUNK_BYTES, true) else {
                 break;
             };
-            let (batch_headers, _) = record_batch::scan_valid_prefix(&bytes);
+            let (batch_headers, valid_len) = record_batch::scan_valid_prefix(&bytes);
             let Some(last) = batch_headers.last() else {
                 break;
             };
             offset = last.next_offset();
-            for header in &batch_headers {
-                producers.update(header);
-            }
+            producers.update_all(&bytes[..valid_len]);
         }
+        producers.on_high_watermark_updated(self.high_watermark);
         self.producers = producers;
     }
 

@@ -20,9 +20,18 @@
 //!    sequence (KIP-360: its state may have expired or gone with retention), so Kafka 4 never
 //!    answers UNKNOWN_PRODUCER_ID to a produce, and neither does this.
 //!
-//! The state is rebuilt by scanning the batch headers of the log when it is opened and after
+//! Transactions (KIP-98) add to each entry the first offset of the producer's open
+//! transaction (`currentTxnFirstOffset`) and the coordinator epoch of its last marker, and to
+//! the log its [`Transactions`] (open, ended, aborted: the last stable offset). A leader
+//! checks a coordinator's batches ([`AppendOrigin::Coordinator`]) for their epoch only, and
+//! a marker also for its coordinator epoch ([`ProducerStates::check_marker`]); while a
+//! transaction is open, the producer's data batches must be transactional
+//! (INVALID_TXN_STATE).
+//!
+//! The state is rebuilt by scanning the batches of the log when it is opened and after
 //! a truncation ([`ProducerStates::scan`]), not read from snapshot files as Kafka does: the
-//! answer is the same, the cost is one pass over the headers (the records are not read).
+//! answer is the same, the cost is one pass over the headers (the records are not read,
+//! except the one record of each control batch, its marker).
 //! A producer whose batches all went with retention is therefore forgotten by a restart,
 //! which makes its next batch acceptable at any sequence (as rule 4 says for an unknown
 //! producer); Kafka's snapshots would still know it. A producer not heard from for
@@ -30,16 +39,19 @@
 //! dropped by [`ProducerStates::expire`].
 //!
 //! # References
-//! - KIP-98 (idempotence), KIP-360 (unknown producer ids)
+//! - KIP-98 (idempotence, transactions), KIP-360 (unknown producer ids), KIP-890 (epoch
+//!   bumps with transaction version 2)
 //! - Apache Kafka sources: `ProducerStateManager`, `ProducerStateEntry`,
-//!   `ProducerAppendInfo` (`checkProducerEpoch`, `checkSequence`, `inSequence`),
+//!   `ProducerAppendInfo` (`checkProducerEpoch`, `checkSequence`, `inSequence`,
+//!   `appendDataBatch`, `appendEndTxnMarker`, `checkCoordinatorEpoch`),
 //!   `DefaultRecordBatch.incrementSequence`
 
 use std::collections::{BTreeMap, VecDeque};
 
 use kafka_protocol::error::ResponseError;
 
-use crate::record_batch::BatchHeader;
+use super::transactions::{CompletedTxn, Transactions};
+use crate::record_batch::{self, BatchHeader, ControlType};
 
 /// Kafka's `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`: how many batches of a producer a
 /// retry is recognised among (the Java client keeps at most five in flight).
@@ -73,6 +85,10 @@ pub struct ProducerEntry {
     /// The offset of the last batch it wrote, data or control (a marker is not kept in
     /// `batches`).
     pub last_offset: i64,
+    /// The first offset of its open transaction (Kafka's `currentTxnFirstOffset`).
+    pub current_txn_first_offset: Option<i64>,
+    /// The coordinator epoch of its last marker (-1 before any).
+    pub coordinator_epoch: i32,
 }
 
 impl ProducerEntry {
@@ -82,7 +98,7 @@ impl ProducerEntry {
     }
 
     fn find_duplicate(&self, header: &BatchHeader) -> Option<BatchMetadata> {
-        if header.producer_epoch != self.epoch {
+        if header.producer_epoch != self.epoch || header.is_control() {
             return None;
         }
         let last_seq = last_sequence(header);
@@ -145,13 +161,36 @@ pub enum ProducerError {
     /// `LogValidator.validateBatch`: only coordinators write control batches.
     #[error("Clients are not allowed to write control records")]
     ControlBatchFromClient,
+    /// A non-transactional batch while the producer's transaction is open.
+    #[error("Expected transactional write from producer {producer_id} at offset {offset}")]
+    NonTransactionalInTransaction { producer_id: i64, offset: i64 },
+    /// A marker of an older coordinator (`checkCoordinatorEpoch`).
+    #[error(
+        "Invalid coordinator epoch for producerId {producer_id}: {coordinator_epoch} (zombie), {current} (current)"
+    )]
+    CoordinatorFenced {
+        producer_id: i64,
+        coordinator_epoch: i32,
+        current: i32,
+    },
+    /// A control batch that is not a readable end-transaction marker.
+    #[error("control batch of producer {producer_id} is not a transaction marker")]
+    NotAMarker { producer_id: i64 },
 }
 
 impl ProducerError {
     /// The Kafka error code a Produce answers.
     pub fn code(&self) -> i16 {
         match self {
-            ProducerError::ControlBatchFromClient => ResponseError::InvalidRecord.code(),
+            ProducerError::ControlBatchFromClient | ProducerError::NotAMarker { .. } => {
+                ResponseError::InvalidRecord.code()
+            }
+            ProducerError::NonTransactionalInTransaction { .. } => {
+                ResponseError::InvalidTxnState.code()
+            }
+            ProducerError::CoordinatorFenced { .. } => {
+                ResponseError::TransactionCoordinatorFenced.code()
+            }
             ProducerError::InvalidEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
             ProducerError::NewEpochNotAtZero { .. } | ProducerError::OutOfOrder { .. } => {
                 ResponseError::OutOfOrderSequenceNumber.code()
@@ -164,6 +203,8 @@ impl ProducerError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerStates {
     producers: BTreeMap<i64, ProducerEntry>,
+    /// Their transactions: open, ended above the high watermark, aborted.
+    txns: Transactions,
 }
 
 impl ProducerStates {
@@ -171,13 +212,35 @@ impl ProducerStates {
         ProducerStates::default()
     }
 
-    /// The state the batches `headers` (in offset order) leave.
-    pub fn scan<'a>(headers: impl IntoIterator<Item = &'a BatchHeader>) -> ProducerStates {
+    /// The state the whole batches in `records` (in offset order) leave, markers read from
+    /// their records.
+    pub fn scan(records: &[u8]) -> ProducerStates {
         let mut states = ProducerStates::new();
-        for header in headers {
-            states.update(header);
-        }
+        states.update_all(records);
         states
+    }
+
+    /// [`ProducerStates::update`] for each whole batch of `records`, reading each control
+    /// batch's marker.
+    pub fn update_all(&mut self, records: &[u8]) {
+        let mut position = 0;
+        while let Ok(header) = BatchHeader::parse(&records[position..]) {
+            let end = position + header.total_len();
+            if end > records.len() {
+                break;
+            }
+            let marker = header
+                .is_control()
+                .then(|| record_batch::control_type(&records[position..end]))
+                .flatten();
+            self.update_with_marker(&header, marker);
+            position = end;
+        }
+    }
+
+    /// The transactions of these producers.
+    pub fn transactions(&self) -> &Transactions {
+        &self.txns
     }
 
     pub fn entry(&self, producer_id: i64) -> Option<&ProducerEntry> {
@@ -196,6 +259,7 @@ impl ProducerStates {
         self.producers
             .values()
             .any(|entry| entry.last_offset >= offset)
+            || self.txns.has_offset_from(offset)
     }
 
     pub fn len(&self) -> usize {
@@ -226,7 +290,8 @@ impl ProducerStates {
             return Ok(ProducerCheck::Append);
         }
         if origin == AppendOrigin::Coordinator {
-            return self.check_epoch(header).map(|()| ProducerCheck::Append);
+            self.check_epoch(header)?;
+            return self.check_txn_state(header).map(|()| ProducerCheck::Append);
         }
         let producer_id = header.producer_id;
         let Some(entry) = self.producers.get(&producer_id) else {
@@ -263,7 +328,70 @@ impl ProducerStates {
                 last_seq,
             });
         }
+        self.check_txn_state(header)?;
         Ok(ProducerCheck::Append)
+    }
+
+    /// `ProducerAppendInfo.appendDataBatch`: while a producer's transaction is open, its
+    /// data batches must be transactional (INVALID_TXN_STATE).
+    fn check_txn_state(&self, header: &BatchHeader) -> Result<(), ProducerError> {
+        let open = self
+            .producers
+            .get(&header.producer_id)
+            .is_some_and(|entry| entry.current_txn_first_offset.is_some());
+        if open && !header.is_transactional() {
+            return Err(ProducerError::NonTransactionalInTransaction {
+                producer_id: header.producer_id,
+                offset: header.base_offset,
+            });
+        }
+        Ok(())
+    }
+
+    /// A leader's check of an end-transaction marker from a coordinator
+    /// (`ProducerAppendInfo.appendEndTxnMarker`): `marker` is what the batch holds, and
+    /// `transaction_version` the coordinator's (WriteTxnMarkers v2; 0 before). An older
+    /// producer epoch is INVALID_PRODUCER_EPOCH, and from transaction version 2 on (where
+    /// every marker carries the epoch the coordinator bumped) the same epoch too, unless
+    /// the producer has no open transaction (a retried marker) or the epoch is at its
+    /// largest; an older coordinator epoch is TRANSACTION_COORDINATOR_FENCED.
+    pub fn check_marker(
+        &self,
+        header: &BatchHeader,
+        marker: Option<(ControlType, i32)>,
+        transaction_version: i8,
+    ) -> Result<(), ProducerError> {
+        let producer_id = header.producer_id;
+        let Some((_, coordinator_epoch)) = marker else {
+            return Err(ProducerError::NotAMarker { producer_id });
+        };
+        let Some(entry) = self.producers.get(&producer_id) else {
+            return Ok(());
+        };
+        let epoch = header.producer_epoch;
+        let stale = if transaction_version >= 2 {
+            epoch <= entry.epoch
+        } else {
+            epoch < entry.epoch
+        };
+        let retry = transaction_version >= 2
+            && epoch == entry.epoch
+            && (entry.current_txn_first_offset.is_none() || epoch == i16::MAX);
+        if stale && !retry {
+            return Err(ProducerError::InvalidEpoch {
+                producer_id,
+                epoch,
+                current: entry.epoch,
+            });
+        }
+        if entry.coordinator_epoch > coordinator_epoch {
+            return Err(ProducerError::CoordinatorFenced {
+                producer_id,
+                coordinator_epoch,
+                current: entry.coordinator_epoch,
+            });
+        }
+        Ok(())
     }
 
     /// `ProducerAppendInfo.checkProducerEpoch` for a data batch: an epoch older than the
@@ -281,9 +409,18 @@ impl ProducerStates {
         }
     }
 
-    /// Records an appended batch (stamped with its offsets): leader or follower, data or
-    /// control. A batch without a producer id changes nothing.
+    /// Records an appended data batch (stamped with its offsets), the leader's or a
+    /// follower's; a control batch through this is taken as unreadable (it ends nothing).
+    /// A batch without a producer id changes nothing.
     pub fn update(&mut self, header: &BatchHeader) {
+        self.update_with_marker(header, None);
+    }
+
+    /// Records an appended batch, data or control, with the marker a control batch holds
+    /// ([`record_batch::control_type`]): a producer's first transactional batch opens its
+    /// transaction, its marker ends it (`ProducerAppendInfo.append`,
+    /// `ProducerStateManager.update`).
+    pub fn update_with_marker(&mut self, header: &BatchHeader, marker: Option<(ControlType, i32)>) {
         if !header.has_producer_id() {
             return;
         }
@@ -295,6 +432,8 @@ impl ProducerStates {
                 batches: VecDeque::new(),
                 last_timestamp: -1,
                 last_offset: -1,
+                current_txn_first_offset: None,
+                coordinator_epoch: -1,
             });
         if header.producer_epoch != entry.epoch {
             entry.epoch = header.producer_epoch;
@@ -303,7 +442,22 @@ impl ProducerStates {
         entry.last_timestamp = header.max_timestamp;
         entry.last_offset = header.last_offset();
         if header.is_control() {
+            if let Some((control, coordinator_epoch)) = marker {
+                entry.coordinator_epoch = coordinator_epoch;
+                if let Some(first_offset) = entry.current_txn_first_offset.take() {
+                    self.txns.complete(CompletedTxn {
+                        producer_id: header.producer_id,
+                        first_offset,
+                        last_offset: header.base_offset,
+                        aborted: control == ControlType::Abort,
+                    });
+                }
+            }
             return;
+        }
+        if header.is_transactional() && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(header.base_offset);
+            self.txns.begin(header.producer_id, header.base_offset);
         }
         if entry.batches.len() == BATCHES_TO_RETAIN {
             entry.batches.pop_front();
@@ -317,13 +471,33 @@ impl ProducerStates {
         });
     }
 
-    /// Drops the producers whose last timestamp is `expiration_ms` or more before `now_ms`
-    /// (`producer.id.expiration.ms`). Returns how many went.
+    /// Drops the producers without an open transaction whose last timestamp is
+    /// `expiration_ms` or more before `now_ms` (`producer.id.expiration.ms`,
+    /// `ProducerStateManager.isProducerExpired`). Returns how many went.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
-        self.producers
-            .retain(|_, entry| now_ms.saturating_sub(entry.last_timestamp) < expiration_ms);
+        self.producers.retain(|_, entry| {
+            entry.current_txn_first_offset.is_some()
+                || now_ms.saturating_sub(entry.last_timestamp) < expiration_ms
+        });
         before - self.producers.len()
+    }
+
+    /// The first offset of `producer_id`'s open transaction.
+    pub fn ongoing_transaction(&self, producer_id: i64) -> Option<i64> {
+        self.producers
+            .get(&producer_id)
+            .and_then(|entry| entry.current_txn_first_offset)
+    }
+
+    /// The high watermark moved (`ProducerStateManager.onHighWatermarkUpdated`).
+    pub fn on_high_watermark_updated(&mut self, high_watermark: i64) {
+        self.txns.on_high_watermark_updated(high_watermark);
+    }
+
+    /// Retention moved the log start offset past deleted segments.
+    pub fn on_log_start_offset_incremented(&mut self, log_start_offset: i64) {
+        self.txns.on_log_start_offset_incremented(log_start_offset);
     }
 }
 

@@ -81,6 +81,7 @@ pub(super) fn open(
         recovery_point: log_end_offset,
         files,
         producers: super::ProducerStates::new(),
+        high_watermark: 0,
     };
     log.rebuild_producers();
     Ok(log)

@@ -10,6 +10,9 @@
 //!
 //! - Size: with `size` the log's bytes, nothing happens unless `size >= retention.bytes`;
 //!   then `diff = size - retention.bytes` and segments go while `diff - segment size >= 0`.
+//! - Moving the log start offset (retention or DeleteRecords) forgets the ended and aborted
+//!   transactions whose markers are below it (`onLogStartOffsetIncremented`, and the
+//!   deleted segments' `.txnindex`).
 //! - Time: a segment goes when `now - largestTimestamp > retention.ms`, where the largest
 //!   timestamp falls back to the file's modification time for a segment without timestamps.
 //!
@@ -53,6 +56,7 @@ impl Log {
         let offset = offset.min(self.log_end_offset());
         if offset > self.log_start_offset {
             self.log_start_offset = offset;
+            self.producers.on_log_start_offset_incremented(offset);
             if let Some(dir) = &self.dir {
                 recovery::write_log_start_offset(dir, offset)?;
             }

@@ -118,10 +118,12 @@ impl Partition {
                 }
             }
         }
-        self.high_watermark = response
-            .high_watermark
-            .min(self.log.log_end_offset())
-            .max(self.log.log_start_offset());
+        self.set_high_watermark(
+            response
+                .high_watermark
+                .min(self.log.log_end_offset())
+                .max(self.log.log_start_offset()),
+        );
         // `maybeIncrementLogStartOffset(leaderLogStartOffset)`: the leader's retention moves
         // this replica's start too (never past its high watermark); the segments below it go
         // at this replica's next retention pass.
@@ -194,7 +196,7 @@ impl Partition {
             }
             self.epoch_cache.truncate_from_start(start);
             self.epoch_cache.truncate_from_end(start);
-            self.high_watermark = start;
+            self.set_high_watermark(start);
             return FollowerOutcome {
                 truncated_to: Some(start),
                 appended: None,

@@ -20,9 +20,19 @@ use super::{
 };
 use crate::controller::{AlterPartition, BrokerState, PartitionRegistration};
 use crate::log::{
-    AppendInfo, AppendOrigin, ProducerCheck, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET,
+    AppendInfo, AppendOrigin, ProducerCheck, ProducerError, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET,
 };
 use crate::record_batch::{self, BatchHeader};
+
+/// How a leader append was asked for.
+struct Append {
+    required_acks: i16,
+    token: RequestToken,
+    timeout_ms: i64,
+    origin: AppendOrigin,
+    /// The coordinator's transaction version, for markers (0 otherwise).
+    transaction_version: i8,
+}
 
 /// What a follower's fetch reads.
 enum FollowerRead {
@@ -58,7 +68,8 @@ impl Partition {
     /// [`Partition::append_as_leader`] for a batch from `origin`: a client's batch gets every
     /// producer-state check and may not be a control batch (INVALID_RECORD); a coordinator's
     /// (a WriteTxnMarkers marker, a transactional offset commit) is checked for its producer
-    /// epoch only (`UnifiedLog.analyzeAndValidateProducerState`).
+    /// epoch only, and a marker also for its coordinator epoch
+    /// (`UnifiedLog.analyzeAndValidateProducerState`), as of transaction version 0/1.
     #[allow(clippy::too_many_arguments)]
     pub fn append_with_origin(
         &mut self,
@@ -70,6 +81,54 @@ impl Partition {
         now_ms: i64,
         origin: AppendOrigin,
     ) -> Result<(AppendInfo, Effects), i16> {
+        let request = Append {
+            required_acks,
+            token,
+            timeout_ms,
+            origin,
+            transaction_version: 0,
+        };
+        self.append_checked(records, request, epochs, now_ms)
+    }
+
+    /// An end-transaction marker ([`crate::record_batch::encode_control_batch`]) from the
+    /// transaction coordinator, whose WriteTxnMarkers (v2+) says its `transaction_version`:
+    /// from version 2 on a marker must carry a bumped producer epoch
+    /// ([`crate::log::ProducerStates::check_marker`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_marker(
+        &mut self,
+        records: &mut [u8],
+        required_acks: i16,
+        token: RequestToken,
+        timeout_ms: i64,
+        epochs: &dyn BrokerEpochs,
+        now_ms: i64,
+        transaction_version: i8,
+    ) -> Result<(AppendInfo, Effects), i16> {
+        let request = Append {
+            required_acks,
+            token,
+            timeout_ms,
+            origin: AppendOrigin::Coordinator,
+            transaction_version,
+        };
+        self.append_checked(records, request, epochs, now_ms)
+    }
+
+    fn append_checked(
+        &mut self,
+        records: &mut [u8],
+        request: Append,
+        epochs: &dyn BrokerEpochs,
+        now_ms: i64,
+    ) -> Result<(AppendInfo, Effects), i16> {
+        let Append {
+            required_acks,
+            token,
+            timeout_ms,
+            ..
+        } = request;
         let Role::Leader(leader) = &self.role else {
             return Err(ResponseError::NotLeaderOrFollower.code());
         };
@@ -78,7 +137,7 @@ impl Partition {
             return Err(ResponseError::NotEnoughReplicas.code());
         }
         if let Ok(header) = BatchHeader::parse(records) {
-            match self.log.check_producer_with_origin(&header, origin) {
+            match self.check_producer(&header, records, &request) {
                 Ok(ProducerCheck::Append) => {}
                 Ok(ProducerCheck::Duplicate(original)) => {
                     let info = AppendInfo {
@@ -110,6 +169,22 @@ impl Partition {
             self.epoch_cache.assign(self.leader_epoch, info.base_offset);
         }
         Ok(self.park_until_replicated(info, required_acks, token, timeout_ms, epochs, now_ms))
+    }
+
+    /// The producer-state checks of a batch (`header` of `records`) from `request.origin`.
+    fn check_producer(
+        &self,
+        header: &BatchHeader,
+        records: &[u8],
+        request: &Append,
+    ) -> Result<ProducerCheck, ProducerError> {
+        if header.is_control() && request.origin == AppendOrigin::Coordinator {
+            let batch = records.get(..header.total_len()).unwrap_or(records);
+            self.log
+                .check_marker(header, batch, request.transaction_version)?;
+            return Ok(ProducerCheck::Append);
+        }
+        self.log.check_producer_with_origin(header, request.origin)
     }
 
     /// After an append (or a retry of one already in the log, whose offsets `info` gives):
@@ -472,7 +547,7 @@ impl Partition {
             }
         }
         if new_high_watermark > self.high_watermark {
-            self.high_watermark = new_high_watermark;
+            self.set_high_watermark(new_high_watermark);
             return true;
         }
         false

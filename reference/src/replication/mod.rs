@@ -61,6 +61,7 @@
 //! | --- | --- |
 //! | metadata record makes this broker leader / follower / not a replica | [`Partition::make_leader`] / [`Partition::make_follower`] / [`Partition::stop`] |
 //! | Produce (leader) | [`Partition::append_as_leader`] with a token; park acks=all under it |
+//! | WriteTxnMarkers, a coordinator's transactional batch (leader) | [`Partition::append_marker`], [`Partition::append_with_origin`] |
 //! | Fetch with `ReplicaState.ReplicaId` ≥ 0 (leader) | [`Partition::fetch_from_follower`] |
 //! | Fetch from a consumer (leader) | [`Partition::fetch_from_consumer`] |
 //! | OffsetForLeaderEpoch (leader) | [`Partition::last_offset_for_leader_epoch`] |
@@ -77,9 +78,10 @@
 //!
 //! # Not modelled
 //!
-//! Reassignment (adding/removing replicas), fetch from followers (KIP-392), transactions and
-//! the last stable offset, idempotent producer state, DeleteRecords, leader recovery state
-//! (KIP-704) and eligible leader replicas (KIP-966).
+//! Reassignment (adding/removing replicas), DeleteRecords, leader recovery state (KIP-704)
+//! and eligible leader replicas (KIP-966). The producer state (idempotence, transactions)
+//! is the log's ([`crate::log::producer_state`]); every move of the high watermark moves
+//! the last stable offset with it ([`Partition::last_stable_offset`]).
 //!
 //! # References
 //! - KIP-101 and KIP-279 (truncation by leader epoch), KIP-320 (fencing by leader epoch),

@@ -170,6 +170,8 @@ impl Partition {
         let high_watermark = high_watermark
             .min(log.log_end_offset())
             .max(log.log_start_offset());
+        let mut log = log;
+        log.on_high_watermark_updated(high_watermark);
         Partition {
             topic_id,
             partition,
@@ -408,8 +410,22 @@ impl Partition {
         }
         let end = self.log.log_end_offset();
         self.epoch_cache.truncate_from_end(end);
-        self.high_watermark = self.high_watermark.min(end);
+        self.set_high_watermark(self.high_watermark.min(end));
         Some(end)
+    }
+
+    /// Moves the high watermark, and with it the last stable offset
+    /// (`UnifiedLog.updateHighWatermark`, `ProducerStateManager.onHighWatermarkUpdated`).
+    pub(super) fn set_high_watermark(&mut self, high_watermark: i64) {
+        self.high_watermark = high_watermark;
+        self.log.on_high_watermark_updated(high_watermark);
+    }
+
+    /// The last stable offset (KIP-98): below it every transaction has ended and its marker
+    /// is replicated, so a `read_committed` consumer reads up to it. At most the high
+    /// watermark; leader and followers alike.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.log.last_stable_offset(self.high_watermark)
     }
 }
 

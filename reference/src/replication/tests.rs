@@ -607,3 +607,103 @@ fn a_coordinators_batches_skip_the_sequence_check_but_not_the_epoch_check() {
     assert_eq!(append_from(leader, marker, coordinator), Ok(3));
     assert_eq!(leader.log_end_offset(), 4);
 }
+
+#[test]
+fn the_last_stable_offset_waits_for_open_transactions_and_replicated_markers() {
+    use crate::record_batch::{ControlType, encode_control_batch};
+    let mut replicas = cluster(1);
+    let client = AppendOrigin::Client;
+    assert_eq!(
+        append_from(&mut replicas[0], batch(&["plain"]), client),
+        Ok(0)
+    );
+    let txn = producer_batch(&["a", "b"], 0, 0, true);
+    assert_eq!(append_from(&mut replicas[0], txn, client), Ok(1));
+    for follower in [1, 2] {
+        round(&mut replicas, 0, follower, T0);
+        round(&mut replicas, 0, follower, T0);
+    }
+    assert_eq!(replicas[0].high_watermark(), 3);
+    assert_eq!(
+        replicas[0].last_stable_offset(),
+        1,
+        "the transaction is open"
+    );
+    assert_eq!(replicas[0].log().ongoing_transaction(7), Some(1));
+    // The commit marker: stable only once the high watermark passes it.
+    let mut marker = encode_control_batch(7, 0, 1, ControlType::Commit, T0).to_vec();
+    let appended = replicas[0].append_marker(&mut marker, 1, 0, 30_000, &all_alive(), T0, 0);
+    assert_eq!(appended.map(|(info, _)| info.base_offset), Ok(3));
+    assert_eq!(replicas[0].last_stable_offset(), 1);
+    round(&mut replicas, 0, 1, T0);
+    round(&mut replicas, 0, 2, T0);
+    round(&mut replicas, 0, 1, T0);
+    assert_eq!(replicas[0].high_watermark(), 3);
+    assert_eq!(
+        replicas[0].last_stable_offset(),
+        1,
+        "b3 has not fetched past the marker"
+    );
+    round(&mut replicas, 0, 2, T0);
+    assert_eq!(replicas[0].high_watermark(), 4);
+    assert_eq!(replicas[0].last_stable_offset(), 4);
+    // A follower's LSO comes from its own producer state and the leader's high watermark.
+    assert_eq!(
+        replicas[1].last_stable_offset(),
+        1,
+        "b2 has high watermark 3"
+    );
+    round(&mut replicas, 0, 1, T0);
+    assert_eq!(replicas[1].high_watermark(), 4);
+    assert_eq!(replicas[1].last_stable_offset(), 4);
+    assert_eq!(
+        replicas[2].last_stable_offset(),
+        1,
+        "b3 has not learnt the new HW"
+    );
+    round(&mut replicas, 0, 2, T0);
+    assert_eq!(replicas[2].last_stable_offset(), 4);
+}
+
+#[test]
+fn markers_are_fenced_by_producer_and_coordinator_epochs() {
+    use crate::record_batch::{ControlType, encode_control_batch};
+    let mut replicas = cluster(1);
+    let leader = &mut replicas[0];
+    let mut marker_of = |epoch: i16, coordinator_epoch: i32, tv: i8| {
+        let mut bytes = encode_control_batch(7, epoch, coordinator_epoch, ControlType::Abort, T0);
+        leader
+            .append_marker(&mut bytes, 1, 0, 30_000, &all_alive(), T0, tv)
+            .map(|(info, _)| info.base_offset)
+    };
+    assert_eq!(marker_of(2, 5, 0), Ok(0));
+    assert_eq!(
+        marker_of(2, 4, 0),
+        Err(ResponseError::TransactionCoordinatorFenced.code())
+    );
+    assert_eq!(
+        marker_of(1, 5, 0),
+        Err(ResponseError::InvalidProducerEpoch.code())
+    );
+    // Transaction version 2: a marker bumps the epoch; the same epoch is a retry only
+    // while no transaction is open.
+    assert_eq!(marker_of(2, 5, 2), Ok(1));
+    let leader = &mut replicas[0];
+    let txn = producer_batch(&["a"], 2, 0, true);
+    assert_eq!(append_from(leader, txn, AppendOrigin::Client), Ok(2));
+    let mut same = encode_control_batch(7, 2, 5, ControlType::Commit, T0);
+    assert_eq!(
+        leader
+            .append_marker(&mut same, 1, 0, 30_000, &all_alive(), T0, 2)
+            .map(|(info, _)| info.base_offset),
+        Err(ResponseError::InvalidProducerEpoch.code())
+    );
+    let mut bumped = encode_control_batch(7, 3, 5, ControlType::Commit, T0);
+    assert_eq!(
+        leader
+            .append_marker(&mut bumped, 1, 0, 30_000, &all_alive(), T0, 2)
+            .map(|(info, _)| info.base_offset),
+        Ok(3)
+    );
+    assert_eq!(leader.log().ongoing_transaction(7), None);
+}
