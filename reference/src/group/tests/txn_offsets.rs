@@ -509,3 +509,45 @@ proptest! {
         prop_assert_eq!(replayed.all_committed_offsets(), t.h.c.all_committed_offsets());
     }
 }
+
+#[test]
+fn deleting_a_group_or_a_topic_drops_its_pending_offsets() {
+    let mut t = TxnHarness::new();
+    let group = "order_processing_group";
+    t.plain_commit(group, 0, 10);
+    t.txn_commit(&txn_request(
+        group,
+        7,
+        None,
+        &[("orders", 0, 11), ("orders", 2, 12)],
+    ));
+    let request = kafka_protocol::messages::DeleteGroupsRequest::default()
+        .with_groups_names(vec![GroupId(s(group))]);
+    let reply = t.h.c.delete_groups(&RequestContext::version(2), &request);
+    assert_eq!(reply.response.results[0].error_code, code::NONE);
+    // Kafka's `deleteAllOffsets`: one tombstone per committed offset, one per partition only
+    // pending, then the group's.
+    assert_eq!(reply.effects.records.len(), 3);
+    t.absorb_plain(reply.effects);
+    assert!(!t.h.c.has_pending_transactional_offsets(group, "orders", 0));
+    assert!(!t.h.c.has_pending_transactional_offsets(group, "orders", 2));
+    t.marker(7, true);
+    assert_eq!(t.h.c.all_committed_offsets(), BTreeMap::new());
+    assert_eq!(t.replayed().all_committed_offsets(), BTreeMap::new());
+
+    // A topic gone from the metadata takes the pending offsets of its partitions along.
+    t.txn_commit(&txn_request("payments_group", 8, None, &[("orders", 1, 5)]));
+    let fx = t.h.c.on_topics_missing(&|topic| topic != "orders");
+    assert_eq!(fx.records.len(), 1);
+    t.absorb_plain(fx);
+    assert!(
+        !t.h.c
+            .has_pending_transactional_offsets("payments_group", "orders", 1)
+    );
+    t.marker(8, true);
+    assert!(
+        t.h.c
+            .committed_offset("payments_group", "orders", 1)
+            .is_none()
+    );
+}
