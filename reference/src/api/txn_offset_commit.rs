@@ -17,10 +17,11 @@
 //!   `CoordinatorPartitionWriter.maybeStartTransactionVerification`
 
 use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::txn_offset_commit_request::TxnOffsetCommitRequestPartition;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
-use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+use kafka_protocol::messages::{TopicName, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use kafka_protocol::protocol::VersionRange;
 
 use super::ClientInfo;
@@ -55,16 +56,7 @@ pub async fn handle(
                         (reply.response, reply.effects)
                     },
                     // As Kafka's `TxnOffsetCommitRequest.getErrorResponse`: every partition.
-                    |mut response, code| {
-                        for p in response
-                            .topics
-                            .iter_mut()
-                            .flat_map(|t| t.partitions.iter_mut())
-                        {
-                            p.error_code = code;
-                        }
-                        response
-                    },
+                    |_, code| failed(&req, code),
                 )
                 .await
         }
@@ -92,19 +84,7 @@ fn take_unknown_partitions(
         topic.partitions = known;
         if !gone.is_empty() {
             let code = ResponseError::UnknownTopicOrPartition.code();
-            let partitions = gone
-                .iter()
-                .map(|p| {
-                    TxnOffsetCommitResponsePartition::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(code)
-                })
-                .collect();
-            unknown.push(
-                TxnOffsetCommitResponseTopic::default()
-                    .with_name(topic.name.clone())
-                    .with_partitions(partitions),
-            );
+            unknown.push(answered(&topic.name, &gone, code));
         }
     }
     req.topics.retain(|t| !t.partitions.is_empty());
@@ -176,22 +156,28 @@ fn failed(req: &TxnOffsetCommitRequest, code: i16) -> TxnOffsetCommitResponse {
     let topics = req
         .topics
         .iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    TxnOffsetCommitResponsePartition::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(code)
-                })
-                .collect();
-            TxnOffsetCommitResponseTopic::default()
-                .with_name(t.name.clone())
-                .with_partitions(partitions)
-        })
+        .map(|t| answered(&t.name, &t.partitions, code))
         .collect();
     TxnOffsetCommitResponse::default().with_topics(topics)
+}
+
+/// A topic's partitions, each answered `code`.
+fn answered(
+    name: &TopicName,
+    partitions: &[TxnOffsetCommitRequestPartition],
+    code: i16,
+) -> TxnOffsetCommitResponseTopic {
+    let partitions = partitions
+        .iter()
+        .map(|p| {
+            TxnOffsetCommitResponsePartition::default()
+                .with_partition_index(p.partition_index)
+                .with_error_code(code)
+        })
+        .collect();
+    TxnOffsetCommitResponseTopic::default()
+        .with_name(name.clone())
+        .with_partitions(partitions)
 }
 
 #[cfg(test)]

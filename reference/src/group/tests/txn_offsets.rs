@@ -79,6 +79,13 @@ impl TxnHarness {
         codes(&reply.response)
     }
 
+    /// A TxnOffsetCommit of one partition of "orders" by "order_processing_group".
+    fn txn(&mut self, producer_id: i64, partition: i32, offset: i64) {
+        let group = "order_processing_group";
+        let request = txn_request(group, producer_id, None, &[("orders", partition, offset)]);
+        assert_eq!(self.txn_commit(&request), vec![code::NONE]);
+    }
+
     fn plain_commit(&mut self, group: &str, partition: i32, offset: i64) {
         let request = commit_request(group, "", -1, &[("orders", partition, offset, None)]);
         let reply = self.h.c.offset_commit(
@@ -160,13 +167,7 @@ fn stable_fetch(c: &GroupCoordinator, group: &str, partition: i32) -> (i64, i16)
 #[test]
 fn transactional_offsets_wait_for_the_commit_marker() {
     let mut t = TxnHarness::new();
-    let codes = t.txn_commit(&txn_request(
-        "order_processing_group",
-        7,
-        None,
-        &[("orders", 0, 42)],
-    ));
-    assert_eq!(codes, vec![code::NONE]);
+    t.txn(7, 0, 42);
     assert_eq!(t.committed("order_processing_group", 0), None);
     assert!(
         t.h.c
@@ -196,12 +197,7 @@ fn transactional_offsets_wait_for_the_commit_marker() {
 fn an_abort_marker_drops_the_pending_offsets() {
     let mut t = TxnHarness::new();
     t.plain_commit("order_processing_group", 0, 10);
-    t.txn_commit(&txn_request(
-        "order_processing_group",
-        7,
-        None,
-        &[("orders", 0, 42)],
-    ));
+    t.txn(7, 0, 42);
     t.marker(7, false);
     assert_eq!(t.committed("order_processing_group", 0), Some(10));
     assert!(
@@ -214,24 +210,14 @@ fn an_abort_marker_drops_the_pending_offsets() {
 #[test]
 fn a_plain_commit_written_after_the_transactional_one_wins() {
     let mut t = TxnHarness::new();
-    t.txn_commit(&txn_request(
-        "order_processing_group",
-        7,
-        None,
-        &[("orders", 0, 42)],
-    ));
+    t.txn(7, 0, 42);
     t.plain_commit("order_processing_group", 0, 50);
     t.marker(7, true);
     // Kafka keeps the offset whose record is later in the log.
     assert_eq!(t.committed("order_processing_group", 0), Some(50));
     // And one written before it loses.
     t.plain_commit("order_processing_group", 1, 5);
-    t.txn_commit(&txn_request(
-        "order_processing_group",
-        8,
-        None,
-        &[("orders", 1, 6)],
-    ));
+    t.txn(8, 1, 6);
     t.marker(8, true);
     assert_eq!(t.committed("order_processing_group", 1), Some(6));
     assert_eq!(
@@ -243,18 +229,8 @@ fn a_plain_commit_written_after_the_transactional_one_wins() {
 #[test]
 fn a_marker_completes_only_its_own_producer() {
     let mut t = TxnHarness::new();
-    t.txn_commit(&txn_request(
-        "order_processing_group",
-        7,
-        None,
-        &[("orders", 0, 42)],
-    ));
-    t.txn_commit(&txn_request(
-        "order_processing_group",
-        8,
-        None,
-        &[("orders", 1, 9)],
-    ));
+    t.txn(7, 0, 42);
+    t.txn(8, 1, 9);
     t.marker(8, true);
     assert_eq!(t.committed("order_processing_group", 0), None);
     assert_eq!(t.committed("order_processing_group", 1), Some(9));
