@@ -198,6 +198,14 @@ fn an_abort_marker_drops_the_pending_offsets() {
     let mut t = TxnHarness::new();
     t.plain_commit("order_processing_group", 0, 10);
     t.txn(7, 0, 42);
+    // A fetch of all the group's offsets requiring stability: the same per partition.
+    let all = fetch_request("order_processing_group", None).with_require_stable(true);
+    let response = t.h.c.offset_fetch(&RequestContext::version(FETCH_V), &all);
+    let p = &response.groups[0].topics[0].partitions[0];
+    assert_eq!(
+        (p.committed_offset, p.error_code),
+        (-1, UNSTABLE_OFFSET_COMMIT)
+    );
     t.marker(7, false);
     assert_eq!(t.committed("order_processing_group", 0), Some(10));
     assert!(
