@@ -45,8 +45,19 @@ const READ_COMMITTED: i8 = 1;
 
 /// `count` records from key `first` of [`PRODUCER`] at epoch 0 from `sequence`.
 fn producer_batch(first: usize, count: usize, sequence: i32, transactional: bool) -> Bytes {
+    batch_of(PRODUCER, first, count, sequence, transactional)
+}
+
+/// [`producer_batch`] of producer `producer_id`.
+fn batch_of(
+    producer_id: i64,
+    first: usize,
+    count: usize,
+    sequence: i32,
+    transactional: bool,
+) -> Bytes {
     let mut bytes = BytesMut::from(&batch(first, count, |_| now_ms())[..]);
-    record_batch::set_producer(&mut bytes, PRODUCER, 0, sequence, transactional);
+    record_batch::set_producer(&mut bytes, producer_id, 0, sequence, transactional);
     bytes.freeze()
 }
 
@@ -90,8 +101,19 @@ struct Fetched {
 
 /// Fetch v12 of partition 0 of `topic` from `offset` at `isolation_level`.
 async fn fetch(conn: &mut Conn, topic: &str, offset: i64, isolation_level: i8) -> Fetched {
+    fetch_waiting(conn, topic, offset, isolation_level, 0).await
+}
+
+/// [`fetch`] that waits up to `max_wait_ms` for a byte.
+async fn fetch_waiting(
+    conn: &mut Conn,
+    topic: &str,
+    offset: i64,
+    isolation_level: i8,
+    max_wait_ms: i32,
+) -> Fetched {
     let req = FetchRequest::default()
-        .with_max_wait_ms(0)
+        .with_max_wait_ms(max_wait_ms)
         .with_min_bytes(1)
         .with_max_bytes(1 << 20)
         .with_isolation_level(isolation_level)
@@ -309,6 +331,63 @@ async fn a_follower_serves_read_committed_from_its_own_producer_state() {
     assert_eq!(
         aborted,
         fetched(4, 4, Some(vec![(PRODUCER, 1)]), &[(1, 2), (3, 3)])
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_read_committed_fetch_at_the_lso_waits_like_one_at_the_log_end() {
+    let cluster = start(1, None, &[]).await;
+    let mut conn = connect(&cluster, 1).await;
+    let topic = "payments-waiting";
+    create_topic_with(&mut conn, topic, 1, 1, &[]).await;
+    open_a_transaction(&mut conn, topic).await;
+    // Kafka's DelayedFetch counts a read_committed fetch's bytes only up to the LSO.
+    let started = std::time::Instant::now();
+    let f = fetch_waiting(&mut conn, topic, 1, READ_COMMITTED, 400).await;
+    assert!(
+        started.elapsed().as_millis() >= 350,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(f, fetched(3, 1, Some(Vec::new()), &[]));
+    let started = std::time::Instant::now();
+    let f = fetch_waiting(&mut conn, topic, 1, READ_UNCOMMITTED, 5_000).await;
+    assert!(
+        started.elapsed().as_millis() < 2_000,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(f.batches, [(1, 2)]);
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restart_rebuilds_open_and_aborted_transactions_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = start(1, Some(dir.path()), &[]).await;
+    let mut conn = connect(&cluster, 1).await;
+    let topic = "payments-durable";
+    create_topic_with(&mut conn, topic, 1, 1, &[]).await;
+    open_a_transaction(&mut conn, topic).await;
+    assert_eq!(write_marker(&cluster, 1, topic, ControlType::Abort), 3);
+    let other = batch_of(PRODUCER + 1, 4, 2, 0, true);
+    assert_eq!(produce_transactional(&mut conn, topic, other).await, (0, 4));
+    let before = fetch(&mut conn, topic, 0, READ_COMMITTED).await;
+    let expected = fetched(6, 4, Some(vec![(PRODUCER, 1)]), &[(0, 0), (1, 2), (3, 3)]);
+    assert_eq!(before, expected);
+    cluster.stop(1).await;
+    cluster.start_broker(1).await.expect("restart");
+    let mut conn = connect(&cluster, 1).await;
+    let after = eventually("the partition is back", async || {
+        let f = fetch(&mut conn, topic, 0, READ_COMMITTED).await;
+        (f.error_code == 0 && f.high_watermark == 6).then_some(f)
+    })
+    .await;
+    assert_eq!(after, expected);
+    assert_eq!(
+        producers(&mut conn, topic).await,
+        [(PRODUCER, 0, -1), (PRODUCER + 1, -1, 4)]
     );
     cluster.shutdown().await;
 }

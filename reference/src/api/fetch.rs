@@ -382,7 +382,8 @@ fn fetch_from_follower_replica(
     replica.consumer_response(read)
 }
 
-/// A partition answered with an error only.
+/// A partition answered with an error only (no aborted transactions: a null list, as
+/// Kafka 4.3.1 answers).
 pub(crate) fn error_partition(partition: i32, code: i16) -> PartitionData {
     PartitionData::default()
         .with_partition_index(partition)
@@ -390,6 +391,7 @@ pub(crate) fn error_partition(partition: i32, code: i16) -> PartitionData {
         .with_high_watermark(-1)
         .with_last_stable_offset(-1)
         .with_log_start_offset(-1)
+        .with_aborted_transactions(None)
         .with_preferred_read_replica(BrokerId(-1))
         .with_records(Some(Bytes::new()))
 }
