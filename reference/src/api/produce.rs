@@ -16,9 +16,12 @@
 //! of one of its last five batches answers the original's offsets without appending, a
 //! sequence gap answers OUT_OF_ORDER_SEQUENCE_NUMBER and a stale epoch
 //! INVALID_PRODUCER_EPOCH. A transactional batch without a `transactional_id` is
-//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as in Kafka; with one it is refused with
-//! INVALID_RECORD until the transaction coordinator exists: accepting it without markers
-//! would be a lie.
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as in Kafka; with one it is appended, opening the
+//! producer's transaction in the partition (or continuing it) until its marker
+//! ([`crate::log::producer_state`]); while it is open the producer's batches must be
+//! transactional (INVALID_TXN_STATE). Kafka first has the transaction coordinator verify
+//! that the partition is in the transaction (KIP-890); that check comes with the
+//! coordinator.
 //!
 //! # References
 //! - Kafka protocol guide, Produce API; KIP-98 (producer ids), KIP-516 (v13 topic ids)
@@ -320,24 +323,18 @@ pub(crate) fn check_records<'a>(
 
 /// A transactional batch: Kafka authorizes its `transactional_id` first, so without one it is
 /// TRANSACTIONAL_ID_AUTHORIZATION_FAILED (what Kafka 4.3.1 answers, no message); with one it
-/// is refused with INVALID_RECORD until transactions exist here.
+/// goes on to the leader's append.
 fn check_transactional(
     header: &BatchHeader,
     transactional_id: Option<&str>,
 ) -> Result<(), KafkaError> {
-    if !header.is_transactional() {
+    if !header.is_transactional() || transactional_id.is_some() {
         return Ok(());
     }
-    match transactional_id {
-        None => Err(KafkaError {
-            code: ResponseError::TransactionalIdAuthorizationFailed.code(),
-            message: String::new(),
-        }),
-        Some(_) => Err(KafkaError::new(
-            ResponseError::InvalidRecord,
-            "transactional producers are not supported by the reference broker yet",
-        )),
-    }
+    Err(KafkaError {
+        code: ResponseError::TransactionalIdAuthorizationFailed.code(),
+        message: String::new(),
+    })
 }
 
 /// One partition's answer: what was appended, or why not.

@@ -707,3 +707,56 @@ fn markers_are_fenced_by_producer_and_coordinator_epochs() {
     );
     assert_eq!(leader.log().ongoing_transaction(7), None);
 }
+
+#[test]
+fn read_committed_consumers_read_below_the_lso_with_the_aborted_transactions() {
+    use crate::record_batch::{ControlType, encode_control_batch};
+    let mut replicas = cluster(1);
+    let client = AppendOrigin::Client;
+    let leader = &mut replicas[0];
+    assert_eq!(
+        append_from(leader, producer_batch(&["a", "b"], 0, 0, true), client),
+        Ok(0)
+    );
+    let mut abort = encode_control_batch(7, 0, 0, ControlType::Abort, T0);
+    let appended = leader.append_marker(&mut abort, 1, 0, 30_000, &all_alive(), T0, 0);
+    assert_eq!(appended.map(|(info, _)| info.base_offset), Ok(2));
+    assert_eq!(
+        append_from(leader, producer_batch(&["c"], 0, 2, true), client),
+        Ok(3)
+    );
+    for follower in [1, 2] {
+        round(&mut replicas, 0, follower, T0);
+        round(&mut replicas, 0, follower, T0);
+    }
+    let leader = &replicas[0];
+    assert_eq!(
+        (leader.high_watermark(), leader.last_stable_offset()),
+        (4, 3)
+    );
+    let committed = IsolationLevel::ReadCommitted;
+    let read = leader.fetch_from_consumer_with_isolation(0, 0, 1 << 20, committed);
+    let aborted = vec![crate::log::AbortedTxn {
+        producer_id: 7,
+        first_offset: 0,
+    }];
+    assert_eq!(read.aborted_transactions, Some(aborted.clone()));
+    assert_eq!(crate::record_batch::end_offset_of(&read.records), Some(3));
+    assert_eq!(read.last_stable_offset, 3);
+    // At the LSO nothing is read, and no aborted transaction comes with nothing.
+    let read = leader.fetch_from_consumer_with_isolation(3, 0, 1 << 20, committed);
+    assert_eq!(
+        (read.records.len(), read.aborted_transactions),
+        (0, Some(vec![]))
+    );
+    // read_uncommitted reads to the high watermark, without the list.
+    let read = leader.fetch_from_consumer(0, 0, 1 << 20);
+    assert_eq!(crate::record_batch::end_offset_of(&read.records), Some(4));
+    assert_eq!(read.aborted_transactions, None);
+    // A follower answers from its own state, once it has learnt the high watermark.
+    round(&mut replicas, 0, 1, T0);
+    let follower = &replicas[1];
+    let read = follower.read_for_consumer(0, 1 << 20, committed);
+    assert_eq!(read.map(|(_, aborted)| aborted), Ok(Some(aborted)));
+    assert_eq!(follower.last_stable_offset(), 3);
+}
