@@ -92,24 +92,38 @@ fn take_unknown_partitions(
 }
 
 /// The transaction must hold the group's `__consumer_offsets` partition (from v5 it is
-/// added); errors mapped as the coordinator maps a failed write. A request the coordinator
-/// refuses anyway (empty group id, no offsets topic) is left to it.
+/// added); errors mapped as the coordinator maps a failed write. As
+/// `ReplicaManager.maybeStartTransactionVerificationForPartition`: a partition this broker
+/// does not lead is NOT_COORDINATOR (NOT_LEADER_OR_FOLLOWER, mapped), and one where the
+/// producer already has an ongoing transaction needs no verification. A request the
+/// coordinator refuses anyway (empty group id, no offsets topic) is left to it.
 async fn verify(shared: &Shared, version: i16, req: &TxnOffsetCommitRequest) -> Result<(), i16> {
     let group_id = req.group_id.as_str();
-    let partitions = shared
-        .node
-        .state()
-        .image
-        .topic_by_name(OFFSETS_TOPIC)
-        .map(|t| t.partitions.len() as i32);
-    let Some(partitions) = partitions.filter(|_| !group_id.is_empty()) else {
-        return Ok(());
+    let producer_id = req.producer_id.0;
+    let partition = {
+        let state = shared.node.state();
+        let Some(topic) = state.image.topic_by_name(OFFSETS_TOPIC) else {
+            return Ok(());
+        };
+        if group_id.is_empty() {
+            return Ok(());
+        }
+        let partition = partition_for(group_id, topic.partitions.len() as i32);
+        match state.partitions.get(&(topic.topic_id, partition)) {
+            Some(p) if p.is_leader() => {
+                if p.log().ongoing_transaction(producer_id).is_some() {
+                    return Ok(());
+                }
+            }
+            _ => return Err(ResponseError::NotCoordinator.code()),
+        }
+        partition
     };
-    let offsets = TopicPartition::new(OFFSETS_TOPIC, partition_for(group_id, partitions));
+    let offsets = TopicPartition::new(OFFSETS_TOPIC, partition);
     let results = verify_or_add(
         shared,
         req.transactional_id.as_str(),
-        req.producer_id.0,
+        producer_id,
         req.producer_epoch,
         &[offsets],
         version >= 5,
