@@ -30,10 +30,10 @@ mod common;
 use bytes::{Bytes, BytesMut};
 use common::Conn;
 use common::cluster::{
-    batch, connect, create_topic_with, eventually, name, now_ms, partition0, produce, start,
+    batch, connect, create_topic_with, describe_producers, eventually, name, now_ms, partition0,
+    produce, produce_as, start,
 };
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
 use reference::cluster::Cluster;
 use reference::record_batch::{self, BatchHeader, ControlType, encode_control_batch};
 
@@ -63,27 +63,7 @@ fn batch_of(
 
 /// Produce v9 with the transactional id to partition 0: (error code, base offset).
 async fn produce_transactional(conn: &mut Conn, topic: &str, records: Bytes) -> (i16, i64) {
-    let id = TransactionalId(StrBytes::from_static_str(TRANSACTIONAL_ID));
-    let req = ProduceRequest::default()
-        .with_transactional_id(Some(id))
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![
-            produce_request::TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![
-                    produce_request::PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(records)),
-                ]),
-        ]);
-    let ResponseKind::Produce(mut r) = conn
-        .call(ApiKey::Produce, 9, RequestKind::Produce(req))
-        .await
-    else {
-        panic!("not Produce")
-    };
-    let p = r.responses.remove(0).partition_responses.remove(0);
+    let p = produce_as(conn, Some(TRANSACTIONAL_ID), topic, -1, 10_000, records).await;
     (p.error_code, p.base_offset)
 }
 
@@ -192,16 +172,7 @@ async fn producers(conn: &mut Conn, topic: &str) -> Vec<(i64, i32, i64)> {
             .with_name(name(topic))
             .with_partition_indexes(vec![0]),
     ]);
-    let ResponseKind::DescribeProducers(mut r) = conn
-        .call(
-            ApiKey::DescribeProducers,
-            0,
-            RequestKind::DescribeProducers(req),
-        )
-        .await
-    else {
-        panic!("not DescribeProducers")
-    };
+    let mut r = describe_producers(conn, req).await;
     let p = r.topics.remove(0).partitions.remove(0);
     assert_eq!(p.error_code, 0);
     p.active_producers

@@ -203,7 +203,22 @@ pub async fn produce_with(
     timeout_ms: i32,
     records: Bytes,
 ) -> produce_response::PartitionProduceResponse {
+    produce_as(conn, None, topic, acks, timeout_ms, records).await
+}
+
+/// [`produce_with`] from a producer with `transactional_id` (`None`: without one).
+pub async fn produce_as(
+    conn: &mut Conn,
+    transactional_id: Option<&str>,
+    topic: &str,
+    acks: i16,
+    timeout_ms: i32,
+    records: Bytes,
+) -> produce_response::PartitionProduceResponse {
+    let transactional_id =
+        transactional_id.map(|id| TransactionalId(StrBytes::from_string(id.to_string())));
     let req = ProduceRequest::default()
+        .with_transactional_id(transactional_id)
         .with_acks(acks)
         .with_timeout_ms(timeout_ms)
         .with_topic_data(vec![
@@ -702,4 +717,22 @@ pub async fn offset_commit(conn: &mut Conn, group: &str, topic: &str, offset: i6
         panic!("not OffsetCommit")
     };
     r.topics[0].partitions[0].error_code
+}
+
+/// DescribeProducers v0 of `req`: the response.
+pub async fn describe_producers(
+    conn: &mut Conn,
+    req: DescribeProducersRequest,
+) -> DescribeProducersResponse {
+    let ResponseKind::DescribeProducers(r) = conn
+        .call(
+            ApiKey::DescribeProducers,
+            0,
+            RequestKind::DescribeProducers(req),
+        )
+        .await
+    else {
+        panic!("not DescribeProducers")
+    };
+    r
 }
