@@ -30,12 +30,13 @@ mod common;
 use bytes::{Bytes, BytesMut};
 use common::Conn;
 use common::cluster::{
-    batch, connect, create_topic_with, describe_producers, eventually, name, now_ms, partition0,
-    produce, produce_as, start,
+    FetchAs, batch, connect, create_topic_with, describe_producers, eventually,
+    fetch_partition_waiting, name, now_ms, partition0, produce, produce_as, start,
 };
 use kafka_protocol::messages::*;
 use reference::cluster::Cluster;
 use reference::record_batch::{self, BatchHeader, ControlType, encode_control_batch};
+use uuid::Uuid;
 
 const PRODUCER: i64 = 4_242;
 const TRANSACTIONAL_ID: &str = "payments-txn";
@@ -92,27 +93,17 @@ async fn fetch_waiting(
     isolation_level: i8,
     max_wait_ms: i32,
 ) -> Fetched {
-    let req = FetchRequest::default()
-        .with_max_wait_ms(max_wait_ms)
-        .with_min_bytes(1)
-        .with_max_bytes(1 << 20)
-        .with_isolation_level(isolation_level)
-        .with_replica_id(BrokerId(-1))
-        .with_topics(vec![
-            fetch_request::FetchTopic::default()
-                .with_topic(name(topic))
-                .with_partitions(vec![
-                    fetch_request::FetchPartition::default()
-                        .with_fetch_offset(offset)
-                        .with_current_leader_epoch(-1)
-                        .with_partition_max_bytes(1 << 20),
-                ]),
-        ]);
-    let ResponseKind::Fetch(mut r) = conn.call(ApiKey::Fetch, 12, RequestKind::Fetch(req)).await
-    else {
-        panic!("not Fetch")
-    };
-    let p = r.responses.remove(0).partitions.remove(0);
+    let how = FetchAs::consumer(12, -1);
+    let p = fetch_partition_waiting(
+        conn,
+        topic,
+        Uuid::nil(),
+        offset,
+        how,
+        isolation_level,
+        max_wait_ms,
+    )
+    .await;
     let (headers, _) = record_batch::scan_valid_prefix(p.records.as_deref().unwrap_or_default());
     Fetched {
         error_code: p.error_code,

@@ -308,8 +308,23 @@ pub async fn fetch_partition(
     offset: i64,
     how: FetchAs,
 ) -> fetch_response::PartitionData {
+    fetch_partition_waiting(conn, topic, topic_id, offset, how, 0, 0).await
+}
+
+/// [`fetch_partition`] at `isolation_level` (1: read_committed) that waits up to
+/// `max_wait_ms` for a byte.
+pub async fn fetch_partition_waiting(
+    conn: &mut Conn,
+    topic: &str,
+    topic_id: Uuid,
+    offset: i64,
+    how: FetchAs,
+    isolation_level: i8,
+    max_wait_ms: i32,
+) -> fetch_response::PartitionData {
     let mut req = FetchRequest::default()
-        .with_max_wait_ms(0)
+        .with_max_wait_ms(max_wait_ms)
+        .with_isolation_level(isolation_level)
         .with_min_bytes(1)
         .with_max_bytes(1 << 20)
         .with_topics(vec![
