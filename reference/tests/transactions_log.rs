@@ -31,7 +31,8 @@ use bytes::{Bytes, BytesMut};
 use common::Conn;
 use common::cluster::{
     FetchAs, batch, connect, create_topic_with, describe_producers, eventually,
-    fetch_partition_waiting, name, now_ms, partition0, produce, produce_as, start,
+    fetch_partition_waiting, list_offsets_isolated, name, now_ms, partition0, produce, produce_as,
+    start,
 };
 use kafka_protocol::messages::*;
 use reference::cluster::Cluster;
@@ -133,25 +134,7 @@ fn fetched(hw: i64, lso: i64, aborted: Option<Vec<(i64, i64)>>, batches: &[(i64,
 
 /// ListOffsets v5 LATEST of partition 0 at `isolation_level`: (error code, offset).
 async fn latest(conn: &mut Conn, topic: &str, isolation_level: i8) -> (i16, i64) {
-    let req = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_isolation_level(isolation_level)
-        .with_topics(vec![
-            list_offsets_request::ListOffsetsTopic::default()
-                .with_name(name(topic))
-                .with_partitions(vec![
-                    list_offsets_request::ListOffsetsPartition::default()
-                        .with_partition_index(0)
-                        .with_timestamp(-1),
-                ]),
-        ]);
-    let ResponseKind::ListOffsets(mut r) = conn
-        .call(ApiKey::ListOffsets, 5, RequestKind::ListOffsets(req))
-        .await
-    else {
-        panic!("not ListOffsets")
-    };
-    let p = r.topics.remove(0).partitions.remove(0);
+    let p = list_offsets_isolated(conn, topic, 5, -1, isolation_level).await;
     (p.error_code, p.offset)
 }
 

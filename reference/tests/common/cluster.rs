@@ -384,8 +384,20 @@ pub async fn list_offsets(
     version: i16,
     timestamp: i64,
 ) -> list_offsets_response::ListOffsetsPartitionResponse {
+    list_offsets_isolated(conn, topic, version, timestamp, 0).await
+}
+
+/// [`list_offsets`] at `isolation_level` (1: read_committed, from v2).
+pub async fn list_offsets_isolated(
+    conn: &mut Conn,
+    topic: &str,
+    version: i16,
+    timestamp: i64,
+    isolation_level: i8,
+) -> list_offsets_response::ListOffsetsPartitionResponse {
     let req = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
+        .with_isolation_level(isolation_level)
         .with_topics(vec![
             list_offsets_request::ListOffsetsTopic::default()
                 .with_name(name(topic))
