@@ -495,6 +495,22 @@ pub fn scan_valid_prefix(buf: &[u8]) -> (Vec<BatchHeader>, usize) {
     (headers, position)
 }
 
+/// The offset after the last whole batch in `buf` (concatenated stored batches, headers
+/// only, no CRC check); `None` if it holds no whole batch.
+pub fn end_offset_of(buf: &[u8]) -> Option<i64> {
+    let mut end = None;
+    let mut position = 0;
+    while let Ok(header) = BatchHeader::parse(&buf[position..]) {
+        let next = position + header.total_len();
+        if next > buf.len() {
+            break;
+        }
+        end = Some(header.next_offset());
+        position = next;
+    }
+    end
+}
+
 /// Rewrites the base offset of the batch at the start of `batch`. The CRC does not cover it.
 ///
 /// # Panics

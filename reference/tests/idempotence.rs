@@ -220,21 +220,6 @@ async fn run_rules(any: &mut Conn, leader: &mut Conn, topic: &str) -> [i64; 3] {
 /// id, epoch, last sequence) of each producer, sorted.
 type Described = (String, i32, i16, Vec<(i64, i32, i32)>);
 
-/// DescribeProducers v0 of `req`: the response.
-async fn describe(conn: &mut Conn, req: DescribeProducersRequest) -> DescribeProducersResponse {
-    let ResponseKind::DescribeProducers(r) = conn
-        .call(
-            ApiKey::DescribeProducers,
-            0,
-            RequestKind::DescribeProducers(req),
-        )
-        .await
-    else {
-        panic!("not DescribeProducers")
-    };
-    r
-}
-
 /// DescribeProducers v0 of partitions 0 and 7 of `topic` and partition 0 of an unknown topic.
 async fn describe_producers(conn: &mut Conn, topic: &str) -> Vec<Described> {
     use kafka_protocol::messages::describe_producers_request::TopicRequest;
@@ -246,7 +231,7 @@ async fn describe_producers(conn: &mut Conn, topic: &str) -> Vec<Described> {
             .with_name(common::cluster::name("no-such-topic"))
             .with_partition_indexes(vec![0]),
     ]);
-    let r = describe(conn, req).await;
+    let r = common::cluster::describe_producers(conn, req).await;
     let mut described = Vec::new();
     for t in r.topics {
         for p in t.partitions {
@@ -404,7 +389,7 @@ async fn describe_producers_answers_a_repeated_partition_once() {
         .with_name(common::cluster::name("idem"))
         .with_partition_indexes(vec![0; 10_000]);
     let req = DescribeProducersRequest::default().with_topics(vec![topic.clone(), topic]);
-    let r = describe(&mut conn, req).await;
+    let r = common::cluster::describe_producers(&mut conn, req).await;
     let answers: Vec<(i16, usize)> = r
         .topics
         .iter()

@@ -26,6 +26,7 @@ const OFFSETS_PARTITIONS: i32 = 5;
 
 const NONE: i16 = 0;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const NOT_COORDINATOR: i16 = 16;
 const ILLEGAL_GENERATION: i16 = 22;
 const INVALID_GROUP_ID: i16 = 24;
 const UNKNOWN_MEMBER_ID: i16 = 25;
@@ -251,7 +252,16 @@ async fn transactional_offsets_move_with_the_coordinator() {
         .into_iter()
         .find(|b| *b != first)
         .expect("three brokers");
-    assert_eq!(end_transaction(&cluster, other, 1001, true).await, 16);
+    assert_eq!(
+        end_transaction(&cluster, other, 1001, true).await,
+        NOT_COORDINATOR
+    );
+    let mut elsewhere = connect(&cluster, other).await;
+    let commit = (TOPIC, 0, 1);
+    assert_eq!(
+        txn_commit(&mut elsewhere, 3, GROUP, 1001, None, commit).await,
+        NOT_COORDINATOR
+    );
 
     // The coordinator's broker dies: the new leader of the partition replays both the
     // committed transaction and the open one.

@@ -2,9 +2,10 @@
 //! `kafka-transactions describe-producers` shows: for each, its id, epoch, last sequence and
 //! last timestamp ([`crate::log::producer_state`]). Kafka answers from any replica that hosts
 //! the partition (the admin client asks the leader); a broker without a replica answers
-//! NOT_LEADER_OR_FOLLOWER, an unknown topic or partition UNKNOWN_TOPIC_OR_PARTITION. No
-//! producer has an open transaction yet, so `coordinator_epoch` and
-//! `current_txn_start_offset` are -1, as Kafka reports an idempotent producer.
+//! NOT_LEADER_OR_FOLLOWER, an unknown topic or partition UNKNOWN_TOPIC_OR_PARTITION.
+//! `coordinator_epoch` is that of the producer's last transaction marker and
+//! `current_txn_start_offset` the first offset of its open transaction; -1 when it has
+//! none, as Kafka reports an idempotent producer.
 //!
 //! A partition named twice in one request is answered the second time with INVALID_REQUEST
 //! and no producers. Kafka answers every occurrence in full, so a request of a few bytes per
@@ -69,8 +70,10 @@ pub fn handle(shared: &Shared, req: DescribeProducersRequest) -> DescribeProduce
                                         .with_producer_epoch(i32::from(entry.epoch))
                                         .with_last_sequence(entry.last_seq())
                                         .with_last_timestamp(entry.last_timestamp)
-                                        .with_coordinator_epoch(-1)
-                                        .with_current_txn_start_offset(-1)
+                                        .with_coordinator_epoch(entry.coordinator_epoch)
+                                        .with_current_txn_start_offset(
+                                            entry.current_txn_first_offset.unwrap_or(-1),
+                                        )
                                 })
                                 .collect(),
                         ),

@@ -7,6 +7,11 @@
 //! partition carries the high watermark, last stable offset and log start offset; an offset
 //! outside [log start, log end] is OFFSET_OUT_OF_RANGE.
 //!
+//! `isolation_level` 1 (`read_committed`, KIP-98) reads only below the last stable offset
+//! and carries the aborted transactions overlapping the records returned (an empty list if
+//! none; null for `read_uncommitted` and for partitions in error), as Kafka's
+//! `UnifiedLog.read` with `FetchIsolation.TXN_COMMITTED`; the client drops their records.
+//!
 //! # Response size
 //!
 //! As in `KafkaApis.handleFetchRequest`, a response carries at most
@@ -44,9 +49,9 @@ use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::{
-    EpochEndOffset, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, PartitionData,
 };
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::protocol::VersionRange;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -54,7 +59,7 @@ use tokio::time::Instant;
 use super::{now_ms, requested_topic};
 use crate::cluster::Node;
 use crate::record_batch::BatchHeader;
-use crate::replication::{ConsumerFetchResponse, Partition, ReplicaFetch};
+use crate::replication::{ConsumerFetchResponse, IsolationLevel, Partition, ReplicaFetch};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
@@ -175,14 +180,17 @@ fn read_all(node: &Node, req: &FetchRequest, version: i16) -> Read {
                 max_bytes: limit,
             };
             let (answer, effects) = replica.fetch_from_follower(&fetch, &state.image, now_ms());
+            let last_stable_offset = replica.last_stable_offset();
             alters.extend(node.route(state, effects));
             let mut data = partition_data(
                 p.partition,
                 ConsumerFetchResponse {
                     error_code: answer.error_code,
                     high_watermark: answer.high_watermark,
+                    last_stable_offset,
                     log_start_offset: answer.log_start_offset,
                     records: within(answer.records, limit, min_one),
+                    aborted_transactions: None,
                 },
             );
             if let Some(d) = answer.diverging_epoch.filter(|_| version >= 12) {
@@ -194,35 +202,67 @@ fn read_all(node: &Node, req: &FetchRequest, version: i16) -> Read {
             }
             return data;
         }
+        let isolation = IsolationLevel::from_request(req.isolation_level);
         let answer = if version >= 11 && replica.is_follower() {
-            fetch_from_follower_replica(replica, p.fetch_offset, p.current_leader_epoch, limit)
+            fetch_from_follower_replica(replica, p, limit, isolation)
         } else {
-            replica.fetch_from_consumer(p.fetch_offset, p.current_leader_epoch, limit)
+            replica.fetch_from_consumer_with_isolation(
+                p.fetch_offset,
+                p.current_leader_epoch,
+                limit,
+                isolation,
+            )
         };
-        let answer = ConsumerFetchResponse {
-            records: within(answer.records, limit, min_one),
-            ..answer
-        };
-        // read_committed consumers get an (empty) aborted-transactions list, others null.
-        partition_data(p.partition, answer)
-            .with_aborted_transactions((req.isolation_level == 1).then(Vec::new))
+        partition_data(p.partition, trim_consumer_read(answer, limit, min_one))
     });
     drop(guard);
     node.send_alters(alters);
     read
 }
 
-/// One partition of a Fetch response (the last stable offset is the high watermark: no
-/// transactions).
+/// One partition of a Fetch response. `read_committed` consumers get the aborted
+/// transactions of what they read (an empty list if none), others null.
 fn partition_data(index: i32, answer: ConsumerFetchResponse) -> PartitionData {
+    let aborted = answer.aborted_transactions.map(|aborted| {
+        aborted
+            .iter()
+            .map(|a| {
+                AbortedTransaction::default()
+                    .with_producer_id(ProducerId(a.producer_id))
+                    .with_first_offset(a.first_offset)
+            })
+            .collect()
+    });
     PartitionData::default()
         .with_partition_index(index)
         .with_error_code(answer.error_code)
         .with_high_watermark(answer.high_watermark)
-        .with_last_stable_offset(answer.high_watermark)
+        .with_last_stable_offset(answer.last_stable_offset)
         .with_log_start_offset(answer.log_start_offset)
+        .with_aborted_transactions(aborted)
         .with_preferred_read_replica(BrokerId(-1))
         .with_records(Some(answer.records))
+}
+
+/// A consumer's read cut to its byte limit ([`within`]); the aborted transactions then
+/// those that start before the end of what is left (none when nothing is), which is what
+/// collecting them for the shorter range gives.
+fn trim_consumer_read(
+    answer: ConsumerFetchResponse,
+    limit: usize,
+    min_one: bool,
+) -> ConsumerFetchResponse {
+    let records = within(answer.records, limit, min_one);
+    let end = crate::record_batch::end_offset_of(&records);
+    let aborted_transactions = answer.aborted_transactions.map(|mut aborted| {
+        aborted.retain(|a| end.is_some_and(|end| a.first_offset < end));
+        aborted
+    });
+    ConsumerFetchResponse {
+        records,
+        aborted_transactions,
+        ..answer
+    }
 }
 
 /// KIP-74: only the first partition with data may go over its byte limit (by its first
@@ -261,8 +301,13 @@ pub(crate) fn read_each(
             let data = read(topic, p, limit, min_one);
             let size = data.records.as_ref().map_or(0, |r| r.len() as i64);
             has_error |= data.error_code != 0;
-            has_more |=
-                data.error_code == 0 && end_offset(&data, p.fetch_offset) < data.high_watermark;
+            // A read_committed consumer can read no further than the last stable offset.
+            let readable = if req.isolation_level == 1 {
+                data.last_stable_offset
+            } else {
+                data.high_watermark
+            };
+            has_more |= data.error_code == 0 && end_offset(&data, p.fetch_offset) < readable;
             bytes += size;
             remaining -= size;
             partitions.push(data);
@@ -314,41 +359,31 @@ pub(crate) fn fit_to_version(mut response: FetchResponse, version: i16) -> Fetch
 }
 
 /// A consumer's Fetch (v11+) sent to a follower: served from the follower's own log below
-/// its high watermark, after the same leader epoch checks as on the leader. Kafka lets
-/// consumers fetch from followers once they send client metadata (v11 added the rack id,
-/// KIP-392): `FetchParams.fetchOnlyLeader` is false for them, so `Partition.fetchRecords`
-/// checks the epoch (`localLogWithEpochOrThrow` without `requireLeader`) and reads.
-/// Older versions, and replicas that are neither leader nor follower, stay
-/// NOT_LEADER_OR_FOLLOWER.
+/// its high watermark (or its last stable offset, from its own producer state), after the
+/// same leader epoch checks as on the leader. Kafka lets consumers fetch from followers once
+/// they send client metadata (v11 added the rack id, KIP-392): `FetchParams.fetchOnlyLeader`
+/// is false for them, so `Partition.fetchRecords` checks the epoch
+/// (`localLogWithEpochOrThrow` without `requireLeader`) and reads. Older versions, and
+/// replicas that are neither leader nor follower, stay NOT_LEADER_OR_FOLLOWER.
 fn fetch_from_follower_replica(
     replica: &Partition,
-    fetch_offset: i64,
-    current_leader_epoch: i32,
+    p: &FetchPartition,
     max_bytes: usize,
+    isolation: IsolationLevel,
 ) -> ConsumerFetchResponse {
-    let high_watermark = replica.high_watermark();
-    let log = replica.log();
-    let checked = if current_leader_epoch < 0 || current_leader_epoch == replica.leader_epoch() {
-        log.read_up_to(fetch_offset, max_bytes, true, high_watermark)
-            .map_err(|_| ResponseError::OffsetOutOfRange.code())
+    let current_leader_epoch = p.current_leader_epoch;
+    let read = if current_leader_epoch < 0 || current_leader_epoch == replica.leader_epoch() {
+        replica.read_for_consumer(p.fetch_offset, max_bytes, isolation)
     } else if current_leader_epoch < replica.leader_epoch() {
         Err(ResponseError::FencedLeaderEpoch.code())
     } else {
         Err(ResponseError::UnknownLeaderEpoch.code())
     };
-    let (error_code, records) = match checked {
-        Ok(records) => (0, records),
-        Err(code) => (code, Bytes::new()),
-    };
-    ConsumerFetchResponse {
-        error_code,
-        high_watermark,
-        log_start_offset: log.log_start_offset(),
-        records,
-    }
+    replica.consumer_response(read)
 }
 
-/// A partition answered with an error only.
+/// A partition answered with an error only (no aborted transactions: a null list, as
+/// Kafka 4.3.1 answers).
 pub(crate) fn error_partition(partition: i32, code: i16) -> PartitionData {
     PartitionData::default()
         .with_partition_index(partition)
@@ -356,6 +391,7 @@ pub(crate) fn error_partition(partition: i32, code: i16) -> PartitionData {
         .with_high_watermark(-1)
         .with_last_stable_offset(-1)
         .with_log_start_offset(-1)
+        .with_aborted_transactions(None)
         .with_preferred_read_replica(BrokerId(-1))
         .with_records(Some(Bytes::new()))
 }

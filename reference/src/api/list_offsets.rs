@@ -1,6 +1,8 @@
 //! ListOffsets: the offset for a timestamp, or for one of the special timestamps
 //! -2 EARLIEST (the log start offset), -1 LATEST (the high watermark), -3 MAX_TIMESTAMP (the record with the largest timestamp, KIP-734) and
-//! -4 EARLIEST_LOCAL (KIP-405; the log start offset, as nothing is tiered).
+//! -4 EARLIEST_LOCAL (KIP-405; the log start offset, as nothing is tiered). With
+//! `isolation_level` 1 (`read_committed`, KIP-98) the last stable offset takes the high
+//! watermark's place: LATEST is the LSO, and lookups find only records below it.
 //!
 //! A timestamp no record reaches answers offset -1 and timestamp -1, as Kafka does.
 //!
@@ -35,6 +37,7 @@ pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
 pub fn handle(shared: &Shared, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let not_available = ResponseError::OffsetNotAvailable.code();
     let state = shared.node.state();
+    let req_isolation_level = req.isolation_level;
     respond(req, |topic, p| {
         let topic_id = state
             .image
@@ -52,7 +55,13 @@ pub fn handle(shared: &Shared, req: ListOffsetsRequest, version: i16) -> ListOff
         if pending && p.timestamp == LATEST_TIMESTAMP {
             return Err(not_available);
         }
-        let (timestamp, offset) = offset_for(replica.log(), p.timestamp, high_watermark)?;
+        // `Partition.fetchOffsetForTimestamp`: read_committed finds offsets below the LSO.
+        let last_fetchable = if req_isolation_level == 1 {
+            replica.last_stable_offset()
+        } else {
+            high_watermark
+        };
+        let (timestamp, offset) = offset_for(replica.log(), p.timestamp, last_fetchable)?;
         if pending && offset < 0 {
             return Err(not_available);
         }

@@ -329,21 +329,18 @@ pub(crate) fn check_records<'a>(
 
 /// A transactional batch: Kafka authorizes its `transactional_id` first, so without one it is
 /// TRANSACTIONAL_ID_AUTHORIZATION_FAILED (what Kafka 4.3.1 answers, no message); with one it
-/// is refused with INVALID_RECORD until transactions exist here.
+/// goes on to the leader's append.
 fn check_transactional(
     header: &BatchHeader,
     transactional_id: Option<&str>,
 ) -> Result<(), KafkaError> {
-    if !header.is_transactional() {
+    if !header.is_transactional() || transactional_id.is_some() {
         return Ok(());
     }
-    match transactional_id {
-        None => Err(KafkaError {
-            code: ResponseError::TransactionalIdAuthorizationFailed.code(),
-            message: String::new(),
-        }),
-        Some(_) => Ok(()),
-    }
+    Err(KafkaError {
+        code: ResponseError::TransactionalIdAuthorizationFailed.code(),
+        message: String::new(),
+    })
 }
 
 /// Kafka's transaction verification (KIP-890, `ReplicaManager.handleProduceAppend`): a

@@ -17,10 +17,11 @@
 //!   `CoordinatorPartitionWriter.maybeStartTransactionVerification`
 
 use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::txn_offset_commit_request::TxnOffsetCommitRequestPartition;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
-use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+use kafka_protocol::messages::{TopicName, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use kafka_protocol::protocol::VersionRange;
 
 use super::ClientInfo;
@@ -55,16 +56,7 @@ pub async fn handle(
                         (reply.response, reply.effects)
                     },
                     // As Kafka's `TxnOffsetCommitRequest.getErrorResponse`: every partition.
-                    |mut response, code| {
-                        for p in response
-                            .topics
-                            .iter_mut()
-                            .flat_map(|t| t.partitions.iter_mut())
-                        {
-                            p.error_code = code;
-                        }
-                        response
-                    },
+                    |_, code| failed(&req, code),
                 )
                 .await
         }
@@ -92,19 +84,7 @@ fn take_unknown_partitions(
         topic.partitions = known;
         if !gone.is_empty() {
             let code = ResponseError::UnknownTopicOrPartition.code();
-            let partitions = gone
-                .iter()
-                .map(|p| {
-                    TxnOffsetCommitResponsePartition::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(code)
-                })
-                .collect();
-            unknown.push(
-                TxnOffsetCommitResponseTopic::default()
-                    .with_name(topic.name.clone())
-                    .with_partitions(partitions),
-            );
+            unknown.push(answered(&topic.name, &gone, code));
         }
     }
     req.topics.retain(|t| !t.partitions.is_empty());
@@ -112,33 +92,63 @@ fn take_unknown_partitions(
 }
 
 /// The transaction must hold the group's `__consumer_offsets` partition (from v5 it is
-/// added); errors mapped as the coordinator maps a failed write. A request the coordinator
-/// refuses anyway (empty group id, no offsets topic) is left to it.
+/// added); errors mapped as the coordinator maps a failed write. As
+/// `ReplicaManager.maybeStartTransactionVerificationForPartition`: a partition this broker
+/// does not lead is NOT_COORDINATOR (NOT_LEADER_OR_FOLLOWER, mapped), and one where the
+/// producer already has an ongoing transaction needs no verification. A request the
+/// coordinator refuses anyway (empty group id, no offsets topic) is left to it.
 async fn verify(shared: &Shared, version: i16, req: &TxnOffsetCommitRequest) -> Result<(), i16> {
     let group_id = req.group_id.as_str();
-    let partitions = shared
-        .node
-        .state()
-        .image
-        .topic_by_name(OFFSETS_TOPIC)
-        .map(|t| t.partitions.len() as i32);
-    let Some(partitions) = partitions.filter(|_| !group_id.is_empty()) else {
-        return Ok(());
+    let producer_id = req.producer_id.0;
+    let partition = {
+        let state = shared.node.state();
+        let Some(topic) = state.image.topic_by_name(OFFSETS_TOPIC) else {
+            return Ok(());
+        };
+        if group_id.is_empty() {
+            return Ok(());
+        }
+        let partition = partition_for(group_id, topic.partitions.len() as i32);
+        match state.partitions.get(&(topic.topic_id, partition)) {
+            Some(p) if p.is_leader() => {
+                if p.log().ongoing_transaction(producer_id).is_some() {
+                    return Ok(());
+                }
+            }
+            _ => return Err(ResponseError::NotCoordinator.code()),
+        }
+        partition
     };
-    let offsets = TopicPartition::new(OFFSETS_TOPIC, partition_for(group_id, partitions));
+    let offsets = TopicPartition::new(OFFSETS_TOPIC, partition);
     let results = crate::txn::runtime::verify_or_add(
         shared,
         req.transactional_id.as_str(),
-        req.producer_id.0,
+        producer_id,
         req.producer_epoch,
         &[offsets],
         version >= 5,
     )
     .await;
     match results.iter().find(|(_, code)| *code != 0) {
-        Some((_, code)) => Err(crate::coordinator_log::map_write_error(*code)),
+        Some((_, code)) => Err(verification_error(version, *code)),
         None => Ok(()),
     }
+}
+
+/// A failed verification's answer, as `AddPartitionsToTxnManager` and
+/// `CoordinatorPartitionWriter.maybeStartTransactionVerification` give it: PRODUCER_FENCED
+/// is INVALID_PRODUCER_EPOCH; TRANSACTION_ABORTABLE (the partition is not in the
+/// transaction) only from v4, INVALID_TXN_STATE before (Kafka 4.3.1 answers a TxnOffsetCommit
+/// without AddOffsetsToTxn 48 at v3, 120 at v4); then mapped as a failed write.
+fn verification_error(version: i16, code: i16) -> i16 {
+    let code = match ResponseError::try_from_code(code) {
+        Some(ResponseError::ProducerFenced) => ResponseError::InvalidProducerEpoch.code(),
+        Some(ResponseError::TransactionAbortable) if version < 4 => {
+            ResponseError::InvalidTxnState.code()
+        }
+        _ => code,
+    };
+    crate::coordinator_log::map_write_error(code)
 }
 
 /// Every partition of the request answered `code`.
@@ -146,20 +156,53 @@ fn failed(req: &TxnOffsetCommitRequest, code: i16) -> TxnOffsetCommitResponse {
     let topics = req
         .topics
         .iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    TxnOffsetCommitResponsePartition::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(code)
-                })
-                .collect();
-            TxnOffsetCommitResponseTopic::default()
-                .with_name(t.name.clone())
-                .with_partitions(partitions)
-        })
+        .map(|t| answered(&t.name, &t.partitions, code))
         .collect();
     TxnOffsetCommitResponse::default().with_topics(topics)
+}
+
+/// A topic's partitions, each answered `code`.
+fn answered(
+    name: &TopicName,
+    partitions: &[TxnOffsetCommitRequestPartition],
+    code: i16,
+) -> TxnOffsetCommitResponseTopic {
+    let partitions = partitions
+        .iter()
+        .map(|p| {
+            TxnOffsetCommitResponsePartition::default()
+                .with_partition_index(p.partition_index)
+                .with_error_code(code)
+        })
+        .collect();
+    TxnOffsetCommitResponseTopic::default()
+        .with_name(name.clone())
+        .with_partitions(partitions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_errors_are_answered_as_kafka_does() {
+        let abortable = ResponseError::TransactionAbortable.code();
+        assert_eq!(
+            verification_error(3, abortable),
+            ResponseError::InvalidTxnState.code()
+        );
+        assert_eq!(verification_error(4, abortable), abortable);
+        let fenced = ResponseError::ProducerFenced.code();
+        assert_eq!(
+            verification_error(5, fenced),
+            ResponseError::InvalidProducerEpoch.code()
+        );
+        let mapping = ResponseError::InvalidProducerIdMapping.code();
+        assert_eq!(verification_error(5, mapping), mapping);
+        let timeout = ResponseError::RequestTimedOut.code();
+        assert_eq!(
+            verification_error(5, timeout),
+            ResponseError::CoordinatorNotAvailable.code()
+        );
+    }
 }

@@ -78,7 +78,7 @@ async fn write_marker(shared: &Shared, marker: &WritableTxnMarker) -> WritableTx
         let mut partitions = Vec::with_capacity(topic.partition_indexes.len());
         for &index in &topic.partition_indexes {
             let code = if topic.name.0.as_str() == OFFSETS_TOPIC {
-                shared
+                let code = shared
                     .groups
                     .complete_transaction(
                         index,
@@ -87,7 +87,8 @@ async fn write_marker(shared: &Shared, marker: &WritableTxnMarker) -> WritableTx
                         marker.coordinator_epoch,
                         marker.transaction_result,
                     )
-                    .await
+                    .await;
+                as_leader_error(code)
             } else {
                 let bytes = encode_control_batch(
                     producer_id,
@@ -113,6 +114,20 @@ async fn write_marker(shared: &Shared, marker: &WritableTxnMarker) -> WritableTx
     WritableTxnMarkerResult::default()
         .with_producer_id(marker.producer_id)
         .with_topics(topics)
+}
+
+/// KafkaApis answers the transaction coordinator NOT_LEADER_OR_FOLLOWER where the group
+/// coordinator says it does not (yet) serve the partition, so that the marker is retried
+/// once the partition's leader is known again.
+fn as_leader_error(code: i16) -> i16 {
+    match ResponseError::try_from_code(code) {
+        Some(
+            ResponseError::NotCoordinator
+            | ResponseError::CoordinatorNotAvailable
+            | ResponseError::CoordinatorLoadInProgress,
+        ) => ResponseError::NotLeaderOrFollower.code(),
+        _ => code,
+    }
 }
 
 /// Appends one control batch as leader with acks=all and waits for the in-sync replicas;

@@ -323,10 +323,7 @@ impl GroupCoordinator {
                 partition,
                 value: Some(value),
             } => {
-                // Offsets without a group make a "simple" group: Empty, no protocol type.
-                self.groups.entry(group_id.clone()).or_insert_with(|| {
-                    ClassicGroup::new(group_id.clone(), value.commit_timestamp_ms)
-                });
+                self.ensure_group(group_id, value.commit_timestamp_ms);
                 let seq = self.next_record_seq();
                 self.offsets.put_at(
                     group_id,
@@ -358,6 +355,14 @@ impl GroupCoordinator {
             } => {
                 self.groups.remove(group_id);
             }
+        }
+    }
+
+    /// Offsets without a group make a "simple" group: Empty, no protocol type.
+    pub(super) fn ensure_group(&mut self, group_id: &str, now_ms: i64) {
+        if !self.groups.contains_key(group_id) {
+            let group = ClassicGroup::new(group_id.to_string(), now_ms);
+            self.groups.insert(group_id.to_string(), group);
         }
     }
 

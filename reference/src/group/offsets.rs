@@ -175,17 +175,26 @@ fn commit_value(
     now_ms: i64,
     expire_ms: Option<i64>,
 ) -> Option<OffsetCommitValue> {
-    Some(OffsetCommitValue {
-        offset: p.committed_offset,
-        leader_epoch: p.committed_leader_epoch,
-        metadata: p
-            .committed_metadata
-            .as_deref()
-            .unwrap_or_default()
-            .to_string(),
+    let (offset, epoch) = (p.committed_offset, p.committed_leader_epoch);
+    let metadata = p.committed_metadata.as_deref();
+    Some(offset_value(offset, epoch, metadata, now_ms, expire_ms))
+}
+
+/// The stored value of a commit (plain or transactional): a null metadata is `""`.
+pub(super) fn offset_value(
+    offset: i64,
+    leader_epoch: i32,
+    metadata: Option<&str>,
+    now_ms: i64,
+    expire_ms: Option<i64>,
+) -> OffsetCommitValue {
+    OffsetCommitValue {
+        offset,
+        leader_epoch,
+        metadata: metadata.unwrap_or_default().to_string(),
         commit_timestamp_ms: now_ms,
         expire_timestamp_ms: expire_ms,
-    })
+    }
 }
 
 pub(super) fn tombstone(group_id: &str, topic: &str, partition: i32) -> GroupRecord {

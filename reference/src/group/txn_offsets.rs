@@ -49,7 +49,7 @@ use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
 use super::classic::{ClassicGroup, GroupState};
 use super::coordinator::GroupCoordinator;
-use super::offsets::OffsetAndMetadata;
+use super::offsets::{OffsetAndMetadata, offset_value};
 use super::record::{GroupRecord, OffsetCommitValue};
 use super::{Effects, MAX_GROUP_ID_BYTES, Reply, RequestContext};
 
@@ -355,9 +355,7 @@ impl GroupCoordinator {
                 partition,
                 value: Some(value),
             } if producer_id != NO_PRODUCER_ID => {
-                self.groups.entry(group_id.clone()).or_insert_with(|| {
-                    ClassicGroup::new(group_id.clone(), value.commit_timestamp_ms)
-                });
+                self.ensure_group(group_id, value.commit_timestamp_ms);
                 let seq = self.next_record_seq();
                 let key = (group_id.clone(), topic.clone(), *partition);
                 let offset = OffsetAndMetadata::from_record(value);
@@ -419,15 +417,6 @@ fn validate_classic(group: &ClassicGroup, request: &TxnOffsetCommitRequest) -> R
 /// What a transactional offset stores: a null metadata is `""`, the time is the broker's,
 /// no explicit expiry (`OffsetAndMetadata.fromRequest`).
 fn txn_commit_value(p: &TxnOffsetCommitRequestPartition, now_ms: i64) -> OffsetCommitValue {
-    OffsetCommitValue {
-        offset: p.committed_offset,
-        leader_epoch: p.committed_leader_epoch,
-        metadata: p
-            .committed_metadata
-            .as_deref()
-            .unwrap_or_default()
-            .to_string(),
-        commit_timestamp_ms: now_ms,
-        expire_timestamp_ms: None,
-    }
+    let (offset, epoch) = (p.committed_offset, p.committed_leader_epoch);
+    offset_value(offset, epoch, p.committed_metadata.as_deref(), now_ms, None)
 }

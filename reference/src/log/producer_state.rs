@@ -318,7 +318,7 @@ impl ProducerStates {
                     current: entry.epoch,
                 });
             }
-            return Ok(ProducerCheck::Append);
+            return self.check_txn_state(header).map(|()| ProducerCheck::Append);
         }
         let last_seq = entry.last_seq();
         if last_seq != NO_SEQUENCE && !in_sequence(last_seq, first_seq) {

@@ -9,6 +9,10 @@
 //! after a hole cannot be trusted. Indexes are rebuilt from the `.log` files on every open
 //! and written back, and index files without a `.log` are removed.
 //!
+//! The producer state and its transactions (open, ended, aborted) are rebuilt by one scan of
+//! the recovered batches ([`super::producer_state`]), which takes the place of Kafka's
+//! producer snapshots and `.txnindex` files.
+//!
 //! The log start offset is kept in `log-start-offset` (a decimal number), written through a
 //! temporary file and a rename whenever retention moves it. Kafka keeps one
 //! `log-start-offset-checkpoint` per log directory instead; one file per partition keeps

@@ -15,6 +15,11 @@ use crate::record_batch::{
 
 /// `count` records of producer `pid` (epoch 0) from `sequence`, transactional or not.
 fn data(pid: i64, sequence: i32, count: usize, transactional: bool) -> Vec<u8> {
+    data_at(pid, 0, sequence, count, transactional)
+}
+
+/// [`data`] at `epoch`.
+fn data_at(pid: i64, epoch: i16, sequence: i32, count: usize, transactional: bool) -> Vec<u8> {
     let records: Vec<NewRecord> = (0..count)
         .map(|i| NewRecord {
             key: None,
@@ -25,7 +30,7 @@ fn data(pid: i64, sequence: i32, count: usize, transactional: bool) -> Vec<u8> {
     let mut bytes = encode_producer_batch(&records, Compression::None)
         .unwrap()
         .to_vec();
-    set_producer(&mut bytes, pid, 0, sequence, transactional);
+    set_producer(&mut bytes, pid, epoch, sequence, transactional);
     bytes
 }
 
@@ -150,6 +155,20 @@ fn only_transactional_batches_while_a_transaction_is_open() {
         Err(kafka_protocol::error::ResponseError::InvalidTxnState.code())
     );
     let header = crate::record_batch::BatchHeader::parse(&data(1, 2, 1, true)).unwrap();
+    assert_eq!(log.check_producer(&header), Ok(ProducerCheck::Append));
+    // A new epoch (at sequence 0) does not end the transaction either: only a marker does.
+    let header = crate::record_batch::BatchHeader::parse(&data_at(1, 1, 0, 1, false)).unwrap();
+    assert_eq!(
+        log.check_producer(&header).map_err(|e| e.code()),
+        Err(kafka_protocol::error::ResponseError::InvalidTxnState.code())
+    );
+    // A coordinator's batch is held to the same rule.
+    assert_eq!(
+        log.check_producer_with_origin(&header, AppendOrigin::Coordinator)
+            .map_err(|e| e.code()),
+        Err(kafka_protocol::error::ResponseError::InvalidTxnState.code())
+    );
+    append(&mut log, marker(1, ControlType::Commit));
     assert_eq!(log.check_producer(&header), Ok(ProducerCheck::Append));
 }
 

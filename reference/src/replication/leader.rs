@@ -15,12 +15,13 @@ use kafka_protocol::error::ResponseError;
 
 use super::partition::{IsrState, PendingProduce, Role};
 use super::{
-    BrokerEpochs, ConsumerFetchResponse, Effects, EpochEndOffset, Partition, ProduceResult,
-    ReplicaFetch, ReplicaFetchResponse, RequestToken,
+    BrokerEpochs, ConsumerFetchResponse, Effects, EpochEndOffset, IsolationLevel, Partition,
+    ProduceResult, ReplicaFetch, ReplicaFetchResponse, RequestToken,
 };
 use crate::controller::{AlterPartition, BrokerState, PartitionRegistration};
 use crate::log::{
-    AppendInfo, AppendOrigin, ProducerCheck, ProducerError, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET,
+    AbortedTxn, AppendInfo, AppendOrigin, ProducerCheck, ProducerError, UNDEFINED_EPOCH,
+    UNDEFINED_EPOCH_OFFSET,
 };
 use crate::record_batch::{self, BatchHeader};
 
@@ -583,20 +584,74 @@ impl Partition {
         current_leader_epoch: i32,
         max_bytes: usize,
     ) -> ConsumerFetchResponse {
-        let read = self.check_leader(current_leader_epoch).and_then(|()| {
-            self.log
-                .read_up_to(fetch_offset, max_bytes, true, self.high_watermark)
-                .map_err(|_| ResponseError::OffsetOutOfRange.code())
-        });
-        let (error_code, records) = match read {
-            Ok(records) => (0, records),
-            Err(code) => (code, Bytes::new()),
+        self.fetch_from_consumer_with_isolation(
+            fetch_offset,
+            current_leader_epoch,
+            max_bytes,
+            IsolationLevel::ReadUncommitted,
+        )
+    }
+
+    /// One partition of a consumer's Fetch at `isolation` (`Partition.fetchRecords` with
+    /// `FetchIsolation.HIGH_WATERMARK` or `TXN_COMMITTED`).
+    pub fn fetch_from_consumer_with_isolation(
+        &self,
+        fetch_offset: i64,
+        current_leader_epoch: i32,
+        max_bytes: usize,
+        isolation: IsolationLevel,
+    ) -> ConsumerFetchResponse {
+        let read = self
+            .check_leader(current_leader_epoch)
+            .and_then(|()| self.read_for_consumer(fetch_offset, max_bytes, isolation));
+        self.consumer_response(read)
+    }
+
+    /// A consumer's read of this replica's log, leader or follower (KIP-392), without the
+    /// epoch checks: below the high watermark, or for `read_committed` below the last stable
+    /// offset with the aborted transactions overlapping what it returns
+    /// (`UnifiedLog.read`, `LocalLog.addAbortedTransactions`: up to the offset after the
+    /// last batch returned; none when nothing is returned).
+    pub fn read_for_consumer(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        isolation: IsolationLevel,
+    ) -> Result<(Bytes, Option<Vec<AbortedTxn>>), i16> {
+        let max_offset = match isolation {
+            IsolationLevel::ReadUncommitted => self.high_watermark,
+            IsolationLevel::ReadCommitted => self.last_stable_offset(),
+        };
+        let records = self
+            .log
+            .read_up_to(fetch_offset, max_bytes, true, max_offset)
+            .map_err(|_| ResponseError::OffsetOutOfRange.code())?;
+        let aborted =
+            (isolation == IsolationLevel::ReadCommitted).then(
+                || match record_batch::end_offset_of(&records) {
+                    Some(end) => self.log.aborted_transactions(fetch_offset, end),
+                    None => Vec::new(),
+                },
+            );
+        Ok((records, aborted))
+    }
+
+    /// The consumer's answer for `read` ([`Partition::read_for_consumer`] or an error code).
+    pub fn consumer_response(
+        &self,
+        read: Result<(Bytes, Option<Vec<AbortedTxn>>), i16>,
+    ) -> ConsumerFetchResponse {
+        let (error_code, records, aborted_transactions) = match read {
+            Ok((records, aborted)) => (0, records, aborted),
+            Err(code) => (code, Bytes::new(), None),
         };
         ConsumerFetchResponse {
             error_code,
             high_watermark: self.high_watermark,
+            last_stable_offset: self.last_stable_offset(),
             log_start_offset: self.log.log_start_offset(),
             records,
+            aborted_transactions,
         }
     }
 

@@ -38,7 +38,8 @@
 //!   FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH, and a replica that is not the leader
 //!   answers NOT_LEADER_OR_FOLLOWER. A fetch from an older incarnation of a follower (a broker
 //!   epoch below the one in metadata) is NOT_LEADER_OR_FOLLOWER.
-//! - Consumers read only below the high watermark.
+//! - Consumers read only below the high watermark; `read_committed` consumers only below the
+//!   last stable offset, with the aborted transactions of what they read (KIP-98).
 //!
 //! Follower:
 //! - After every new leader epoch it first truncates: it asks the leader where its own latest
@@ -104,6 +105,7 @@ mod tests;
 use bytes::Bytes;
 
 use crate::controller::{AlterPartition, MetadataImage};
+use crate::log::AbortedTxn;
 
 pub use crate::log::AppendOrigin;
 pub use partition::{FollowerProgress, Partition};
@@ -211,8 +213,34 @@ pub struct ReplicaFetchResponse {
 pub struct ConsumerFetchResponse {
     pub error_code: i16,
     pub high_watermark: i64,
+    pub last_stable_offset: i64,
     pub log_start_offset: i64,
     pub records: Bytes,
+    /// `read_committed`: the aborted transactions overlapping `records` (empty if none);
+    /// `None` for `read_uncommitted` and errors.
+    pub aborted_transactions: Option<Vec<AbortedTxn>>,
+}
+
+/// A consumer's Fetch `IsolationLevel` (KIP-98).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsolationLevel {
+    /// 0: up to the high watermark.
+    #[default]
+    ReadUncommitted,
+    /// 1: up to the last stable offset, with the aborted transactions.
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// The request field: 1 is `read_committed`, anything else `read_uncommitted`
+    /// (Kafka's `IsolationLevel.forId` refuses other values; the codec already read them).
+    pub fn from_request(isolation_level: i8) -> IsolationLevel {
+        if isolation_level == 1 {
+            IsolationLevel::ReadCommitted
+        } else {
+            IsolationLevel::ReadUncommitted
+        }
+    }
 }
 
 /// What a follower sends its leader next.

@@ -707,3 +707,128 @@ fn markers_are_fenced_by_producer_and_coordinator_epochs() {
     );
     assert_eq!(leader.log().ongoing_transaction(7), None);
 }
+
+#[test]
+fn read_committed_consumers_read_below_the_lso_with_the_aborted_transactions() {
+    use crate::record_batch::{ControlType, encode_control_batch};
+    let mut replicas = cluster(1);
+    let client = AppendOrigin::Client;
+    let leader = &mut replicas[0];
+    assert_eq!(
+        append_from(leader, producer_batch(&["a", "b"], 0, 0, true), client),
+        Ok(0)
+    );
+    let mut abort = encode_control_batch(7, 0, 0, ControlType::Abort, T0);
+    let appended = leader.append_marker(&mut abort, 1, 0, 30_000, &all_alive(), T0, 0);
+    assert_eq!(appended.map(|(info, _)| info.base_offset), Ok(2));
+    assert_eq!(
+        append_from(leader, producer_batch(&["c"], 0, 2, true), client),
+        Ok(3)
+    );
+    for follower in [1, 2] {
+        round(&mut replicas, 0, follower, T0);
+        round(&mut replicas, 0, follower, T0);
+    }
+    let leader = &replicas[0];
+    assert_eq!(
+        (leader.high_watermark(), leader.last_stable_offset()),
+        (4, 3)
+    );
+    let committed = IsolationLevel::ReadCommitted;
+    let read = leader.fetch_from_consumer_with_isolation(0, 0, 1 << 20, committed);
+    let aborted = vec![crate::log::AbortedTxn {
+        producer_id: 7,
+        first_offset: 0,
+    }];
+    assert_eq!(read.aborted_transactions, Some(aborted.clone()));
+    assert_eq!(crate::record_batch::end_offset_of(&read.records), Some(3));
+    assert_eq!(read.last_stable_offset, 3);
+    // At the LSO nothing is read, and no aborted transaction comes with nothing.
+    let read = leader.fetch_from_consumer_with_isolation(3, 0, 1 << 20, committed);
+    assert_eq!(
+        (read.records.len(), read.aborted_transactions),
+        (0, Some(vec![]))
+    );
+    // read_uncommitted reads to the high watermark, without the list.
+    let read = leader.fetch_from_consumer(0, 0, 1 << 20);
+    assert_eq!(crate::record_batch::end_offset_of(&read.records), Some(4));
+    assert_eq!(read.aborted_transactions, None);
+    // A follower answers from its own state, once it has learnt the high watermark.
+    round(&mut replicas, 0, 1, T0);
+    let follower = &replicas[1];
+    let read = follower.read_for_consumer(0, 1 << 20, committed);
+    assert_eq!(read.map(|(_, aborted)| aborted), Ok(Some(aborted)));
+    assert_eq!(follower.last_stable_offset(), 3);
+}
+
+/// One step of the replicated history below.
+#[derive(Debug, Clone)]
+enum TxnStep {
+    /// Producer 0..2 writes a batch, transactional or not (transactional while it is open).
+    Data(usize, bool),
+    /// Its end marker, commit or abort.
+    End(usize, bool),
+    /// Follower b2 or b3 fetches once.
+    Fetch(usize),
+}
+
+fn txn_step() -> impl proptest::strategy::Strategy<Value = TxnStep> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (0usize..2, any::<bool>()).prop_map(|(p, t)| TxnStep::Data(p, t)),
+        1 => (0usize..2, any::<bool>()).prop_map(|(p, c)| TxnStep::End(p, c)),
+        4 => (1usize..=2).prop_map(TxnStep::Fetch),
+    ]
+}
+
+proptest::proptest! {
+    /// On the leader and on each follower, whatever the interleaving of appends, markers and
+    /// fetches: the last stable offset never decreases, is never above that replica's high
+    /// watermark, and never above the first offset of a transaction still open.
+    #[test]
+    fn every_replicas_lso_stays_below_its_high_watermark_and_open_transactions(
+        steps in proptest::collection::vec(txn_step(), 1..60),
+    ) {
+        use crate::record_batch::{ControlType, encode_control_batch, set_producer};
+        let mut replicas = cluster(1);
+        let mut sequences = [0i32; 2];
+        let mut open: [Option<i64>; 2] = [None, None];
+        let mut last_lso = [0i64; 3];
+        for step in steps {
+            match step {
+                TxnStep::Data(p, transactional) => {
+                    let transactional = transactional || open[p].is_some();
+                    let mut bytes = batch(&["payment"]);
+                    set_producer(&mut bytes, 7 + p as i64, 0, sequences[p], transactional);
+                    let base = append_from(&mut replicas[0], bytes, AppendOrigin::Client);
+                    proptest::prop_assert!(base.is_ok(), "{:?}", base);
+                    sequences[p] += 1;
+                    if transactional && open[p].is_none() {
+                        open[p] = base.ok();
+                    }
+                }
+                TxnStep::End(p, commit) => {
+                    let control = ControlType::from_commit(commit);
+                    let mut marker = encode_control_batch(7 + p as i64, 0, 0, control, T0);
+                    let leader = &mut replicas[0];
+                    let appended =
+                        leader.append_marker(&mut marker, 1, 0, 30_000, &all_alive(), T0, 0);
+                    proptest::prop_assert!(appended.is_ok());
+                    open[p] = None;
+                }
+                TxnStep::Fetch(follower) => {
+                    round(&mut replicas, 0, follower, T0);
+                }
+            }
+            for (i, replica) in replicas.iter().enumerate() {
+                let lso = replica.last_stable_offset();
+                proptest::prop_assert!(lso >= last_lso[i], "b{} lso went back", i + 1);
+                proptest::prop_assert!(lso <= replica.high_watermark());
+                for first in open.iter().flatten() {
+                    proptest::prop_assert!(lso <= *first, "b{} lso {} above {}", i + 1, lso, first);
+                }
+                last_lso[i] = lso;
+            }
+        }
+    }
+}

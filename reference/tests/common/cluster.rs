@@ -203,7 +203,22 @@ pub async fn produce_with(
     timeout_ms: i32,
     records: Bytes,
 ) -> produce_response::PartitionProduceResponse {
+    produce_as(conn, None, topic, acks, timeout_ms, records).await
+}
+
+/// [`produce_with`] from a producer with `transactional_id` (`None`: without one).
+pub async fn produce_as(
+    conn: &mut Conn,
+    transactional_id: Option<&str>,
+    topic: &str,
+    acks: i16,
+    timeout_ms: i32,
+    records: Bytes,
+) -> produce_response::PartitionProduceResponse {
+    let transactional_id =
+        transactional_id.map(|id| TransactionalId(StrBytes::from_string(id.to_string())));
     let req = ProduceRequest::default()
+        .with_transactional_id(transactional_id)
         .with_acks(acks)
         .with_timeout_ms(timeout_ms)
         .with_topic_data(vec![
@@ -293,8 +308,23 @@ pub async fn fetch_partition(
     offset: i64,
     how: FetchAs,
 ) -> fetch_response::PartitionData {
+    fetch_partition_waiting(conn, topic, topic_id, offset, how, 0, 0).await
+}
+
+/// [`fetch_partition`] at `isolation_level` (1: read_committed) that waits up to
+/// `max_wait_ms` for a byte.
+pub async fn fetch_partition_waiting(
+    conn: &mut Conn,
+    topic: &str,
+    topic_id: Uuid,
+    offset: i64,
+    how: FetchAs,
+    isolation_level: i8,
+    max_wait_ms: i32,
+) -> fetch_response::PartitionData {
     let mut req = FetchRequest::default()
-        .with_max_wait_ms(0)
+        .with_max_wait_ms(max_wait_ms)
+        .with_isolation_level(isolation_level)
         .with_min_bytes(1)
         .with_max_bytes(1 << 20)
         .with_topics(vec![
@@ -354,8 +384,20 @@ pub async fn list_offsets(
     version: i16,
     timestamp: i64,
 ) -> list_offsets_response::ListOffsetsPartitionResponse {
+    list_offsets_isolated(conn, topic, version, timestamp, 0).await
+}
+
+/// [`list_offsets`] at `isolation_level` (1: read_committed, from v2).
+pub async fn list_offsets_isolated(
+    conn: &mut Conn,
+    topic: &str,
+    version: i16,
+    timestamp: i64,
+    isolation_level: i8,
+) -> list_offsets_response::ListOffsetsPartitionResponse {
     let req = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
+        .with_isolation_level(isolation_level)
         .with_topics(vec![
             list_offsets_request::ListOffsetsTopic::default()
                 .with_name(name(topic))
@@ -702,4 +744,22 @@ pub async fn offset_commit(conn: &mut Conn, group: &str, topic: &str, offset: i6
         panic!("not OffsetCommit")
     };
     r.topics[0].partitions[0].error_code
+}
+
+/// DescribeProducers v0 of `req`: the response.
+pub async fn describe_producers(
+    conn: &mut Conn,
+    req: DescribeProducersRequest,
+) -> DescribeProducersResponse {
+    let ResponseKind::DescribeProducers(r) = conn
+        .call(
+            ApiKey::DescribeProducers,
+            0,
+            RequestKind::DescribeProducers(req),
+        )
+        .await
+    else {
+        panic!("not DescribeProducers")
+    };
+    r
 }

@@ -79,6 +79,13 @@ impl TxnHarness {
         codes(&reply.response)
     }
 
+    /// A TxnOffsetCommit of one partition of "orders" by "order_processing_group".
+    fn txn(&mut self, producer_id: i64, partition: i32, offset: i64) {
+        let group = "order_processing_group";
+        let request = txn_request(group, producer_id, None, &[("orders", partition, offset)]);
+        assert_eq!(self.txn_commit(&request), vec![code::NONE]);
+    }
+
     fn plain_commit(&mut self, group: &str, partition: i32, offset: i64) {
         let request = commit_request(group, "", -1, &[("orders", partition, offset, None)]);
         let reply = self.h.c.offset_commit(
@@ -160,13 +167,7 @@ fn stable_fetch(c: &GroupCoordinator, group: &str, partition: i32) -> (i64, i16)
 #[test]
 fn transactional_offsets_wait_for_the_commit_marker() {
     let mut t = TxnHarness::new();
-    let codes = t.txn_commit(&txn_request(
-        "order_processing_group",
-        7,
-        None,
-        &[("orders", 0, 42)],
-    ));
-    assert_eq!(codes, vec![code::NONE]);
+    t.txn(7, 0, 42);
     assert_eq!(t.committed("order_processing_group", 0), None);
     assert!(
         t.h.c
@@ -196,12 +197,15 @@ fn transactional_offsets_wait_for_the_commit_marker() {
 fn an_abort_marker_drops_the_pending_offsets() {
     let mut t = TxnHarness::new();
     t.plain_commit("order_processing_group", 0, 10);
-    t.txn_commit(&txn_request(
-        "order_processing_group",
-        7,
-        None,
-        &[("orders", 0, 42)],
-    ));
+    t.txn(7, 0, 42);
+    // A fetch of all the group's offsets requiring stability: the same per partition.
+    let all = fetch_request("order_processing_group", None).with_require_stable(true);
+    let response = t.h.c.offset_fetch(&RequestContext::version(FETCH_V), &all);
+    let p = &response.groups[0].topics[0].partitions[0];
+    assert_eq!(
+        (p.committed_offset, p.error_code),
+        (-1, UNSTABLE_OFFSET_COMMIT)
+    );
     t.marker(7, false);
     assert_eq!(t.committed("order_processing_group", 0), Some(10));
     assert!(
@@ -214,24 +218,14 @@ fn an_abort_marker_drops_the_pending_offsets() {
 #[test]
 fn a_plain_commit_written_after_the_transactional_one_wins() {
     let mut t = TxnHarness::new();
-    t.txn_commit(&txn_request(
-        "order_processing_group",
-        7,
-        None,
-        &[("orders", 0, 42)],
-    ));
+    t.txn(7, 0, 42);
     t.plain_commit("order_processing_group", 0, 50);
     t.marker(7, true);
     // Kafka keeps the offset whose record is later in the log.
     assert_eq!(t.committed("order_processing_group", 0), Some(50));
     // And one written before it loses.
     t.plain_commit("order_processing_group", 1, 5);
-    t.txn_commit(&txn_request(
-        "order_processing_group",
-        8,
-        None,
-        &[("orders", 1, 6)],
-    ));
+    t.txn(8, 1, 6);
     t.marker(8, true);
     assert_eq!(t.committed("order_processing_group", 1), Some(6));
     assert_eq!(
@@ -243,18 +237,8 @@ fn a_plain_commit_written_after_the_transactional_one_wins() {
 #[test]
 fn a_marker_completes_only_its_own_producer() {
     let mut t = TxnHarness::new();
-    t.txn_commit(&txn_request(
-        "order_processing_group",
-        7,
-        None,
-        &[("orders", 0, 42)],
-    ));
-    t.txn_commit(&txn_request(
-        "order_processing_group",
-        8,
-        None,
-        &[("orders", 1, 9)],
-    ));
+    t.txn(7, 0, 42);
+    t.txn(8, 1, 9);
     t.marker(8, true);
     assert_eq!(t.committed("order_processing_group", 0), None);
     assert_eq!(t.committed("order_processing_group", 1), Some(9));
@@ -508,4 +492,46 @@ proptest! {
         }
         prop_assert_eq!(replayed.all_committed_offsets(), t.h.c.all_committed_offsets());
     }
+}
+
+#[test]
+fn deleting_a_group_or_a_topic_drops_its_pending_offsets() {
+    let mut t = TxnHarness::new();
+    let group = "order_processing_group";
+    t.plain_commit(group, 0, 10);
+    t.txn_commit(&txn_request(
+        group,
+        7,
+        None,
+        &[("orders", 0, 11), ("orders", 2, 12)],
+    ));
+    let request = kafka_protocol::messages::DeleteGroupsRequest::default()
+        .with_groups_names(vec![GroupId(s(group))]);
+    let reply = t.h.c.delete_groups(&RequestContext::version(2), &request);
+    assert_eq!(reply.response.results[0].error_code, code::NONE);
+    // Kafka's `deleteAllOffsets`: one tombstone per committed offset, one per partition only
+    // pending, then the group's.
+    assert_eq!(reply.effects.records.len(), 3);
+    t.absorb_plain(reply.effects);
+    assert!(!t.h.c.has_pending_transactional_offsets(group, "orders", 0));
+    assert!(!t.h.c.has_pending_transactional_offsets(group, "orders", 2));
+    t.marker(7, true);
+    assert_eq!(t.h.c.all_committed_offsets(), BTreeMap::new());
+    assert_eq!(t.replayed().all_committed_offsets(), BTreeMap::new());
+
+    // A topic gone from the metadata takes the pending offsets of its partitions along.
+    t.txn_commit(&txn_request("payments_group", 8, None, &[("orders", 1, 5)]));
+    let fx = t.h.c.on_topics_missing(&|topic| topic != "orders");
+    assert_eq!(fx.records.len(), 1);
+    t.absorb_plain(fx);
+    assert!(
+        !t.h.c
+            .has_pending_transactional_offsets("payments_group", "orders", 1)
+    );
+    t.marker(8, true);
+    assert!(
+        t.h.c
+            .committed_offset("payments_group", "orders", 1)
+            .is_none()
+    );
 }

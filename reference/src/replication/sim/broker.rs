@@ -373,8 +373,10 @@ impl SimBroker {
             None => crate::replication::ConsumerFetchResponse {
                 error_code: ResponseError::NotLeaderOrFollower.code(),
                 high_watermark: -1,
+                last_stable_offset: -1,
                 log_start_offset: -1,
                 records: bytes::Bytes::new(),
+                aborted_transactions: None,
             },
         };
         Message::ConsumerFetchReply {
