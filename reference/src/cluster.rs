@@ -449,10 +449,9 @@ impl Cluster {
             .map(|r| &r.node)
     }
 
-    /// What the connections of running broker `broker_id` share, for the crate's own tests
-    /// of what a broker asks of another (the transaction coordinator's verification).
-    #[cfg(test)]
-    pub(crate) fn shared(&self, broker_id: i32) -> Option<&Arc<Shared>> {
+    /// What the connections of running broker `broker_id` share (its coordinators), for
+    /// tests that look inside or ask what a broker asks of another.
+    pub fn shared(&self, broker_id: i32) -> Option<&Arc<Shared>> {
         self.slots
             .get(&broker_id)?
             .running
