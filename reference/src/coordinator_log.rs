@@ -33,6 +33,7 @@ use uuid::Uuid;
 
 use crate::cluster::Node;
 use crate::config::{BrokerConfig, TopicConfig};
+use crate::controller::MetadataImage;
 use crate::log::Log;
 use crate::record_batch::{NewRecord, encode_producer_batch};
 
@@ -104,6 +105,33 @@ pub fn create_internal_topic(node: &Node, config: &BrokerConfig, topic: &Interna
 pub fn replication_factor(node: &Node, factor: i16) -> i16 {
     let brokers = node.state().image.brokers().count();
     if brokers == 1 { factor.min(1) } else { factor }
+}
+
+/// Why a key has no coordinator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoCoordinator {
+    /// The internal topic does not exist (yet).
+    Topic,
+    /// The key's partition has no live leader.
+    Leader,
+}
+
+/// The coordinator of `key` (a group or transactional id): the live leader of its
+/// partition of the internal `topic` (`abs(hashCode(key)) % partitions`).
+pub fn coordinator_for(
+    image: &MetadataImage,
+    topic: &str,
+    key: &str,
+) -> Result<i32, NoCoordinator> {
+    let topic = image.topic_by_name(topic).ok_or(NoCoordinator::Topic)?;
+    let partition = crate::group::partition_for(key, topic.partitions.len() as i32);
+    topic
+        .partitions
+        .get(partition as usize)
+        .filter(|p| p.has_leader())
+        .map(|p| p.leader)
+        .filter(|leader| image.alive_broker_epoch(*leader).is_some())
+        .ok_or(NoCoordinator::Leader)
 }
 
 /// Records appended as leader, waiting for the high watermark.

@@ -130,6 +130,21 @@ async fn init_when_ready(conn: &mut Conn, id: &str) -> (i16, i64, i16) {
     .await
 }
 
+async fn call_add_partitions(
+    conn: &mut Conn,
+    version: i16,
+    req: AddPartitionsToTxnRequest,
+) -> AddPartitionsToTxnResponse {
+    let request = RequestKind::AddPartitionsToTxn(req);
+    let ResponseKind::AddPartitionsToTxn(r) = conn
+        .call(ApiKey::AddPartitionsToTxn, version, request)
+        .await
+    else {
+        panic!("not AddPartitionsToTxn")
+    };
+    r
+}
+
 /// AddPartitionsToTxn v3 (a client's): each (topic, partition, error code).
 async fn add(
     conn: &mut Conn,
@@ -151,16 +166,7 @@ async fn add(
         .with_v3_and_below_producer_id(ProducerId(pid))
         .with_v3_and_below_producer_epoch(epoch)
         .with_v3_and_below_topics(topics);
-    let ResponseKind::AddPartitionsToTxn(r) = conn
-        .call(
-            ApiKey::AddPartitionsToTxn,
-            3,
-            RequestKind::AddPartitionsToTxn(req),
-        )
-        .await
-    else {
-        panic!("not AddPartitionsToTxn")
-    };
+    let r = call_add_partitions(conn, 3, req).await;
     r.results_by_topic_v3_and_below
         .iter()
         .flat_map(|t| {
@@ -195,16 +201,7 @@ async fn verify(
                 .with_partitions(partitions.to_vec()),
         ]);
     let req = AddPartitionsToTxnRequest::default().with_transactions(vec![txn]);
-    let ResponseKind::AddPartitionsToTxn(r) = conn
-        .call(
-            ApiKey::AddPartitionsToTxn,
-            5,
-            RequestKind::AddPartitionsToTxn(req),
-        )
-        .await
-    else {
-        panic!("not AddPartitionsToTxn")
-    };
+    let r = call_add_partitions(conn, 5, req).await;
     assert_eq!(r.error_code, NONE);
     r.results_by_transaction[0]
         .topic_results
@@ -347,7 +344,10 @@ async fn scenario(bootstrap: &mut Conn, topic: &str) -> Vec<(&'static str, i16)>
     // Kafka writes PrepareAbort, then CompleteAbort at once (no markers to write).
     eventually("the empty abort completes", async || {
         let state = describe(&mut empty_conn, &empty_id).await.transaction_state;
-        assert!(["PrepareAbort", "CompleteAbort"].contains(&state.as_str()), "{state}");
+        assert!(
+            ["PrepareAbort", "CompleteAbort"].contains(&state.as_str()),
+            "{state}"
+        );
         (state.as_str() == "CompleteAbort").then_some(())
     })
     .await;

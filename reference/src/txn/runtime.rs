@@ -45,7 +45,7 @@ use tokio::sync::mpsc;
 use super::markers::{MarkerSender, Peers};
 use super::{
     NewProducerId, Outcome, TRANSACTION_STATE_TOPIC, TopicPartition, TransactionConfig,
-    TransactionCoordinator, TransactionRecord, TransactionVersion, TxnMarker, partition_for,
+    TransactionCoordinator, TransactionRecord, TransactionVersion, TxnMarker,
 };
 use crate::api::init_producer_id::ProducerIds;
 use crate::api::now_ms;
@@ -411,18 +411,8 @@ async fn recv_or_pending<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Opti
 /// leader.
 pub fn coordinator_of(node: &Node, transactional_id: &str) -> Result<i32, ResponseError> {
     let state = node.state();
-    let image = &state.image;
-    let topic = image
-        .topic_by_name(TRANSACTION_STATE_TOPIC)
-        .ok_or(ResponseError::CoordinatorNotAvailable)?;
-    let partition = partition_for(transactional_id, topic.partitions.len() as i32);
-    topic
-        .partitions
-        .get(partition as usize)
-        .filter(|p| p.has_leader())
-        .map(|p| p.leader)
-        .filter(|leader| image.alive_broker_epoch(*leader).is_some())
-        .ok_or(ResponseError::CoordinatorNotAvailable)
+    coordinator_log::coordinator_for(&state.image, TRANSACTION_STATE_TOPIC, transactional_id)
+        .map_err(|_| ResponseError::CoordinatorNotAvailable)
 }
 
 /// What a partition leader (or the group coordinator) asks of the transaction coordinator,
@@ -514,17 +504,14 @@ fn verify_request(
     set: &BTreeSet<TopicPartition>,
     add: bool,
 ) -> AddPartitionsToTxnRequest {
-    let mut topics: Vec<AddPartitionsToTxnTopic> = Vec::new();
-    for tp in set {
-        match topics.last_mut() {
-            Some(t) if t.name.0.as_str() == tp.topic => t.partitions.push(tp.partition),
-            _ => topics.push(
-                AddPartitionsToTxnTopic::default()
-                    .with_name(TopicName(crate::api::str(&tp.topic)))
-                    .with_partitions(vec![tp.partition]),
-            ),
-        }
-    }
+    let topics = TopicPartition::by_topic(set)
+        .into_iter()
+        .map(|(topic, ids)| {
+            AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(crate::api::str(&topic)))
+                .with_partitions(ids)
+        })
+        .collect();
     let txn = AddPartitionsToTxnTransaction::default()
         .with_transactional_id(TransactionalId(crate::api::str(transactional_id)))
         .with_producer_id(ProducerId(producer_id))
