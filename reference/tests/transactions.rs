@@ -457,3 +457,90 @@ async fn against_a_bootstrap() {
     }
     compare(&seen);
 }
+
+/// `transaction.timeout.ms` passes: the coordinator's timer fences the producer (the epoch
+/// goes up) and aborts its transaction; an idle id expires after
+/// `transactional.id.expiration.ms` and is no longer found.
+#[tokio::test]
+async fn timers_abort_timed_out_transactions_and_expire_idle_ids() {
+    let configs = [
+        (
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            "50",
+        ),
+        (
+            "transaction.remove.expired.transaction.cleanup.interval.ms",
+            "50",
+        ),
+        ("transactional.id.expiration.ms", "300"),
+    ];
+    let cluster = start(1, None, &configs).await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic_with(&mut conn, "payments", 1, 1, &[]).await;
+    let id = "payments-slow";
+    let (_, mut conn) = coordinator(&mut conn, id).await;
+    let (code, pid, epoch) = eventually("InitProducerId", async || {
+        let r = init(&mut conn, id, 200).await;
+        (r.0 != COORDINATOR_NOT_AVAILABLE && r.0 != COORDINATOR_LOAD_IN_PROGRESS).then_some(r)
+    })
+    .await;
+    assert_eq!(code, NONE);
+    assert_eq!(
+        add(&mut conn, id, pid, epoch, &[("payments", &[0])]).await[0].2,
+        NONE
+    );
+    let d = eventually("the timeout's abort", async || {
+        let d = describe(&mut conn, id).await;
+        (d.transaction_state.as_str() != "Ongoing").then_some(d)
+    })
+    .await;
+    assert!(
+        ["PrepareAbort", "CompleteAbort"].contains(&d.transaction_state.as_str()),
+        "{d:?}"
+    );
+    assert_eq!(d.producer_epoch, epoch + 1, "the producer is fenced");
+    let fenced = add(&mut conn, id, pid, epoch, &[("payments", &[0])]).await;
+    assert!([PRODUCER_FENCED, CONCURRENT_TRANSACTIONS].contains(&fenced[0].2));
+
+    let idle = "payments-idle";
+    let (code, _, _) = init_when_ready(&mut conn, idle).await;
+    assert_eq!(code, NONE);
+    eventually("the idle id expires", async || {
+        let d = describe(&mut conn, idle).await;
+        (d.error_code == TRANSACTIONAL_ID_NOT_FOUND).then_some(())
+    })
+    .await;
+}
+
+/// The coordinator's broker stops: the next leader of the id's `__transaction_state`
+/// partition loads it and serves the open transaction as it was.
+#[tokio::test]
+async fn a_new_coordinator_takes_over_the_open_transaction() {
+    let configs = [("transaction.state.log.num.partitions", "3")];
+    let mut cluster = start(3, None, &configs).await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic_with(&mut conn, "payments", 2, 3, &[]).await;
+    let id = "payments-failover";
+    let (leader, mut coord) = coordinator(&mut conn, id).await;
+    let (_, pid, epoch) = init_when_ready(&mut coord, id).await;
+    assert_eq!(
+        add(&mut coord, id, pid, epoch, &[("payments", &[0, 1])]).await[0].2,
+        NONE
+    );
+    cluster.stop(leader).await;
+    let survivor = (1..=3).find(|b| *b != leader).unwrap();
+    let mut via = connect(&cluster, survivor).await;
+    let d = eventually("a new coordinator with the transaction", async || {
+        let (code, node, host, port) = find_coordinator(&mut via, id).await;
+        if code != NONE || node == leader {
+            return None;
+        }
+        let mut c = Conn::connect(&format!("{host}:{port}")).await;
+        let d = describe(&mut c, id).await;
+        (d.error_code == NONE).then_some(d)
+    })
+    .await;
+    assert_eq!(d.transaction_state.as_str(), "Ongoing");
+    assert_eq!((d.producer_id.0, d.producer_epoch), (pid, epoch));
+    assert_eq!(d.topics[0].partitions, vec![0, 1]);
+}
