@@ -193,6 +193,11 @@ async fn send(shared: &Arc<Shared>, marker: TxnMarker, generation: u64, mut shut
     let mut backoff = BACKOFF_MIN;
     let mut failures = 0u32;
     loop {
+        // A paused broker (a cluster test's SIGSTOP) sends nothing.
+        tokio::select! {
+            _ = shared.node.faults.wait_unpaused(shared.node.id) => {}
+            _ = shutdown.recv() => return,
+        }
         let current = txns
             .markers_sender()
             .is_current(&marker.transactional_id, generation);
