@@ -74,8 +74,11 @@ pub struct TxnRuntime {
     leadership: Mutex<Option<mpsc::UnboundedReceiver<Leadership>>>,
     /// Where markers go to be sent ([`super::markers`]).
     markers: MarkerSender,
-    /// One connection per peer broker, for markers and verifications.
+    /// One connection per peer broker for markers, and another for verifications (as
+    /// Kafka's `TransactionMarkerChannelManager` and `AddPartitionsToTxnManager` each have
+    /// their own): a slow marker write never holds up a producer's verification.
     pub(crate) peers: Peers,
+    verify_peers: Peers,
 }
 
 /// What one coordinator call left to do once its lock is released.
@@ -110,6 +113,7 @@ impl TxnRuntime {
             leadership: Mutex::new(Some(leadership)),
             markers: MarkerSender::new(),
             peers: Peers::default(),
+            verify_peers: Peers::default(),
         }
     }
 
@@ -456,7 +460,7 @@ pub async fn verify_or_add(
     let request = verify_request(transactional_id, producer_id, producer_epoch, &set, add);
     let response = shared
         .txns
-        .peers
+        .verify_peers
         .call(
             &shared.node,
             coordinator,
