@@ -54,6 +54,12 @@ pub struct Leadership {
     pub is_leader: bool,
 }
 
+/// Kafka's `Topic.isInternal`: the coordinators' topics, which clients do not produce to
+/// and Metadata marks internal.
+pub fn is_internal(topic: &str) -> bool {
+    topic == crate::group::OFFSETS_TOPIC || topic == crate::txn::TRANSACTION_STATE_TOPIC
+}
+
 /// An internal topic as its coordinator asks the controller for it.
 #[derive(Debug, Clone)]
 pub struct InternalTopic {
@@ -405,6 +411,13 @@ mod tests {
             map(ResponseError::NotCoordinator),
             ResponseError::NotCoordinator.code()
         );
+    }
+
+    #[test]
+    fn both_coordinator_topics_are_internal() {
+        assert!(is_internal("__consumer_offsets"));
+        assert!(is_internal("__transaction_state"));
+        assert!(!is_internal("payments"));
     }
 
     #[test]

@@ -27,6 +27,7 @@ use kafka_protocol::protocol::StrBytes;
 
 const NONE: i16 = 0;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const INVALID_TOPIC_EXCEPTION: i16 = 17;
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 const NOT_COORDINATOR: i16 = 16;
@@ -369,6 +370,17 @@ async fn one_broker_answers_as_kafka() {
     create_topic_with(&mut conn, "payments", 3, 1, &[]).await;
     let seen = scenario(&mut conn, "payments").await;
     compare(&seen);
+    internal_topic(&mut conn).await;
+}
+
+/// The coordinator's topic is internal, as Kafka's is: marked so, and no client writes it.
+async fn internal_topic(conn: &mut Conn) {
+    let topic = "__transaction_state";
+    let m = common::cluster::metadata(conn, topic).await;
+    assert!(m.topics[0].is_internal);
+    let records = common::cluster::batch(0, 1, |_| now_ms());
+    let (code, _) = common::cluster::produce(conn, topic, -1, records).await;
+    assert_eq!(code, INVALID_TOPIC_EXCEPTION);
 }
 
 /// Until the WriteTxnMarkers handler is merged the markers cannot be written: the
@@ -456,6 +468,7 @@ async fn against_a_bootstrap() {
         eprintln!("{what}: {code}");
     }
     compare(&seen);
+    internal_topic(&mut conn).await;
 }
 
 /// `transaction.timeout.ms` passes: the coordinator's timer fences the producer (the epoch

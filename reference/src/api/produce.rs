@@ -278,7 +278,7 @@ pub(crate) fn check_records<'a>(
     config: &TopicConfig,
     version: i16,
 ) -> Result<(&'a Bytes, BatchHeader), KafkaError> {
-    if topic == crate::group::OFFSETS_TOPIC {
+    if crate::coordinator_log::is_internal(topic) {
         return Err(KafkaError::new(
             ResponseError::InvalidTopicException,
             format!("Cannot append to internal topic {topic}"),
