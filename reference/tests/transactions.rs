@@ -72,16 +72,7 @@ async fn find_coordinator(conn: &mut Conn, id: &str) -> (i16, i32, String, i32) 
     let req = FindCoordinatorRequest::default()
         .with_key_type(1)
         .with_coordinator_keys(vec![s(id)]);
-    let ResponseKind::FindCoordinator(r) = conn
-        .call(
-            ApiKey::FindCoordinator,
-            4,
-            RequestKind::FindCoordinator(req),
-        )
-        .await
-    else {
-        panic!("not FindCoordinator")
-    };
+    let r = common::cluster::find_coordinator(conn, 4, req).await;
     let c = &r.coordinators[0];
     (c.error_code, c.node_id.0, c.host.to_string(), c.port)
 }
