@@ -4,7 +4,7 @@
 //! answered once committed, it loads and unloads with this broker's leadership of that
 //! topic's partitions, its timers abort timed-out transactions and expire idle ids, and the
 //! markers of every transaction it ends go to the partitions' leaders as WriteTxnMarkers
-//! ([`super::markers`]).
+//! (`txn::markers`).
 //!
 //! `__transaction_state` is a replicated topic like any other, created through the
 //! controller by the first FindCoordinator for a transactional id (or InitProducerId)
