@@ -449,8 +449,8 @@ impl Cluster {
             .map(|r| &r.node)
     }
 
-    /// What the running broker `broker_id`'s handlers share (its group coordinator, ...), for
-    /// tests that drive a coordinator the way another broker's request would.
+    /// What the connections of running broker `broker_id` share (its coordinators), for
+    /// tests that look inside or ask what a broker asks of another.
     pub fn shared(&self, broker_id: i32) -> Option<&Arc<Shared>> {
         self.slots
             .get(&broker_id)?

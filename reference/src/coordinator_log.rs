@@ -33,6 +33,7 @@ use uuid::Uuid;
 
 use crate::cluster::Node;
 use crate::config::{BrokerConfig, TopicConfig};
+use crate::controller::MetadataImage;
 use crate::log::{AppendOrigin, Log};
 use crate::record_batch::{NewRecord, encode_producer_batch};
 
@@ -51,6 +52,12 @@ pub struct Leadership {
     pub partitions: i32,
     pub leader_epoch: i32,
     pub is_leader: bool,
+}
+
+/// Kafka's `Topic.isInternal`: the coordinators' topics, which clients do not produce to
+/// and Metadata marks internal.
+pub fn is_internal(topic: &str) -> bool {
+    topic == crate::group::OFFSETS_TOPIC || topic == crate::txn::TRANSACTION_STATE_TOPIC
 }
 
 /// An internal topic as its coordinator asks the controller for it.
@@ -104,6 +111,33 @@ pub fn create_internal_topic(node: &Node, config: &BrokerConfig, topic: &Interna
 pub fn replication_factor(node: &Node, factor: i16) -> i16 {
     let brokers = node.state().image.brokers().count();
     if brokers == 1 { factor.min(1) } else { factor }
+}
+
+/// Why a key has no coordinator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoCoordinator {
+    /// The internal topic does not exist (yet).
+    Topic,
+    /// The key's partition has no live leader.
+    Leader,
+}
+
+/// The coordinator of `key` (a group or transactional id): the live leader of its
+/// partition of the internal `topic` (`abs(hashCode(key)) % partitions`).
+pub fn coordinator_for(
+    image: &MetadataImage,
+    topic: &str,
+    key: &str,
+) -> Result<i32, NoCoordinator> {
+    let topic = image.topic_by_name(topic).ok_or(NoCoordinator::Topic)?;
+    let partition = crate::group::partition_for(key, topic.partitions.len() as i32);
+    topic
+        .partitions
+        .get(partition as usize)
+        .filter(|p| p.has_leader())
+        .map(|p| p.leader)
+        .filter(|leader| image.alive_broker_epoch(*leader).is_some())
+        .ok_or(NoCoordinator::Leader)
 }
 
 /// Records appended as leader, waiting for the high watermark.
@@ -401,6 +435,13 @@ mod tests {
             map(ResponseError::NotCoordinator),
             ResponseError::NotCoordinator.code()
         );
+    }
+
+    #[test]
+    fn both_coordinator_topics_are_internal() {
+        assert!(is_internal("__consumer_offsets"));
+        assert!(is_internal("__transaction_state"));
+        assert!(!is_internal("payments"));
     }
 
     #[test]

@@ -27,6 +27,7 @@ use kafka_protocol::protocol::StrBytes;
 
 const NONE: i16 = 0;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const INVALID_TOPIC_EXCEPTION: i16 = 17;
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 const NOT_COORDINATOR: i16 = 16;
@@ -71,16 +72,7 @@ async fn find_coordinator(conn: &mut Conn, id: &str) -> (i16, i32, String, i32) 
     let req = FindCoordinatorRequest::default()
         .with_key_type(1)
         .with_coordinator_keys(vec![s(id)]);
-    let ResponseKind::FindCoordinator(r) = conn
-        .call(
-            ApiKey::FindCoordinator,
-            4,
-            RequestKind::FindCoordinator(req),
-        )
-        .await
-    else {
-        panic!("not FindCoordinator")
-    };
+    let r = common::cluster::find_coordinator(conn, 4, req).await;
     let c = &r.coordinators[0];
     (c.error_code, c.node_id.0, c.host.to_string(), c.port)
 }
@@ -130,6 +122,21 @@ async fn init_when_ready(conn: &mut Conn, id: &str) -> (i16, i64, i16) {
     .await
 }
 
+async fn call_add_partitions(
+    conn: &mut Conn,
+    version: i16,
+    req: AddPartitionsToTxnRequest,
+) -> AddPartitionsToTxnResponse {
+    let request = RequestKind::AddPartitionsToTxn(req);
+    let ResponseKind::AddPartitionsToTxn(r) = conn
+        .call(ApiKey::AddPartitionsToTxn, version, request)
+        .await
+    else {
+        panic!("not AddPartitionsToTxn")
+    };
+    r
+}
+
 /// AddPartitionsToTxn v3 (a client's): each (topic, partition, error code).
 async fn add(
     conn: &mut Conn,
@@ -151,16 +158,7 @@ async fn add(
         .with_v3_and_below_producer_id(ProducerId(pid))
         .with_v3_and_below_producer_epoch(epoch)
         .with_v3_and_below_topics(topics);
-    let ResponseKind::AddPartitionsToTxn(r) = conn
-        .call(
-            ApiKey::AddPartitionsToTxn,
-            3,
-            RequestKind::AddPartitionsToTxn(req),
-        )
-        .await
-    else {
-        panic!("not AddPartitionsToTxn")
-    };
+    let r = call_add_partitions(conn, 3, req).await;
     r.results_by_topic_v3_and_below
         .iter()
         .flat_map(|t| {
@@ -195,16 +193,7 @@ async fn verify(
                 .with_partitions(partitions.to_vec()),
         ]);
     let req = AddPartitionsToTxnRequest::default().with_transactions(vec![txn]);
-    let ResponseKind::AddPartitionsToTxn(r) = conn
-        .call(
-            ApiKey::AddPartitionsToTxn,
-            5,
-            RequestKind::AddPartitionsToTxn(req),
-        )
-        .await
-    else {
-        panic!("not AddPartitionsToTxn")
-    };
+    let r = call_add_partitions(conn, 5, req).await;
     assert_eq!(r.error_code, NONE);
     r.results_by_transaction[0]
         .topic_results
@@ -347,7 +336,10 @@ async fn scenario(bootstrap: &mut Conn, topic: &str) -> Vec<(&'static str, i16)>
     // Kafka writes PrepareAbort, then CompleteAbort at once (no markers to write).
     eventually("the empty abort completes", async || {
         let state = describe(&mut empty_conn, &empty_id).await.transaction_state;
-        assert!(["PrepareAbort", "CompleteAbort"].contains(&state.as_str()), "{state}");
+        assert!(
+            ["PrepareAbort", "CompleteAbort"].contains(&state.as_str()),
+            "{state}"
+        );
         (state.as_str() == "CompleteAbort").then_some(())
     })
     .await;
@@ -369,6 +361,17 @@ async fn one_broker_answers_as_kafka() {
     create_topic_with(&mut conn, "payments", 3, 1, &[]).await;
     let seen = scenario(&mut conn, "payments").await;
     compare(&seen);
+    internal_topic(&mut conn).await;
+}
+
+/// The coordinator's topic is internal, as Kafka's is: marked so, and no client writes it.
+async fn internal_topic(conn: &mut Conn) {
+    let topic = "__transaction_state";
+    let m = common::cluster::metadata(conn, topic).await;
+    assert!(m.topics[0].is_internal);
+    let records = common::cluster::batch(0, 1, |_| now_ms());
+    let (code, _) = common::cluster::produce(conn, topic, -1, records).await;
+    assert_eq!(code, INVALID_TOPIC_EXCEPTION);
 }
 
 /// Until the WriteTxnMarkers handler is merged the markers cannot be written: the
@@ -456,4 +459,92 @@ async fn against_a_bootstrap() {
         eprintln!("{what}: {code}");
     }
     compare(&seen);
+    internal_topic(&mut conn).await;
+}
+
+/// `transaction.timeout.ms` passes: the coordinator's timer fences the producer (the epoch
+/// goes up) and aborts its transaction; an idle id expires after
+/// `transactional.id.expiration.ms` and is no longer found.
+#[tokio::test]
+async fn timers_abort_timed_out_transactions_and_expire_idle_ids() {
+    let configs = [
+        (
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            "50",
+        ),
+        (
+            "transaction.remove.expired.transaction.cleanup.interval.ms",
+            "50",
+        ),
+        ("transactional.id.expiration.ms", "300"),
+    ];
+    let cluster = start(1, None, &configs).await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic_with(&mut conn, "payments", 1, 1, &[]).await;
+    let id = "payments-slow";
+    let (_, mut conn) = coordinator(&mut conn, id).await;
+    let (code, pid, epoch) = eventually("InitProducerId", async || {
+        let r = init(&mut conn, id, 200).await;
+        (r.0 != COORDINATOR_NOT_AVAILABLE && r.0 != COORDINATOR_LOAD_IN_PROGRESS).then_some(r)
+    })
+    .await;
+    assert_eq!(code, NONE);
+    assert_eq!(
+        add(&mut conn, id, pid, epoch, &[("payments", &[0])]).await[0].2,
+        NONE
+    );
+    let d = eventually("the timeout's abort", async || {
+        let d = describe(&mut conn, id).await;
+        (d.transaction_state.as_str() != "Ongoing").then_some(d)
+    })
+    .await;
+    assert!(
+        ["PrepareAbort", "CompleteAbort"].contains(&d.transaction_state.as_str()),
+        "{d:?}"
+    );
+    assert_eq!(d.producer_epoch, epoch + 1, "the producer is fenced");
+    let fenced = add(&mut conn, id, pid, epoch, &[("payments", &[0])]).await;
+    assert!([PRODUCER_FENCED, CONCURRENT_TRANSACTIONS].contains(&fenced[0].2));
+
+    let idle = "payments-idle";
+    let (code, _, _) = init_when_ready(&mut conn, idle).await;
+    assert_eq!(code, NONE);
+    eventually("the idle id expires", async || {
+        let d = describe(&mut conn, idle).await;
+        (d.error_code == TRANSACTIONAL_ID_NOT_FOUND).then_some(())
+    })
+    .await;
+}
+
+/// The coordinator's broker stops: the next leader of the id's `__transaction_state`
+/// partition loads it and serves the open transaction as it was.
+#[tokio::test]
+async fn a_new_coordinator_takes_over_the_open_transaction() {
+    let configs = [("transaction.state.log.num.partitions", "3")];
+    let mut cluster = start(3, None, &configs).await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic_with(&mut conn, "payments", 2, 3, &[]).await;
+    let id = "payments-failover";
+    let (leader, mut coord) = coordinator(&mut conn, id).await;
+    let (_, pid, epoch) = init_when_ready(&mut coord, id).await;
+    assert_eq!(
+        add(&mut coord, id, pid, epoch, &[("payments", &[0, 1])]).await[0].2,
+        NONE
+    );
+    cluster.stop(leader).await;
+    let survivor = (1..=3).find(|b| *b != leader).unwrap();
+    let mut via = connect(&cluster, survivor).await;
+    let d = eventually("a new coordinator with the transaction", async || {
+        let (code, node, host, port) = find_coordinator(&mut via, id).await;
+        if code != NONE || node == leader {
+            return None;
+        }
+        let mut c = Conn::connect(&format!("{host}:{port}")).await;
+        let d = describe(&mut c, id).await;
+        (d.error_code == NONE).then_some(d)
+    })
+    .await;
+    assert_eq!(d.transaction_state.as_str(), "Ongoing");
+    assert_eq!((d.producer_id.0, d.producer_epoch), (pid, epoch));
+    assert_eq!(d.topics[0].partitions, vec![0, 1]);
 }

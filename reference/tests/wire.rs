@@ -181,7 +181,7 @@ async fn an_unsupported_version_closes_the_connection_but_api_versions_answers_v
     assert!(
         body.api_keys
             .iter()
-            .all(|k| k.api_key != ApiKey::AddPartitionsToTxn as i16),
+            .all(|k| k.api_key != ApiKey::DescribeAcls as i16),
         "no unhandled APIs advertised"
     );
     broker.shutdown().await;

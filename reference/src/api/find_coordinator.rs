@@ -14,9 +14,9 @@ use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
-use crate::controller::MetadataImage;
+use crate::coordinator_log::{NoCoordinator, coordinator_for};
+use crate::group::OFFSETS_TOPIC;
 use crate::group::runtime::create_offsets_topic;
-use crate::group::{OFFSETS_TOPIC, partition_for};
 use crate::server::Shared;
 use crate::txn::TRANSACTION_STATE_TOPIC;
 
@@ -54,8 +54,8 @@ pub fn handle(
         let state = node.state();
         let image = &state.image;
         respond(req, version, |key| {
-            let located = leader_of(image, topic, key);
-            missing |= located == Err(Missing::Topic);
+            let located = coordinator_for(image, topic, key);
+            missing |= located == Err(NoCoordinator::Topic);
             let leader = located.map_err(|_| ResponseError::CoordinatorNotAvailable)?;
             let addr = addresses
                 .get(&leader)
@@ -75,26 +75,6 @@ pub fn handle(
         }
     }
     response
-}
-
-/// Why a key has no coordinator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Missing {
-    Topic,
-    Leader,
-}
-
-/// The live leader of `key`'s partition of the internal `topic`.
-fn leader_of(image: &MetadataImage, topic: &str, key: &str) -> Result<i32, Missing> {
-    let topic = image.topic_by_name(topic).ok_or(Missing::Topic)?;
-    let partition = partition_for(key, topic.partitions.len() as i32);
-    topic
-        .partitions
-        .get(partition as usize)
-        .filter(|p| p.has_leader())
-        .map(|p| p.leader)
-        .filter(|leader| image.alive_broker_epoch(*leader).is_some())
-        .ok_or(Missing::Leader)
 }
 
 /// The response, with `locate` naming the coordinator of each group key (or the error to

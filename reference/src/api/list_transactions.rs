@@ -1,6 +1,8 @@
 //! ListTransactions: the transactions this broker coordinates, filtered by state, producer
 //! id, duration (v1, KIP-994) and a transactional id pattern (v2, KIP-1152: a Java regular
 //! expression matched against the whole id; an invalid one is INVALID_REGULAR_EXPRESSION).
+//! The pattern is compiled with the `regex` crate: Java's syntax beyond it (lookaround,
+//! backreferences, possessive quantifiers) is INVALID_REGULAR_EXPRESSION here.
 //! An admin client asks every broker and merges the answers.
 //!
 //! # References

@@ -36,7 +36,6 @@ use super::str;
 use crate::cluster::Node;
 use crate::config::TopicConfig;
 use crate::controller::{MetadataImage, TopicImage, validate_topic_name};
-use crate::group::OFFSETS_TOPIC;
 use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 13 };
@@ -250,7 +249,7 @@ fn describe(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTopic 
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(str(&topic.name))))
         .with_topic_id(topic.topic_id)
-        .with_is_internal(topic.name == OFFSETS_TOPIC)
+        .with_is_internal(crate::coordinator_log::is_internal(&topic.name))
         .with_partitions(partitions)
         .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }

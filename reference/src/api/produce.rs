@@ -287,7 +287,7 @@ pub(crate) fn check_records<'a>(
     config: &TopicConfig,
     version: i16,
 ) -> Result<(&'a Bytes, BatchHeader), KafkaError> {
-    if topic == crate::group::OFFSETS_TOPIC || topic == crate::txn::TRANSACTION_STATE_TOPIC {
+    if crate::coordinator_log::is_internal(topic) {
         return Err(KafkaError::new(
             ResponseError::InvalidTopicException,
             format!("Cannot append to internal topic {topic}"),

@@ -781,12 +781,7 @@ fn describe_into(md: &TransactionMetadata, d: &mut DescribedTransaction) {
     d.producer_epoch = md.producer_epoch;
     d.txn_timeout_ms = md.txn_timeout_ms;
     d.txn_start_timestamp_ms = md.txn_start_timestamp_ms;
-    for tp in &md.topic_partitions {
-        match d.topics.last_mut() {
-            Some((topic, ids)) if *topic == tp.topic => ids.push(tp.partition),
-            _ => d.topics.push((tp.topic.clone(), vec![tp.partition])),
-        }
-    }
+    d.topics = TopicPartition::by_topic(&md.topic_partitions);
 }
 
 impl TxnMarker {

@@ -193,6 +193,11 @@ async fn send(shared: &Arc<Shared>, marker: TxnMarker, generation: u64, mut shut
     let mut backoff = BACKOFF_MIN;
     let mut failures = 0u32;
     loop {
+        // A paused broker (a cluster test's SIGSTOP) sends nothing.
+        tokio::select! {
+            _ = shared.node.faults.wait_unpaused(shared.node.id) => {}
+            _ = shutdown.recv() => return,
+        }
         let current = txns
             .markers_sender()
             .is_current(&marker.transactional_id, generation);
@@ -312,17 +317,14 @@ fn is_gone(node: &Node, tp: &TopicPartition) -> bool {
 }
 
 fn request_for(marker: &TxnMarker, partitions: &[TopicPartition]) -> WriteTxnMarkersRequest {
-    let mut topics: Vec<WritableTxnMarkerTopic> = Vec::new();
-    for tp in partitions {
-        match topics.last_mut() {
-            Some(t) if t.name.0.as_str() == tp.topic => t.partition_indexes.push(tp.partition),
-            _ => topics.push(
-                WritableTxnMarkerTopic::default()
-                    .with_name(TopicName(crate::api::str(&tp.topic)))
-                    .with_partition_indexes(vec![tp.partition]),
-            ),
-        }
-    }
+    let topics = TopicPartition::by_topic(partitions)
+        .into_iter()
+        .map(|(topic, ids)| {
+            WritableTxnMarkerTopic::default()
+                .with_name(TopicName(crate::api::str(&topic)))
+                .with_partition_indexes(ids)
+        })
+        .collect();
     let entry = WritableTxnMarker::default()
         .with_producer_id(ProducerId(marker.producer_id))
         .with_producer_epoch(marker.producer_epoch)

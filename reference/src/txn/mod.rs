@@ -36,6 +36,12 @@
 //!    `transaction.remove.expired.transaction.cleanup.interval.ms`,
 //!    [`TransactionCoordinator::expire_transactional_ids`].
 //!
+//! [`runtime::TxnRuntime`] is that wire layer: it serves `__transaction_state` through
+//! [`crate::coordinator_log`], follows the broker's leadership of its partitions, runs the
+//! timers, and hands the markers to `markers`, which sends them as WriteTxnMarkers to the
+//! partitions' leaders and calls `complete_markers` once all are written;
+//! [`runtime::verify_or_add`] is what a partition leader asks of the coordinator (KIP-890).
+//!
 //! A transition takes effect when the call returns, as if its write succeeded; a write the
 //! log refuses is undone by reloading the partition from its log (as the group runtime
 //! does). So Kafka's "pending transition" exists here only where it outlives a call: while

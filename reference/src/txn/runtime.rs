@@ -4,7 +4,7 @@
 //! answered once committed, it loads and unloads with this broker's leadership of that
 //! topic's partitions, its timers abort timed-out transactions and expire idle ids, and the
 //! markers of every transaction it ends go to the partitions' leaders as WriteTxnMarkers
-//! ([`super::markers`]).
+//! (`txn::markers`).
 //!
 //! `__transaction_state` is a replicated topic like any other, created through the
 //! controller by the first FindCoordinator for a transactional id (or InitProducerId)
@@ -45,7 +45,7 @@ use tokio::sync::mpsc;
 use super::markers::{MarkerSender, Peers};
 use super::{
     NewProducerId, Outcome, TRANSACTION_STATE_TOPIC, TopicPartition, TransactionConfig,
-    TransactionCoordinator, TransactionRecord, TransactionVersion, TxnMarker, partition_for,
+    TransactionCoordinator, TransactionRecord, TransactionVersion, TxnMarker,
 };
 use crate::api::init_producer_id::ProducerIds;
 use crate::api::now_ms;
@@ -74,8 +74,11 @@ pub struct TxnRuntime {
     leadership: Mutex<Option<mpsc::UnboundedReceiver<Leadership>>>,
     /// Where markers go to be sent ([`super::markers`]).
     markers: MarkerSender,
-    /// One connection per peer broker, for markers and verifications.
+    /// One connection per peer broker for markers, and another for verifications (as
+    /// Kafka's `TransactionMarkerChannelManager` and `AddPartitionsToTxnManager` each have
+    /// their own): a slow marker write never holds up a producer's verification.
     pub(crate) peers: Peers,
+    verify_peers: Peers,
 }
 
 /// What one coordinator call left to do once its lock is released.
@@ -110,6 +113,7 @@ impl TxnRuntime {
             leadership: Mutex::new(Some(leadership)),
             markers: MarkerSender::new(),
             peers: Peers::default(),
+            verify_peers: Peers::default(),
         }
     }
 
@@ -411,18 +415,8 @@ async fn recv_or_pending<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Opti
 /// leader.
 pub fn coordinator_of(node: &Node, transactional_id: &str) -> Result<i32, ResponseError> {
     let state = node.state();
-    let image = &state.image;
-    let topic = image
-        .topic_by_name(TRANSACTION_STATE_TOPIC)
-        .ok_or(ResponseError::CoordinatorNotAvailable)?;
-    let partition = partition_for(transactional_id, topic.partitions.len() as i32);
-    topic
-        .partitions
-        .get(partition as usize)
-        .filter(|p| p.has_leader())
-        .map(|p| p.leader)
-        .filter(|leader| image.alive_broker_epoch(*leader).is_some())
-        .ok_or(ResponseError::CoordinatorNotAvailable)
+    coordinator_log::coordinator_for(&state.image, TRANSACTION_STATE_TOPIC, transactional_id)
+        .map_err(|_| ResponseError::CoordinatorNotAvailable)
 }
 
 /// What a partition leader (or the group coordinator) asks of the transaction coordinator,
@@ -466,7 +460,7 @@ pub async fn verify_or_add(
     let request = verify_request(transactional_id, producer_id, producer_epoch, &set, add);
     let response = shared
         .txns
-        .peers
+        .verify_peers
         .call(
             &shared.node,
             coordinator,
@@ -514,17 +508,14 @@ fn verify_request(
     set: &BTreeSet<TopicPartition>,
     add: bool,
 ) -> AddPartitionsToTxnRequest {
-    let mut topics: Vec<AddPartitionsToTxnTopic> = Vec::new();
-    for tp in set {
-        match topics.last_mut() {
-            Some(t) if t.name.0.as_str() == tp.topic => t.partitions.push(tp.partition),
-            _ => topics.push(
-                AddPartitionsToTxnTopic::default()
-                    .with_name(TopicName(crate::api::str(&tp.topic)))
-                    .with_partitions(vec![tp.partition]),
-            ),
-        }
-    }
+    let topics = TopicPartition::by_topic(set)
+        .into_iter()
+        .map(|(topic, ids)| {
+            AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(crate::api::str(&topic)))
+                .with_partitions(ids)
+        })
+        .collect();
     let txn = AddPartitionsToTxnTransaction::default()
         .with_transactional_id(TransactionalId(crate::api::str(transactional_id)))
         .with_producer_id(ProducerId(producer_id))

@@ -188,6 +188,21 @@ impl TopicPartition {
             partition,
         }
     }
+
+    /// Partitions by topic, in the order given (runs of one topic become one entry), as
+    /// requests and responses list them.
+    pub fn by_topic<'a>(
+        partitions: impl IntoIterator<Item = &'a TopicPartition>,
+    ) -> Vec<(String, Vec<i32>)> {
+        let mut topics: Vec<(String, Vec<i32>)> = Vec::new();
+        for tp in partitions {
+            match topics.last_mut() {
+                Some((topic, ids)) if *topic == tp.topic => ids.push(tp.partition),
+                _ => topics.push((tp.topic.clone(), vec![tp.partition])),
+            }
+        }
+        topics
+    }
 }
 
 /// What the coordinator knows of one transactional id.

@@ -604,17 +604,23 @@ pub async fn find_group_coordinator(conn: &mut Conn, group: &str) -> (i16, i32) 
     let req = FindCoordinatorRequest::default()
         .with_key(StrBytes::from_string(group.to_string()))
         .with_key_type(0);
-    let ResponseKind::FindCoordinator(r) = conn
-        .call(
-            ApiKey::FindCoordinator,
-            3,
-            RequestKind::FindCoordinator(req),
-        )
-        .await
+    let r = find_coordinator(conn, 3, req).await;
+    (r.error_code, r.node_id.0)
+}
+
+/// One FindCoordinator request of `version`, and its response.
+pub async fn find_coordinator(
+    conn: &mut Conn,
+    version: i16,
+    req: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
+    let request = RequestKind::FindCoordinator(req);
+    let ResponseKind::FindCoordinator(r) =
+        conn.call(ApiKey::FindCoordinator, version, request).await
     else {
         panic!("not FindCoordinator")
     };
-    (r.error_code, r.node_id.0)
+    r
 }
 
 /// OffsetFetch v8 of all of `group`'s offsets: the group's error code.
