@@ -374,11 +374,12 @@ async fn internal_topic(conn: &mut Conn) {
     assert_eq!(code, INVALID_TOPIC_EXCEPTION);
 }
 
-/// Until the WriteTxnMarkers handler is merged the markers cannot be written: the
-/// committed transaction waits in PrepareCommit (answering CONCURRENT_TRANSACTIONS) and
-/// the coordinator serves everyone else meanwhile; once they are written it completes.
+/// A commit is answered once PrepareCommit is written; the markers follow (WriteTxnMarkers
+/// to the partition's leader, here the same broker) and the transaction reaches
+/// CompleteCommit, while the coordinator serves other transactional ids meanwhile. Until
+/// then a new AddPartitionsToTxn of the id answers CONCURRENT_TRANSACTIONS, as in Kafka.
 #[tokio::test]
-async fn a_commit_waits_for_its_markers_without_blocking_others() {
+async fn a_commit_completes_once_its_markers_are_written() {
     let cluster = start(1, None, &[]).await;
     let mut conn = connect(&cluster, 1).await;
     create_topic_with(&mut conn, "payments", 1, 1, &[]).await;
@@ -390,19 +391,32 @@ async fn a_commit_waits_for_its_markers_without_blocking_others() {
         NONE
     );
     assert_eq!(end(&mut conn, 3, id, pid, epoch, true).await.0, NONE);
-    let state = describe(&mut conn, id).await.transaction_state.to_string();
-    assert!(
-        ["PrepareCommit", "CompleteCommit"].contains(&state.as_str()),
-        "{state}"
-    );
-    if state == "PrepareCommit" {
-        assert_eq!(
-            add(&mut conn, id, pid, epoch, &[("payments", &[0])]).await[0].2,
-            CONCURRENT_TRANSACTIONS
-        );
-    }
     let (code, _, _) = init_when_ready(&mut conn, "another-producer").await;
     assert_eq!(code, NONE, "another transactional id is served meanwhile");
+    common::cluster::eventually("the commit's markers", async || {
+        let state = describe(&mut conn, id).await.transaction_state.to_string();
+        assert!(
+            ["PrepareCommit", "CompleteCommit"].contains(&state.as_str()),
+            "{state}"
+        );
+        (state == "CompleteCommit").then_some(())
+    })
+    .await;
+    let (code, lso) = last_stable_offset(&mut conn, "payments").await;
+    assert_eq!(
+        (code, lso),
+        (NONE, 1),
+        "the marker at 0 is below the high watermark"
+    );
+}
+
+/// Partition 0's error code and last stable offset, as a read_committed Fetch answers.
+async fn last_stable_offset(conn: &mut Conn, topic: &str) -> (i16, i64) {
+    let how = common::cluster::FetchAs::consumer(12, -1);
+    let fetched =
+        common::cluster::fetch_partition_waiting(conn, topic, uuid::Uuid::nil(), 0, how, 1, 0)
+            .await;
+    (fetched.error_code, fetched.last_stable_offset)
 }
 
 #[tokio::test]
