@@ -28,3 +28,60 @@ Feature: Exactly-once
       Then within 20 seconds partition 0 of "payments" has a new leader, one of its followers, with a higher leader epoch
       And a consumer of partition 0 of "payments" reads every acknowledged message at the offset its acknowledgement named
       And partition 0 of "payments" holds every acknowledged message exactly once
+
+  Rule: A read_committed consumer reads only committed transactions, and markers take offsets
+
+    # A transactional producer's records are written to the partition as they are sent;
+    # committing or aborting writes one marker (a control record) to every partition of the
+    # transaction. The marker takes an offset of its own, so offsets have a gap after every
+    # transaction; the consumer never receives the marker. A read_committed consumer reads
+    # only below the last stable offset and drops the aborted transaction's records; a
+    # read_uncommitted consumer receives every record, aborted ones included.
+    @C-EOS-1
+    Scenario: An aborted transaction is invisible to read_committed and visible to read_uncommitted
+      Given a topic "payments" with 1 partition
+      And a transactional producer "payments-tx"
+      When the transactional producer "payments-tx" sends "pay-1" to "pay-3" to partition 0 of "payments" and commits
+      And the transactional producer "payments-tx" sends "pay-4" to "pay-6" to partition 0 of "payments" and aborts
+      And the transactional producer "payments-tx" sends "pay-7" to "pay-8" to partition 0 of "payments" and commits
+      Then a read_committed consumer of partition 0 of "payments" reads exactly "pay-1" to "pay-3" and "pay-7" to "pay-8"
+      And a read_uncommitted consumer of partition 0 of "payments" reads exactly "pay-1" to "pay-8"
+      And the latest offset of partition 0 of "payments" is 11
+
+  Rule: A new producer with the same transactional.id fences the old one
+
+    # Initialising a transactional producer bumps the epoch of its transactional.id: the
+    # coordinator aborts the transaction the previous producer (a "zombie": hung, or
+    # partitioned away) left open, and refuses that producer's later calls (KIP-98).
+    @C-EOS-1
+    Scenario: A zombie producer is fenced and its open transaction aborted
+      Given a topic "payments" with 1 partition
+      And a transactional producer "payments-tx"
+      When the transactional producer "payments-tx" begins a transaction and sends "pay-1" to "pay-2" to partition 0 of "payments"
+      And a new transactional producer "payments-tx-2" starts with the transactional id of "payments-tx"
+      And the transactional producer "payments-tx-2" sends "pay-3" to "pay-3" to partition 0 of "payments" and commits
+      Then the transactional producer "payments-tx" cannot commit: FENCED
+      And a read_committed consumer of partition 0 of "payments" reads exactly "pay-3" to "pay-3"
+      And a read_uncommitted consumer of partition 0 of "payments" reads exactly "pay-1" to "pay-3"
+      And the latest offset of partition 0 of "payments" is 5
+
+  Rule: A consume-transform-produce loop that commits its offsets in its transactions writes each output once
+
+    # The loop reads "orders" with a read_committed consumer, writes one invoice per order,
+    # and commits the consumer's offsets in the same transaction as the invoices
+    # (`send_offsets_to_transaction`), two orders per transaction. Killed in its third
+    # transaction, it leaves invoice-5 written but not committed; restarted with the same
+    # transactional.id, it fences its old self (the open transaction is aborted), resumes
+    # from the offsets committed with the last committed transaction, and writes invoice-5
+    # again. A read_committed reader sees each invoice once; a read_uncommitted one sees the
+    # aborted copy too.
+    @C-EOS-1
+    Scenario: A copier killed mid-transaction restarts and writes each invoice exactly once
+      Given a topic "orders" with 1 partition
+      And a topic "invoices" with 1 partition
+      And partition 0 of "orders" holds the messages "order-1" to "order-6"
+      When copier "billing" copies "orders" to "invoices" in transactions of 2 messages and is killed after 5 messages
+      And copier "billing" restarts and copies the rest of "orders" to "invoices" in transactions of 2 messages
+      Then a read_committed consumer of partition 0 of "invoices" reads exactly "invoice-1" to "invoice-6"
+      And a read_uncommitted consumer of partition 0 of "invoices" reads exactly "invoice-1" to "invoice-5" and "invoice-5" to "invoice-6"
+      And the committed offset of partition 0 of "orders" for group "billing" is 6

@@ -77,6 +77,8 @@ pub struct KafkaWorld {
     pub groups: crate::group_client::Groups,
     /// Brokers replication steps stopped or froze, and the leaderships they held.
     pub replication: crate::steps::failover::ReplicationState,
+    /// Transactional producers by their logical name ([`crate::steps::transactions`]).
+    pub transactional: BTreeMap<String, Producer>,
 }
 
 impl KafkaWorld {
@@ -102,6 +104,7 @@ impl KafkaWorld {
             broker_aliases: Vec::new(),
             groups: crate::group_client::Groups::default(),
             replication: Default::default(),
+            transactional: BTreeMap::new(),
         })
     }
 

@@ -27,6 +27,9 @@
 //!   settled, rebalances, a group as a queue and groups as subscriptions.
 //! - [`group_offsets`]: committed offsets per group, resuming after a restart,
 //!   `auto.offset.reset`.
+//! - [`exactly_once`]: what a partition holds of an idempotent producer's retried sends.
+//! - [`transactions`]: transactional producers' commits and aborts, and what read_committed
+//!   and read_uncommitted consumers see of them.
 //!
 //! # References
 //!
@@ -49,6 +52,7 @@ pub mod replicas;
 pub mod retention;
 pub mod retry;
 pub mod topics;
+pub mod transactions;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
