@@ -343,7 +343,9 @@ async fn copy(
         .context("assigning the copier")?;
     {
         use rdkafka::consumer::Consumer as _;
-        consumer.assign(&assignment).context("assigning the copier")?;
+        consumer
+            .assign(&assignment)
+            .context("assigning the copier")?;
     }
     let deadline = super::Deadline::after(Duration::from_secs(60), "copying");
     let (mut copied, mut in_transaction) = (0usize, 0usize);
@@ -432,7 +434,14 @@ async fn copier_killed(
     per_transaction: usize,
     killed_after: usize,
 ) -> StepResult {
-    copy(world, &copier, (&from, &to), per_transaction, Some(killed_after)).await
+    copy(
+        world,
+        &copier,
+        (&from, &to),
+        per_transaction,
+        Some(killed_after),
+    )
+    .await
 }
 
 #[when(
