@@ -250,6 +250,8 @@ async fn cannot_commit(world: &mut KafkaWorld, name: String, expected: String) -
 #[then(
     expr = "a {word} consumer of partition {int} of {string} reads exactly {string} to {string} and {string} to {string}"
 )]
+// A cucumber step takes one argument per capture of its expression.
+#[allow(clippy::too_many_arguments)]
 async fn reads_exactly_two_ranges(
     world: &mut KafkaWorld,
     isolation: String,
