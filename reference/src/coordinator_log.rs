@@ -35,7 +35,7 @@ use crate::cluster::Node;
 use crate::config::{BrokerConfig, TopicConfig};
 use crate::controller::MetadataImage;
 use crate::log::{AppendOrigin, Log};
-use crate::record_batch::{NewRecord, encode_producer_batch};
+use crate::record_batch::{NewRecord, encode_producer_batch, encode_transactional_batch};
 
 /// How much of a coordinator log one replay read takes.
 const REPLAY_READ_BYTES: usize = 1024 * 1024;
@@ -158,6 +158,30 @@ pub fn batches(
     records: impl IntoIterator<Item = KeyValue>,
     now_ms: i64,
 ) -> BTreeMap<i32, BytesMut> {
+    encode_each(records, now_ms, |batch| {
+        encode_producer_batch(batch, Compression::None)
+    })
+}
+
+/// [`batches`] as transactional batches of one producer (base sequence -1), as a
+/// coordinator writes a transaction's records (TxnOffsetCommit's offsets).
+pub fn transactional_batches(
+    records: impl IntoIterator<Item = KeyValue>,
+    producer_id: i64,
+    producer_epoch: i16,
+    now_ms: i64,
+) -> BTreeMap<i32, BytesMut> {
+    encode_each(records, now_ms, |batch| {
+        encode_transactional_batch(batch, Compression::None, producer_id, producer_epoch)
+    })
+}
+
+/// The records grouped by partition, in order, each group encoded as one batch.
+fn encode_each(
+    records: impl IntoIterator<Item = KeyValue>,
+    now_ms: i64,
+    encode: impl Fn(&[NewRecord]) -> anyhow::Result<BytesMut>,
+) -> BTreeMap<i32, BytesMut> {
     let mut by_partition: BTreeMap<i32, Vec<NewRecord>> = BTreeMap::new();
     for (partition, key, value) in records {
         by_partition.entry(partition).or_default().push(NewRecord {
@@ -168,15 +192,13 @@ pub fn batches(
     }
     by_partition
         .into_iter()
-        .filter_map(
-            |(partition, batch)| match encode_producer_batch(&batch, Compression::None) {
-                Ok(bytes) => Some((partition, bytes)),
-                Err(e) => {
-                    tracing::error!(partition, error = %e, "cannot encode coordinator records");
-                    None
-                }
-            },
-        )
+        .filter_map(|(partition, batch)| match encode(&batch) {
+            Ok(bytes) => Some((partition, bytes)),
+            Err(e) => {
+                tracing::error!(partition, error = %e, "cannot encode coordinator records");
+                None
+            }
+        })
         .collect()
 }
 

@@ -69,9 +69,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::records::Compression;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -85,9 +83,7 @@ use crate::group::{
     Completion, Effects, GroupCoordinator, GroupRecord, LoggedRecord, RequestToken, ShardState,
 };
 use crate::log::AppendOrigin;
-use crate::record_batch::{
-    ControlType, NewRecord, encode_control_batch, encode_transactional_batch,
-};
+use crate::record_batch::{ControlType, encode_control_batch};
 use crate::server::Shared;
 use crate::shutdown::Shutdown;
 
@@ -583,41 +579,11 @@ fn append_replicated(
             producer_id,
             producer_epoch,
         } => (
-            transactional_batches(keyed, producer_id, producer_epoch, now_ms),
+            coordinator_log::transactional_batches(keyed, producer_id, producer_epoch, now_ms),
             AppendOrigin::Coordinator,
         ),
     };
     coordinator_log::append_with_origin(node, OFFSETS_TOPIC, batches, 1, timeout_ms, now_ms, origin)
-}
-
-/// One transactional batch of the producer per partition, records in order.
-fn transactional_batches(
-    records: impl Iterator<Item = coordinator_log::KeyValue>,
-    producer_id: i64,
-    producer_epoch: i16,
-    now_ms: i64,
-) -> BTreeMap<i32, BytesMut> {
-    let mut by_partition: BTreeMap<i32, Vec<NewRecord>> = BTreeMap::new();
-    for (partition, key, value) in records {
-        by_partition.entry(partition).or_default().push(NewRecord {
-            key: Some(key),
-            value,
-            timestamp: now_ms,
-        });
-    }
-    by_partition
-        .into_iter()
-        .filter_map(|(partition, batch)| {
-            match encode_transactional_batch(&batch, Compression::None, producer_id, producer_epoch)
-            {
-                Ok(bytes) => Some((partition, bytes)),
-                Err(e) => {
-                    tracing::error!(partition, error = %e, "cannot encode group records");
-                    None
-                }
-            }
-        })
-        .collect()
 }
 
 /// The leader epoch at which `node` leads `partition` of `__consumer_offsets`, if it does.
