@@ -66,6 +66,10 @@ KAFKA_SPEC_HOSTILE_BOOTSTRAP="127.0.0.1:$hostile_port" cargo test -q -p kafka-sp
 # the same real Kafka: each answer must be the table's.
 KAFKA_SPEC_BOOTSTRAP="127.0.0.1:$hostile_port" cargo test -q -p kafka-spec-reference \
     --test idempotence against_a_bootstrap -- --nocapture
+# The transaction coordinator's answers (reference/tests/transactions.rs): FindCoordinator
+# key type 1, InitProducerId and fencing, AddPartitionsToTxn, EndTxn, Describe/ListTransactions.
+KAFKA_SPEC_BOOTSTRAP="127.0.0.1:$hostile_port" cargo test -q -p kafka-spec-reference \
+    --test transactions against_a_bootstrap -- --nocapture
 bash ci/kafka/stop.sh --dir "$hostile_dir"
 
 expect_failure() {
