@@ -416,12 +416,9 @@ fn needing_verification(
             let Some(replica) = state.partitions.get(&(topic_id, data.index)) else {
                 continue;
             };
-            let log = replica.log();
-            let open = log.ongoing_transaction(header.producer_id).is_some()
-                && log
-                    .producers()
-                    .entry(header.producer_id)
-                    .is_some_and(|e| e.epoch == header.producer_epoch);
+            let open = replica
+                .log()
+                .has_ongoing_transaction(header.producer_id, header.producer_epoch);
             if replica.is_leader() && !open {
                 producer.get_or_insert((header.producer_id, header.producer_epoch));
                 partitions.push(crate::txn::TopicPartition::new(name.clone(), data.index));

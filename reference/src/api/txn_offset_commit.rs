@@ -111,7 +111,9 @@ async fn verify(shared: &Shared, version: i16, req: &TxnOffsetCommitRequest) -> 
         let partition = partition_for(group_id, topic.partitions.len() as i32);
         match state.partitions.get(&(topic.topic_id, partition)) {
             Some(p) if p.is_leader() => {
-                if p.log().ongoing_transaction(producer_id).is_some() {
+                if p.log()
+                    .has_ongoing_transaction(producer_id, req.producer_epoch)
+                {
                     return Ok(());
                 }
             }

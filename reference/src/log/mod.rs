@@ -505,6 +505,17 @@ impl Log {
         self.producers.ongoing_transaction(producer_id)
     }
 
+    /// Whether `producer_id` has a transaction open here at `producer_epoch`
+    /// (`ProducerStateManager.hasOngoingTransaction`): only then may a leader append its
+    /// transactional batch without asking the transaction coordinator (KIP-890).
+    pub fn has_ongoing_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.ongoing_transaction(producer_id).is_some()
+            && self
+                .producers
+                .entry(producer_id)
+                .is_some_and(|e| e.epoch == producer_epoch)
+    }
+
     /// The aborted transactions a `read_committed` fetch of `[fetch_offset,
     /// upper_bound_offset)` must carry (`UnifiedLog.collectAbortedTransactions`).
     pub fn aborted_transactions(
