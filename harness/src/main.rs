@@ -16,8 +16,9 @@
 //! - `kafka-spec record [--target kafka-local] [--missing] [--name TEXT]` records real
 //!   Kafka's traces under `fixtures/traces/kafka-<version>/`.
 //! - `kafka-spec checker [--target T | --bootstrap host:port] [--seconds 60] [--seed N]
-//!   [--producers 2] [--consumers 2] [--idempotence true|false] [--subscribe] [--no-faults]`
-//!   runs the Jepsen-style queue checker (default target `reference:3`): producers and
+//!   [--producers 2] [--consumers 2] [--idempotence true|false] [--transactions]
+//!   [--subscribe] [--no-faults]` runs the Jepsen-style queue checker (default target
+//!   `reference:3`): producers (transactional with `--transactions`) and
 //!   consumers while brokers are stopped, paused and cut off, then prints the seed, the
 //!   sends and polls, and the anomaly counts by Jepsen's names; exits 1 on any anomaly
 //!   (without idempotence, duplicates and reordered sends are expected and do not count).
@@ -167,6 +168,9 @@ enum Command {
         /// `enable.idempotence` for the producers.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         idempotence: bool,
+        /// Producers send in transactions (committed, or one in four aborted).
+        #[arg(long)]
+        transactions: bool,
         /// Consumers subscribe in one group rather than each assigning every partition.
         #[arg(long)]
         subscribe: bool,
@@ -261,6 +265,7 @@ async fn main() -> ExitCode {
             producers,
             consumers,
             idempotence,
+            transactions,
             subscribe,
             no_faults,
         } => {
@@ -269,6 +274,7 @@ async fn main() -> ExitCode {
             options.producers = producers;
             options.consumers = consumers;
             options.idempotence = idempotence;
+            options.transactions = transactions;
             options.faults = !no_faults;
             if subscribe {
                 options.consumer_mode = ConsumerMode::Subscribe;
@@ -541,12 +547,17 @@ async fn run_checker(
     print!("{report}");
     println!(
         "rerun: kafka-spec checker --target {spec} --seconds {} --seed {} --producers {} \
-         --consumers {} --idempotence {}{}{}",
+         --consumers {} --idempotence {}{}{}{}",
         options.duration.as_secs(),
         options.seed,
         options.producers,
         options.consumers,
         options.idempotence,
+        if options.transactions {
+            " --transactions"
+        } else {
+            ""
+        },
         if options.consumer_mode == ConsumerMode::Subscribe {
             " --subscribe"
         } else {

@@ -141,6 +141,12 @@ pub struct Stats {
     pub records_polled: usize,
     /// Acknowledged values never polled, where that is not decidable as lost.
     pub unseen: usize,
+    /// Transactions committed.
+    pub committed: usize,
+    /// Transactions aborted.
+    pub aborted: usize,
+    /// Transactions whose end is not known.
+    pub txn_unknown: usize,
 }
 
 /// The anomalies of one history.
@@ -236,6 +242,11 @@ impl<'h> Index<'h> {
                     index
                         .txn_ends
                         .insert((*producer, *txn), (*outcome, *invoked_ms));
+                    match outcome {
+                        TxnOutcome::Committed => stats.committed += 1,
+                        TxnOutcome::Aborted => stats.aborted += 1,
+                        TxnOutcome::Unknown => stats.txn_unknown += 1,
+                    }
                 }
                 Op::Poll(poll) => index.add_poll(poll, stats),
                 Op::Send(send) => {
@@ -636,6 +647,9 @@ mod tests {
                 polls: 8,
                 records_polled: 12,
                 unseen: 0,
+                committed: 0,
+                aborted: 0,
+                txn_unknown: 0,
             }
         );
     }
@@ -846,6 +860,8 @@ mod tests {
         let analysis = analyse(&h);
         assert_eq!(analysis.count(Anomaly::G1a), 2, "{analysis}");
         only(&analysis, &[Anomaly::G1a]);
+        let s = analysis.stats;
+        assert_eq!((s.committed, s.aborted, s.txn_unknown), (0, 1, 0));
     }
 
     #[test]

@@ -13,6 +13,13 @@
 //!    client is `Failed`; any delivery error is `Unknown` (librdkafka may have written it in
 //!    an earlier attempt: only its per-message persistence status could tell, which
 //!    `FutureProducer` does not expose).
+//!    With `transactions`, each producer has a `transactional.id` and sends in
+//!    transactions of 1 to [`MAX_SENDS_PER_TXN`] records over partitions drawn from the
+//!    seed, then commits, or aborts one time in [`ABORT_ONE_IN`] (and whenever a send was
+//!    not acknowledged); each transaction is recorded as [`Op::TxnBegin`], its sends and
+//!    [`Op::TxnEnd`] with its outcome and when the end was invoked, which is what G1a and
+//!    precommitted-read are decided from. An end that fails beyond retries is `Unknown`:
+//!    a new client with the same transactional id fences the old one and settles it.
 //! 3. M consumers (`isolation.level=read_committed`), each assigned every partition from the
 //!    beginning ([`ConsumerMode::Assign`]) or subscribed in one group
 //!    ([`ConsumerMode::Subscribe`], rebalances recorded as [`Op::Rebalance`]). Every record
@@ -24,6 +31,8 @@
 //! 5. When the duration is up: every fault is undone ([`FaultControl::restore`]), the
 //!    producers stop and wait for every outcome, each partition's end offset is read
 //!    ([`Op::LogEnd`]), and the consumers read until they reach it (or the drain deadline).
+//!    A consumer's progress is librdkafka's position, which passes the transaction markers
+//!    (control records take offsets but are never returned).
 //!
 //! The seed fixes the fault schedule (which broker, which fault, when, for how long); the
 //! interleaving of clients and brokers is not under its control, so a rerun with a seed
@@ -48,11 +57,11 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use super::analysis::{Analysis, Anomaly, analyse};
-use super::history::{History, Op, Poll, ProcessId, Send, SendOutcome};
+use super::history::{History, Op, Poll, ProcessId, Send, SendOutcome, TxnId, TxnOutcome};
 use crate::target::{FaultControl, Target};
 
 /// Partitions of the workload's topic.
@@ -88,6 +97,19 @@ const FAULT_HOLD_MS: (u64, u64) = (1_000, 5_000);
 const RECV_SLICE: Duration = Duration::from_millis(200);
 /// How long closing a client may take before it is left closing on a thread of its own.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Sends of one transaction, at most (each draws 1 to this many).
+pub const MAX_SENDS_PER_TXN: usize = 5;
+/// One transaction in this many is aborted on purpose.
+pub const ABORT_ONE_IN: usize = 4;
+/// `transaction.timeout.ms`: above [`MESSAGE_TIMEOUT_MS`], as librdkafka requires.
+const TRANSACTION_TIMEOUT_MS: u64 = 30_000;
+/// How long one transactional call (init, begin, commit, abort) may block.
+const TXN_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts at a commit or abort that fails with a retriable error.
+const TXN_END_ATTEMPTS: usize = 3;
+/// librdkafka `debug` contexts for the consumers (e.g. `fetch,metadata,topic`), whose log
+/// lines then go to stderr: how to see why a consumer stopped making progress.
+pub const DEBUG_ENV: &str = "KAFKA_SPEC_CHECKER_DEBUG";
 /// Error kinds kept per client role for the report.
 const MAX_ERROR_KINDS: usize = 8;
 
@@ -122,6 +144,10 @@ pub struct WorkloadOptions {
     pub consumers: u32,
     /// `enable.idempotence` for every producer.
     pub idempotence: bool,
+    /// Producers send in transactions (a `transactional.id` each): 1 to
+    /// [`MAX_SENDS_PER_TXN`] sends, then a commit, or an abort one time in
+    /// [`ABORT_ONE_IN`] (drawn from the seed) or whenever a send failed. Needs idempotence.
+    pub transactions: bool,
     /// Assign or subscribe.
     pub consumer_mode: ConsumerMode,
     /// Whether to inject faults (on targets that have fault control).
@@ -141,6 +167,7 @@ impl WorkloadOptions {
             producers: 2,
             consumers: 2,
             idempotence: true,
+            transactions: false,
             consumer_mode: ConsumerMode::Assign,
             faults: true,
             send_interval: Duration::from_millis(5),
@@ -256,11 +283,16 @@ impl fmt::Display for WorkloadReport {
         )?;
         writeln!(
             f,
-            "workload: topic {}, {} producers (idempotence {}), {} consumers ({}, \
+            "workload: topic {}, {} producers (idempotence {}{}), {} consumers ({}, \
              read_committed)",
             self.topic,
             o.producers,
             if o.idempotence { "on" } else { "off" },
+            if o.transactions {
+                ", transactional"
+            } else {
+                ""
+            },
             o.consumers,
             o.consumer_mode
         )?;
@@ -273,6 +305,13 @@ impl fmt::Display for WorkloadReport {
             "sends: {} acked, {} failed, {} unknown",
             s.acked, s.failed, s.unknown
         )?;
+        if o.transactions {
+            writeln!(
+                f,
+                "transactions: {} committed, {} aborted, {} unknown",
+                s.committed, s.aborted, s.txn_unknown
+            )?;
+        }
         write_errors(f, "producer errors", &self.producer_errors)?;
         writeln!(
             f,
@@ -352,18 +391,39 @@ pub async fn run(target: &dyn Target, options: &WorkloadOptions) -> anyhow::Resu
     create_topic(&bootstrap, &topic).await?;
     eprintln!("checker: topic {topic} ready on {}", target.name());
 
+    anyhow::ensure!(
+        options.idempotence || !options.transactions,
+        "transactions need idempotence (librdkafka refuses a transactional.id without it)"
+    );
     let started = Instant::now();
     let stop_producing = Arc::new(AtomicBool::new(false));
     let mut producers = Vec::new();
     for id in 0..options.producers {
-        let producer = producer(&bootstrap, id, options.idempotence)?;
-        producers.push(tokio::spawn(produce(
-            id,
-            producer,
-            topic.clone(),
-            stop_producing.clone(),
-            options.send_interval,
-        )));
+        let task = if options.transactions {
+            tokio::spawn(produce_transactions(
+                TransactionalProducer {
+                    id,
+                    bootstrap: bootstrap.clone(),
+                    topic: topic.clone(),
+                    rng: SplitMix64(
+                        options.seed ^ u64::from(id + 1).wrapping_mul(0xA24B_AED4_963E_E407),
+                    ),
+                    interval: options.send_interval,
+                    started,
+                },
+                stop_producing.clone(),
+            ))
+        } else {
+            let producer = producer(&bootstrap, id, options.idempotence, None)?;
+            tokio::spawn(produce(
+                id,
+                producer,
+                topic.clone(),
+                stop_producing.clone(),
+                options.send_interval,
+            ))
+        };
+        producers.push(task);
     }
     let progress = Arc::new(Progress::new(options.consumers as usize));
     let stop_consuming = Arc::new(AtomicBool::new(false));
@@ -382,8 +442,8 @@ pub async fn run(target: &dyn Target, options: &WorkloadOptions) -> anyhow::Resu
     let mut history = History::new();
     let mut producer_errors = BTreeMap::new();
     for handle in producers {
-        let (sends, errors) = handle.await.context("a producer task panicked")?;
-        history.extend(sends.into_iter().map(Op::Send));
+        let (ops, errors) = handle.await.context("a producer task panicked")?;
+        history.extend(ops);
         for (kind, n) in errors {
             *producer_errors.entry(kind).or_default() += n;
         }
@@ -564,8 +624,19 @@ async fn apply_fault(
     call("undoing", undo).await
 }
 
-fn producer(bootstrap: &str, id: ProcessId, idempotence: bool) -> anyhow::Result<FutureProducer> {
-    ClientConfig::new()
+fn producer(
+    bootstrap: &str,
+    id: ProcessId,
+    idempotence: bool,
+    transactional_id: Option<&str>,
+) -> anyhow::Result<FutureProducer> {
+    let mut config = ClientConfig::new();
+    if let Some(transactional_id) = transactional_id {
+        config
+            .set("transactional.id", transactional_id)
+            .set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS.to_string());
+    }
+    config
         .set("bootstrap.servers", bootstrap)
         .set("client.id", format!("checker-producer-{id}"))
         .set("acks", "all")
@@ -580,15 +651,18 @@ fn producer(bootstrap: &str, id: ProcessId, idempotence: bool) -> anyhow::Result
         .with_context(|| format!("creating producer {id}"))
 }
 
-/// Sends until told to stop, then waits for every outcome. Returns the sends in the order
-/// they were made, and the delivery errors by kind.
+/// What [`produce`] and [`produce_transactions`] return: the producer's history (sends in
+/// the order made, transactions around them) and its errors by kind.
+type ProducerHistory = (Vec<Op>, BTreeMap<String, usize>);
+
+/// Sends until told to stop, then waits for every outcome.
 async fn produce(
     id: ProcessId,
     producer: FutureProducer,
     topic: String,
     stop: Arc<AtomicBool>,
     interval: Duration,
-) -> (Vec<Send>, BTreeMap<String, usize>) {
+) -> ProducerHistory {
     let mut sends: Vec<Send> = Vec::new();
     let mut errors = BTreeMap::new();
     let mut in_flight = FuturesUnordered::new();
@@ -631,7 +705,251 @@ async fn produce(
         settle(&mut sends, &mut errors, index, outcome);
     }
     close_off_runtime(producer).await;
-    (sends, errors)
+    (sends.into_iter().map(Op::Send).collect(), errors)
+}
+
+/// One transactional producer of the workload.
+struct TransactionalProducer {
+    id: ProcessId,
+    bootstrap: String,
+    topic: String,
+    /// Draws each transaction's partitions, size and ending.
+    rng: SplitMix64,
+    interval: Duration,
+    /// The workload's start, which `invoked_ms` counts from.
+    started: Instant,
+}
+
+impl TransactionalProducer {
+    /// `transactional.id`: one per producer and run.
+    fn transactional_id(&self) -> String {
+        format!("{}-txn-{}", self.topic, self.id)
+    }
+
+    /// A new client with the producer's transactional id, initialised: the coordinator
+    /// fences any earlier instance and ends its open transaction (KIP-98).
+    async fn init(&self, errors: &mut BTreeMap<String, usize>) -> Option<FutureProducer> {
+        let client = match producer(
+            &self.bootstrap,
+            self.id,
+            true,
+            Some(&self.transactional_id()),
+        ) {
+            Ok(client) => client,
+            Err(error) => {
+                count_error(errors, format!("creating: {error:#}"));
+                return None;
+            }
+        };
+        match txn_call(&client, |p| p.init_transactions(TXN_CALL_TIMEOUT)).await {
+            Ok(()) => Some(client),
+            Err(error) => {
+                count_error(errors, format!("init_transactions: {error}"));
+                close_off_runtime(client).await;
+                None
+            }
+        }
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+/// What librdkafka says a failed transactional call leaves the producer able to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxnErrorClass {
+    /// The call may be made again.
+    Retriable,
+    /// The transaction must be aborted.
+    Abortable,
+    /// The producer is done for (fenced, for one); only a new instance goes on.
+    Fatal,
+}
+
+/// A failed transactional call: its class and its text for the report.
+#[derive(Debug)]
+struct TxnError {
+    class: TxnErrorClass,
+    text: String,
+}
+
+impl fmt::Display for TxnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let class = match self.class {
+            TxnErrorClass::Retriable => "retriable",
+            TxnErrorClass::Abortable => "abortable",
+            TxnErrorClass::Fatal => "fatal",
+        };
+        write!(f, "{class}: {}", self.text)
+    }
+}
+
+impl From<rdkafka::error::KafkaError> for TxnError {
+    fn from(error: rdkafka::error::KafkaError) -> TxnError {
+        let class = match &error {
+            rdkafka::error::KafkaError::Transaction(e) if e.is_fatal() => TxnErrorClass::Fatal,
+            rdkafka::error::KafkaError::Transaction(e) if e.txn_requires_abort() => {
+                TxnErrorClass::Abortable
+            }
+            rdkafka::error::KafkaError::Transaction(e) if e.is_retriable() => {
+                TxnErrorClass::Retriable
+            }
+            // Not classified by librdkafka: treat as the end of this instance.
+            _ => TxnErrorClass::Fatal,
+        };
+        TxnError {
+            class,
+            text: error.to_string(),
+        }
+    }
+}
+
+/// Runs a blocking transactional call of librdkafka on the blocking pool (it blocks its
+/// thread, and an in-process cluster's brokers run on the runtime's).
+async fn txn_call(
+    client: &FutureProducer,
+    call: impl FnOnce(&FutureProducer) -> rdkafka::error::KafkaResult<()> + std::marker::Send + 'static,
+) -> Result<(), TxnError> {
+    let client = client.clone();
+    match tokio::task::spawn_blocking(move || call(&client)).await {
+        Ok(result) => result.map_err(TxnError::from),
+        Err(join) => Err(TxnError {
+            class: TxnErrorClass::Fatal,
+            text: format!("the call panicked: {join}"),
+        }),
+    }
+}
+
+/// Transactions until told to stop: each begins, sends 1 to [`MAX_SENDS_PER_TXN`] records
+/// to partitions drawn from the seed, waits for their delivery reports, then commits (or
+/// aborts, one time in [`ABORT_ONE_IN`] or when a send was not acknowledged). An end that
+/// fails beyond retries is [`TxnOutcome::Unknown`]: the client is dropped and a new one with
+/// the same transactional id fences it and settles the transaction. The last client is
+/// initialised again before it closes, so that no transaction is left open to hold the last
+/// stable offset back.
+async fn produce_transactions(
+    mut this: TransactionalProducer,
+    stop: Arc<AtomicBool>,
+) -> ProducerHistory {
+    let mut ops = Vec::new();
+    let mut errors = BTreeMap::new();
+    let mut client: Option<FutureProducer> = None;
+    let mut txn: TxnId = 0;
+    let mut sequence: u64 = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let current = match client.take() {
+            Some(current) => current,
+            None => match this.init(&mut errors).await {
+                Some(fresh) => fresh,
+                None => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            },
+        };
+        if let Err(error) = txn_call(&current, |p| p.begin_transaction()).await {
+            count_error(&mut errors, format!("begin_transaction: {error}"));
+            close_off_runtime(current).await;
+            continue;
+        }
+        ops.push(Op::TxnBegin {
+            producer: this.id,
+            txn,
+        });
+        let count = 1 + this.rng.below(MAX_SENDS_PER_TXN);
+        let mut sends: Vec<Send> = Vec::with_capacity(count);
+        let mut in_flight = FuturesUnordered::new();
+        for _ in 0..count {
+            let partition = this.rng.below(PARTITIONS as usize) as i32;
+            let value = format!("{}-{sequence}", this.id);
+            sequence += 1;
+            let index = sends.len();
+            let record = FutureRecord::to(&this.topic)
+                .partition(partition)
+                .key(&value)
+                .payload(&value);
+            let outcome = match current.send_result(record) {
+                Ok(delivery) => {
+                    in_flight.push(async move { (index, delivery.await) });
+                    SendOutcome::Unknown
+                }
+                Err((error, _)) => {
+                    count_error(&mut errors, format!("enqueue: {error}"));
+                    SendOutcome::Failed
+                }
+            };
+            sends.push(Send {
+                producer: this.id,
+                partition,
+                value,
+                outcome,
+                txn: Some(txn),
+            });
+            tokio::time::sleep(this.interval).await;
+        }
+        while let Some((index, outcome)) = in_flight.next().await {
+            settle(&mut sends, &mut errors, index, outcome);
+        }
+        let all_acked = sends
+            .iter()
+            .all(|s| matches!(s.outcome, SendOutcome::Acked { .. }));
+        let commit = this.rng.below(ABORT_ONE_IN) != 0 && all_acked;
+        let invoked_ms = this.elapsed_ms();
+        let outcome = end_transaction(&current, commit, &mut errors).await;
+        ops.extend(sends.into_iter().map(Op::Send));
+        ops.push(Op::TxnEnd {
+            producer: this.id,
+            txn,
+            outcome,
+            invoked_ms,
+        });
+        txn += 1;
+        if outcome == TxnOutcome::Unknown {
+            close_off_runtime(current).await;
+        } else {
+            client = Some(current);
+        }
+    }
+    if client.is_none() {
+        // The last end was unknown: a new instance settles it (or nothing was ever begun).
+        client = this.init(&mut errors).await;
+    }
+    if let Some(last) = client {
+        close_off_runtime(last).await;
+    }
+    (ops, errors)
+}
+
+/// Commits (or aborts) the open transaction: a retriable failure is retried, a commit that
+/// needs an abort is aborted, anything else leaves the outcome unknown.
+async fn end_transaction(
+    client: &FutureProducer,
+    commit: bool,
+    errors: &mut BTreeMap<String, usize>,
+) -> TxnOutcome {
+    let mut commit = commit;
+    for _ in 0..TXN_END_ATTEMPTS {
+        let result = if commit {
+            txn_call(client, |p| p.commit_transaction(TXN_CALL_TIMEOUT)).await
+        } else {
+            txn_call(client, |p| p.abort_transaction(TXN_CALL_TIMEOUT)).await
+        };
+        let what = if commit { "commit" } else { "abort" };
+        match result {
+            Ok(()) if commit => return TxnOutcome::Committed,
+            Ok(()) => return TxnOutcome::Aborted,
+            Err(error) => {
+                count_error(errors, format!("{what}: {error}"));
+                match error.class {
+                    TxnErrorClass::Retriable => {}
+                    TxnErrorClass::Abortable if commit => commit = false,
+                    TxnErrorClass::Abortable | TxnErrorClass::Fatal => return TxnOutcome::Unknown,
+                }
+            }
+        }
+    }
+    TxnOutcome::Unknown
 }
 
 type DeliveryOutcome = Result<
@@ -675,9 +993,23 @@ fn settle(
 struct RecordingContext {
     consumer: ProcessId,
     ops: Arc<Mutex<Vec<Op>>>,
+    /// Whether librdkafka's log lines go to stderr ([`DEBUG_ENV`] set).
+    echo_logs: bool,
 }
 
-impl ClientContext for RecordingContext {}
+impl ClientContext for RecordingContext {
+    /// librdkafka's log lines (its `debug` contexts, set from [`DEBUG_ENV`]) to stderr,
+    /// prefixed with the consumer.
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        if !self.echo_logs {
+            return;
+        }
+        eprintln!(
+            "checker: consumer {} librdkafka {level:?} {fac}: {log_message}",
+            self.consumer
+        );
+    }
+}
 
 impl ConsumerContext for RecordingContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -767,9 +1099,11 @@ impl ConsumerWorker {
     ) -> anyhow::Result<ConsumerWorker> {
         let id = FIRST_CONSUMER_ID + index;
         let ops = Arc::new(Mutex::new(Vec::new()));
+        let debug = std::env::var(DEBUG_ENV).unwrap_or_default();
         let context = RecordingContext {
             consumer: id,
             ops: ops.clone(),
+            echo_logs: !debug.is_empty(),
         };
         let mut config = ClientConfig::new();
         config
@@ -788,6 +1122,9 @@ impl ConsumerWorker {
                 (mode == ConsumerMode::Subscribe).to_string(),
             )
             .set("auto.commit.interval.ms", "1000");
+        if !debug.is_empty() {
+            config.set("debug", debug);
+        }
         let consumer = StreamConsumer::from_config_and_context(&config, context)
             .with_context(|| format!("creating consumer {index}"))?;
         match mode {
@@ -815,6 +1152,20 @@ impl ConsumerWorker {
         })
     }
 
+    /// Advances the progress to librdkafka's position of each partition: past the last
+    /// record returned and past the control records (transaction markers) after it, which
+    /// take offsets but are never returned.
+    fn report_position(&self, progress: &Progress) {
+        let Ok(list) = self.consumer.position() else {
+            return;
+        };
+        for element in list.elements() {
+            if let Offset::Offset(next) = element.offset() {
+                progress.advance(self.index, element.partition(), next);
+            }
+        }
+    }
+
     /// Polls until told to stop; returns the consumer's history.
     async fn run(
         self,
@@ -824,7 +1175,10 @@ impl ConsumerWorker {
     ) -> Vec<Op> {
         while !stop.load(Ordering::SeqCst) {
             let message = match tokio::time::timeout(RECV_SLICE, self.consumer.recv()).await {
-                Err(_) => continue,
+                Err(_) => {
+                    self.report_position(&progress);
+                    continue;
+                }
                 Ok(Err(error)) => {
                     if let Ok(mut errors) = progress.errors.lock() {
                         count_error(&mut errors, error.to_string());
