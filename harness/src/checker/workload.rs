@@ -51,8 +51,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt as _, StreamExt as _};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext};
@@ -676,29 +676,14 @@ async fn produce(
         let partition = (sequence % PARTITIONS as u64) as i32;
         let value = format!("{id}-{sequence}");
         sequence += 1;
-        let index = sends.len();
-        let record = FutureRecord::to(&topic)
-            .partition(partition)
-            .key(&value)
-            .payload(&value);
-        let outcome = match producer.send_result(record) {
-            Ok(delivery) => {
-                in_flight.push(async move { (index, delivery.await) });
-                SendOutcome::Unknown
-            }
-            Err((error, _)) => {
-                // Refused before it left the client: certainly not written.
-                count_error(&mut errors, format!("enqueue: {error}"));
-                SendOutcome::Failed
-            }
-        };
-        sends.push(Send {
+        let send = Send {
             producer: id,
             partition,
             value,
-            outcome,
+            outcome: SendOutcome::Unknown,
             txn: None,
-        });
+        };
+        in_flight.extend(send_one(&producer, &topic, send, &mut sends, &mut errors));
         tokio::time::sleep(interval).await;
     }
     while let Some((index, outcome)) = in_flight.next().await {
@@ -864,28 +849,20 @@ async fn produce_transactions(
             let partition = this.rng.below(PARTITIONS as usize) as i32;
             let value = format!("{}-{sequence}", this.id);
             sequence += 1;
-            let index = sends.len();
-            let record = FutureRecord::to(&this.topic)
-                .partition(partition)
-                .key(&value)
-                .payload(&value);
-            let outcome = match current.send_result(record) {
-                Ok(delivery) => {
-                    in_flight.push(async move { (index, delivery.await) });
-                    SendOutcome::Unknown
-                }
-                Err((error, _)) => {
-                    count_error(&mut errors, format!("enqueue: {error}"));
-                    SendOutcome::Failed
-                }
-            };
-            sends.push(Send {
+            let send = Send {
                 producer: this.id,
                 partition,
                 value,
-                outcome,
+                outcome: SendOutcome::Unknown,
                 txn: Some(txn),
-            });
+            };
+            in_flight.extend(send_one(
+                &current,
+                &this.topic,
+                send,
+                &mut sends,
+                &mut errors,
+            ));
             tokio::time::sleep(this.interval).await;
         }
         while let Some((index, outcome)) = in_flight.next().await {
@@ -950,6 +927,33 @@ async fn end_transaction(
         }
     }
     TxnOutcome::Unknown
+}
+
+/// Hands `send` (its outcome `Unknown`) to the producer and appends it to `sends`. Returns
+/// its delivery report, to come with the send's index; or none when the client refused the
+/// record before it left (the send is then `Failed`: certainly not written).
+fn send_one(
+    producer: &FutureProducer,
+    topic: &str,
+    mut send: Send,
+    sends: &mut Vec<Send>,
+    errors: &mut BTreeMap<String, usize>,
+) -> Option<impl std::future::Future<Output = (usize, DeliveryOutcome)> + use<>> {
+    let index = sends.len();
+    let record = FutureRecord::to(topic)
+        .partition(send.partition)
+        .key(&send.value)
+        .payload(&send.value);
+    let delivery = match producer.send_result(record) {
+        Ok(delivery) => Some(delivery.map(move |outcome| (index, outcome))),
+        Err((error, _)) => {
+            count_error(errors, format!("enqueue: {error}"));
+            send.outcome = SendOutcome::Failed;
+            None
+        }
+    };
+    sends.push(send);
+    delivery
 }
 
 type DeliveryOutcome = Result<
