@@ -23,7 +23,13 @@ const MIN_ACKED: usize = 200;
 const MIN_COMMITTED: usize = 50;
 const MIN_ABORTED: usize = 10;
 
+/// One cluster at a time: the two runs in parallel on a 2-core machine starve each other's
+/// brokers and clients of CPU (a consumer that stalls under that load is the open problem
+/// named in issue 11's note; it showed in 2 of 21 runs with a CPU hog alongside).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn run_on_reference(transactions: bool) -> WorkloadReport {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let target = ReferenceClusterTarget::start(3)
         .await
         .expect("a reference cluster of 3 brokers starts");

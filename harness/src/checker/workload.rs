@@ -107,9 +107,6 @@ const TRANSACTION_TIMEOUT_MS: u64 = 30_000;
 const TXN_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attempts at a commit or abort that fails with a retriable error.
 const TXN_END_ATTEMPTS: usize = 3;
-/// librdkafka `debug` contexts for the consumers (e.g. `fetch,metadata,topic`), whose log
-/// lines then go to stderr: how to see why a consumer stopped making progress.
-pub const DEBUG_ENV: &str = "KAFKA_SPEC_CHECKER_DEBUG";
 /// Error kinds kept per client role for the report.
 const MAX_ERROR_KINDS: usize = 8;
 
@@ -997,23 +994,9 @@ fn settle(
 struct RecordingContext {
     consumer: ProcessId,
     ops: Arc<Mutex<Vec<Op>>>,
-    /// Whether librdkafka's log lines go to stderr ([`DEBUG_ENV`] set).
-    echo_logs: bool,
 }
 
-impl ClientContext for RecordingContext {
-    /// librdkafka's log lines (its `debug` contexts, set from [`DEBUG_ENV`]) to stderr,
-    /// prefixed with the consumer.
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
-        if !self.echo_logs {
-            return;
-        }
-        eprintln!(
-            "checker: consumer {} librdkafka {level:?} {fac}: {log_message}",
-            self.consumer
-        );
-    }
-}
+impl ClientContext for RecordingContext {}
 
 impl ConsumerContext for RecordingContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -1103,11 +1086,9 @@ impl ConsumerWorker {
     ) -> anyhow::Result<ConsumerWorker> {
         let id = FIRST_CONSUMER_ID + index;
         let ops = Arc::new(Mutex::new(Vec::new()));
-        let debug = std::env::var(DEBUG_ENV).unwrap_or_default();
         let context = RecordingContext {
             consumer: id,
             ops: ops.clone(),
-            echo_logs: !debug.is_empty(),
         };
         let mut config = ClientConfig::new();
         config
@@ -1126,9 +1107,6 @@ impl ConsumerWorker {
                 (mode == ConsumerMode::Subscribe).to_string(),
             )
             .set("auto.commit.interval.ms", "1000");
-        if !debug.is_empty() {
-            config.set("debug", debug);
-        }
         let consumer = StreamConsumer::from_config_and_context(&config, context)
             .with_context(|| format!("creating consumer {index}"))?;
         match mode {
