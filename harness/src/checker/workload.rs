@@ -968,9 +968,9 @@ fn settle(
         return;
     };
     send.outcome = match outcome {
-        // librdkafka reports some deliveries without an offset (-1001, OFFSET_INVALID): an
-        // idempotent retry the broker answered DUPLICATE_SEQUENCE_NUMBER for is one, seen
-        // on Kafka 4.3.1. Written, but where is not known: as good as unknown to the checks.
+        // librdkafka reports some deliveries without an offset (-1001, OFFSET_INVALID): seen
+        // on Kafka 4.3.1 under faults with idempotent producers (retried batches, it seems).
+        // Written, but where is not known: as good as unknown to the checks.
         Ok(Ok(delivery)) if delivery.partition == send.partition && delivery.offset < 0 => {
             count_error(errors, "acknowledged without an offset".to_owned());
             SendOutcome::Unknown
