@@ -24,12 +24,19 @@ const MIN_COMMITTED: usize = 50;
 const MIN_ABORTED: usize = 10;
 
 /// One cluster at a time: the two runs in parallel on a 2-core machine starve each other's
-/// brokers and clients of CPU (a consumer that stalls under that load is the open problem
-/// named in issue 11's note; it showed in 2 of 21 runs with a CPU hog alongside).
+/// brokers and clients of CPU.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn run_on_reference(transactions: bool) -> WorkloadReport {
     let _turn = ONE_AT_A_TIME.lock().await;
+    // The brokers' log with `RUST_LOG` (e.g. `info`), with the clients' librdkafka log from
+    // `KAFKA_SPEC_CHECKER_DEBUG` (see the README's checker section).
+    if std::env::var("RUST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let target = ReferenceClusterTarget::start(3)
         .await
         .expect("a reference cluster of 3 brokers starts");

@@ -119,18 +119,26 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: broadcast
         Shutdown::new(shutdown.subscribe()),
     ));
     let mut stop = Shutdown::new(shutdown.subscribe());
+    // Connections wait in the listen backlog until the broker has its metadata, as Kafka's
+    // acceptors start only once the broker has caught up (KRaft `BrokerServer.startup`).
+    let ready = tokio::select! {
+        _ = shared.node.wait_ready_to_serve() => true,
+        _ = stop.recv() => false,
+    };
     let mut acceptor = Acceptor::new(listener);
-    loop {
-        let (socket, peer) = tokio::select! {
-            accepted = acceptor.accept() => accepted,
-            _ = stop.recv() => break,
-        };
-        match shared.connection_quotas.try_open(peer.ip()) {
-            Ok(slot) => spawn_connection(socket, peer, slot, &shared, &shutdown, &done_tx),
-            Err(refused) => {
-                // Dropping the socket closes it: the client sees the close at once.
-                tracing::info!(%peer, reason = %refused, "connection refused and closed");
-                drop(socket);
+    if ready {
+        loop {
+            let (socket, peer) = tokio::select! {
+                accepted = acceptor.accept() => accepted,
+                _ = stop.recv() => break,
+            };
+            match shared.connection_quotas.try_open(peer.ip()) {
+                Ok(slot) => spawn_connection(socket, peer, slot, &shared, &shutdown, &done_tx),
+                Err(refused) => {
+                    // Dropping the socket closes it: the client sees the close at once.
+                    tracing::info!(%peer, reason = %refused, "connection refused and closed");
+                    drop(socket);
+                }
             }
         }
     }

@@ -472,3 +472,47 @@ async fn every_broker_reports_the_same_cluster_id_across_restarts() {
         .expect("a broker dir of another cluster is refused");
     assert!(error.to_string().contains("another-cluster"), "{error}");
 }
+
+/// A broker restarted at once cannot register while its old session lives
+/// (`broker.session.timeout.ms`); until it has registered and caught up with the metadata it
+/// knows no brokers and no topics, so it must not answer clients yet, as Kafka's broker opens
+/// request processing only after that initial catch-up. Answering from its empty image told
+/// librdkafka the cluster had 0 brokers and the topic did not exist: librdkafka dropped
+/// every broker it knew, and a consumer of the checker stopped fetching for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_broker_answers_clients_only_once_it_has_the_metadata() {
+    let mut cluster = cluster(3, "3000").await;
+    let mut conn = connect(&cluster, 1).await;
+    assert_eq!(create_topic(&mut conn, TOPIC, 3).await.0, 0);
+    eventually("partition 0 has three replicas in sync", async || {
+        partition0(&mut conn, TOPIC)
+            .await
+            .filter(|p| p.isr.len() == 3)
+    })
+    .await;
+
+    cluster.stop(3).await;
+    cluster
+        .start_broker(3)
+        .await
+        .expect("broker 3 starts again");
+    let asked = tokio::time::Instant::now();
+    let mut restarted = connect(&cluster, 3).await;
+    let answer = metadata(&mut restarted, TOPIC).await;
+    let brokers: Vec<i32> = answer.brokers.iter().map(|b| b.node_id.0).collect();
+    let topic = &answer.topics[0];
+    assert!(
+        !brokers.is_empty(),
+        "the restarted broker answered with no brokers"
+    );
+    assert_eq!(
+        (topic.error_code, topic.partitions.len()),
+        (0, 1),
+        "the restarted broker answered as if {TOPIC} did not exist (brokers {brokers:?})"
+    );
+    println!(
+        "broker 3 answered after {:?}: brokers {brokers:?}",
+        asked.elapsed()
+    );
+    cluster.shutdown().await;
+}

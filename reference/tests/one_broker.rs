@@ -296,9 +296,22 @@ async fn the_single_broker_refuses_to_auto_create_invalid_topic_names() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_broker_of_a_cluster_refuses_to_auto_create_invalid_topic_names() {
     let cluster = common::cluster::start(3, None, &[]).await;
+    let mut created: Vec<String> = Vec::new();
     for id in cluster.broker_ids() {
         let mut conn = connect(&cluster, id).await;
-        refuses_invalid_names(&mut conn, &format!("valid-after-{id}")).await;
+        // The sentinels created through the brokers before must have reached this one's
+        // metadata first, or one arriving meanwhile would count as new.
+        eventually("the earlier sentinels reach this broker", async || {
+            let all = metadata_of(&mut conn, None, false).await;
+            created
+                .iter()
+                .all(|c| all.iter().any(|(t, _, _)| t == c))
+                .then_some(())
+        })
+        .await;
+        let sentinel = format!("valid-after-{id}");
+        refuses_invalid_names(&mut conn, &sentinel).await;
+        created.push(sentinel);
     }
     for id in cluster.broker_ids() {
         let mut conn = connect(&cluster, id).await;

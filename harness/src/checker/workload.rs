@@ -55,7 +55,7 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt as _, StreamExt as _};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::{ClientConfig, FromClientConfigAndContext};
+use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
@@ -621,12 +621,15 @@ async fn apply_fault(
     call("undoing", undo).await
 }
 
+/// The workload's producer: librdkafka's, logging through [`DebugLog`].
+type WorkloadProducer = FutureProducer<DebugLog>;
+
 fn producer(
     bootstrap: &str,
     id: ProcessId,
     idempotence: bool,
     transactional_id: Option<&str>,
-) -> anyhow::Result<FutureProducer> {
+) -> anyhow::Result<WorkloadProducer> {
     let mut config = ClientConfig::new();
     if let Some(transactional_id) = transactional_id {
         config
@@ -643,8 +646,16 @@ fn producer(
         .set("request.timeout.ms", REQUEST_TIMEOUT_MS)
         .set("socket.timeout.ms", SOCKET_TIMEOUT_MS)
         .set("retry.backoff.ms", "100")
-        .set("linger.ms", "5")
-        .create()
+        .set("linger.ms", "5");
+    if let Some(contexts) = debug_contexts() {
+        config
+            .set("debug", contexts)
+            .set_log_level(RDKafkaLogLevel::Debug);
+    }
+    config
+        .create_with_context(DebugLog {
+            client: format!("producer {id}"),
+        })
         .with_context(|| format!("creating producer {id}"))
 }
 
@@ -655,7 +666,7 @@ type ProducerHistory = (Vec<Op>, BTreeMap<String, usize>);
 /// Sends until told to stop, then waits for every outcome.
 async fn produce(
     id: ProcessId,
-    producer: FutureProducer,
+    producer: WorkloadProducer,
     topic: String,
     stop: Arc<AtomicBool>,
     interval: Duration,
@@ -710,7 +721,7 @@ impl TransactionalProducer {
 
     /// A new client with the producer's transactional id, initialised: the coordinator
     /// fences any earlier instance and ends its open transaction (KIP-98).
-    async fn init(&self, errors: &mut BTreeMap<String, usize>) -> Option<FutureProducer> {
+    async fn init(&self, errors: &mut BTreeMap<String, usize>) -> Option<WorkloadProducer> {
         let client = match producer(
             &self.bootstrap,
             self.id,
@@ -790,8 +801,10 @@ impl From<rdkafka::error::KafkaError> for TxnError {
 /// Runs a blocking transactional call of librdkafka on the blocking pool (it blocks its
 /// thread, and an in-process cluster's brokers run on the runtime's).
 async fn txn_call(
-    client: &FutureProducer,
-    call: impl FnOnce(&FutureProducer) -> rdkafka::error::KafkaResult<()> + std::marker::Send + 'static,
+    client: &WorkloadProducer,
+    call: impl FnOnce(&WorkloadProducer) -> rdkafka::error::KafkaResult<()>
+    + std::marker::Send
+    + 'static,
 ) -> Result<(), TxnError> {
     let client = client.clone();
     match tokio::task::spawn_blocking(move || call(&client)).await {
@@ -816,7 +829,7 @@ async fn produce_transactions(
 ) -> ProducerHistory {
     let mut ops = Vec::new();
     let mut errors = BTreeMap::new();
-    let mut client: Option<FutureProducer> = None;
+    let mut client: Option<WorkloadProducer> = None;
     let mut txn: TxnId = 0;
     let mut sequence: u64 = 0;
     while !stop.load(Ordering::SeqCst) {
@@ -898,7 +911,7 @@ async fn produce_transactions(
 /// Commits (or aborts) the open transaction: a retriable failure is retried, a commit that
 /// needs an abort is aborted, anything else leaves the outcome unknown.
 async fn end_transaction(
-    client: &FutureProducer,
+    client: &WorkloadProducer,
     commit: bool,
     errors: &mut BTreeMap<String, usize>,
 ) -> TxnOutcome {
@@ -930,7 +943,7 @@ async fn end_transaction(
 /// its delivery report, to come with the send's index; or none when the client refused the
 /// record before it left (the send is then `Failed`: certainly not written).
 fn send_one(
-    producer: &FutureProducer,
+    producer: &WorkloadProducer,
     topic: &str,
     mut send: Send,
     sends: &mut Vec<Send>,
@@ -1003,7 +1016,58 @@ struct RecordingContext {
     ops: Arc<Mutex<Vec<Op>>>,
 }
 
-impl ClientContext for RecordingContext {}
+impl ClientContext for RecordingContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        debug_log(
+            &format!("consumer {}", self.consumer),
+            level,
+            fac,
+            log_message,
+        );
+    }
+}
+
+/// A producer's context: its librdkafka log lines, when asked for (see [`debug_contexts`]).
+struct DebugLog {
+    client: String,
+}
+
+impl ClientContext for DebugLog {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        debug_log(&self.client, level, fac, log_message);
+    }
+}
+
+/// To stderr when debugging, else where rdkafka sends log lines by default.
+fn debug_log(client: &str, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+    if debug_contexts().is_some() {
+        eprintln!(
+            "{:.3} {client} {level:?} {fac} {log_message}",
+            debug_clock()
+        );
+    } else {
+        DefaultClientContext.log(level, fac, log_message);
+    }
+}
+
+/// librdkafka debug contexts for the clients from `KAFKA_SPEC_CHECKER_DEBUG` (e.g.
+/// `fetch,broker,metadata`): their log lines go to stderr, stamped with the seconds since
+/// the first one. For finding out what a consumer waits on; off unless set.
+fn debug_contexts() -> Option<&'static str> {
+    static CONTEXTS: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    CONTEXTS
+        .get_or_init(|| {
+            std::env::var("KAFKA_SPEC_CHECKER_DEBUG")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .as_deref()
+}
+
+fn debug_clock() -> f64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
 
 impl ConsumerContext for RecordingContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -1114,6 +1178,11 @@ impl ConsumerWorker {
                 (mode == ConsumerMode::Subscribe).to_string(),
             )
             .set("auto.commit.interval.ms", "1000");
+        if let Some(contexts) = debug_contexts() {
+            config
+                .set("debug", contexts)
+                .set_log_level(RDKafkaLogLevel::Debug);
+        }
         let consumer = StreamConsumer::from_config_and_context(&config, context)
             .with_context(|| format!("creating consumer {index}"))?;
         match mode {

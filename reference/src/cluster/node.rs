@@ -214,6 +214,27 @@ impl Node {
             leadership_watchers: Mutex::new(BTreeMap::new()),
         })
     }
+    /// Whether the broker may serve clients: registered with the controller and its metadata
+    /// image caught up with the controller's log as of the registration. Until then its
+    /// image is empty (no brokers, no topics), and an answer from it would tell a client the
+    /// cluster has no brokers and its topics do not exist (librdkafka then drops every
+    /// broker it knows, and a consumer can stop fetching for good).
+    pub fn ready_to_serve(&self) -> bool {
+        let state = self.state();
+        state.caught_up && state.broker_epoch.is_some()
+    }
+
+    /// Resolves once [`Node::ready_to_serve`]: Kafka's `BrokerServer` enables request
+    /// processing only after this initial catch-up (`initialCatchUpFuture`), before the
+    /// controller unfences it.
+    pub async fn wait_ready_to_serve(&self) {
+        let mut applied = self.applied.subscribe();
+        while !self.ready_to_serve() {
+            if applied.changed().await.is_err() {
+                return;
+            }
+        }
+    }
 
     /// Locks the replication state. Never hold the guard across an `.await`.
     pub fn state(&self) -> MutexGuard<'_, NodeState> {
