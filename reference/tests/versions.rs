@@ -132,8 +132,8 @@ fn request(key: ApiKey, version: i16, orders_id: Uuid) -> RequestKind {
                 .with_resource_name(StrBytes::from_static_str("orders")),
         ]))
         }
-        ApiKey::AlterConfigs => RequestKind::AlterConfigs(
-            AlterConfigsRequest::default().with_resources(vec![
+        ApiKey::AlterConfigs => {
+            RequestKind::AlterConfigs(AlterConfigsRequest::default().with_resources(vec![
                 alter_configs_request::AlterConfigsResource::default()
                     .with_resource_type(2)
                     .with_resource_name(StrBytes::from_static_str("orders"))
@@ -142,11 +142,11 @@ fn request(key: ApiKey, version: i16, orders_id: Uuid) -> RequestKind {
                             .with_name(StrBytes::from_static_str("retention.ms"))
                             .with_value(Some(StrBytes::from_string(format!(
                                 "{}",
-                                3_600_000 + version
+                                3_600_000 + i32::from(version)
                             )))),
                     ]),
-            ]),
-        ),
+            ]))
+        }
         ApiKey::IncrementalAlterConfigs => RequestKind::IncrementalAlterConfigs(
             IncrementalAlterConfigsRequest::default().with_resources(vec![
                 incremental_alter_configs_request::AlterConfigsResource::default()
@@ -158,7 +158,7 @@ fn request(key: ApiKey, version: i16, orders_id: Uuid) -> RequestKind {
                             .with_config_operation(0)
                             .with_value(Some(StrBytes::from_string(format!(
                                 "{}",
-                                7_200_000 + version
+                                7_200_000 + i32::from(version)
                             )))),
                     ]),
             ]),

@@ -3,8 +3,8 @@
 //! - A topic: every topic config the reference honours, with the value in force and its
 //!   source: set on the topic (TOPIC_CONFIG, Kafka's DYNAMIC_TOPIC_CONFIG), else its broker
 //!   synonym's (a dynamic config of this broker or the cluster, the broker's static config,
-//!   the default). An unknown topic is UNKNOWN_TOPIC_OR_PARTITION without a message, as
-//!   Kafka answers.
+//!   the default). An unknown topic is UNKNOWN_TOPIC_OR_PARTITION with the default
+//!   (empty) message: Kafka sets only the code.
 //! - A broker, by this broker's id: every broker config the reference honours
 //!   ([`crate::dynamic_config::BROKER_CONFIGS`]), with its value, source, `read_only` (not
 //!   changeable at run time in Kafka) and type. The empty name: the cluster-wide dynamic
