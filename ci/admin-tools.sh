@@ -46,8 +46,9 @@ reference_configs() {
   done
 }
 
-REFERENCE_PID=""
-# start_reference NODES: runs `kafka-spec serve`, prints its bootstrap.
+REFERENCE_PID="" REFERENCE_BOOTSTRAP=""
+# start_reference NODES: runs `kafka-spec serve`; sets REFERENCE_PID and REFERENCE_BOOTSTRAP
+# (not printed: a command substitution would run it in a subshell that forgets the PID).
 start_reference() {
   local nodes=$1 out="$WORK/reference-$1.out"
   local -a args
@@ -58,7 +59,7 @@ start_reference() {
   local i
   for ((i = 0; i < 300; i++)); do
     if grep -q '^bootstrap: ' "$out" 2>/dev/null; then
-      sed -n 's/^bootstrap: //p' "$out" | head -1
+      REFERENCE_BOOTSTRAP="$(sed -n 's/^bootstrap: //p' "$out" | head -1)"
       return 0
     fi
     kill -0 "$REFERENCE_PID" 2>/dev/null || break
@@ -198,7 +199,8 @@ section_configs() {
     stop_kafka "$nodes"
 
     log "configs: the reference, $nodes broker(s)"
-    bootstrap="$(start_reference "$nodes")"
+    start_reference "$nodes"
+    bootstrap="$REFERENCE_BOOTSTRAP"
     configs_script "$bootstrap" "$nodes" >"$WORK/configs-reference-$nodes.txt"
     "$RUN_CLASS" kafka.admin.ConfigCommand --bootstrap-server "$bootstrap" --describe \
       --entity-type brokers --entity-name 1 --all >"$WORK/configs-reference-$nodes.all" 2>/dev/null

@@ -179,6 +179,10 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker("unclean.leader.election.enable", BOOLEAN, Some("false"), ClusterWide, "Whether a replica out of the ISR may be elected leader, losing records, rather than none."),
 ];
 
+/// Configs Kafka defines as internal (`ConfigDef.defineInternal`): honoured, but
+/// DescribeConfigs does not list them (`AbstractConfig.nonInternalValues`).
+const INTERNAL_BROKER_CONFIGS: &[&str] = &["producer.id.expiration.check.interval.ms"];
+
 /// The definition of broker config `name`, if the reference honours it.
 pub fn broker_config_def(name: &str) -> Option<&'static BrokerConfigDef> {
     BROKER_CONFIGS.iter().find(|d| d.name == name)
@@ -367,7 +371,11 @@ impl Layers<'_> {
 /// sorted by name, as `ConfigHelper.createBrokerConfigEntry` describes them.
 pub fn describe_broker(layers: &Layers<'_>, per_broker: bool) -> Vec<ConfigEntry> {
     let names: Vec<&str> = if per_broker {
-        BROKER_CONFIGS.iter().map(|d| d.name).collect()
+        BROKER_CONFIGS
+            .iter()
+            .map(|d| d.name)
+            .filter(|n| !INTERNAL_BROKER_CONFIGS.contains(n))
+            .collect()
     } else {
         layers.cluster.keys().map(String::as_str).collect()
     };
@@ -673,6 +681,12 @@ mod tests {
             (None, source::DEFAULT_CONFIG)
         );
         assert!(minutes.read_only && !ms.read_only);
+        assert!(
+            !entries
+                .iter()
+                .any(|e| e.name == "producer.id.expiration.check.interval.ms"),
+            "internal in Kafka: not described"
+        );
         // The cluster-wide resource lists only its own configs, with their own synonyms.
         let defaults = describe_broker(&layers, false);
         assert_eq!(defaults.len(), 1);

@@ -23,6 +23,9 @@ const INVALID_REQUEST: i16 = 42;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const MESSAGE_TOO_LARGE: i16 = 10;
 
+/// A resource, the config set on it, and the message Kafka refuses it with.
+type Refusal = ((i8, &'static str), (&'static str, &'static str), &'static str);
+
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
@@ -420,7 +423,7 @@ async fn dynamic_broker_configs_per_broker_and_cluster_wide() {
     );
 
     // Kafka's refusals, nothing stored changed.
-    let refusals: [((i8, &str), (&str, &str), &str); 5] = [
+    let refusals: [Refusal; 5] = [
         (
             (BROKER, "1"),
             ("node.id", "5"),
