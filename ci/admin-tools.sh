@@ -182,10 +182,8 @@ configs_script() {
 }
 
 section_configs() {
-  [ -x "$REFERENCE_BIN" ] || {
-    log "building the reference (cargo build -p kafka-spec)"
-    (cd "$ROOT" && cargo build -q -p kafka-spec)
-  }
+  log "building the reference (cargo build -p kafka-spec)"
+  (cd "$ROOT" && cargo build -q -p kafka-spec)
   local nodes failed=0 bootstrap
   for nodes in 1 3; do
     log "configs: real Kafka, $nodes node(s)"
