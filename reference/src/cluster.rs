@@ -119,6 +119,9 @@ pub(crate) struct ControllerHandle {
     pub(crate) changed: watch::Sender<i64>,
     /// With a `data_dir`: where the topics are kept, and their configs to keep with them.
     store: Option<(MetadataStore, Arc<TopicConfigs>)>,
+    /// The dynamic broker configs (per broker and cluster-wide), as the controller's
+    /// ConfigRecords hold them; written under the controller's lock, read by every broker.
+    pub(crate) dynamic: Mutex<crate::dynamic_config::DynamicConfigs>,
 }
 
 impl ControllerHandle {
@@ -229,6 +232,7 @@ impl Cluster {
             inner: Mutex::new(controller),
             changed: watch::channel(-1).0,
             store,
+            dynamic: Mutex::new(crate::dynamic_config::DynamicConfigs::new(&base)),
         });
         let balancing = settings
             .auto_leader_rebalance_enable

@@ -82,6 +82,9 @@ pub struct BrokerConfig {
     pub transaction_state_log_replication_factor: i16,
     /// `transaction.state.log.min.isr`.
     pub transaction_state_log_min_isr: i32,
+    /// The `key=value` pairs the broker was started with (`node.id` included), by name:
+    /// DescribeConfigs reports them as STATIC_BROKER_CONFIG.
+    pub static_configs: BTreeMap<String, String>,
 }
 
 impl Default for BrokerConfig {
@@ -110,6 +113,7 @@ impl Default for BrokerConfig {
             transaction: crate::txn::TransactionConfig::default(),
             transaction_state_log_replication_factor: 3,
             transaction_state_log_min_isr: 2,
+            static_configs: BTreeMap::new(),
         }
     }
 }
@@ -124,12 +128,16 @@ impl BrokerConfig {
         for (key, value) in pairs {
             queued_set |= key.trim() == "queued.max.request.bytes";
             config.set(key.trim(), value.trim())?;
+            config
+                .static_configs
+                .insert(key.trim().to_string(), value.trim().to_string());
         }
         config.check_connection_configs(queued_set)?;
         Ok(config)
     }
 
-    fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+    /// Sets one broker config by its Kafka name (a dynamic change is checked with it too).
+    pub(crate) fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let log = &mut self.log_defaults;
         match key {
             "node.id" => self.node_id = parse_at_least(key, value, 0)?,
@@ -180,6 +188,7 @@ impl BrokerConfig {
             "log.index.interval.bytes" => log.index_interval_bytes = parse_at_least(key, value, 0)?,
             "log.index.size.max.bytes" => log.segment_index_bytes = parse_at_least(key, value, 4)?,
             "log.message.timestamp.type" => log.log_append_time = parse_timestamp_type(key, value)?,
+            "log.cleanup.policy" => parse_cleanup_policy(key, value)?,
             "offsets.topic.num.partitions" => {
                 self.offsets_topic_num_partitions = parse_at_least(key, value, 1)?
             }
@@ -391,16 +400,11 @@ impl TopicConfig {
         Ok(config)
     }
 
-    fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+    /// Sets one topic config by its Kafka name.
+    pub(crate) fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let log = &mut self.log;
         match key {
-            "cleanup.policy" => {
-                if value.trim() != "delete" {
-                    return Err(ConfigError(format!(
-                        "cleanup.policy={value} is not supported by the reference broker (only delete)"
-                    )));
-                }
-            }
+            "cleanup.policy" => parse_cleanup_policy(key, value)?,
             "index.interval.bytes" => log.index_interval_bytes = parse_at_least(key, value, 0)?,
             "max.message.bytes" => self.max_message_bytes = parse_at_least(key, value, 0)?,
             "message.timestamp.type" => log.log_append_time = parse_timestamp_type(key, value)?,
@@ -442,6 +446,26 @@ impl TopicConfig {
     }
 }
 
+/// `cleanup.policy` / `log.cleanup.policy`: a list of `delete` and `compact`; the reference
+/// deletes only (compaction is not implemented), so anything else is refused.
+fn parse_cleanup_policy(key: &str, value: &str) -> Result<(), ConfigError> {
+    let policies: Vec<&str> = value.split(',').map(str::trim).collect();
+    if policies.iter().all(|p| *p == "delete") {
+        return Ok(());
+    }
+    if let Some(bad) = policies
+        .iter()
+        .find(|p| !matches!(**p, "delete" | "compact"))
+    {
+        return Err(ConfigError(format!(
+            "Invalid value {bad} for configuration {key}: String must be one of: compact, delete"
+        )));
+    }
+    Err(ConfigError(format!(
+        "{key}={value} is not supported by the reference broker (only delete)"
+    )))
+}
+
 fn timestamp_type_name(log_append_time: bool) -> &'static str {
     if log_append_time {
         "LogAppendTime"
@@ -470,14 +494,37 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// Parses a number config that must be at least `min`, with Kafka's error wording.
-pub(crate) fn parse_at_least<T>(key: &str, value: &str, min: T) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+/// A number type of a config, with Kafka's name for it (`ConfigDef.Type`).
+pub(crate) trait ConfigNumber:
+    std::str::FromStr + PartialOrd + std::fmt::Display + Copy
 {
+    const KAFKA_TYPE: &'static str;
+}
+
+impl ConfigNumber for i16 {
+    const KAFKA_TYPE: &'static str = "SHORT";
+}
+impl ConfigNumber for i32 {
+    const KAFKA_TYPE: &'static str = "INT";
+}
+impl ConfigNumber for i64 {
+    const KAFKA_TYPE: &'static str = "LONG";
+}
+impl ConfigNumber for u64 {
+    const KAFKA_TYPE: &'static str = "LONG";
+}
+
+/// Parses a number config that must be at least `min`, with Kafka's error wording
+/// (`ConfigDef.parseType`, `ConfigDef.Range.atLeast`).
+pub(crate) fn parse_at_least<T: ConfigNumber>(
+    key: &str,
+    value: &str,
+    min: T,
+) -> Result<T, ConfigError> {
     let parsed: T = value.trim().parse().map_err(|_| {
         ConfigError(format!(
-            "Invalid value {value} for configuration {key}: Not a number"
+            "Invalid value {value} for configuration {key}: Not a number of type {}",
+            T::KAFKA_TYPE
         ))
     })?;
     if parsed < min {

@@ -26,6 +26,8 @@
 //! - [`request_shape`]: the schema of every advertised request, and a walk of each frame
 //!   against it that proves every count and length before the codec allocates for it.
 //! - [`config`]: broker and topic configuration, with Kafka's names.
+//! - [`dynamic_config`]: dynamic broker configs (per broker and cluster-wide) and how
+//!   DescribeConfigs reports every config's source and synonyms.
 //! - [`controller`]: the cluster controller (KRaft's): brokers and their liveness, replica
 //!   placement, leaders, ISRs and epochs, as metadata records with increasing offsets.
 //! - [`replication`]: one partition replica's state machine (leader: follower progress,
@@ -42,6 +44,7 @@ pub mod connection;
 pub mod controller;
 mod coordinator_format;
 pub mod coordinator_log;
+pub mod dynamic_config;
 pub mod embedded;
 pub mod frame;
 pub mod group;

@@ -49,6 +49,7 @@ const INVALID_REQUEST: i16 = 42;
 const UNKNOWN_TOPIC_ID: i16 = 100;
 const SOURCE_DYNAMIC_TOPIC_CONFIG: i8 = 1;
 const SOURCE_DEFAULT_CONFIG: i8 = 5;
+const SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
 
 /// `brokers` brokers that fence a silent broker after a second, in memory.
 async fn cluster(brokers: usize) -> Cluster {
@@ -493,8 +494,10 @@ async fn deleted_topics_leave_every_broker() {
     assert!(
         configs
             .iter()
-            .any(|(k, _, s)| k == "min.insync.replicas" && *s == SOURCE_DEFAULT_CONFIG),
-        "the old topic's configs went with it: {configs:?}"
+            .any(|(k, _, s)| k == "min.insync.replicas"
+                && *s == SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG),
+        "the old topic's configs went with it (the cluster's min.insync.replicas, as Kafka 4.x \
+         formats it): {configs:?}"
     );
     cluster.shutdown().await;
 }

@@ -132,6 +132,37 @@ fn request(key: ApiKey, version: i16, orders_id: Uuid) -> RequestKind {
                 .with_resource_name(StrBytes::from_static_str("orders")),
         ]))
         }
+        ApiKey::AlterConfigs => {
+            RequestKind::AlterConfigs(AlterConfigsRequest::default().with_resources(vec![
+                alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(StrBytes::from_static_str("orders"))
+                    .with_configs(vec![
+                        alter_configs_request::AlterableConfig::default()
+                            .with_name(StrBytes::from_static_str("retention.ms"))
+                            .with_value(Some(StrBytes::from_string(format!(
+                                "{}",
+                                3_600_000 + i32::from(version)
+                            )))),
+                    ]),
+            ]))
+        }
+        ApiKey::IncrementalAlterConfigs => RequestKind::IncrementalAlterConfigs(
+            IncrementalAlterConfigsRequest::default().with_resources(vec![
+                incremental_alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(4)
+                    .with_resource_name(StrBytes::from_static_str(""))
+                    .with_configs(vec![
+                        incremental_alter_configs_request::AlterableConfig::default()
+                            .with_name(StrBytes::from_static_str("log.retention.ms"))
+                            .with_config_operation(0)
+                            .with_value(Some(StrBytes::from_string(format!(
+                                "{}",
+                                7_200_000 + i32::from(version)
+                            )))),
+                    ]),
+            ]),
+        ),
         ApiKey::CreatePartitions => {
             RequestKind::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![
                 create_partitions_request::CreatePartitionsTopic::default()
@@ -376,6 +407,19 @@ async fn every_advertised_version_of_every_api_answers() {
             let response = conn
                 .call(*key, version, request(*key, version, orders_id))
                 .await;
+            match &response {
+                ResponseKind::AlterConfigs(r) => {
+                    assert_eq!(r.responses[0].error_code, 0, "AlterConfigs v{version}")
+                }
+                ResponseKind::IncrementalAlterConfigs(r) => assert_eq!(
+                    r.responses[0].error_code, 0,
+                    "IncrementalAlterConfigs v{version}"
+                ),
+                ResponseKind::DescribeConfigs(r) => {
+                    assert_eq!(r.results[0].error_code, 0, "DescribeConfigs v{version}")
+                }
+                _ => {}
+            }
             let variant = format!("{response:?}");
             assert!(
                 variant.starts_with(&format!("{key:?}(")),

@@ -32,6 +32,7 @@ use crate::shutdown::Shutdown;
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -46,6 +47,7 @@ pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -77,6 +79,7 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
     (ApiKey::CreateTopics, create_topics::VERSIONS),
     (ApiKey::DeleteTopics, delete_topics::VERSIONS),
     (ApiKey::DescribeConfigs, describe_configs::VERSIONS),
+    (ApiKey::AlterConfigs, alter_configs::VERSIONS),
     (ApiKey::CreatePartitions, create_partitions::VERSIONS),
     (ApiKey::FindCoordinator, find_coordinator::VERSIONS),
     (ApiKey::JoinGroup, join_group::VERSIONS),
@@ -90,6 +93,10 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
     (ApiKey::DeleteGroups, delete_groups::VERSIONS),
     (ApiKey::OffsetDelete, offset_delete::VERSIONS),
     (ApiKey::ElectLeaders, elect_leaders::VERSIONS),
+    (
+        ApiKey::IncrementalAlterConfigs,
+        incremental_alter_configs::VERSIONS,
+    ),
     (ApiKey::InitProducerId, init_producer_id::VERSIONS),
     (ApiKey::DescribeProducers, describe_producers::VERSIONS),
     (ApiKey::AddPartitionsToTxn, add_partitions_to_txn::VERSIONS),
@@ -250,6 +257,12 @@ pub async fn handle(
         RequestKind::DescribeConfigs(req) => {
             ResponseKind::DescribeConfigs(describe_configs::handle(shared, req, version))
         }
+        RequestKind::AlterConfigs(req) => {
+            ResponseKind::AlterConfigs(alter_configs::handle(shared, req).await)
+        }
+        RequestKind::IncrementalAlterConfigs(req) => ResponseKind::IncrementalAlterConfigs(
+            incremental_alter_configs::handle(shared, req).await,
+        ),
         RequestKind::ListOffsets(req) => {
             ResponseKind::ListOffsets(list_offsets::handle(shared, req, version))
         }

@@ -29,7 +29,7 @@ use super::storage::{Disk, Durable, ReplicaOffsets};
 use super::{Addresses, ControllerHandle, TopicConfigs, fetcher};
 use crate::api::now_ms;
 use crate::controller::{
-    AlterPartition, BrokerHeartbeat, MetadataFetch, MetadataImage, ReplicaRole,
+    AlterPartition, BrokerHeartbeat, MetadataFetch, MetadataImage, MetadataRecord, ReplicaRole,
 };
 use crate::coordinator_log::Leadership;
 use crate::log::LogConfig;
@@ -241,13 +241,42 @@ impl Node {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The configs `topic` was created with (`None`: the broker's defaults).
+    /// The configs in force for `topic` on this broker (`None`: the broker's defaults): the
+    /// topic's own, then the dynamic broker configs (this broker's, then the cluster's),
+    /// then the static ones.
     pub(crate) fn topic_config(&self, topic: &str) -> Option<crate::config::TopicConfig> {
-        self.topic_configs
+        let mut config = self
+            .topic_configs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(topic)
-            .cloned()
+            .cloned()?;
+        self.controller
+            .dynamic
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .apply_to_topic(self.id, &mut config);
+        Some(config)
+    }
+
+    /// A topic's configs changed (its `TopicConfig` record was applied): every replica of it
+    /// here takes the new ones at once, `min.insync.replicas` and the log's.
+    fn reload_topic_configs(&self, state: &mut NodeState, topics: &BTreeSet<Uuid>) {
+        for (key, partition) in state.partitions.iter_mut() {
+            if !topics.contains(&key.0) {
+                continue;
+            }
+            let Some(topic) = state.image.topic(key.0) else {
+                continue;
+            };
+            partition.set_config(ReplicationConfig {
+                replica_lag_time_max_ms: self.settings.replica_lag_time_max_ms,
+                min_insync_replicas: topic.config.min_insync_replicas,
+            });
+            if let Some(config) = self.topic_config(&topic.name) {
+                partition.set_log_config(config.log);
+            }
+        }
     }
 
     pub(crate) fn next_token(&self) -> RequestToken {
@@ -502,7 +531,19 @@ impl Node {
                     changed.extend((0..topic.partitions.len() as i32).map(|p| (topic.topic_id, p)));
                 }
             }
-            MetadataFetch::Records(records) => changed.extend(state.image.apply_batch(&records)),
+            MetadataFetch::Records(records) => {
+                changed.extend(state.image.apply_batch(&records));
+                let reconfigured: BTreeSet<Uuid> = records
+                    .iter()
+                    .filter_map(|r| match r.record {
+                        MetadataRecord::TopicConfig { topic_id, .. } => Some(topic_id),
+                        _ => None,
+                    })
+                    .collect();
+                if !reconfigured.is_empty() {
+                    self.reload_topic_configs(state, &reconfigured);
+                }
+            }
         }
         let was_caught_up = state.caught_up;
         state.caught_up |= state.image.offset() >= end;

@@ -32,7 +32,7 @@
 //! | (timer) | [`Controller::tick`] at [`Controller::next_deadline_ms`]: fences expired sessions |
 //! | CreateTopics | [`Controller::create_topic`] per topic |
 //! | DeleteTopics | [`Controller::delete_topic`] per topic id |
-//! | IncrementalAlterConfigs (topic) | [`Controller::set_topic_config`] |
+//! | IncrementalAlterConfigs, AlterConfigs (topic, broker defaults) | [`Controller::update_topic_config`] per topic touched, [`Controller::set_default_replication_config`] |
 //! | AlterPartition | [`Controller::alter_partition`] per partition |
 //! | ElectLeaders | [`Controller::elect_leader`] per partition |
 //! | AllocateProducerIds | [`Controller::allocate_producer_ids`] → a block of producer ids |

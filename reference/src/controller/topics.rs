@@ -286,6 +286,28 @@ impl Controller {
         Ok(())
     }
 
+    /// The cluster-wide `min.insync.replicas` and `unclean.leader.election.enable` changed
+    /// (dynamic broker configs): topics created from now on take them.
+    pub fn set_default_replication_config(&mut self, config: TopicReplicationConfig) {
+        self.config.min_insync_replicas = config.min_insync_replicas;
+        self.config.unclean_leader_election_enable = config.unclean_leader_election_enable;
+    }
+
+    /// A topic's configs changed (IncrementalAlterConfigs or AlterConfigs of the topic, or
+    /// of a broker default it follows): records its replication configs, changed or not, so
+    /// that every broker reloads the topic's configs (Kafka writes a `ConfigRecord` per
+    /// changed config). Turning `unclean.leader.election.enable` on elects leaders for the
+    /// topic's leaderless partitions at once.
+    pub fn update_topic_config(&mut self, topic_id: Uuid, config: TopicReplicationConfig) {
+        let Some(old) = self.image.topic(topic_id).map(|t| t.config) else {
+            return;
+        };
+        self.append(MetadataRecord::TopicConfig { topic_id, config });
+        if config.unclean_leader_election_enable && !old.unclean_leader_election_enable {
+            self.elect_leaderless(|t| t == topic_id);
+        }
+    }
+
     fn replication_config(
         &self,
         mut config: TopicReplicationConfig,

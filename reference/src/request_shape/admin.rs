@@ -1,5 +1,6 @@
 //! Request schemas of the metadata and admin APIs: Metadata, ApiVersions, CreateTopics,
-//! DeleteTopics, DescribeConfigs, CreatePartitions, ElectLeaders.
+//! DeleteTopics, DescribeConfigs, AlterConfigs, CreatePartitions, ElectLeaders,
+//! IncrementalAlterConfigs.
 //!
 //! Transcribed from Kafka's message definitions (`versions`, `taggedVersions`/`tag`,
 //! `flexibleVersions`), for the versions `kafka-protocol` 0.18 decodes; the round-trip test
@@ -7,8 +8,8 @@
 //!
 //! # References
 //! - `MetadataRequest.json`, `ApiVersionsRequest.json`, `CreateTopicsRequest.json`,
-//!   `DeleteTopicsRequest.json`, `DescribeConfigsRequest.json`, `CreatePartitionsRequest.json`,
-//!   `ElectLeadersRequest.json` in `clients/src/main/resources/common/message/`
+//!   `DeleteTopicsRequest.json`, `DescribeConfigsRequest.json`, `AlterConfigsRequest.json`,
+//!   `CreatePartitionsRequest.json`, `ElectLeadersRequest.json`, `IncrementalAlterConfigsRequest.json` in `clients/src/main/resources/common/message/`
 
 use kafka_protocol::messages::ApiKey;
 
@@ -101,6 +102,25 @@ pub const DESCRIBE_CONFIGS: Message = Message {
     ],
 };
 
+/// AlterConfigs (key 33).
+#[rustfmt::skip]
+pub const ALTER_CONFIGS: Message = Message {
+    key: ApiKey::AlterConfigs,
+    versions: v(0, 2),
+    flexible_from: 2,
+    fields: &[
+        field("resources", from(0), Ty::Structs(&[
+            field("resource_type", from(0), INT8),
+            field("resource_name", from(0), STRING),
+            field("configs", from(0), Ty::Structs(&[
+                field("name", from(0), STRING),
+                field("value", from(0), STRING),
+            ])),
+        ])),
+        field("validate_only", from(0), BOOL),
+    ],
+};
+
 /// CreatePartitions (key 37).
 #[rustfmt::skip]
 pub const CREATE_PARTITIONS: Message = Message {
@@ -133,5 +153,25 @@ pub const ELECT_LEADERS: Message = Message {
             field("partitions", from(0), Ty::Array(&INT32)),
         ])),
         field("timeout_ms", from(0), INT32),
+    ],
+};
+
+/// IncrementalAlterConfigs (key 44).
+#[rustfmt::skip]
+pub const INCREMENTAL_ALTER_CONFIGS: Message = Message {
+    key: ApiKey::IncrementalAlterConfigs,
+    versions: v(0, 1),
+    flexible_from: 1,
+    fields: &[
+        field("resources", from(0), Ty::Structs(&[
+            field("resource_type", from(0), INT8),
+            field("resource_name", from(0), STRING),
+            field("configs", from(0), Ty::Structs(&[
+                field("name", from(0), STRING),
+                field("config_operation", from(0), INT8),
+                field("value", from(0), STRING),
+            ])),
+        ])),
+        field("validate_only", from(0), BOOL),
     ],
 };

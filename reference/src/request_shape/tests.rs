@@ -253,6 +253,27 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
             "DescribeConfigs.resources",
             s::<describe_configs_request::DescribeConfigsResource>(),
         ),
+        ("AlterConfigs", s::<AlterConfigsRequest>()),
+        (
+            "AlterConfigs.resources",
+            s::<alter_configs_request::AlterConfigsResource>(),
+        ),
+        (
+            "AlterConfigs.resources.configs",
+            s::<alter_configs_request::AlterableConfig>(),
+        ),
+        (
+            "IncrementalAlterConfigs",
+            s::<IncrementalAlterConfigsRequest>(),
+        ),
+        (
+            "IncrementalAlterConfigs.resources",
+            s::<incremental_alter_configs_request::AlterConfigsResource>(),
+        ),
+        (
+            "IncrementalAlterConfigs.resources.configs",
+            s::<incremental_alter_configs_request::AlterableConfig>(),
+        ),
         ("CreatePartitions", s::<CreatePartitionsRequest>()),
         (
             "CreatePartitions.topics",
