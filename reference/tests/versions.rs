@@ -170,6 +170,44 @@ fn request(key: ApiKey, version: i16, orders_id: Uuid) -> RequestKind {
                     .with_count(1),
             ]))
         }
+        ApiKey::DeleteRecords => RequestKind::DeleteRecords(
+            DeleteRecordsRequest::default()
+                .with_timeout_ms(5000)
+                .with_topics(vec![
+                    delete_records_request::DeleteRecordsTopic::default()
+                        .with_name(name("orders"))
+                        .with_partitions(vec![
+                            delete_records_request::DeleteRecordsPartition::default()
+                                .with_partition_index(0)
+                                .with_offset(-1),
+                        ]),
+                ]),
+        ),
+        ApiKey::DescribeCluster => RequestKind::DescribeCluster(
+            DescribeClusterRequest::default()
+                .with_include_cluster_authorized_operations(true)
+                .with_include_fenced_brokers(version >= 2),
+        ),
+        ApiKey::DescribeQuorum => {
+            RequestKind::DescribeQuorum(DescribeQuorumRequest::default().with_topics(vec![
+                describe_quorum_request::TopicData::default()
+                    .with_topic_name(name("__cluster_metadata"))
+                    .with_partitions(vec![describe_quorum_request::PartitionData::default()]),
+            ]))
+        }
+        ApiKey::DescribeTopicPartitions => RequestKind::DescribeTopicPartitions(
+            DescribeTopicPartitionsRequest::default()
+                .with_topics(vec![
+                    describe_topic_partitions_request::TopicRequest::default()
+                        .with_name(name("orders")),
+                ])
+                .with_response_partition_limit(2000)
+                .with_cursor(Some(
+                    describe_topic_partitions_request::Cursor::default()
+                        .with_topic_name(name("orders"))
+                        .with_partition_index(1),
+                )),
+        ),
         _ => group_request(key, version),
     }
 }

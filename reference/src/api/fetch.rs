@@ -177,6 +177,7 @@ fn read_all(node: &Node, req: &FetchRequest, version: i16) -> Read {
                 fetch_offset: p.fetch_offset,
                 current_leader_epoch: p.current_leader_epoch,
                 last_fetched_epoch: p.last_fetched_epoch,
+                log_start_offset: p.log_start_offset,
                 max_bytes: limit,
             };
             let (answer, effects) = replica.fetch_from_follower(&fetch, &state.image, now_ms());

@@ -17,6 +17,9 @@
 //! a KRaft broker answers while a creation is in flight; the controller then refuses it whole
 //! with POLICY_VIOLATION, which the client never sees). See `auto_creation_fits`.
 //!
+//! Authorized operations (v8+), when asked for, are every operation ([`operations`]: the
+//! reference has no authorizer).
+//!
 //! # References
 //! - Kafka protocol guide, Metadata API
 //! - `kafka.server.KafkaApis.handleTopicMetadataRequest`, `DefaultAutoTopicCreationManager`
@@ -40,8 +43,10 @@ use crate::server::Shared;
 
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 13 };
 
+use super::authorized_operations as operations;
+
 /// Kafka's "authorized operations not requested" marker.
-pub(crate) const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+pub(crate) const AUTHORIZED_OPERATIONS_OMITTED: i32 = operations::OMITTED;
 
 pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataResponse {
     let node = &shared.node;
@@ -66,7 +71,7 @@ pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataRe
                 is_new,
             )
         });
-    let topics = match requested {
+    let mut topics: Vec<MetadataResponseTopic> = match requested {
         None => image.topics().map(|t| describe(image, t)).collect(),
         Some(wanted) => wanted
             .into_iter()
@@ -76,6 +81,17 @@ pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataRe
             })
             .collect(),
     };
+    // Without an authorizer every operation is allowed (`authorized_operations`), on topics
+    // answered with an error too, as Kafka answers; cluster operations only in v8 to v10.
+    let topic_operations =
+        operations::if_requested(req.include_topic_authorized_operations, operations::TOPIC);
+    for topic in &mut topics {
+        topic.topic_authorized_operations = topic_operations;
+    }
+    let cluster_operations = operations::if_requested(
+        (8..=10).contains(&version) && req.include_cluster_authorized_operations,
+        operations::CLUSTER,
+    );
     let brokers = brokers(node, image);
     drop(state);
     auto_create(shared, created);
@@ -84,7 +100,7 @@ pub fn handle(shared: &Shared, req: MetadataRequest, version: i16) -> MetadataRe
         .with_cluster_id(Some(str(&shared.cluster_id)))
         .with_controller_id(BrokerId(node.id))
         .with_topics(topics)
-        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+        .with_cluster_authorized_operations(cluster_operations);
     fit_to_version(response, version)
 }
 

@@ -34,13 +34,18 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
+pub mod authorized_operations;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_producers;
+pub mod describe_quorum;
+pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod elect_leaders;
 pub mod end_txn;
@@ -91,11 +96,18 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
     (ApiKey::ListGroups, list_groups::VERSIONS),
     (ApiKey::DescribeGroups, describe_groups::VERSIONS),
     (ApiKey::DeleteGroups, delete_groups::VERSIONS),
+    (ApiKey::DeleteRecords, delete_records::VERSIONS),
     (ApiKey::OffsetDelete, offset_delete::VERSIONS),
     (ApiKey::ElectLeaders, elect_leaders::VERSIONS),
     (
         ApiKey::IncrementalAlterConfigs,
         incremental_alter_configs::VERSIONS,
+    ),
+    (ApiKey::DescribeQuorum, describe_quorum::VERSIONS),
+    (ApiKey::DescribeCluster, describe_cluster::VERSIONS),
+    (
+        ApiKey::DescribeTopicPartitions,
+        describe_topic_partitions::VERSIONS,
     ),
     (ApiKey::InitProducerId, init_producer_id::VERSIONS),
     (ApiKey::DescribeProducers, describe_producers::VERSIONS),
@@ -263,6 +275,18 @@ pub async fn handle(
         RequestKind::IncrementalAlterConfigs(req) => ResponseKind::IncrementalAlterConfigs(
             incremental_alter_configs::handle(shared, req).await,
         ),
+        RequestKind::DescribeQuorum(req) => {
+            ResponseKind::DescribeQuorum(describe_quorum::handle(shared, req, version).await)
+        }
+        RequestKind::DescribeTopicPartitions(req) => {
+            ResponseKind::DescribeTopicPartitions(describe_topic_partitions::handle(shared, req))
+        }
+        RequestKind::DescribeCluster(req) => {
+            ResponseKind::DescribeCluster(describe_cluster::handle(shared, req, version))
+        }
+        RequestKind::DeleteRecords(req) => {
+            ResponseKind::DeleteRecords(delete_records::handle(shared, req, shutdown).await)
+        }
         RequestKind::ListOffsets(req) => {
             ResponseKind::ListOffsets(list_offsets::handle(shared, req, version))
         }

@@ -563,7 +563,7 @@ fn fetch_request(fetches: &[(PartitionKey, ReplicaFetch)], wait_ms: i32) -> Fetc
             .with_current_leader_epoch(fetch.current_leader_epoch)
             .with_fetch_offset(fetch.fetch_offset)
             .with_last_fetched_epoch(fetch.last_fetched_epoch)
-            .with_log_start_offset(-1)
+            .with_log_start_offset(fetch.log_start_offset)
             .with_partition_max_bytes(i32::try_from(fetch.max_bytes).unwrap_or(i32::MAX));
         let i = *index.entry(key.0).or_insert_with(|| {
             topics.push(FetchTopic::default().with_topic_id(key.0));

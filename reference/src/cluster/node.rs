@@ -436,7 +436,7 @@ impl Node {
                 let _ = tx.send(result);
             }
         }
-        if effects.high_watermark_changed {
+        if effects.high_watermark_changed || effects.low_watermark_changed {
             self.notify_progress();
         }
         effects.alter_partition

@@ -118,10 +118,29 @@ impl Controller {
             self.fence_broker(broker_id);
         }
         self.last_contact_ms.insert(broker_id, now_ms);
+        self.observe(broker_id, heartbeat.current_metadata_offset, now_ms);
         Ok(HeartbeatReply {
             is_caught_up,
             is_fenced: !self.image.is_active(broker_id),
         })
+    }
+
+    /// Notes how far a broker has read the metadata log (DescribeQuorum's observers).
+    fn observe(&mut self, broker_id: i32, current_metadata_offset: i64, now_ms: i64) {
+        let caught_up = current_metadata_offset >= self.metadata_offset();
+        let state = self
+            .observers
+            .entry(broker_id)
+            .or_insert(super::quorum::ObserverState {
+                log_end_offset: -1,
+                last_fetch_timestamp_ms: -1,
+                last_caught_up_timestamp_ms: -1,
+            });
+        state.log_end_offset = current_metadata_offset + 1;
+        state.last_fetch_timestamp_ms = now_ms;
+        if caught_up {
+            state.last_caught_up_timestamp_ms = now_ms;
+        }
     }
 
     /// Fences every unfenced broker whose session has expired. Returns how many.

@@ -82,7 +82,7 @@ pub use names::{MAX_TOPIC_NAME_LEN, check_topic_collision, validate_topic_name};
 pub use partition::{Election, NO_LEADER, PartitionRegistration, ReplicaRole};
 pub use placement::{SplitMix64, UsableBroker, place_replicas};
 pub use producer_ids::{PRODUCER_ID_BLOCK_SIZE, ProducerIdBlock};
-pub use quorum::{ApiError, Controller, ControllerConfig, MetadataFetch};
+pub use quorum::{ApiError, Controller, ControllerConfig, MetadataFetch, ObserverState};
 pub use topics::{
     AlterPartition, BrokerState, EXCESSIVE_BATCH_MESSAGE, EXCESSIVE_PARTITIONS_MESSAGE,
     ElectionType, MAX_ELECTIONS_PER_IMBALANCE, MAX_PARTITIONS_PER_BATCH, MAX_RECORDS_PER_USER_OP,

@@ -84,7 +84,22 @@ pub struct Controller {
     log: VecDeque<MetadataLogRecord>,
     /// Last heartbeat (or registration) time of each registered broker.
     pub(super) last_contact_ms: BTreeMap<i32, i64>,
+    /// How far each broker has read the metadata log, from its heartbeats: the quorum's
+    /// observers (DescribeQuorum).
+    pub(super) observers: BTreeMap<i32, ObserverState>,
     pub(super) rng: SplitMix64,
+}
+
+/// A broker's progress through the metadata log, as a KRaft leader tracks an observer
+/// (`LeaderState.ReplicaState`), from the `current_metadata_offset` of its heartbeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObserverState {
+    /// The next offset it will read (its last applied offset + 1).
+    pub log_end_offset: i64,
+    /// Its last heartbeat.
+    pub last_fetch_timestamp_ms: i64,
+    /// Its last heartbeat that had read the whole log; -1 if none has.
+    pub last_caught_up_timestamp_ms: i64,
 }
 
 impl Controller {
@@ -95,6 +110,7 @@ impl Controller {
             image: MetadataImage::new(),
             log: VecDeque::new(),
             last_contact_ms: BTreeMap::new(),
+            observers: BTreeMap::new(),
             rng: SplitMix64::new(seed),
         }
     }
@@ -111,6 +127,11 @@ impl Controller {
     /// Offset of the last metadata record (-1 before any).
     pub fn metadata_offset(&self) -> i64 {
         self.image.offset()
+    }
+
+    /// Every broker that has heartbeated, with how far it has read the metadata log.
+    pub fn observers(&self) -> impl Iterator<Item = (i32, ObserverState)> + '_ {
+        self.observers.iter().map(|(id, state)| (*id, *state))
     }
 
     /// Up to `max_records` records after `after_offset`, or a snapshot when the log no

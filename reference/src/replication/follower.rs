@@ -43,6 +43,7 @@ impl Partition {
                 fetch_offset: self.log.log_end_offset(),
                 current_leader_epoch: self.leader_epoch,
                 last_fetched_epoch: latest_epoch.unwrap_or(UNDEFINED_EPOCH),
+                log_start_offset: self.log.log_start_offset(),
                 max_bytes,
             })),
         }

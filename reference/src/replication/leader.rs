@@ -327,8 +327,11 @@ impl Partition {
             .max(leader_end_offset);
         progress.last_fetch_time_ms = now_ms;
         progress.broker_epoch = Some(fetch.replica_epoch);
+        let low_watermark_changed = progress.log_start_offset != fetch.log_start_offset;
+        progress.log_start_offset = fetch.log_start_offset;
         let mut effects = Effects {
             alter_partition: self.maybe_expand_isr(fetch.replica_id, epochs),
+            low_watermark_changed,
             ..Effects::default()
         };
         if previous_end_offset != follower_end_offset {

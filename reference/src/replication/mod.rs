@@ -56,6 +56,13 @@
 //!
 //! Every replica applies its topic's retention to its own log, never past its high watermark.
 //!
+//! DeleteRecords (KIP-107): the leader moves its log start offset to the requested offset
+//! (-1: the high watermark; beyond the high watermark, or negative, is OFFSET_OUT_OF_RANGE),
+//! followers take it from the next Fetch response (as for retention above) and report their
+//! own in their next Fetch request, and the request is answered once the *low watermark*,
+//! the smallest log start offset over the leader and its alive followers, reaches the
+//! offset (`Partition.deleteRecordsOnLeader`, `lowWatermarkIfLeader`, `DelayedDeleteRecords`).
+//!
 //! # Driving it (the wire layer's side)
 //!
 //! | Kafka request or event | call |
@@ -71,6 +78,7 @@
 //! | AlterPartition response | [`Partition::handle_alter_partition_response`] |
 //! | timer (`replica.lag.time.max.ms / 2`, produce deadlines) | [`Partition::tick`] |
 //! | retention timer (`log.retention.check.interval.ms`), leader and followers | [`Partition::apply_retention`] |
+//! | DeleteRecords (leader), then until the low watermark reaches the offset | [`Partition::delete_records_on_leader`], [`Partition::low_watermark`] |
 //!
 //! For every [`Effects`]: deliver each completion to the produce request parked under its
 //! token (a Produce spanning partitions answers when all its partitions have), and send
@@ -79,7 +87,7 @@
 //!
 //! # Not modelled
 //!
-//! Reassignment (adding/removing replicas), DeleteRecords, leader recovery state (KIP-704)
+//! Reassignment (adding/removing replicas), leader recovery state (KIP-704)
 //! and eligible leader replicas (KIP-966). The producer state (idempotence, transactions)
 //! is the log's ([`crate::log::producer_state`]); every move of the high watermark moves
 //! the last stable offset with it ([`Partition::last_stable_offset`]).
@@ -95,6 +103,7 @@
 //!   `handleAlterPartitionUpdate`, `handleAlterPartitionError`), `Replica`, `ReplicaManager`,
 //!   `DelayedProduce`, `AbstractFetcherThread`, `ReplicaFetcherThread`, `LeaderEpochFileCache`
 
+mod delete_records;
 mod follower;
 mod leader;
 mod partition;
@@ -108,6 +117,7 @@ use crate::controller::{AlterPartition, MetadataImage};
 use crate::log::AbortedTxn;
 
 pub use crate::log::AppendOrigin;
+pub use delete_records::DeletedRecords;
 pub use partition::{FollowerProgress, Partition};
 
 /// The caller's name for a parked acks=all produce.
@@ -148,6 +158,9 @@ pub struct Effects {
     pub alter_partition: Option<AlterPartition>,
     /// The high watermark moved: consumer fetches waiting on it may answer.
     pub high_watermark_changed: bool,
+    /// A follower reported a new log start offset: the leader's low watermark may have
+    /// moved, and DeleteRecords waiting on it may answer.
+    pub low_watermark_changed: bool,
 }
 
 impl Effects {
@@ -157,6 +170,7 @@ impl Effects {
             self.alter_partition = other.alter_partition;
         }
         self.high_watermark_changed |= other.high_watermark_changed;
+        self.low_watermark_changed |= other.low_watermark_changed;
     }
 }
 
@@ -184,6 +198,9 @@ pub struct ReplicaFetch {
     pub current_leader_epoch: i32,
     /// `LastFetchedEpoch` (-1: none; no divergence check).
     pub last_fetched_epoch: i32,
+    /// `LogStartOffset`: the follower's own log start offset (the leader's low watermark,
+    /// DeleteRecords, is the smallest over the replicas).
+    pub log_start_offset: i64,
     pub max_bytes: usize,
 }
 

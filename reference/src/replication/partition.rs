@@ -36,6 +36,9 @@ pub struct FollowerProgress {
     pub last_fetch_time_ms: i64,
     /// The broker epoch its fetches carry; `None` before the first.
     pub broker_epoch: Option<i64>,
+    /// The follower's log start offset from its last fetch; -1 until it fetches from this
+    /// leader (`Replica.ReplicaState.logStartOffset`).
+    pub log_start_offset: i64,
 }
 
 impl FollowerProgress {
@@ -46,6 +49,7 @@ impl FollowerProgress {
             last_fetch_leader_log_end_offset: UNKNOWN_OFFSET,
             last_fetch_time_ms: 0,
             broker_epoch: None,
+            log_start_offset: UNKNOWN_OFFSET,
         }
     }
 

@@ -259,6 +259,7 @@ fn requests_are_fenced_by_leader_epoch() {
         fetch_offset: 0,
         current_leader_epoch: epoch,
         last_fetched_epoch: -1,
+        log_start_offset: 0,
         max_bytes: 1024,
     };
     let code = |r: &mut Partition, epoch| {
@@ -372,6 +373,7 @@ fn a_fetch_naming_a_diverging_epoch_is_told_where_to_truncate() {
         fetch_offset: 3,
         current_leader_epoch: 1,
         last_fetched_epoch: 0,
+        log_start_offset: 0,
         max_bytes: 1024,
     };
     let (response, effects) = r[0].fetch_from_follower(&fetch, &all_alive(), T0);
@@ -831,4 +833,84 @@ proptest::proptest! {
             }
         }
     }
+}
+
+/// b1 leads offsets 0..3, replicated to b2 and b3 (high watermark 3).
+fn replicated_three_records() -> Vec<Partition> {
+    let mut r = cluster(1);
+    produce(&mut r[0], &["a", "b", "c"], 1, 1, T0).unwrap();
+    for _ in 0..2 {
+        for follower in [1, 2] {
+            round(&mut r, 0, follower, T0);
+        }
+    }
+    assert_eq!(r[0].high_watermark(), 3);
+    r
+}
+
+#[test]
+fn delete_records_moves_the_leaders_start_and_waits_for_the_followers() {
+    let mut r = replicated_three_records();
+    let deleted = r[0].delete_records_on_leader(2, &all_alive()).unwrap();
+    assert_eq!(deleted.requested_offset, 2);
+    assert_eq!(deleted.low_watermark, 0, "the followers still start at 0");
+    assert_eq!(r[0].log().log_start_offset(), 2);
+    assert_eq!(
+        r[0].fetch_from_consumer(1, -1, 1024).error_code,
+        ResponseError::OffsetOutOfRange.code()
+    );
+    assert_eq!(r[0].fetch_from_consumer(2, -1, 1024).error_code, 0);
+    // b2 learns the new start from its next fetch response, and reports it in the one after.
+    round(&mut r, 0, 1, T0);
+    assert_eq!(r[1].log().log_start_offset(), 2);
+    let effects = round(&mut r, 0, 1, T0);
+    assert!(effects.low_watermark_changed);
+    assert_eq!(r[0].follower_progress(2).unwrap().log_start_offset, 2);
+    assert_eq!(r[0].low_watermark(&all_alive()), Ok(0), "b3 still at 0");
+    // A follower on a dead broker does not hold the low watermark back.
+    let b3_dead = Epochs([(1, epoch_of(1)), (2, epoch_of(2))].into_iter().collect());
+    assert_eq!(r[0].low_watermark(&b3_dead), Ok(2));
+    round(&mut r, 0, 2, T0);
+    round(&mut r, 0, 2, T0);
+    assert_eq!(r[0].low_watermark(&all_alive()), Ok(2));
+    // The same request again is answered at once, and never moves the start back.
+    let again = r[0].delete_records_on_leader(1, &all_alive()).unwrap();
+    assert_eq!((again.requested_offset, again.low_watermark), (1, 2));
+    assert_eq!(r[0].log().log_start_offset(), 2);
+}
+
+#[test]
+fn delete_records_at_the_high_watermark_and_beyond() {
+    let mut r = replicated_three_records();
+    produce(&mut r[0], &["d"], 1, 2, T0).unwrap();
+    assert_eq!((r[0].high_watermark(), r[0].log_end_offset()), (3, 4));
+    let out_of_range = ResponseError::OffsetOutOfRange.code();
+    for offset in [4, 5, -2, i64::MIN, i64::MAX] {
+        assert_eq!(
+            r[0].delete_records_on_leader(offset, &all_alive()),
+            Err(out_of_range),
+            "offset {offset}"
+        );
+    }
+    assert_eq!(r[0].log().log_start_offset(), 0, "errors change nothing");
+    let deleted = r[0].delete_records_on_leader(-1, &all_alive()).unwrap();
+    assert_eq!(deleted.requested_offset, 3, "-1 is the high watermark");
+    assert_eq!(r[0].log().log_start_offset(), 3);
+    assert_eq!(
+        r[1].delete_records_on_leader(1, &all_alive()),
+        Err(ResponseError::NotLeaderOrFollower.code())
+    );
+    assert_eq!(
+        r[1].low_watermark(&all_alive()),
+        Err(ResponseError::NotLeaderOrFollower.code())
+    );
+}
+
+#[test]
+fn a_follower_that_never_fetched_holds_the_low_watermark_at_minus_one() {
+    let mut r = cluster(1);
+    produce(&mut r[0], &["a"], 1, 1, T0).unwrap();
+    assert_eq!(r[0].high_watermark(), 0);
+    let deleted = r[0].delete_records_on_leader(0, &all_alive()).unwrap();
+    assert_eq!((deleted.requested_offset, deleted.low_watermark), (0, -1));
 }

@@ -1,6 +1,7 @@
 //! Request schemas of the metadata and admin APIs: Metadata, ApiVersions, CreateTopics,
 //! DeleteTopics, DescribeConfigs, AlterConfigs, CreatePartitions, ElectLeaders,
-//! IncrementalAlterConfigs.
+//! IncrementalAlterConfigs, DescribeLogDirs, DescribeQuorum, DescribeCluster,
+//! DescribeTopicPartitions.
 //!
 //! Transcribed from Kafka's message definitions (`versions`, `taggedVersions`/`tag`,
 //! `flexibleVersions`), for the versions `kafka-protocol` 0.18 decodes; the round-trip test
@@ -9,7 +10,10 @@
 //! # References
 //! - `MetadataRequest.json`, `ApiVersionsRequest.json`, `CreateTopicsRequest.json`,
 //!   `DeleteTopicsRequest.json`, `DescribeConfigsRequest.json`, `AlterConfigsRequest.json`,
-//!   `CreatePartitionsRequest.json`, `ElectLeadersRequest.json`, `IncrementalAlterConfigsRequest.json` in `clients/src/main/resources/common/message/`
+//!   `CreatePartitionsRequest.json`, `ElectLeadersRequest.json`,
+//!   `IncrementalAlterConfigsRequest.json`, `DescribeLogDirsRequest.json`,
+//!   `DescribeQuorumRequest.json`, `DescribeClusterRequest.json`,
+//!   `DescribeTopicPartitionsRequest.json` in `clients/src/main/resources/common/message/`
 
 use kafka_protocol::messages::ApiKey;
 
@@ -173,5 +177,52 @@ pub const INCREMENTAL_ALTER_CONFIGS: Message = Message {
             ])),
         ])),
         field("validate_only", from(0), BOOL),
+    ],
+};
+
+/// DescribeQuorum (key 55).
+#[rustfmt::skip]
+pub const DESCRIBE_QUORUM: Message = Message {
+    key: ApiKey::DescribeQuorum,
+    versions: v(0, 2),
+    flexible_from: 0,
+    fields: &[
+        field("topics", from(0), Ty::Structs(&[
+            field("topic_name", from(0), STRING),
+            field("partitions", from(0), Ty::Structs(&[
+                field("partition_index", from(0), INT32),
+            ])),
+        ])),
+    ],
+};
+
+/// DescribeCluster (key 60).
+#[rustfmt::skip]
+pub const DESCRIBE_CLUSTER: Message = Message {
+    key: ApiKey::DescribeCluster,
+    versions: v(0, 2),
+    flexible_from: 0,
+    fields: &[
+        field("include_cluster_authorized_operations", from(0), BOOL),
+        field("endpoint_type", from(1), INT8),
+        field("include_fenced_brokers", from(2), BOOL),
+    ],
+};
+
+/// DescribeTopicPartitions (key 75, KIP-966).
+#[rustfmt::skip]
+pub const DESCRIBE_TOPIC_PARTITIONS: Message = Message {
+    key: ApiKey::DescribeTopicPartitions,
+    versions: v(0, 0),
+    flexible_from: 0,
+    fields: &[
+        field("topics", from(0), Ty::Structs(&[
+            field("name", from(0), STRING),
+        ])),
+        field("response_partition_limit", from(0), INT32),
+        field("cursor", from(0), Ty::NullableStruct(&[
+            field("topic_name", from(0), STRING),
+            field("partition_index", from(0), INT32),
+        ])),
     ],
 };

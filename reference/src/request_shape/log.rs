@@ -1,5 +1,5 @@
 //! Request schemas of the partition log's APIs: Produce, Fetch, ListOffsets,
-//! OffsetForLeaderEpoch.
+//! OffsetForLeaderEpoch, DeleteRecords.
 //!
 //! Transcribed from Kafka's message definitions (`versions`, `taggedVersions`/`tag`,
 //! `flexibleVersions`), for the versions `kafka-protocol` 0.18 decodes; the round-trip test
@@ -7,7 +7,8 @@
 //!
 //! # References
 //! - `ProduceRequest.json` (v13: topic ids, KIP-516), `FetchRequest.json`,
-//!   `ListOffsetsRequest.json`, `OffsetForLeaderEpochRequest.json` in
+//!   `ListOffsetsRequest.json`, `OffsetForLeaderEpochRequest.json`,
+//!   `DeleteRecordsRequest.json` in
 //!   `clients/src/main/resources/common/message/`
 
 use kafka_protocol::messages::ApiKey;
@@ -115,5 +116,23 @@ pub const OFFSET_FOR_LEADER_EPOCH: Message = Message {
                 field("leader_epoch", from(0), INT32),
             ])),
         ])),
+    ],
+};
+
+/// DeleteRecords (key 21).
+#[rustfmt::skip]
+pub const DELETE_RECORDS: Message = Message {
+    key: ApiKey::DeleteRecords,
+    versions: v(0, 2),
+    flexible_from: 2,
+    fields: &[
+        field("topics", from(0), Ty::Structs(&[
+            field("name", from(0), STRING),
+            field("partitions", from(0), Ty::Structs(&[
+                field("partition_index", from(0), INT32),
+                field("offset", from(0), INT64),
+            ])),
+        ])),
+        field("timeout_ms", from(0), INT32),
     ],
 };

@@ -112,7 +112,8 @@ pub fn memory_bytes(ty: &Ty, tag_maps: bool) -> usize {
         Ty::Uuid => 16,
         Ty::String | Ty::Bytes | Ty::Records => BYTES_BYTES,
         Ty::Array(_) | Ty::Structs(_) => VEC_BYTES,
-        Ty::Struct(fields) => struct_memory_bytes(fields, tag_maps),
+        // `Option<T>` of a generated struct takes no more than the struct (a niche).
+        Ty::Struct(fields) | Ty::NullableStruct(fields) => struct_memory_bytes(fields, tag_maps),
     }
 }
 
@@ -139,7 +140,7 @@ fn align_bytes(ty: &Ty, tag_maps: bool) -> usize {
         Ty::Int8 | Ty::Bool | Ty::Uuid => 1,
         Ty::Int16 | Ty::UInt16 => 2,
         Ty::Int32 | Ty::UInt32 => 4,
-        Ty::Struct(fields) => struct_align_bytes(fields, tag_maps),
+        Ty::Struct(fields) | Ty::NullableStruct(fields) => struct_align_bytes(fields, tag_maps),
         _ => 8,
     }
 }

@@ -85,8 +85,8 @@
 //! - `String`/`CompactString` into `StrBytes`, `Bytes`/`CompactBytes` into `bytes::Bytes`
 //!   (what every request message uses): `try_get_bytes(n)` checks `n` against the buffer
 //!   before slicing the frame (no copy). The `Vec<u8>` and `std::string::String` decoders do
-//!   allocate `vec![0; n]` first, but no request message of these APIs uses them (only
-//!   DescribeTopicPartitions' cursor, not advertised). The walk proves every length anyway.
+//!   allocate `vec![0; n]` first, but no request message of these APIs uses them. The walk
+//!   proves every length anyway.
 //! - `UnsignedVarInt` reads at most 5 bytes and drops the bits of a 5th byte beyond 32; the walk
 //!   refuses such varints (a 5th byte above 0x0f) instead of guessing.
 //! - Tagged-field buffers: the tag count is a varint looped over; every iteration reads at
@@ -181,6 +181,10 @@ pub enum Ty {
     Structs(&'static [Field]),
     /// One struct with these fields.
     Struct(&'static [Field]),
+    /// One nullable struct (Kafka's `"nullableVersions"` on a struct field): an `int8` null
+    /// marker, -1 for null, 1 before the struct's fields (the codec reads any other marker
+    /// as null without the fields, Kafka as a struct: the walk refuses both readings).
+    NullableStruct(&'static [Field]),
 }
 
 pub const INT8: Ty = Ty::Int8;
@@ -249,6 +253,7 @@ pub const MESSAGES: &[Message] = &[
     log::FETCH,
     log::LIST_OFFSETS,
     log::OFFSET_FOR_LEADER_EPOCH,
+    log::DELETE_RECORDS,
     admin::METADATA,
     admin::API_VERSIONS,
     admin::CREATE_TOPICS,
@@ -258,6 +263,9 @@ pub const MESSAGES: &[Message] = &[
     admin::CREATE_PARTITIONS,
     admin::ELECT_LEADERS,
     admin::INCREMENTAL_ALTER_CONFIGS,
+    admin::DESCRIBE_QUORUM,
+    admin::DESCRIBE_CLUSTER,
+    admin::DESCRIBE_TOPIC_PARTITIONS,
     groups::FIND_COORDINATOR,
     groups::JOIN_GROUP,
     groups::SYNC_GROUP,
@@ -300,6 +308,7 @@ pub fn min_wire_bytes(ty: &Ty, version: i16, flexible: bool) -> usize {
         Ty::String => length_prefix(2),
         Ty::Bytes | Ty::Records | Ty::Array(_) | Ty::Structs(_) => length_prefix(4),
         Ty::Struct(fields) => min_struct_bytes(fields, version, flexible),
+        Ty::NullableStruct(_) => 1,
     }
 }
 

@@ -321,6 +321,14 @@ impl Gen {
                 }
             }
             Ty::Struct(fields) => self.fields(fields)?,
+            Ty::NullableStruct(fields) => {
+                if non_default || self.rng.below(3) > 0 {
+                    self.out.push(1);
+                    self.fields(fields)?;
+                } else {
+                    self.out.push(0xff);
+                }
+            }
             fixed => {
                 for _ in 0..min_wire_bytes(fixed, self.version, self.flexible) {
                     let b = self.rng.next() as u8;

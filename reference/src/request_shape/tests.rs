@@ -371,6 +371,37 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
             "TxnOffsetCommit.topics.partitions",
             s::<txn_offset_commit_request::TxnOffsetCommitRequestPartition>(),
         ),
+        ("DeleteRecords", s::<DeleteRecordsRequest>()),
+        (
+            "DeleteRecords.topics",
+            s::<delete_records_request::DeleteRecordsTopic>(),
+        ),
+        (
+            "DeleteRecords.topics.partitions",
+            s::<delete_records_request::DeleteRecordsPartition>(),
+        ),
+        ("DescribeQuorum", s::<DescribeQuorumRequest>()),
+        (
+            "DescribeQuorum.topics",
+            s::<describe_quorum_request::TopicData>(),
+        ),
+        (
+            "DescribeQuorum.topics.partitions",
+            s::<describe_quorum_request::PartitionData>(),
+        ),
+        ("DescribeCluster", s::<DescribeClusterRequest>()),
+        (
+            "DescribeTopicPartitions",
+            s::<DescribeTopicPartitionsRequest>(),
+        ),
+        (
+            "DescribeTopicPartitions.topics",
+            s::<describe_topic_partitions_request::TopicRequest>(),
+        ),
+        (
+            "DescribeTopicPartitions.cursor",
+            s::<describe_topic_partitions_request::Cursor>(),
+        ),
         ("OffsetDelete", s::<OffsetDeleteRequest>()),
         (
             "OffsetDelete.topics",
@@ -386,7 +417,7 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
 /// Every struct of `fields` (arrays of structs and single structs), with its path.
 fn struct_paths(fields: &'static [Field], at: &str, out: &mut Vec<(String, &'static [Field])>) {
     for f in fields {
-        if let Ty::Structs(inner) | Ty::Struct(inner) = f.ty {
+        if let Ty::Structs(inner) | Ty::Struct(inner) | Ty::NullableStruct(inner) = f.ty {
             let path = format!("{at}.{}", f.name);
             out.push((path.clone(), inner));
             struct_paths(inner, &path, out);
@@ -522,7 +553,7 @@ fn worst_ratio(
                 tag(min_struct_bytes(s, version, flexible), memory_of(&f.ty)),
                 Some(*s),
             ),
-            Ty::Struct(s) => ((1, 0), Some(*s)),
+            Ty::Struct(s) | Ty::NullableStruct(s) => ((1, 0), Some(*s)),
             _ => ((1, 0), None),
         };
         let ratio = memory as f64 / wire.max(1) as f64;

@@ -45,6 +45,12 @@ pub enum ShapeError {
         min_bytes: usize,
         remaining: usize,
     },
+    #[error("{field} at byte {at}: null marker {marker} is neither -1 nor 1")]
+    NullMarker {
+        field: &'static str,
+        at: usize,
+        marker: i8,
+    },
     #[error("{field} at byte {at}: malformed varint")]
     Varint { field: &'static str, at: usize },
     #[error("tagged field {tag} at byte {at}: {reason}")]
@@ -266,9 +272,28 @@ impl<'a> Walk<'a> {
             Ty::Array(element) => return self.array(name, element, |w| w.value(name, element)),
             Ty::Structs(fields) => return self.array(name, ty, |w| w.fields(fields)),
             Ty::Struct(fields) => return self.fields(fields),
+            Ty::NullableStruct(fields) => return self.nullable_struct(name, fields),
             fixed => min_wire_bytes(fixed, self.version, self.flexible),
         };
         self.skip(name, fixed as u64)
+    }
+
+    /// A nullable struct's marker (-1: null, 1: present), then its fields.
+    fn nullable_struct(
+        &mut self,
+        name: &'static str,
+        fields: &'static [Field],
+    ) -> Result<(), ShapeError> {
+        let at = self.pos;
+        match self.int(name, 1)? as u8 as i8 {
+            -1 => Ok(()),
+            1 => self.fields(fields),
+            marker => Err(ShapeError::NullMarker {
+                field: name,
+                at,
+                marker,
+            }),
+        }
     }
 
     fn sized(&mut self, name: &'static str, wide: bool) -> Result<(), ShapeError> {
