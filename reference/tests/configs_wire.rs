@@ -24,7 +24,11 @@ const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const MESSAGE_TOO_LARGE: i16 = 10;
 
 /// A resource, the config set on it, and the message Kafka refuses it with.
-type Refusal = ((i8, &'static str), (&'static str, &'static str), &'static str);
+type Refusal = (
+    (i8, &'static str),
+    (&'static str, &'static str),
+    &'static str,
+);
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())

@@ -87,8 +87,7 @@ pub fn handle(
     }
     let limit = req
         .response_partition_limit
-        .min(MAX_REQUEST_PARTITION_SIZE_LIMIT)
-        .max(1) as usize;
+        .clamp(1, MAX_REQUEST_PARTITION_SIZE_LIMIT) as usize;
     let start_of = |name: &str| match &cursor {
         Some((topic, partition)) if topic == name => *partition as usize,
         _ => 0,
