@@ -4,7 +4,7 @@
 # Usage:
 #   bash ci/clients.sh --bootstrap HOST:PORT [--replication-factor N] [--only WHICH]
 #   bash ci/clients.sh --targets reference,reference:3,kafka[,kafka:3] [--only WHICH] [--base-port P]
-#     --only        idempotent | transactional | all (default all)
+#     --only        idempotent | transactional | groups | all (default all)
 #     --targets     started here, one after the other, and stopped when their checks end:
 #                   reference    `kafka-spec serve --port P`
 #                   reference:3  `kafka-spec serve --brokers 3 --port P+1` (ports P+1..P+3)
@@ -37,6 +37,13 @@
 #                           offsets must leave exactly one gap (the marker) after each
 #                           transaction in each partition (printed).
 #     librdkafka-transactional  the same with confluent-kafka's librdkafka.
+#   groups:
+#     java-consumer-group   ci/clients/GroupConsumers.java with group.protocol=consumer
+#                           (KIP-848): two KafkaConsumers of one group split the partitions,
+#                           read the default producer's records once between them and commit;
+#                           one closes and the other must get every partition; the group's
+#                           committed offsets must be the end offsets.
+#     java-classic-group    the same with group.protocol=classic (JoinGroup/SyncGroup).
 #
 # Prints a table target x check (pass/FAIL), then per cell what was seen: on failure the
 # check's own error and the client's own first error log line. Exit status 1 if any check
@@ -65,6 +72,7 @@ startup_deadline_s=30
 
 idempotent_checks=(java-default console-producer kafka-python-default)
 transactional_checks=(java-transactional librdkafka-transactional)
+group_checks=(java-consumer-group java-classic-group)
 
 log() { printf 'clients: %s\n' "$*" >&2; }
 die() {
@@ -84,7 +92,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --bootstrap) bootstrap_arg="${2:?--bootstrap needs HOST:PORT}"; shift 2 ;;
         --targets) targets_arg="${2:?--targets needs a list}"; shift 2 ;;
-        --only) only="${2:?--only needs idempotent, transactional or all}"; shift 2 ;;
+        --only) only="${2:?--only needs idempotent, transactional, groups or all}"; shift 2 ;;
         --base-port) base_port="${2:?--base-port needs a port}"; shift 2 ;;
         --replication-factor) rf_arg="${2:?--replication-factor needs a number}"; shift 2 ;;
         -h | --help) usage 0 ;;
@@ -98,8 +106,9 @@ fi
 case "$only" in
     idempotent) checks=("${idempotent_checks[@]}") ;;
     transactional) checks=("${transactional_checks[@]}") ;;
-    all) checks=("${idempotent_checks[@]}" "${transactional_checks[@]}") ;;
-    *) log "--only takes idempotent, transactional or all (got '$only')"; usage 2 ;;
+    groups) checks=("${group_checks[@]}") ;;
+    all) checks=("${idempotent_checks[@]}" "${transactional_checks[@]}" "${group_checks[@]}") ;;
+    *) log "--only takes idempotent, transactional, groups or all (got '$only')"; usage 2 ;;
 esac
 [[ "$base_port" =~ ^[0-9]+$ && "$base_port" -ge 1024 && "$base_port" -le 65000 ]] || die "--base-port: 1024..65000 (got '$base_port')"
 [[ "$rf_arg" =~ ^[1-9][0-9]*$ ]] || die "--replication-factor: a positive number (got '$rf_arg')"
@@ -442,6 +451,17 @@ check_java_transactional() {
     split_output java
     verify_transactional
 }
+
+check_java_group() {
+    create_topic
+    run_program java "$JAVA" "${JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" "$here/GroupConsumers.java" "$1" "$bootstrap" "$topic" "$cdir/input" "$deadline_s"
+    split_output java
+    verify_idempotent
+}
+
+check_java_consumer_group() { check_java_group consumer; }
+
+check_java_classic_group() { check_java_group classic; }
 
 check_kafka_python_default() {
     create_topic

@@ -295,6 +295,25 @@ fn group_request(key: ApiKey, version: i16) -> RequestKind {
         ApiKey::DeleteGroups => RequestKind::DeleteGroups(
             DeleteGroupsRequest::default().with_groups_names(vec![group()]),
         ),
+        // A new member of a KIP-848 group per version (v1: the member id is the client's own,
+        // KIP-1082; v0: the coordinator makes one).
+        ApiKey::ConsumerGroupHeartbeat => RequestKind::ConsumerGroupHeartbeat(
+            ConsumerGroupHeartbeatRequest::default()
+                .with_group_id(GroupId(StrBytes::from_string(format!("kip848-v{version}"))))
+                .with_member_id(StrBytes::from_string(if version >= 1 {
+                    Uuid::new_v4().to_string()
+                } else {
+                    String::new()
+                }))
+                .with_member_epoch(0)
+                .with_rebalance_timeout_ms(30_000)
+                .with_subscribed_topic_names(Some(vec![name("orders")]))
+                .with_topic_partitions(Some(vec![])),
+        ),
+        ApiKey::ConsumerGroupDescribe => RequestKind::ConsumerGroupDescribe(
+            ConsumerGroupDescribeRequest::default()
+                .with_group_ids(vec![GroupId(StrBytes::from_static_str("kip848-v0"))]),
+        ),
         ApiKey::OffsetDelete => RequestKind::OffsetDelete(
             OffsetDeleteRequest::default()
                 .with_group_id(group())
@@ -456,6 +475,24 @@ async fn every_advertised_version_of_every_api_answers() {
                 ResponseKind::DescribeConfigs(r) => {
                     assert_eq!(r.results[0].error_code, 0, "DescribeConfigs v{version}")
                 }
+                ResponseKind::ConsumerGroupHeartbeat(r) => {
+                    assert_eq!(r.error_code, 0, "ConsumerGroupHeartbeat v{version}");
+                    assert_eq!(r.member_epoch, 1, "ConsumerGroupHeartbeat v{version}");
+                    let assigned: usize = r
+                        .assignment
+                        .iter()
+                        .flat_map(|a| &a.topic_partitions)
+                        .map(|t| t.partitions.len())
+                        .sum();
+                    assert_eq!(assigned, 3, "the first member gets orders' 3 partitions");
+                }
+                ResponseKind::ConsumerGroupDescribe(r) => {
+                    assert_eq!(
+                        r.groups[0].error_code, 0,
+                        "ConsumerGroupDescribe v{version}"
+                    );
+                    assert_eq!(r.groups[0].members.len(), 1);
+                }
                 _ => {}
             }
             let variant = format!("{response:?}");
@@ -597,6 +634,7 @@ async fn api_versions_finalizes_the_features_kafka_finalizes_that_the_broker_imp
             vec![
                 ("metadata.version".to_string(), 30, 30),
                 ("transaction.version".to_string(), 2, 2),
+                ("group.version".to_string(), 1, 1),
             ],
             "v{version}"
         );

@@ -11,10 +11,11 @@
 //! transaction.version 2, group.version 1, share.version 1, streams.version 1,
 //! kraft.version 1 and eligible.leader.replicas.version 1. The reference finalizes only
 //! what it implements, so that a client never picks a protocol the broker lacks:
-//! metadata.version (the wire protocol of 4.3) and transaction.version 2, which makes
-//! Kafka 4's clients use KIP-890's transactions exactly as they do against Kafka 4.3.1. The
-//! features of KIP-848 groups, share groups, streams groups, the dynamic KRaft quorum and
-//! ELR are absent, as on a Kafka cluster that has not enabled them.
+//! metadata.version (the wire protocol of 4.3), transaction.version 2, which makes
+//! Kafka 4's clients use KIP-890's transactions exactly as they do against Kafka 4.3.1, and
+//! group.version 1, the consumer rebalance protocol of KIP-848 (ConsumerGroupHeartbeat). The
+//! features of share groups, streams groups, the dynamic KRaft quorum and ELR are absent, as
+//! on a Kafka cluster that has not enabled them.
 //!
 //! # References
 //! - KIP-35 (ApiVersions), KIP-511 (the v0 fallback answer), KIP-584 (features),
@@ -40,6 +41,9 @@ const METADATA_VERSION_MIN_LEVEL: i16 = 7;
 
 /// The finalized `transaction.version`: 2, KIP-890's protocol (what Kafka 4.3.1 finalizes).
 pub const TRANSACTION_VERSION_LEVEL: i16 = 2;
+
+/// The finalized `group.version`: 1, KIP-848's consumer groups (what Kafka 4.3.1 finalizes).
+pub const GROUP_VERSION_LEVEL: i16 = 1;
 
 /// The features' epoch. Kafka answers the offset of the metadata record that last changed
 /// them; the reference's never change while it runs, so any fixed epoch says the same.
@@ -76,5 +80,6 @@ pub fn handle(error_code: i16) -> ApiVersionsResponse {
         .with_finalized_features(vec![
             finalized("metadata.version", METADATA_VERSION_LEVEL),
             finalized("transaction.version", TRANSACTION_VERSION_LEVEL),
+            finalized("group.version", GROUP_VERSION_LEVEL),
         ])
 }

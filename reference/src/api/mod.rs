@@ -35,6 +35,8 @@ pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod authorized_operations;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -98,6 +100,14 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
     (ApiKey::DeleteGroups, delete_groups::VERSIONS),
     (ApiKey::DeleteRecords, delete_records::VERSIONS),
     (ApiKey::OffsetDelete, offset_delete::VERSIONS),
+    (
+        ApiKey::ConsumerGroupHeartbeat,
+        consumer_group_heartbeat::VERSIONS,
+    ),
+    (
+        ApiKey::ConsumerGroupDescribe,
+        consumer_group_describe::VERSIONS,
+    ),
     (ApiKey::ElectLeaders, elect_leaders::VERSIONS),
     (
         ApiKey::IncrementalAlterConfigs,
@@ -249,6 +259,12 @@ pub async fn handle(
         }
         RequestKind::DeleteGroups(req) => {
             ResponseKind::DeleteGroups(delete_groups::handle(shared, &client, req).await)
+        }
+        RequestKind::ConsumerGroupHeartbeat(req) => ResponseKind::ConsumerGroupHeartbeat(
+            consumer_group_heartbeat::handle(shared, &client, req).await,
+        ),
+        RequestKind::ConsumerGroupDescribe(req) => {
+            ResponseKind::ConsumerGroupDescribe(consumer_group_describe::handle(shared, req))
         }
         RequestKind::OffsetDelete(req) => {
             ResponseKind::OffsetDelete(offset_delete::handle(shared, &client, req).await)

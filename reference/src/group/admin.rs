@@ -1,7 +1,10 @@
 //! ListGroups, DescribeGroups and DeleteGroups: what admin tools see and do to groups.
 //!
-//! ListGroups filters by state (v4+, case-insensitive) and type (v5+; every group here is
-//! `classic`). DescribeGroups shows member metadata only for a Stable group (and the chosen
+//! ListGroups filters by state (v4+, case-insensitive) and type (v5+: `classic`, or
+//! `consumer` for the KIP-848 groups, listed with protocol type `consumer` and their
+//! states Empty, Assigning, Reconciling, Stable). DescribeGroups v6 answers a consumer
+//! group GROUP_ID_NOT_FOUND "Group g is not a classic group." (state Dead), as Kafka 4.3;
+//! before v6, Dead without error. DescribeGroups shows member metadata only for a Stable group (and the chosen
 //! protocol as its protocol data); an unknown group is "Dead", with GROUP_ID_NOT_FOUND from
 //! v6 on. DeleteGroups deletes only Empty groups (else NON_EMPTY_GROUP), with their offsets.
 //!
@@ -30,6 +33,8 @@ use super::{Effects, Reply, RequestContext, ShardState};
 
 /// The only group type of the classic protocol, as ListGroups names it.
 const GROUP_TYPE: &str = "classic";
+/// The type (and protocol type) of a KIP-848 consumer group.
+const CONSUMER_GROUP_TYPE: &str = "consumer";
 
 impl GroupCoordinator {
     /// Handles a ListGroups (read-only).
@@ -70,18 +75,40 @@ impl GroupCoordinator {
         } else {
             Vec::new()
         };
-        let groups = self
-            .groups
-            .values()
-            .filter(|g| self.serves(&g.group_id))
-            .filter(|g| states.is_empty() || states.contains(&g.state.name().to_lowercase()))
-            .filter(|_| types.is_empty() || types.iter().any(|t| t == GROUP_TYPE))
-            .map(|g| {
+        let classic = self.groups.values().map(|g| {
+            let protocol_type = g.protocol_type.as_deref().unwrap_or_default();
+            (
+                g.group_id.as_str(),
+                protocol_type,
+                g.state.name(),
+                GROUP_TYPE,
+            )
+        });
+        // Kafka lists a consumer group with the protocol type "consumer".
+        let consumer = self.consumer_groups.values().map(|g| {
+            let state = g.state().name();
+            (
+                g.group_id.as_str(),
+                CONSUMER_GROUP_TYPE,
+                state,
+                CONSUMER_GROUP_TYPE,
+            )
+        });
+        let mut listed: Vec<_> = classic
+            .chain(consumer)
+            .filter(|(id, ..)| self.serves(id))
+            .filter(|(_, _, state, _)| states.is_empty() || states.contains(&state.to_lowercase()))
+            .filter(|(.., kind)| types.is_empty() || types.iter().any(|t| t == kind))
+            .collect();
+        listed.sort_by_key(|(id, ..)| *id);
+        let groups = listed
+            .into_iter()
+            .map(|(id, protocol_type, state, kind)| {
                 ListedGroup::default()
-                    .with_group_id(GroupId(str_bytes(&g.group_id)))
-                    .with_protocol_type(str_bytes(g.protocol_type.as_deref().unwrap_or_default()))
-                    .with_group_state(str_bytes(g.state.name()))
-                    .with_group_type(str_bytes(GROUP_TYPE))
+                    .with_group_id(GroupId(str_bytes(id)))
+                    .with_protocol_type(str_bytes(protocol_type))
+                    .with_group_state(str_bytes(state))
+                    .with_group_type(str_bytes(kind))
             })
             .collect();
         ListGroupsResponse::default().with_groups(groups)
@@ -104,6 +131,17 @@ impl GroupCoordinator {
                 }
                 if let Some(error) = self.shard_error(group_id.as_str()) {
                     return described.with_error_code(error.code());
+                }
+                // Kafka 4.3 describes only classic groups here: a consumer group is "not a
+                // classic group" (ConsumerGroupDescribe describes it).
+                if ctx.api_version >= 6 && self.consumer_groups.contains_key(group_id.as_str()) {
+                    return described
+                        .with_group_state(str_bytes(GroupState::Dead.name()))
+                        .with_error_code(ResponseError::GroupIdNotFound.code())
+                        .with_error_message(Some(str_bytes(&format!(
+                            "Group {} is not a classic group.",
+                            group_id.as_str()
+                        ))));
                 }
                 match self.groups.get(group_id.as_str()) {
                     Some(group) => describe(group, described),
@@ -154,6 +192,16 @@ impl GroupCoordinator {
         }
         if let Some(error) = self.shard_error(group_id) {
             return error.code();
+        }
+        if let Some(group) = self.consumer_groups.get(group_id) {
+            if !group.members.is_empty() {
+                return ResponseError::NonEmptyGroup.code();
+            }
+            for record in self.offsets.tombstones(group_id) {
+                self.apply(record, fx);
+            }
+            self.consumer_groups.remove(group_id);
+            return 0;
         }
         let Some(group) = self.groups.get(group_id) else {
             return ResponseError::GroupIdNotFound.code();

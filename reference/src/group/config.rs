@@ -40,6 +40,14 @@ pub struct GroupConfig {
     /// `__consumer_offsets` partition before the request fails (COORDINATOR_NOT_AVAILABLE,
     /// Kafka's mapping of REQUEST_TIMED_OUT).
     pub offsets_commit_timeout_ms: i64,
+    /// `group.consumer.session.timeout.ms`: a consumer-protocol member (KIP-848) that sends
+    /// no ConsumerGroupHeartbeat for this long is fenced from its group.
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`: the heartbeat interval given to consumer-protocol
+    /// members.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.max.size`: members beyond this get GROUP_MAX_SIZE_REACHED.
+    pub consumer_max_size: i32,
 }
 
 impl Default for GroupConfig {
@@ -55,6 +63,9 @@ impl Default for GroupConfig {
             new_member_join_timeout_ms: 5 * 60 * 1_000,
             offsets_topic_replication_factor: 3,
             offsets_commit_timeout_ms: 5_000,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_max_size: i32::MAX,
         }
     }
 }
@@ -71,6 +82,9 @@ impl GroupConfig {
         "offsets.retention.check.interval.ms",
         "offsets.topic.replication.factor",
         "offsets.commit.timeout.ms",
+        "group.consumer.session.timeout.ms",
+        "group.consumer.heartbeat.interval.ms",
+        "group.consumer.max.size",
     ];
 
     /// Sets one broker config by its Kafka name. `Ok(false)` means the key is not a group
@@ -98,6 +112,13 @@ impl GroupConfig {
                 self.offsets_topic_replication_factor = parse(key, value, 1)?
             }
             "offsets.commit.timeout.ms" => self.offsets_commit_timeout_ms = parse(key, value, 1)?,
+            "group.consumer.session.timeout.ms" => {
+                self.consumer_session_timeout_ms = parse(key, value, 1)?
+            }
+            "group.consumer.heartbeat.interval.ms" => {
+                self.consumer_heartbeat_interval_ms = parse(key, value, 1)?
+            }
+            "group.consumer.max.size" => self.consumer_max_size = parse(key, value, 1)?,
             _ => return Ok(false),
         }
         Ok(true)

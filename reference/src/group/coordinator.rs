@@ -36,6 +36,7 @@ use uuid::Uuid;
 
 use super::classic::{ClassicGroup, GroupState, JoinTimer};
 use super::config::GroupConfig;
+use super::consumer_group::ConsumerGroup;
 use super::offsets::{OffsetAndMetadata, OffsetStore};
 use super::record::GroupRecord;
 use super::responses::join_error_code;
@@ -49,6 +50,8 @@ pub struct GroupCoordinator {
     pub(super) active: bool,
     scope: Scope,
     pub(super) groups: BTreeMap<String, ClassicGroup>,
+    /// Groups of the consumer protocol (KIP-848); an id is never in both maps.
+    pub(super) consumer_groups: BTreeMap<String, ConsumerGroup>,
     pub(super) offsets: OffsetStore,
     /// The offsets of open transactions, until their markers.
     pub(super) pending_txn: PendingTxnOffsets,
@@ -113,6 +116,8 @@ enum Due {
     Join(String),
     Sync(String),
     Cleanup,
+    ConsumerSession(String, String),
+    ConsumerRebalance(String, String, i32),
 }
 
 impl GroupCoordinator {
@@ -131,6 +136,7 @@ impl GroupCoordinator {
             active: true,
             scope: Scope::All,
             groups: BTreeMap::new(),
+            consumer_groups: BTreeMap::new(),
             offsets: OffsetStore::default(),
             pending_txn: PendingTxnOffsets::default(),
             record_seq: 0,
@@ -308,6 +314,7 @@ impl GroupCoordinator {
         for group_id in group_ids {
             if self.partition_of(&group_id) == Some(partition) {
                 self.groups.remove(&group_id);
+                self.consumer_groups.remove(&group_id);
                 self.offsets.forget_group(&group_id);
                 self.pending_txn.forget_group(&group_id);
             }
@@ -360,7 +367,7 @@ impl GroupCoordinator {
 
     /// Offsets without a group make a "simple" group: Empty, no protocol type.
     pub(super) fn ensure_group(&mut self, group_id: &str, now_ms: i64) {
-        if !self.groups.contains_key(group_id) {
+        if !self.groups.contains_key(group_id) && !self.consumer_groups.contains_key(group_id) {
             let group = ClassicGroup::new(group_id.to_string(), now_ms);
             self.groups.insert(group_id.to_string(), group);
         }
@@ -448,6 +455,16 @@ impl GroupCoordinator {
                 earliest = earliest.min(deadline_ms);
             }
         }
+        for group in self.consumer_groups.values() {
+            if !self.serves(&group.group_id) {
+                continue;
+            }
+            let sessions = group.session_deadlines_ms.values().copied();
+            let rebalances = group.rebalance_deadlines_ms.values().map(|(d, _)| *d);
+            for deadline_ms in sessions.chain(rebalances) {
+                earliest = earliest.min(deadline_ms);
+            }
+        }
         Some(earliest)
     }
 
@@ -479,12 +496,34 @@ impl GroupCoordinator {
                 consider(timer.deadline_ms, &|| Due::Sync(group_id.clone()));
             }
         }
+        for (group_id, group) in self.consumer_groups.iter().filter(|(g, _)| self.serves(g)) {
+            for (member_id, deadline_ms) in &group.session_deadlines_ms {
+                consider(*deadline_ms, &|| {
+                    Due::ConsumerSession(group_id.clone(), member_id.clone())
+                });
+            }
+            for (member_id, (deadline_ms, epoch)) in &group.rebalance_deadlines_ms {
+                consider(*deadline_ms, &|| {
+                    Due::ConsumerRebalance(group_id.clone(), member_id.clone(), *epoch)
+                });
+            }
+        }
         best.map(|(_, due)| due)
     }
 
     fn fire(&mut self, due: Due, now_ms: i64, fx: &mut Effects) {
+        match due {
+            Due::ConsumerSession(group_id, member_id) => {
+                return self.on_consumer_session_expired(&group_id, &member_id);
+            }
+            Due::ConsumerRebalance(group_id, member_id, epoch) => {
+                return self.on_consumer_rebalance_expired(&group_id, &member_id, epoch);
+            }
+            _ => {}
+        }
         let Self { groups, config, .. } = self;
         match due {
+            Due::ConsumerSession(..) | Due::ConsumerRebalance(..) => {}
             Due::Cleanup => {
                 self.next_cleanup_ms =
                     now_ms.saturating_add(self.config.offsets_retention_check_interval_ms.max(1));
@@ -566,9 +605,12 @@ impl GroupCoordinator {
         self.groups.get(group_id).map(|g| g.state)
     }
 
-    /// Every group id, sorted.
+    /// Every group id (classic and consumer groups), sorted.
     pub fn group_ids(&self) -> Vec<String> {
-        self.groups.keys().cloned().collect()
+        let mut ids: Vec<String> = self.groups.keys().cloned().collect();
+        ids.extend(self.consumer_groups.keys().cloned());
+        ids.sort();
+        ids
     }
 
     /// A summary of a group, if it exists.

@@ -99,6 +99,14 @@ impl GroupCoordinator {
             protocols: protocols_from_request(&request.protocols),
             now_ms,
         };
+        // An Empty consumer group of this id becomes a classic group (Kafka's
+        // `maybeDeleteEmptyConsumerGroup`); its offsets stay.
+        if self.consumer_groups.remove(group_id).is_some() {
+            tracing::info!(
+                group_id,
+                "converted the empty consumer group to a classic group"
+            );
+        }
         let is_new_group = !self.groups.contains_key(group_id);
         let Self { groups, config, .. } = self;
         let group = groups
@@ -137,6 +145,14 @@ impl GroupCoordinator {
             || session_ms > self.config.group_max_session_timeout_ms
         {
             Some(ResponseError::InvalidSessionTimeout)
+        } else if self
+            .consumer_groups
+            .get(group_id)
+            .is_some_and(|g| !g.members.is_empty())
+        {
+            // Kafka 4.3 lets a classic consumer join a consumer group as a classic member
+            // (and refuses other protocols with this code); the reference refuses both.
+            Some(ResponseError::InconsistentGroupProtocol)
         } else if !request.member_id.is_empty() && !self.groups.contains_key(group_id) {
             Some(ResponseError::UnknownMemberId)
         } else {

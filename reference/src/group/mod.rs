@@ -1,5 +1,6 @@
-//! The group coordinator: the classic consumer group protocol and committed offsets, as a
-//! synchronous state machine with an explicit clock.
+//! The group coordinator: the classic consumer group protocol, the consumer rebalance
+//! protocol of KIP-848 (ConsumerGroupHeartbeat, see `consumer_heartbeat`), and committed
+//! offsets, as a synchronous state machine with an explicit clock.
 //!
 //! One [`GroupCoordinator`] per broker holds every group. It speaks Kafka's own message
 //! structs (`kafka_protocol::messages::*Request` in, `*Response` out, already shaped for the
@@ -83,8 +84,11 @@
 //!   OffsetFetch), KIP-800 / KIP-814 (join reason, skip assignment), KIP-1043
 
 mod admin;
+mod assignor;
 mod classic;
 mod config;
+mod consumer_group;
+mod consumer_heartbeat;
 mod consumer_protocol;
 mod coordinator;
 mod join;
@@ -105,6 +109,8 @@ use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 
 pub use classic::GroupState;
 pub use config::GroupConfig;
+pub use consumer_group::{ConsumerGroupState, TopicMetadata, TopicsImage};
+pub use consumer_heartbeat::{MAX_REGEX_BYTES, MAX_SUBSCRIBED_TOPICS};
 pub use coordinator::{GroupCoordinator, GroupSummary, MemberSummary, ShardState};
 pub use offsets::OffsetAndMetadata;
 pub use record::{GroupMetadataValue, GroupRecord, MemberMetadata, OffsetCommitValue, RecordError};

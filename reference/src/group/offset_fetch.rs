@@ -59,7 +59,16 @@ impl GroupCoordinator {
                             .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
                             .collect::<Vec<_>>()
                     });
-                    self.fetch_group(g.group_id.as_str(), topics, request.require_stable)
+                    let member = (g.member_id.as_deref(), g.member_epoch);
+                    let mut fetched =
+                        self.fetch_group(g.group_id.as_str(), topics, request.require_stable);
+                    if fetched.error_code == 0
+                        && let Err(code) = self.validate_consumer_fetch(g.group_id.as_str(), member)
+                    {
+                        fetched.error_code = code;
+                        fetched.topics.clear();
+                    }
+                    fetched
                 })
                 .collect();
             return multi_group_response(groups);
@@ -96,7 +105,8 @@ impl GroupCoordinator {
         let known = self
             .groups
             .get(group_id)
-            .is_some_and(|g| !g.is_in(GroupState::Dead));
+            .is_some_and(|g| !g.is_in(GroupState::Dead))
+            || self.consumer_groups.contains_key(group_id);
         let Some(topics) = topics else {
             // Every committed offset of the group (none for an unknown group).
             if let Some(all) = self.offsets.group(group_id).filter(|_| known) {
@@ -118,6 +128,30 @@ impl GroupCoordinator {
             out.topics.push((topic, fetched));
         }
         out
+    }
+
+    /// Kafka's `ConsumerGroup.validateOffsetFetch` (v9+): a fetch that names a member or a
+    /// member epoch must come from a member (UNKNOWN_MEMBER_ID) at its current epoch
+    /// (STALE_MEMBER_EPOCH). Classic groups are not checked.
+    fn validate_consumer_fetch(
+        &self,
+        group_id: &str,
+        (member_id, member_epoch): (Option<&str>, i32),
+    ) -> Result<(), i16> {
+        let Some(group) = self.consumer_groups.get(group_id) else {
+            return Ok(());
+        };
+        if member_id.is_none() && member_epoch < 0 {
+            return Ok(());
+        }
+        let member = member_id.and_then(|id| group.members.get(id));
+        match member {
+            None => Err(ResponseError::UnknownMemberId.code()),
+            Some(m) if m.member_epoch != member_epoch => {
+                Err(ResponseError::StaleMemberEpoch.code())
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     fn fetched(

@@ -36,6 +36,7 @@ use kafka_protocol::messages::{
 };
 
 use super::classic::{ClassicGroup, GroupState, str_bytes};
+use super::consumer_group::{ConsumerGroup, ConsumerMember};
 use super::coordinator::GroupCoordinator;
 use super::record::{GroupRecord, OffsetCommitValue};
 use super::{Effects, MAX_GROUP_ID_BYTES, Reply, RequestContext, arm};
@@ -277,6 +278,12 @@ impl GroupCoordinator {
                     ResponseError::UnknownTopicOrPartition.code()
                 } else if let Some(code) = group_error {
                     code
+                } else if let Some(code) = self.consumer_commit_partition_error(
+                    request,
+                    topic.name.as_str(),
+                    p.partition_index,
+                ) {
+                    code
                 } else if self.metadata_too_large(p.committed_metadata.as_deref()) {
                     ResponseError::OffsetMetadataTooLarge.code()
                 } else {
@@ -327,6 +334,10 @@ impl GroupCoordinator {
         let generation_id = request.generation_id_or_member_epoch;
         let member_id = request.member_id.as_str();
         let instance_id = request.group_instance_id.as_deref();
+        if let Some(group) = self.consumer_groups.get(request.group_id.as_str()) {
+            return consumer_commit_check(group, member_id, generation_id, false, version)
+                .map(|_| ());
+        }
         let Some(group) = self.groups.get(request.group_id.as_str()) else {
             return match generation_id {
                 // A simple group is made for these offsets.
@@ -353,6 +364,34 @@ impl GroupCoordinator {
             return Err(ResponseError::RebalanceInProgress.code());
         }
         Ok(())
+    }
+
+    /// Kafka's per-partition check of a consumer-group commit with an older member epoch
+    /// (`ConsumerGroup.createAssignmentEpochValidator`): the partition must still be
+    /// assigned to (or pending revocation from) the member, since an epoch no older than the
+    /// one it was assigned at.
+    fn consumer_commit_partition_error(
+        &self,
+        request: &OffsetCommitRequest,
+        topic: &str,
+        partition: i32,
+    ) -> Option<i16> {
+        let group = self.consumer_groups.get(request.group_id.as_str())?;
+        let epoch = request.generation_id_or_member_epoch;
+        let member = consumer_commit_check(group, request.member_id.as_str(), epoch, false, 9)
+            .ok()
+            .flatten()?;
+        let stale = ResponseError::StaleMemberEpoch.code();
+        let Some(topic_id) = group.subscription_metadata.get(topic).map(|m| m.topic_id) else {
+            return Some(stale);
+        };
+        let assigned_at = [&member.assigned, &member.pending_revocation]
+            .into_iter()
+            .find_map(|ps| ps.get(&topic_id).and_then(|p| p.get(&partition)).copied());
+        match assigned_at {
+            Some(assigned_epoch) if epoch >= assigned_epoch => None,
+            _ => Some(stale),
+        }
     }
 
     /// In the classic protocol a commit also counts as a heartbeat (Stable or
@@ -400,7 +439,11 @@ impl GroupCoordinator {
             let subscribed = self
                 .groups
                 .get(group_id)
-                .is_some_and(|g| g.is_subscribed_to_topic(name));
+                .is_some_and(|g| g.is_subscribed_to_topic(name))
+                || self
+                    .consumer_groups
+                    .get(group_id)
+                    .is_some_and(|g| g.is_subscribed_to(name));
             let mut partitions = Vec::with_capacity(topic.partitions.len());
             for p in &topic.partitions {
                 let code = if !partition_exists(name, p.partition_index) {
@@ -449,6 +492,10 @@ impl GroupCoordinator {
         if let Some(error) = self.shard_error(group_id) {
             return Err(error.code());
         }
+        // A consumer group's offsets go per topic, where no member subscribes to it.
+        if self.consumer_groups.contains_key(group_id) {
+            return Ok(());
+        }
         let Some(group) = self.groups.get(group_id) else {
             return Err(ResponseError::GroupIdNotFound.code());
         };
@@ -473,6 +520,13 @@ impl GroupCoordinator {
                 .groups
                 .get(&group_id)
                 .is_some_and(|g| g.is_in(GroupState::Empty));
+            let empty_consumer_group = self
+                .consumer_groups
+                .get(&group_id)
+                .is_some_and(|g| g.members.is_empty());
+            if all_expired && empty_consumer_group {
+                self.consumer_groups.remove(&group_id);
+            }
             if all_expired && empty {
                 records.push(GroupRecord::GroupMetadata {
                     group_id: group_id.clone(),
@@ -490,16 +544,44 @@ impl GroupCoordinator {
         let Some(topics) = self.offsets.group(group_id) else {
             return true;
         };
+        if let Some(group) = self.consumer_groups.get(group_id) {
+            // Kafka's `ConsumerGroup.offsetExpirationCondition`: from the commit, for topics
+            // no member subscribes to.
+            return self.expire_offsets_by(
+                group_id,
+                topics,
+                RetentionBase::Commit,
+                now_ms,
+                records,
+                &|t| group.is_subscribed_to(t),
+            );
+        }
         let Some(group) = self.groups.get(group_id) else {
             return false;
         };
         let Some(base) = RetentionBase::of(group) else {
             return false;
         };
+        self.expire_offsets_by(group_id, topics, base, now_ms, records, &|t| {
+            group.is_subscribed_to_topic(t)
+        })
+    }
+
+    /// Tombstones for the offsets of `topics` expired under `base`, except for subscribed
+    /// topics; true if none are left afterwards.
+    fn expire_offsets_by(
+        &self,
+        group_id: &str,
+        topics: &TopicOffsets,
+        base: RetentionBase,
+        now_ms: i64,
+        records: &mut Vec<GroupRecord>,
+        subscribed: &dyn Fn(&str) -> bool,
+    ) -> bool {
         let retention_ms = self.config.offsets_retention_ms;
         let mut all_expired = true;
         for (topic, partitions) in topics {
-            if group.is_subscribed_to_topic(topic) {
+            if subscribed(topic) {
                 all_expired = false;
                 continue;
             }
@@ -563,6 +645,39 @@ impl GroupCoordinator {
         }
         fx
     }
+}
+
+/// Kafka's `ConsumerGroup.validateOffsetCommit`: a commit without member epoch (-1 or less)
+/// only while the group has no members (or, transactional, without member id); otherwise the
+/// member must exist (UNKNOWN_MEMBER_ID), commit with OffsetCommit v9+ unless transactional
+/// (UNSUPPORTED_VERSION), and with no newer epoch than its own (STALE_MEMBER_EPOCH). An
+/// older epoch returns the member: each partition is then checked against it.
+pub(super) fn consumer_commit_check<'a>(
+    group: &'a ConsumerGroup,
+    member_id: &str,
+    epoch: i32,
+    transactional: bool,
+    version: i16,
+) -> Result<Option<&'a ConsumerMember>, i16> {
+    if epoch < 0 && group.members.is_empty() {
+        return Ok(None);
+    }
+    if transactional && epoch == -1 && member_id.is_empty() {
+        return Ok(None);
+    }
+    let Some(member) = group.members.get(member_id) else {
+        return Err(ResponseError::UnknownMemberId.code());
+    };
+    if !transactional && version < 9 {
+        return Err(ResponseError::UnsupportedVersion.code());
+    }
+    if epoch == member.member_epoch {
+        return Ok(None);
+    }
+    if epoch > member.member_epoch {
+        return Err(ResponseError::StaleMemberEpoch.code());
+    }
+    Ok(Some(member))
 }
 
 pub(super) fn topic_name(name: &str) -> TopicName {

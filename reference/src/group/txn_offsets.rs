@@ -285,6 +285,13 @@ impl GroupCoordinator {
             return Err(error.code());
         }
         let generation_id = request.generation_id;
+        if let Some(group) = self.consumer_groups.get(group_id) {
+            // The member epoch as generation; an older epoch is accepted (Kafka checks it
+            // per partition, as for OffsetCommit).
+            let member_id = request.member_id.as_str();
+            return super::offsets::consumer_commit_check(group, member_id, generation_id, true, 0)
+                .map(|_| ());
+        }
         let Some(group) = self.groups.get(group_id) else {
             // A simple group is made for these offsets (when they are replayed).
             return if generation_id < 0 {

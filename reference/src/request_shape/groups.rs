@@ -1,6 +1,6 @@
 //! Request schemas of the group coordinator's APIs: FindCoordinator, JoinGroup, SyncGroup,
 //! Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups,
-//! OffsetDelete.
+//! OffsetDelete, ConsumerGroupHeartbeat, ConsumerGroupDescribe.
 //!
 //! Transcribed from Kafka's message definitions (`versions`, `taggedVersions`/`tag`,
 //! `flexibleVersions`), for the versions `kafka-protocol` 0.18 decodes; the round-trip test
@@ -10,7 +10,8 @@
 //! - `FindCoordinatorRequest.json`, `JoinGroupRequest.json`, `SyncGroupRequest.json`,
 //!   `HeartbeatRequest.json`, `LeaveGroupRequest.json`, `OffsetCommitRequest.json`,
 //!   `OffsetFetchRequest.json`, `ListGroupsRequest.json`, `DescribeGroupsRequest.json`,
-//!   `DeleteGroupsRequest.json`, `OffsetDeleteRequest.json` in
+//!   `DeleteGroupsRequest.json`, `OffsetDeleteRequest.json`,
+//!   `ConsumerGroupHeartbeatRequest.json`, `ConsumerGroupDescribeRequest.json` in
 //!   `clients/src/main/resources/common/message/`
 
 use kafka_protocol::messages::ApiKey;
@@ -205,5 +206,40 @@ pub const OFFSET_DELETE: Message = Message {
                 field("partition_index", from(0), INT32),
             ])),
         ])),
+    ],
+};
+
+/// ConsumerGroupHeartbeat (key 68, KIP-848).
+#[rustfmt::skip]
+pub const CONSUMER_GROUP_HEARTBEAT: Message = Message {
+    key: ApiKey::ConsumerGroupHeartbeat,
+    versions: v(0, 1),
+    flexible_from: 0,
+    fields: &[
+        field("group_id", from(0), STRING),
+        field("member_id", from(0), STRING),
+        field("member_epoch", from(0), INT32),
+        field("instance_id", from(0), STRING),
+        field("rack_id", from(0), STRING),
+        field("rebalance_timeout_ms", from(0), INT32),
+        field("subscribed_topic_names", from(0), Ty::Array(&STRING)),
+        field("subscribed_topic_regex", from(1), STRING),
+        field("server_assignor", from(0), STRING),
+        field("topic_partitions", from(0), Ty::Structs(&[
+            field("topic_id", from(0), UUID),
+            field("partitions", from(0), Ty::Array(&INT32)),
+        ])),
+    ],
+};
+
+/// ConsumerGroupDescribe (key 69, KIP-848).
+#[rustfmt::skip]
+pub const CONSUMER_GROUP_DESCRIBE: Message = Message {
+    key: ApiKey::ConsumerGroupDescribe,
+    versions: v(0, 1),
+    flexible_from: 0,
+    fields: &[
+        field("group_ids", from(0), Ty::Array(&STRING)),
+        field("include_authorized_operations", from(0), BOOL),
     ],
 };

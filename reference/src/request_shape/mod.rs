@@ -277,6 +277,8 @@ pub const MESSAGES: &[Message] = &[
     groups::DESCRIBE_GROUPS,
     groups::DELETE_GROUPS,
     groups::OFFSET_DELETE,
+    groups::CONSUMER_GROUP_HEARTBEAT,
+    groups::CONSUMER_GROUP_DESCRIBE,
     txn::INIT_PRODUCER_ID,
     txn::DESCRIBE_PRODUCERS,
     txn::ADD_PARTITIONS_TO_TXN,

@@ -402,6 +402,15 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
             "DescribeTopicPartitions.cursor",
             s::<describe_topic_partitions_request::Cursor>(),
         ),
+        (
+            "ConsumerGroupHeartbeat",
+            s::<ConsumerGroupHeartbeatRequest>(),
+        ),
+        (
+            "ConsumerGroupHeartbeat.topic_partitions",
+            s::<consumer_group_heartbeat_request::TopicPartitions>(),
+        ),
+        ("ConsumerGroupDescribe", s::<ConsumerGroupDescribeRequest>()),
         ("OffsetDelete", s::<OffsetDeleteRequest>()),
         (
             "OffsetDelete.topics",

@@ -27,6 +27,7 @@ use super::consumer_protocol::subscription;
 use super::*;
 
 mod admin;
+mod consumer;
 mod join;
 mod offsets;
 mod props;
