@@ -72,6 +72,7 @@ public class DefaultProducer {
                 run.produceDefault(input);
             } else {
                 run.produceTransactional(input);
+                run.awaitTransactionsEnded();
             }
             run.consume("read_uncommitted", true);
             if (args[0].equals("transactional")) {
@@ -220,7 +221,40 @@ public class DefaultProducer {
         }
     }
 
-    void consume(String isolation, boolean printEnds) throws Failure {
+    /**
+     * Waits until no partition of the topic has an open transaction: the last stable offset
+     * (what a read_committed consumer's endOffsets answers) has reached the high watermark
+     * (read_uncommitted). `abortTransaction` returns once the coordinator has decided, and
+     * Kafka writes the markers after that, so the end offsets read at once may stop short of
+     * the abort marker; a marker that never comes fails at the deadline.
+     */
+    void awaitTransactionsEnded() throws Failure {
+        try (KafkaConsumer<String, String> committed = new KafkaConsumer<>(consumerProps("read_committed"));
+                KafkaConsumer<String, String> uncommitted = new KafkaConsumer<>(consumerProps("read_uncommitted"))) {
+            List<TopicPartition> parts = new ArrayList<>();
+            for (PartitionInfo info : uncommitted.partitionsFor(topic, Duration.ofMillis(remainingMs()))) {
+                parts.add(new TopicPartition(topic, info.partition()));
+            }
+            while (true) {
+                Map<TopicPartition, Long> stable = committed.endOffsets(parts, Duration.ofMillis(remainingMs()));
+                Map<TopicPartition, Long> high = uncommitted.endOffsets(parts, Duration.ofMillis(remainingMs()));
+                if (stable.equals(high)) {
+                    return;
+                }
+                if (System.nanoTime() - deadlineNanos >= 0) {
+                    throw new Failure("last stable offsets " + stable + " never reached the high watermarks " + high
+                            + " (an open transaction, or a marker not written)");
+                }
+                Thread.sleep(100);
+            }
+        } catch (Failure e) {
+            throw e;
+        } catch (Exception e) {
+            throw new Failure("waiting for the transactions to end: " + describe(e));
+        }
+    }
+
+    Properties consumerProps(String isolation) {
         Properties props = new Properties();
         props.put("bootstrap.servers", bootstrap);
         props.put("key.deserializer", StringDeserializer.class.getName());
@@ -228,7 +262,11 @@ public class DefaultProducer {
         props.put("isolation.level", isolation);
         props.put("enable.auto.commit", "false");
         props.put("auto.offset.reset", "earliest");
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props)) {
+        return props;
+    }
+
+    void consume(String isolation, boolean printEnds) throws Failure {
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerProps(isolation))) {
             List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofMillis(remainingMs()));
             if (infos == null || infos.isEmpty()) {
                 throw new Failure(isolation + " consumer: no partitions for topic " + topic);

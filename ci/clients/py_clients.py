@@ -186,6 +186,50 @@ def kafka_exception(what, e):
     return Failure(f"{what}: {describe(e)}")
 
 
+def rdkafka_await_transactions_ended(bootstrap, topic, deadline):
+    """Waits until no partition of `topic` has an open transaction: the last stable offset
+    (the high watermark a read_committed client is given) has reached the high watermark.
+    abort_transaction returns once the coordinator has decided and the markers are written
+    after that, so end offsets read at once may stop short of the abort marker; a marker
+    that never comes fails at the deadline."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    clients = {
+        iso: Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"kafka-spec-clients-verify-{topic}",
+                "isolation.level": iso,
+            }
+        )
+        for iso in ("read_committed", "read_uncommitted")
+    }
+    try:
+        t = clients["read_uncommitted"].list_topics(topic, timeout=deadline.left()).topics.get(topic)
+        if t is None or t.error is not None or not t.partitions:
+            raise Failure(f"no partitions for {topic}: {t and t.error}")
+        parts = sorted(t.partitions)
+        while True:
+            highs = {
+                iso: [
+                    c.get_watermark_offsets(TopicPartition(topic, p), timeout=deadline.left(), cached=False)[1]
+                    for p in parts
+                ]
+                for iso, c in clients.items()
+            }
+            if highs["read_committed"] == highs["read_uncommitted"]:
+                return
+            if deadline.passed():
+                raise Failure(
+                    f"last stable offsets {highs['read_committed']} never reached the high watermarks "
+                    f"{highs['read_uncommitted']} (an open transaction, or a marker not written)"
+                )
+            time.sleep(0.1)
+    finally:
+        for c in clients.values():
+            c.close()
+
+
 def librdkafka_transactional(bootstrap, topic, records, deadline):
     from confluent_kafka import (
         OFFSET_BEGINNING,
@@ -220,6 +264,7 @@ def librdkafka_transactional(bootstrap, topic, records, deadline):
     finally:
         producer.flush(1)
 
+    rdkafka_await_transactions_ended(bootstrap, topic, deadline)
     for isolation in ("read_uncommitted", "read_committed"):
         consumer = Consumer(
             {
