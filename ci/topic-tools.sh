@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Kafka's own admin tools (4.3.1, from Maven Central: ci/kafka/fetch.sh) against the
+# Kafka's topic and quorum tools (4.3.1, from Maven Central: ci/kafka/fetch.sh) against the
 # reference broker (1 and 3 brokers) and against real Kafka (1 and 3 nodes): each tool's
 # outcome, normalised (ids, ports, timestamps, placement), must be the same on both.
 #

@@ -192,11 +192,33 @@ fn parse(text: &str) -> Option<StoredMetadata> {
     })
 }
 
-/// A new `cluster.id`.
+/// A new `cluster.id` in Kafka's form: a random UUID as 22 characters of URL-safe base64
+/// without padding (`org.apache.kafka.common.Uuid.toString`, what `kafka-storage
+/// random-uuid` prints and `kafka-metadata-quorum describe` shows), never starting with `-`
+/// (Kafka draws again, so that the id is never read as a command-line option).
 pub(crate) fn new_cluster_id() -> String {
-    // Kafka's cluster ids are 22-character URL-safe base64 UUIDs; a hex UUID serves the
-    // same purpose and clients treat it as opaque.
-    Uuid::new_v4().simple().to_string()
+    loop {
+        let id = base64_url(Uuid::new_v4().as_bytes());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+/// URL-safe base64 without padding (RFC 4648 section 5).
+fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
 }
 
 pub(crate) fn load_or_create_cluster_id(dir: &Path) -> io::Result<String> {
@@ -242,6 +264,28 @@ pub(crate) fn claim_cluster_id(dir: &Path, cluster_id: &str) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::controller::{Controller, ControllerConfig};
+
+    #[test]
+    fn cluster_ids_are_kafkas_22_character_url_safe_base64() {
+        // RFC 4648's test vectors, unpadded, and a UUID as Kafka's Uuid.toString writes it.
+        assert_eq!(base64_url(b"f"), "Zg");
+        assert_eq!(base64_url(b"fo"), "Zm8");
+        assert_eq!(base64_url(b"foo"), "Zm9v");
+        assert_eq!(base64_url(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64_url(&[0xfb, 0xff]), "-_8");
+        let uuid = Uuid::parse_str("00010203-0405-0607-0809-0a0b0c0d0e0f").unwrap();
+        assert_eq!(base64_url(uuid.as_bytes()), "AAECAwQFBgcICQoLDA0ODw");
+        for _ in 0..100 {
+            let id = new_cluster_id();
+            assert_eq!(id.len(), 22, "{id}");
+            assert!(!id.starts_with('-'), "{id}");
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{id}"
+            );
+        }
+    }
 
     #[test]
     fn topics_and_their_configs_survive_a_round_trip() {
