@@ -235,9 +235,17 @@ public class DefaultProducer {
             for (PartitionInfo info : uncommitted.partitionsFor(topic, Duration.ofMillis(remainingMs()))) {
                 parts.add(new TopicPartition(topic, info.partition()));
             }
+            Map<TopicPartition, Long> stable = Map.of();
+            Map<TopicPartition, Long> high = Map.of();
             while (true) {
-                Map<TopicPartition, Long> stable = committed.endOffsets(parts, Duration.ofMillis(remainingMs()));
-                Map<TopicPartition, Long> high = uncommitted.endOffsets(parts, Duration.ofMillis(remainingMs()));
+                // The deadline is checked here, not by the calls, so its message has the offsets.
+                if (System.nanoTime() - deadlineNanos >= 0) {
+                    throw new Failure("last stable offsets " + stable + " never reached the high watermarks " + high
+                            + " (an open transaction, or a marker not written)");
+                }
+                Duration timeout = Duration.ofSeconds(5);
+                stable = committed.endOffsets(parts, timeout);
+                high = uncommitted.endOffsets(parts, timeout);
                 if (stable.equals(high)) {
                     return;
                 }
