@@ -61,6 +61,9 @@
 #   CLIENTS_RECORDS        records per check (default 100; even)
 #   CLIENTS_DEADLINE_S     each client program's own deadline (default 60)
 #   CLIENTS_KEEP_WORKDIR   1: keep the scratch directory (kept anyway when a check fails)
+#   CLIENTS_KNOWN_FAILURES space-separated TARGET/CHECK cells (e.g.
+#                          reference:3/java-transactional) of known reference bugs: they
+#                          run and show pass or KNOWN-FAIL, but do not fail the run
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -526,12 +529,20 @@ check_console_producer() {
 declare -A result detail
 passed=0
 failed=0
+known=0
+# CLIENTS_KNOWN_FAILURES: space-separated TARGET/CHECK cells of known reference bugs.
+known_failures="${CLIENTS_KNOWN_FAILURES:-}"
 
 record_result() {
     local target="$1" check="$2" verdict="$3" text="$4"
     result["$target|$check"]="$verdict"
     detail["$target|$check"]="$text"
-    if [[ "$verdict" == pass ]]; then
+    if [[ " $known_failures " == *" $target/$check "* ]]; then
+        # A known reference bug, tracked in an issue: the check runs and its verdict is shown
+        # (KNOWN-FAIL, or pass), but it does not fail the run.
+        [[ "$verdict" == pass ]] && passed=$((passed + 1)) || verdict=KNOWN-FAIL
+        known=$((known + 1))
+    elif [[ "$verdict" == pass ]]; then
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
@@ -606,6 +617,6 @@ done
             printf '%s / %s: %s\n    %s\n' "$target" "$check" "${result["$target|$check"]}" "${detail["$target|$check"]}"
         done
     done
-    printf '\nclients: %d passed, %d failed\n' "$passed" "$failed"
+    printf '\nclients: %d passed, %d failed; %d cell(s) of known bugs (CLIENTS_KNOWN_FAILURES: shown, never counted as failed)\n' "$passed" "$failed" "$known"
 }
 if ((failed > 0)); then exit 1; fi
