@@ -134,12 +134,7 @@ fn partition(
 ) -> DescribeTopicPartitionsResponsePartition {
     let p = &topic.partitions[index];
     let ids = |v: &[i32]| v.iter().map(|b| BrokerId(*b)).collect::<Vec<_>>();
-    let offline: Vec<i32> = p
-        .replicas
-        .iter()
-        .copied()
-        .filter(|b| image.alive_broker_epoch(*b).is_none())
-        .collect();
+    let offline = image.offline_replicas(&p.replicas);
     DescribeTopicPartitionsResponsePartition::default()
         .with_partition_index(index as i32)
         .with_leader_id(BrokerId(p.leader))

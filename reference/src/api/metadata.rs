@@ -241,12 +241,7 @@ fn describe(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTopic 
         .iter()
         .enumerate()
         .map(|(index, p)| {
-            let offline: Vec<i32> = p
-                .replicas
-                .iter()
-                .copied()
-                .filter(|b| image.alive_broker_epoch(*b).is_none())
-                .collect();
+            let offline = image.offline_replicas(&p.replicas);
             let code = if p.has_leader() {
                 0
             } else {

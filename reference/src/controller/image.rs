@@ -310,6 +310,16 @@ impl MetadataImage {
         self.brokers.get(&broker_id).is_some_and(|b| !b.fenced)
     }
 
+    /// The replicas in `replicas` whose broker is not alive: a partition's offline replicas
+    /// as Metadata and DescribeTopicPartitions answer them.
+    pub fn offline_replicas(&self, replicas: &[i32]) -> Vec<i32> {
+        replicas
+            .iter()
+            .copied()
+            .filter(|b| self.alive_broker_epoch(*b).is_none())
+            .collect()
+    }
+
     /// The epoch of an unfenced broker (`KRaftMetadataCache.getAliveBrokerEpoch`).
     pub fn alive_broker_epoch(&self, broker_id: i32) -> Option<i64> {
         self.brokers
