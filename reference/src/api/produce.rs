@@ -86,7 +86,9 @@ pub async fn handle(
             let topic_id = requested_topic(&state.image, version, topic.topic_id, &topic.name.0);
             let mut partitions = Vec::with_capacity(topic.partition_data.len());
             for data in &topic.partition_data {
-                if let Some(error) = unverified.get(&(topic.name.0.to_string(), data.index)) {
+                // By topic id: a v13 request names its topics by id only.
+                let failed = topic_id.and_then(|id| unverified.get(&(id, data.index)));
+                if let Some(error) = failed {
                     partitions.push((data.index, Produced::Done(Err(error.clone()))));
                     continue;
                 }
@@ -348,7 +350,7 @@ fn check_transactional(
 /// partition is first checked with the transaction coordinator, which must already hold
 /// the partition (AddPartitionsToTxn from the client, TV0/TV1), or adds it now (Produce
 /// v12+ under `transaction.version` 2, where the client no longer sends AddPartitionsToTxn).
-/// Returns the partitions that failed, by topic name and index, with the error to answer;
+/// Returns the partitions that failed, by topic id and index, with the error to answer;
 /// errors are translated as Kafka translates them for producers: INVALID_TXN_STATE "not
 /// added", the retriable coordinator errors as NOT_ENOUGH_REPLICAS (which every client
 /// retries without a metadata refresh), PRODUCER_FENCED as INVALID_PRODUCER_EPOCH, and
@@ -358,9 +360,13 @@ async fn verify_transactions(
     req: &ProduceRequest,
     version: i16,
     transactional_id: &str,
-) -> BTreeMap<(String, i32), KafkaError> {
-    let Some((producer_id, producer_epoch, partitions)) =
-        needing_verification(shared, req, version)
+) -> BTreeMap<(Uuid, i32), KafkaError> {
+    let Some(Unverified {
+        producer_id,
+        producer_epoch,
+        partitions,
+        topic_ids,
+    }) = needing_verification(shared, req, version)
     else {
         return BTreeMap::new();
     };
@@ -376,24 +382,41 @@ async fn verify_transactions(
         add,
     )
     .await;
+    tracing::debug!(
+        transactional_id,
+        producer_id,
+        producer_epoch,
+        add,
+        ?results,
+        "transaction verification"
+    );
     results
         .into_iter()
         .filter(|(_, code)| *code != 0)
-        .map(|(tp, code)| ((tp.topic, tp.partition), verification_error(code, version)))
+        .filter_map(|(tp, code)| {
+            let id = topic_ids.get(&tp.topic)?;
+            Some(((*id, tp.partition), verification_error(code, version)))
+        })
         .collect()
 }
 
+/// The transactional batches of a request to verify: their producer, its epoch, their
+/// partitions and the ids of their topics by name.
+struct Unverified {
+    producer_id: i64,
+    producer_epoch: i16,
+    partitions: Vec<crate::txn::TopicPartition>,
+    topic_ids: BTreeMap<String, Uuid>,
+}
+
 /// The transactional batches of the request this broker leads whose producer has no open
-/// transaction (at this epoch) in their partition: the producer, its epoch and the
-/// partitions. `None` when there are none (or the batches are not transactional).
-fn needing_verification(
-    shared: &Shared,
-    req: &ProduceRequest,
-    version: i16,
-) -> Option<(i64, i16, Vec<crate::txn::TopicPartition>)> {
+/// transaction (at this epoch) in their partition. `None` when there are none (or the
+/// batches are not transactional).
+fn needing_verification(shared: &Shared, req: &ProduceRequest, version: i16) -> Option<Unverified> {
     let state = shared.node.state();
     let mut producer = None;
     let mut partitions = Vec::new();
+    let mut topic_ids = BTreeMap::new();
     for topic in &req.topic_data {
         let Some(topic_id) = requested_topic(&state.image, version, topic.topic_id, &topic.name.0)
         else {
@@ -422,10 +445,16 @@ fn needing_verification(
             if replica.is_leader() && !open {
                 producer.get_or_insert((header.producer_id, header.producer_epoch));
                 partitions.push(crate::txn::TopicPartition::new(name.clone(), data.index));
+                topic_ids.insert(name.clone(), topic_id);
             }
         }
     }
-    producer.map(|(id, epoch)| (id, epoch, partitions))
+    producer.map(|(producer_id, producer_epoch)| Unverified {
+        producer_id,
+        producer_epoch,
+        partitions,
+        topic_ids,
+    })
 }
 
 /// `ReplicaManager`'s and `AddPartitionsToTxnManager`'s translation of a verification error
