@@ -49,31 +49,34 @@ pub async fn handle(shared: &Shared, req: CreatePartitionsRequest) -> CreatePart
     if let Err(refused) = size {
         return refuse_all(req, refused);
     }
-    respond(req, |name, count, validate_only| {
+    respond(req, |name, count, assignments, validate_only| {
         node.controller
             .with(|c| {
                 if validate_only {
-                    c.clone().create_partitions(name, count)
+                    c.clone()
+                        .create_partitions_assigned(name, count, assignments)
                 } else {
-                    c.create_partitions(name, count)
+                    c.create_partitions_assigned(name, count, assignments)
                 }
             })
             .map_err(|e| (e.code, e.message))
     })
 }
 
-/// Answers the request with `grow(name, count, validate_only)` for each topic, after Kafka's
-/// request check (`ControllerApis.createPartitions`): a name given more than once gets one
-/// INVALID_REQUEST answer ("Duplicate topic name.", listed first) and is not grown. Manual
-/// replica assignments are refused (INVALID_REQUEST): the reference places replicas itself.
+/// Answers the request with `grow(name, count, assignments, validate_only)` for each topic,
+/// after Kafka's request check (`ControllerApis.createPartitions`): a name given more than
+/// once gets one INVALID_REQUEST answer ("Duplicate topic name.", listed first) and is not
+/// grown. `assignments` are the new partitions' replicas when the request names them
+/// (validated by the controller as Kafka's `createPartitions` does).
 pub fn respond(
     req: CreatePartitionsRequest,
-    mut grow: impl FnMut(&str, i32, bool) -> Result<(), (i16, String)>,
+    mut grow: impl FnMut(&str, i32, Option<&[Vec<i32>]>, bool) -> Result<(), (i16, String)>,
 ) -> CreatePartitionsResponse {
     let answer = |name: &TopicName, outcome: Result<(), (i16, String)>| {
         let result = CreatePartitionsTopicResult::default().with_name(name.clone());
         match outcome {
-            Ok(()) => result,
+            // Kafka sets a success's message to null (the schema's default is "").
+            Ok(()) => result.with_error_message(None),
             Err((code, message)) => result
                 .with_error_code(code)
                 .with_error_message(Some(StrBytes::from_string(message))),
@@ -98,11 +101,17 @@ pub fn respond(
         if seen.get(&topic.name).copied().unwrap_or(0) > 1 {
             continue;
         }
-        let outcome = if topic.assignments.is_some() {
-            invalid("Manual replica assignment is not supported by the reference broker.")
-        } else {
-            grow(&topic.name.0, topic.count, req.validate_only)
-        };
+        let assignments: Option<Vec<Vec<i32>>> = topic.assignments.as_ref().map(|list| {
+            list.iter()
+                .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
+                .collect()
+        });
+        let outcome = grow(
+            &topic.name.0,
+            topic.count,
+            assignments.as_deref(),
+            req.validate_only,
+        );
         results.push(answer(&topic.name, outcome));
     }
     CreatePartitionsResponse::default().with_results(results)

@@ -4,7 +4,9 @@
 //! `default.replication.factor`). Each topic succeeds or fails on its own, with Kafka's error
 //! codes: TOPIC_ALREADY_EXISTS, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR (a factor
 //! above the number of brokers), INVALID_CONFIG, INVALID_TOPIC_EXCEPTION. `validate_only`
-//! checks without creating (on a copy of the controller). v5+ answers with the configs in
+//! checks without creating (on a copy of the controller). A topic may name its replicas
+//! (`assignments`, with the counts left at -1): the controller checks them as Kafka does
+//! (`Controller::create_topic_assigned`). v5+ answers with the configs in
 //! force. The request goes to the controller as a KRaft broker forwards it, and is checked in
 //! Kafka's order (`ControllerApis` and `ReplicationControlManager.createTopics`): the request
 //! (`respond`: names given twice), then under the controller's lock the name and whether it
@@ -82,10 +84,6 @@ pub async fn handle(
     }
     let mut created = Vec::new();
     let response = respond(req, |topic| {
-        if !topic.assignments.is_empty() {
-            let why = "Manual replica assignment is not supported by the reference broker.";
-            return failed(topic, ResponseError::InvalidRequest.code(), why.into());
-        }
         let outcome = node.controller.with(|c| {
             create_topic(
                 c,
@@ -124,8 +122,10 @@ fn created_result(
     let rf = image
         .and_then(|t| t.partitions.first())
         .map_or(-1, |p| p.replicas.len() as i16);
+    // Kafka sets a success's message to null (the schema's default is "").
     let mut result = CreatableTopicResult::default()
         .with_name(topic.name)
+        .with_error_message(None)
         .with_topic_id(if version >= 7 { id } else { Uuid::nil() });
     if version >= 5 {
         result = result
@@ -175,12 +175,29 @@ fn create_topic(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let (partitions, rf) = (topic.num_partitions, topic.replication_factor);
+    let assignments: Vec<(i32, Vec<i32>)> = topic
+        .assignments
+        .iter()
+        .map(|a| {
+            (
+                a.partition_index,
+                a.broker_ids.iter().map(|b| b.0).collect(),
+            )
+        })
+        .collect();
+    let create = |c: &mut Controller| {
+        if assignments.is_empty() {
+            c.create_topic(name, partitions, rf, &pairs)
+        } else {
+            c.create_topic_assigned(name, partitions, rf, &assignments, &pairs)
+        }
+    };
     if validate_only {
         let mut scratch = c.clone();
-        let id = scratch.create_topic(name, partitions, rf, &pairs)?;
+        let id = create(&mut scratch)?;
         return Ok((id, scratch.image().topic(id).cloned(), config));
     }
-    let id = c.create_topic(name, partitions, rf, &pairs)?;
+    let id = create(c)?;
     // Under the controller's lock: no broker sees the topic before its configs.
     topic_configs
         .lock()

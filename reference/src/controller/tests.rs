@@ -619,3 +619,54 @@ fn leader_balancing_runs_one_check_interval_after_leaders_became_imbalanced() {
     assert_eq!(balancing.run(&mut controller, lost as u64 + 10_000), None);
     assert_eq!(balancing, LeaderBalancing::new(Some(1_000)));
 }
+
+#[test]
+fn manual_assignments_keep_their_order_and_need_an_unfenced_replica() {
+    let (mut controller, epochs) = cluster(&[1, 2, 3]);
+    // Broker 3 goes silent and is fenced; brokers 1 and 2 keep their sessions.
+    for (i, id) in [1, 2].into_iter().enumerate() {
+        heartbeat(&mut controller, id, epochs[i], SESSION_MS).unwrap();
+    }
+    assert_eq!(controller.tick(SESSION_MS + 1), 1);
+    let assigned = [(0, vec![3, 1]), (1, vec![2, 3])];
+    controller
+        .create_topic_assigned("orders", -1, -1, &assigned, &[])
+        .unwrap();
+    let p0 = controller.partition("orders", 0).unwrap();
+    assert_eq!(
+        (p0.replicas.clone(), p0.isr.clone(), p0.leader),
+        (vec![3, 1], vec![1], 1)
+    );
+    let p1 = controller.partition("orders", 1).unwrap();
+    assert_eq!(
+        (p1.replicas.clone(), p1.isr.clone(), p1.leader),
+        (vec![2, 3], vec![2], 2)
+    );
+    // Only the fenced broker: refused, as Kafka refuses it, and nothing recorded.
+    let before = controller.metadata_offset();
+    let fenced = controller
+        .create_topic_assigned("payments", -1, -1, &[(0, vec![3])], &[])
+        .unwrap_err();
+    assert_eq!(fenced.code, code(ResponseError::InvalidReplicaAssignment));
+    assert_eq!(
+        fenced.message,
+        "All brokers specified in the manual partition assignment for partition 0 are fenced or in controlled shutdown."
+    );
+    assert_eq!(controller.metadata_offset(), before, "nothing recorded");
+    let grown = controller
+        .create_partitions_assigned("orders", 3, Some(&[vec![3, 2]]))
+        .map(|()| controller.partition("orders", 2).unwrap().clone())
+        .unwrap();
+    assert_eq!((grown.replicas, grown.leader), (vec![3, 2], 2));
+    let growth_offset = controller.metadata_offset();
+    assert!(growth_offset > before);
+    let refused = controller
+        .create_partitions_assigned("orders", 4, Some(&[vec![3, 3]]))
+        .unwrap_err();
+    assert_eq!(refused.code, code(ResponseError::InvalidReplicaAssignment));
+    assert_eq!(
+        controller.metadata_offset(),
+        growth_offset,
+        "nothing recorded"
+    );
+}

@@ -8,6 +8,10 @@
 //!   (INVALID_CONFIG), a record count above Kafka's 10,000 per operation (POLICY_VIOLATION),
 //!   then placement (too few registered brokers, or none unfenced: INVALID_REPLICATION_FACTOR).
 //!   A new partition's ISR is its replicas that are unfenced now, and the first of them leads.
+//!   Manual replica assignments (CreateTopics and CreatePartitions `assignments`) are checked
+//!   as Kafka checks them (`validateManualPartitionAssignment`: registered brokers, none
+//!   twice, one replication factor, an unfenced replica; INVALID_REPLICA_ASSIGNMENT) and kept
+//!   in the order given.
 //! - DeleteTopics removes a topic by id with one record; a name is resolved first (the wire
 //!   layer does it, with Kafka's request checks). Its partitions leave every image at once.
 //! - AlterPartition (KIP-497) is the only way a leader changes its ISR. It is checked in
@@ -78,6 +82,11 @@ pub struct AlterPartition {
     pub new_isr: Vec<BrokerState>,
 }
 
+/// INVALID_REPLICA_ASSIGNMENT with `message`.
+fn invalid_assignment(message: String) -> ApiError {
+    ApiError::new(ResponseError::InvalidReplicaAssignment.code(), message)
+}
+
 /// How many preferred leader elections one balancing run makes at most (Kafka's
 /// `ReplicationControlManager.MAX_ELECTIONS_PER_IMBALANCE`).
 pub const MAX_ELECTIONS_PER_IMBALANCE: usize = 1_000;
@@ -134,6 +143,74 @@ impl Controller {
             ));
         }
         let placements = self.place(num_partitions, replication_factor)?;
+        Ok(self.append_new_topic(name, config, placements))
+    }
+
+    /// CreateTopics for one topic with a manual replica assignment: `(partition index,
+    /// replicas)` pairs, the first replica of each its preferred leader. Checked as Kafka's
+    /// `ReplicationControlManager.createTopic` checks it: the name, the partition count and
+    /// replication factor left at -1 (INVALID_REQUEST otherwise), then each assignment in
+    /// request order ([`Controller::validate_manual_assignment`]; an index given twice, or
+    /// every replica of one fenced, is INVALID_REPLICA_ASSIGNMENT), the indexes 0..n
+    /// (INVALID_REPLICA_ASSIGNMENT), the replication configs and the record count.
+    pub fn create_topic_assigned(
+        &mut self,
+        name: &str,
+        num_partitions: i32,
+        replication_factor: i16,
+        assignments: &[(i32, Vec<i32>)],
+        configs: &[(&str, &str)],
+    ) -> Result<Uuid, ApiError> {
+        self.check_new_topic_name(name)?;
+        let invalid_request = |why: &str| ApiError::new(ResponseError::InvalidRequest.code(), why);
+        if replication_factor != -1 {
+            return Err(invalid_request(
+                "A manual partition assignment was specified, but replication factor was not set to -1.",
+            ));
+        }
+        if num_partitions != -1 {
+            return Err(invalid_request(
+                "A manual partition assignment was specified, but numPartitions was not set to -1.",
+            ));
+        }
+        let mut by_index: std::collections::BTreeMap<i32, Vec<i32>> = Default::default();
+        let mut factor = None;
+        for (index, replicas) in assignments {
+            if by_index.contains_key(index) {
+                return Err(invalid_assignment(format!(
+                    "Found multiple manual partition assignments for partition {index}"
+                )));
+            }
+            self.validate_manual_assignment(replicas, factor)?;
+            factor = Some(replicas.len());
+            self.check_some_replica_active(replicas, *index)?;
+            by_index.insert(*index, replicas.clone());
+        }
+        // Consecutive from 0: the indexes are exactly 0..n.
+        let consecutive = by_index.keys().copied().eq(0..by_index.len() as i32);
+        if !consecutive {
+            return Err(invalid_assignment(
+                "partitions should be a consecutive 0-based integer sequence".to_string(),
+            ));
+        }
+        let config =
+            self.replication_config(TopicReplicationConfig::default_from(self), configs)?;
+        if by_index.len() + 1 > MAX_RECORDS_PER_USER_OP {
+            return Err(ApiError::new(
+                ResponseError::PolicyViolation.code(),
+                EXCESSIVE_BATCH_MESSAGE,
+            ));
+        }
+        Ok(self.append_new_topic(name, config, by_index.into_values().collect()))
+    }
+
+    /// Records a new topic and its partitions with their placed replicas.
+    fn append_new_topic(
+        &mut self,
+        name: &str,
+        config: TopicReplicationConfig,
+        placements: Vec<Vec<i32>>,
+    ) -> Uuid {
         let topic_id = self.random_uuid();
         self.append(MetadataRecord::Topic {
             name: name.to_string(),
@@ -141,7 +218,56 @@ impl Controller {
             config,
         });
         self.append_new_partitions(topic_id, 0, placements);
-        Ok(topic_id)
+        topic_id
+    }
+
+    /// Kafka's `validateManualPartitionAssignment` for one partition's replicas: not empty,
+    /// every broker registered (fenced or not), none twice (brokers checked in id order, as
+    /// Kafka sorts them first), and as many replicas as the partitions before it (`factor`).
+    /// Each failure is INVALID_REPLICA_ASSIGNMENT with Kafka's message.
+    pub fn validate_manual_assignment(
+        &self,
+        replicas: &[i32],
+        factor: Option<usize>,
+    ) -> Result<(), ApiError> {
+        if replicas.is_empty() {
+            return Err(invalid_assignment(
+                "The manual partition assignment includes an empty replica list.".to_string(),
+            ));
+        }
+        let mut sorted = replicas.to_vec();
+        sorted.sort_unstable();
+        let mut previous = None;
+        for &broker in &sorted {
+            if self.image.broker(broker).is_none() {
+                return Err(invalid_assignment(format!(
+                    "The manual partition assignment includes broker {broker}, but no such broker is registered."
+                )));
+            }
+            if previous == Some(broker) {
+                return Err(invalid_assignment(format!(
+                    "The manual partition assignment includes the broker {broker} more than once."
+                )));
+            }
+            previous = Some(broker);
+        }
+        match factor {
+            Some(factor) if factor != sorted.len() => Err(invalid_assignment(format!(
+                "The manual partition assignment includes a partition with {} replica(s), but this is not consistent with previous partitions, which have {factor} replica(s).",
+                sorted.len()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// A manually assigned partition needs one unfenced replica to lead it.
+    fn check_some_replica_active(&self, replicas: &[i32], partition: i32) -> Result<(), ApiError> {
+        if replicas.iter().any(|&r| self.image.is_active(r)) {
+            return Ok(());
+        }
+        Err(invalid_assignment(format!(
+            "All brokers specified in the manual partition assignment for partition {partition} are fenced or in controlled shutdown."
+        )))
     }
 
     /// `num.partitions`: the partition count of a topic created with -1 (and auto-created).
@@ -171,6 +297,20 @@ impl Controller {
     /// as [`Controller::create_topic`] does, with the replication factor of its first
     /// partition. Shrinking, or asking for the current count, is INVALID_PARTITIONS.
     pub fn create_partitions(&mut self, name: &str, count: i32) -> Result<(), ApiError> {
+        self.create_partitions_assigned(name, count, None)
+    }
+
+    /// CreatePartitions for one topic, with the new partitions' replicas given
+    /// (`assignments`, one per new partition, in order) or placed (`None`). Kafka's checks
+    /// (`ReplicationControlManager.createPartitions`): the topic, the count, then as many
+    /// assignments as new partitions, each a valid manual assignment with the topic's
+    /// replication factor and an unfenced replica (INVALID_REPLICA_ASSIGNMENT).
+    pub fn create_partitions_assigned(
+        &mut self,
+        name: &str,
+        count: i32,
+        assignments: Option<&[Vec<i32>]>,
+    ) -> Result<(), ApiError> {
         let Some(topic) = self.image.topic_by_name(name) else {
             return Err(ApiError::new(
                 ResponseError::UnknownTopicOrPartition.code(),
@@ -197,13 +337,32 @@ impl Controller {
                 format!("Topic already has {current} partition(s)."),
             ));
         }
-        if (count - current) as usize > MAX_RECORDS_PER_USER_OP {
+        let additional = count - current;
+        if let Some(assignments) = assignments
+            && assignments.len() != additional as usize
+        {
+            return Err(invalid_assignment(format!(
+                "Attempted to add {additional} additional partition(s), but only {} assignment(s) were specified.",
+                assignments.len()
+            )));
+        }
+        if additional as usize > MAX_RECORDS_PER_USER_OP {
             return Err(ApiError::new(
                 ResponseError::PolicyViolation.code(),
                 EXCESSIVE_BATCH_MESSAGE,
             ));
         }
-        let placements = self.place(count - current, replication_factor)?;
+        let placements = match assignments {
+            None => self.place(additional, replication_factor)?,
+            Some(assignments) => {
+                let factor = usize::try_from(replication_factor).unwrap_or(0);
+                for (i, replicas) in assignments.iter().enumerate() {
+                    self.validate_manual_assignment(replicas, Some(factor))?;
+                    self.check_some_replica_active(replicas, current + i as i32)?;
+                }
+                assignments.to_vec()
+            }
+        };
         self.append_new_partitions(topic_id, current, placements);
         Ok(())
     }
