@@ -649,7 +649,12 @@ async fn a_cluster_holds_many_replicas_bounds_creation_and_takes_long_names() {
     read_from_leaders(&cluster, &mut conn, many, MANY_PARTITIONS, &keys(0..1)).await;
     accepts_connections(&cluster.address(3).expect("broker 3").to_string()).await;
     create_topic(&mut conn, "after-restart", 1).await;
-    assert_eq!(cluster_partition_dirs(dir.path()), held + 1);
+    // CreateTopics is answered once broker 2 has the topic; its replica's broker makes the
+    // directory when it applies the record, possibly a moment later.
+    eventually("the new topic's replica directory", async || {
+        (cluster_partition_dirs(dir.path()) == held + 1).then_some(())
+    })
+    .await;
     let descriptors = open_descriptors();
     assert!(
         descriptors < SOFT_NOFILE_LIMIT as usize,

@@ -493,6 +493,18 @@ async fn every_advertised_version_of_every_api_answers() {
                     );
                     assert_eq!(r.groups[0].members.len(), 1);
                 }
+                ResponseKind::AlterPartitionReassignments(r) => {
+                    assert_eq!(r.error_code, 0, "AlterPartitionReassignments v{version}");
+                    let p = &r.responses[0].partitions[0];
+                    assert_eq!(
+                        p.error_code, 85,
+                        "a cancel with nothing to cancel is NO_REASSIGNMENT_IN_PROGRESS"
+                    );
+                }
+                ResponseKind::ListPartitionReassignments(r) => {
+                    assert_eq!(r.error_code, 0, "ListPartitionReassignments v{version}");
+                    assert!(r.topics.is_empty(), "nothing is being reassigned");
+                }
                 _ => {}
             }
             let variant = format!("{response:?}");
@@ -540,6 +552,24 @@ fn cluster_request(key: ApiKey) -> RequestKind {
                         .with_topic(name("orders"))
                         .with_partitions(vec![0]),
                 ])),
+        ),
+        ApiKey::AlterPartitionReassignments => RequestKind::AlterPartitionReassignments(
+            AlterPartitionReassignmentsRequest::default()
+                .with_timeout_ms(5000)
+                .with_topics(vec![
+                    alter_partition_reassignments_request::ReassignableTopic::default()
+                        .with_name(name("orders"))
+                        .with_partitions(vec![
+                            alter_partition_reassignments_request::ReassignablePartition::default()
+                                .with_partition_index(0)
+                                .with_replicas(None),
+                        ]),
+                ]),
+        ),
+        ApiKey::ListPartitionReassignments => RequestKind::ListPartitionReassignments(
+            ListPartitionReassignmentsRequest::default()
+                .with_timeout_ms(5000)
+                .with_topics(None),
         ),
         other => panic!("no representative cluster request for {other:?}: add one"),
     }

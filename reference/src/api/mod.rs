@@ -33,6 +33,7 @@ use crate::shutdown::Shutdown;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
+pub mod alter_partition_reassignments;
 pub mod api_versions;
 pub mod authorized_operations;
 pub mod consumer_group_describe;
@@ -60,6 +61,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
@@ -109,6 +111,14 @@ pub const SUPPORTED: &[(ApiKey, VersionRange)] = &[
         consumer_group_describe::VERSIONS,
     ),
     (ApiKey::ElectLeaders, elect_leaders::VERSIONS),
+    (
+        ApiKey::AlterPartitionReassignments,
+        alter_partition_reassignments::VERSIONS,
+    ),
+    (
+        ApiKey::ListPartitionReassignments,
+        list_partition_reassignments::VERSIONS,
+    ),
     (
         ApiKey::IncrementalAlterConfigs,
         incremental_alter_configs::VERSIONS,
@@ -312,6 +322,12 @@ pub async fn handle(
         RequestKind::ElectLeaders(req) => {
             ResponseKind::ElectLeaders(elect_leaders::handle(shared, req, version).await)
         }
+        RequestKind::AlterPartitionReassignments(req) => ResponseKind::AlterPartitionReassignments(
+            alter_partition_reassignments::handle(shared, req, version).await,
+        ),
+        RequestKind::ListPartitionReassignments(req) => ResponseKind::ListPartitionReassignments(
+            list_partition_reassignments::handle(shared, req).await,
+        ),
         RequestKind::DescribeProducers(req) => {
             ResponseKind::DescribeProducers(describe_producers::handle(shared, req))
         }

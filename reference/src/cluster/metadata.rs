@@ -14,7 +14,8 @@
 //! The format is text, one item per line: `version 0`, then per topic
 //! `topic <name> <id> <min.insync.replicas> <unclean.leader.election.enable>`, one
 //! `partition <leader> <leader epoch> <partition epoch> <replicas> <isr>` line per partition in
-//! order (broker lists comma-separated) and one `config <name> <value>` line per override.
+//! order (broker lists comma-separated; a partition being reassigned adds `<adding>
+//! <removing>`, `-` for an empty list) and one `config <name> <value>` line per override.
 //! Once producer ids have been handed out, a `producer_ids <next id>` line comes first, so a
 //! restarted cluster never hands out an id twice ([`Controller::restore_producer_ids`]).
 //!
@@ -85,13 +86,21 @@ impl MetadataStore {
             ));
             for p in &topic.partitions {
                 text.push_str(&format!(
-                    "partition {} {} {} {} {}\n",
+                    "partition {} {} {} {} {}",
                     p.leader,
                     p.leader_epoch,
                     p.partition_epoch,
                     ids(&p.replicas),
                     ids(&p.isr)
                 ));
+                if p.is_reassigning() {
+                    text.push_str(&format!(
+                        " {} {}",
+                        optional_ids(&p.adding_replicas),
+                        optional_ids(&p.removing_replicas)
+                    ));
+                }
+                text.push('\n');
             }
             let overrides = configs.get(&topic.name).map(|c| &c.overrides);
             for (key, value) in overrides.into_iter().flatten() {
@@ -132,6 +141,23 @@ fn ids(brokers: &[i32]) -> String {
         .join(",")
 }
 
+/// A list that may be empty (a reassignment's adding or removing replicas): `-` if so.
+fn optional_ids(brokers: &[i32]) -> String {
+    if brokers.is_empty() {
+        "-".to_string()
+    } else {
+        ids(brokers)
+    }
+}
+
+fn parse_optional_ids(text: &str) -> Option<Vec<i32>> {
+    if text == "-" {
+        Some(Vec::new())
+    } else {
+        parse_ids(text)
+    }
+}
+
 fn parse_ids(text: &str) -> Option<Vec<i32>> {
     text.split(',').map(|id| id.parse().ok()).collect()
 }
@@ -165,8 +191,16 @@ fn parse(text: &str) -> Option<StoredMetadata> {
             }
             "partition" => {
                 let fields: Vec<&str> = rest.split(' ').collect();
-                let [leader, leader_epoch, partition_epoch, replicas, isr] = fields[..] else {
+                let (head, reassignment) = fields.split_at(fields.len().min(5));
+                let [leader, leader_epoch, partition_epoch, replicas, isr] = head[..] else {
                     return None;
+                };
+                let (adding, removing) = match reassignment {
+                    [] => (Vec::new(), Vec::new()),
+                    [adding, removing] => {
+                        (parse_optional_ids(adding)?, parse_optional_ids(removing)?)
+                    }
+                    _ => return None,
                 };
                 topics.last_mut()?.partitions.push(PartitionRegistration {
                     replicas: parse_ids(replicas)?,
@@ -174,6 +208,8 @@ fn parse(text: &str) -> Option<StoredMetadata> {
                     leader: leader.parse().ok()?,
                     leader_epoch: leader_epoch.parse().ok()?,
                     partition_epoch: partition_epoch.parse().ok()?,
+                    adding_replicas: adding,
+                    removing_replicas: removing,
                 });
             }
             "config" => {
@@ -303,6 +339,8 @@ mod tests {
             leader: 3,
             leader_epoch: 2,
             partition_epoch: 5,
+            adding_replicas: vec![2],
+            removing_replicas: Vec::new(),
         };
         let id = Uuid::from_u128(77);
         let config = TopicReplicationConfig {

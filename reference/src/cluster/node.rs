@@ -622,6 +622,16 @@ impl Node {
             );
             state.partitions.insert(key, partition);
         }
+        if role == ReplicaRole::None && state.partitions.contains_key(&key) {
+            // A reassignment moved the partition away from this broker: as Kafka's broker
+            // does for a partition it no longer hosts, stop the replica and delete its log.
+            tracing::info!(broker = self.id, topic = %topic.name, partition = key.1, "no longer a replica: deleting the log");
+            let effects = self.delete_replica(state, key);
+            if let Some((topic, partitions, leader_epoch)) = watched_partitions {
+                self.tell_leadership(state, &topic, key, partitions, leader_epoch);
+            }
+            return effects;
+        }
         let Some(partition) = state.partitions.get_mut(&key) else {
             return Effects::default();
         };
@@ -637,7 +647,7 @@ impl Node {
         let effects = match role {
             ReplicaRole::Leader => partition.make_leader(&registration, &state.image, now),
             ReplicaRole::Follower { .. } => partition.make_follower(&registration, now),
-            ReplicaRole::None => partition.stop(),
+            ReplicaRole::None => unreachable!("a replica no longer assigned was deleted above"),
         };
         self.assign_fetcher(state, key);
         if let Some((topic, partitions, leader_epoch)) = watched_partitions {

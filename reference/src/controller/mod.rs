@@ -35,6 +35,8 @@
 //! | IncrementalAlterConfigs, AlterConfigs (topic, broker defaults) | [`Controller::update_topic_config`] per topic touched, [`Controller::set_default_replication_config`] |
 //! | AlterPartition | [`Controller::alter_partition`] per partition |
 //! | ElectLeaders | [`Controller::elect_leader`] per partition |
+//! | AlterPartitionReassignments | [`Controller::alter_partition_reassignment`] per partition (KIP-455: the target replicas added, the move completed by the AlterPartition that brings them all into the ISR) |
+//! | ListPartitionReassignments | [`Controller::reassigning_partitions`] |
 //! | AllocateProducerIds | [`Controller::allocate_producer_ids`] → a block of producer ids |
 //! | (timer) `auto.leader.rebalance.enable` | [`LeaderBalancing::run`]: [`Controller::balance_partition_leaders`] one `leader.imbalance.check.interval.seconds` after leaders became imbalanced |
 //! | Metadata, DescribeTopicPartitions | read a broker's [`MetadataImage`] |
@@ -46,7 +48,8 @@
 //!
 //! # Not modelled
 //!
-//! Racks, reassignments (adding/removing replicas), controlled shutdown, the
+//! Racks, log directories (JBOD, AlterReplicaLogDirs), replication throttles,
+//! controlled shutdown, the
 //! controller quorum itself (one controller that never fails: its Raft log is KRaft's
 //! concern), leader recovery state (KIP-704) and eligible leader replicas (KIP-966: the ISR
 //! here never empties, and its last member may lead again after an unclean shutdown, as in

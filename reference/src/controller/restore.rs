@@ -84,6 +84,8 @@ mod tests {
             leader: 2,
             leader_epoch: 4,
             partition_epoch: 7,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         };
         controller
             .restore_topic("orders", id, TopicReplicationConfig::default(), &[before])

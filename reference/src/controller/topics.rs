@@ -41,7 +41,9 @@ use kafka_protocol::error::ResponseError;
 use uuid::Uuid;
 
 use super::image::{MetadataRecord, TopicReplicationConfig};
-use super::partition::{Election, PartitionRegistration, change_partition};
+use super::partition::{
+    Election, PartitionRegistration, change_partition, revert_reassignment, start_reassignment,
+};
 use super::placement::{UsableBroker, place_replicas};
 use super::quorum::{ApiError, Controller};
 
@@ -602,6 +604,100 @@ impl Controller {
             registration,
         });
         Ok(())
+    }
+
+    /// AlterPartitionReassignments for one partition (`alterPartitionReassignment`): moves
+    /// it to `target` replicas, or cancels the reassignment in progress (`None`). The target
+    /// is checked as a manual assignment ([`Controller::validate_manual_assignment`], any
+    /// replication factor). The first change adds the target replicas, which catch up as
+    /// followers; the leader's AlterPartition that brings the last of them into the ISR
+    /// completes it ([`super::partition`]'s `finish_change`), dropping the removed replicas,
+    /// whose brokers then delete their logs. Errors: an unknown topic or partition
+    /// UNKNOWN_TOPIC_OR_PARTITION, a cancel with none in progress NO_REASSIGNMENT_IN_PROGRESS,
+    /// a cancel that would need an unclean election INVALID_REPLICA_ASSIGNMENT.
+    pub fn alter_partition_reassignment(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        target: Option<&[i32]>,
+    ) -> Result<(), ApiError> {
+        let unknown =
+            |what: String| ApiError::new(ResponseError::UnknownTopicOrPartition.code(), what);
+        let topic_id = self
+            .image
+            .topic_id(topic)
+            .ok_or_else(|| unknown(format!("Unable to find a topic named {topic}.")))?;
+        let current = self
+            .image
+            .partition(topic_id, partition)
+            .ok_or_else(|| unknown(format!("Unable to find partition {topic}:{partition}.")))?
+            .clone();
+        let acceptable = |r: i32| self.image.is_active(r);
+        let changed = match target {
+            None => {
+                if !current.is_reassigning() {
+                    // Kafka 4.3.1 answers it without a message.
+                    return Err(ApiError::new(
+                        ResponseError::NoReassignmentInProgress.code(),
+                        "",
+                    ));
+                }
+                revert_reassignment(&current, &acceptable).map_err(|()| {
+                    invalid_assignment(format!(
+                        "Unable to revert partition assignment for {topic}:{partition} because it would require an unclean leader election."
+                    ))
+                })?
+            }
+            Some(target) => {
+                self.validate_manual_assignment(target, None)?;
+                start_reassignment(&current, target, &acceptable)
+            }
+        };
+        if let Some(registration) = changed {
+            self.append(MetadataRecord::Partition {
+                topic_id,
+                partition,
+                registration,
+            });
+        }
+        Ok(())
+    }
+
+    /// ListPartitionReassignments: the partitions being reassigned, of every topic (`None`)
+    /// or of the topics and partitions asked for (unknown ones left out, as Kafka does):
+    /// `(topic, partition, registration)`.
+    pub fn reassigning_partitions<'a>(
+        &'a self,
+        asked: Option<&'a [(String, Vec<i32>)]>,
+    ) -> Vec<(&'a str, i32, &'a PartitionRegistration)> {
+        let mut out = Vec::new();
+        match asked {
+            None => {
+                for topic in self.image.topics() {
+                    for (i, p) in topic.partitions.iter().enumerate() {
+                        if p.is_reassigning() {
+                            out.push((topic.name.as_str(), i as i32, p));
+                        }
+                    }
+                }
+            }
+            Some(asked) => {
+                for (name, partitions) in asked {
+                    let Some(topic) = self.image.topic_by_name(name) else {
+                        continue;
+                    };
+                    for &i in partitions {
+                        let p = usize::try_from(i)
+                            .ok()
+                            .and_then(|i| topic.partitions.get(i));
+                        if let Some(p) = p.filter(|p| p.is_reassigning()) {
+                            out.push((topic.name.as_str(), i, p));
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Whether some partition is not led by its preferred replica (Kafka's

@@ -63,6 +63,8 @@ fn registration(
         leader,
         leader_epoch,
         partition_epoch,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
     }
 }
 

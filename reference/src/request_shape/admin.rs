@@ -1,7 +1,7 @@
 //! Request schemas of the metadata and admin APIs: Metadata, ApiVersions, CreateTopics,
 //! DeleteTopics, DescribeConfigs, AlterConfigs, CreatePartitions, ElectLeaders,
-//! IncrementalAlterConfigs, DescribeLogDirs, DescribeQuorum, DescribeCluster,
-//! DescribeTopicPartitions.
+//! IncrementalAlterConfigs, DescribeLogDirs, AlterPartitionReassignments,
+//! ListPartitionReassignments, DescribeQuorum, DescribeCluster, DescribeTopicPartitions.
 //!
 //! Transcribed from Kafka's message definitions (`versions`, `taggedVersions`/`tag`,
 //! `flexibleVersions`), for the versions `kafka-protocol` 0.18 decodes; the round-trip test
@@ -12,6 +12,7 @@
 //!   `DeleteTopicsRequest.json`, `DescribeConfigsRequest.json`, `AlterConfigsRequest.json`,
 //!   `CreatePartitionsRequest.json`, `ElectLeadersRequest.json`,
 //!   `IncrementalAlterConfigsRequest.json`, `DescribeLogDirsRequest.json`,
+//!   `AlterPartitionReassignmentsRequest.json`, `ListPartitionReassignmentsRequest.json`,
 //!   `DescribeQuorumRequest.json`, `DescribeClusterRequest.json`,
 //!   `DescribeTopicPartitionsRequest.json` in `clients/src/main/resources/common/message/`
 
@@ -177,6 +178,40 @@ pub const INCREMENTAL_ALTER_CONFIGS: Message = Message {
             ])),
         ])),
         field("validate_only", from(0), BOOL),
+    ],
+};
+
+/// AlterPartitionReassignments (key 45).
+#[rustfmt::skip]
+pub const ALTER_PARTITION_REASSIGNMENTS: Message = Message {
+    key: ApiKey::AlterPartitionReassignments,
+    versions: v(0, 1),
+    flexible_from: 0,
+    fields: &[
+        field("timeout_ms", from(0), INT32),
+        field("allow_replication_factor_change", from(1), BOOL),
+        field("topics", from(0), Ty::Structs(&[
+            field("name", from(0), STRING),
+            field("partitions", from(0), Ty::Structs(&[
+                field("partition_index", from(0), INT32),
+                field("replicas", from(0), Ty::Array(&INT32)),
+            ])),
+        ])),
+    ],
+};
+
+/// ListPartitionReassignments (key 46).
+#[rustfmt::skip]
+pub const LIST_PARTITION_REASSIGNMENTS: Message = Message {
+    key: ApiKey::ListPartitionReassignments,
+    versions: v(0, 0),
+    flexible_from: 0,
+    fields: &[
+        field("timeout_ms", from(0), INT32),
+        field("topics", from(0), Ty::Structs(&[
+            field("name", from(0), STRING),
+            field("partition_indexes", from(0), Ty::Array(&INT32)),
+        ])),
     ],
 };
 

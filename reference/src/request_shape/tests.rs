@@ -283,6 +283,26 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
             "CreatePartitions.topics.assignments",
             s::<create_partitions_request::CreatePartitionsAssignment>(),
         ),
+        (
+            "AlterPartitionReassignments",
+            s::<AlterPartitionReassignmentsRequest>(),
+        ),
+        (
+            "AlterPartitionReassignments.topics",
+            s::<alter_partition_reassignments_request::ReassignableTopic>(),
+        ),
+        (
+            "AlterPartitionReassignments.topics.partitions",
+            s::<alter_partition_reassignments_request::ReassignablePartition>(),
+        ),
+        (
+            "ListPartitionReassignments",
+            s::<ListPartitionReassignmentsRequest>(),
+        ),
+        (
+            "ListPartitionReassignments.topics",
+            s::<list_partition_reassignments_request::ListPartitionReassignmentsTopics>(),
+        ),
         ("ElectLeaders", s::<ElectLeadersRequest>()),
         (
             "ElectLeaders.topic_partitions",
