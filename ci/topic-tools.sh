@@ -28,8 +28,9 @@
 #   a 3-partition topic of one replica each, then with `--topic-list` (a missing topic among
 #   them) and `--broker-list`, then a `--broker-list` naming a broker that does not exist
 #   (exit status 1). Log dir paths become `(absolute)`, sizes `zero`/`non-zero`, brokers and
-#   partitions sorted; the single-replica topic's partitions are compared over all brokers
-#   together (placement differs).
+#   partitions sorted; only the tool's own topics (`logdirs-*`) are shown (Kafka's node
+#   starts again on the data of the tools before); the single-replica topic's partitions are
+#   compared over all brokers together (placement differs).
 #
 # Known and accepted (normalised away, and said so in the output): the reference's metadata
 # quorum is one in-process controller, so on 3 brokers it shows 1 voter and 2 observers where
@@ -266,17 +267,17 @@ tool_metadata_quorum() {
     fi
 }
 
-# kafka-log-dirs --describe on a fresh cluster of NODES brokers: `payments` (one partition,
-# a replica on every broker) empty and then with 10 records, `orders` (3 partitions, one
-# replica each, no records).
+# kafka-log-dirs --describe on a cluster of NODES brokers: `logdirs-all` (one partition, a
+# replica on every broker) empty and then with 10 records, `logdirs-one` (3 partitions, one
+# replica each, no records); other topics' replicas are left out of the outcome.
 tool_log_dirs() {
     local b="$1" nodes="$2" status
-    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic payments \
+    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic logdirs-all \
         --partitions 1 --replication-factor "$nodes" >/dev/null
-    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic orders \
+    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic logdirs-one \
         --partitions 3 --replication-factor 1 >/dev/null
     local deadline=$((SECONDS + 30))
-    until [[ "$(tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --describe --topic payments \
+    until [[ "$(tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --describe --topic logdirs-all \
         --under-replicated-partitions | wc -l)" -eq 0 ]] || ((SECONDS > deadline)); do sleep 0.5; done
     log_dirs() { # ARGS...: the tool's outcome, normalised
         status=0
@@ -288,25 +289,25 @@ tool_log_dirs() {
             def dir: if startswith("/") then "(absolute)" else . end;
             ((.brokers | sort_by(.broker))[] as $b | $b.logDirs[] as $d |
                 "broker \($b.broker): logDir \($d.logDir | dir), error \($d.error)",
-                ($d.partitions | map(select(.partition | startswith("orders-") | not))
+                ($d.partitions | map(select(.partition | startswith("logdirs-all-")))
                     | sort_by(.partition)[]
                     | "  \(.partition): size \(.size | size), offsetLag \(.offsetLag), isFuture \(.isFuture)")),
             "log dirs per broker: \([.brokers[].logDirs | length] | unique | map(tostring) | join(","))",
             "distinct log dirs: \([.brokers[].logDirs[].logDir] | (unique | length) == length)",
-            "orders over all brokers: \([.brokers[].logDirs[].partitions[] | select(.partition | startswith("orders-"))
+            "logdirs-one over all brokers: \([.brokers[].logDirs[].partitions[] | select(.partition | startswith("logdirs-one-"))
                 | "\(.partition) \(.size | size) lag \(.offsetLag)"] | sort | join(", "))"'
         echo "exit $status"
     }
     echo "describe (before any record):"
     log_dirs
     seq 1 10 | tool org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$b" \
-        --topic payments --command-property acks=all >/dev/null
+        --topic logdirs-all --command-property acks=all >/dev/null
     echo "describe (after 10 records):"
     log_dirs
     local brokers=1
     [[ "$nodes" == 1 ]] || brokers="1,$nodes"
-    echo "describe --topic-list payments,nosuch --broker-list $brokers:"
-    log_dirs --topic-list payments,nosuch --broker-list "$brokers"
+    echo "describe --topic-list logdirs-all,nosuch --broker-list $brokers:"
+    log_dirs --topic-list logdirs-all,nosuch --broker-list "$brokers"
     echo "describe --broker-list 1,7:"
     status=0
     "$run" org.apache.kafka.tools.LogDirsCommand --bootstrap-server "$b" --describe \

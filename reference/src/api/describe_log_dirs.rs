@@ -37,7 +37,7 @@
 //! - `kafka.server.KafkaApis.handleDescribeLogDirsRequest`, `ReplicaManager.describeLogDirs`,
 //!   `ReplicaManager.getLogEndOffsetLag`, `org.apache.kafka.tools.LogDirsCommand`
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use kafka_protocol::error::ResponseError;
@@ -85,10 +85,14 @@ pub fn handle(shared: &Shared, req: DescribeLogDirsRequest) -> DescribeLogDirsRe
     let result = match space {
         Ok(space) => {
             let wanted = req.topics.map(|topics| {
-                topics
-                    .into_iter()
-                    .flat_map(|t| t.partitions.into_iter().map(move |p| (t.topic.clone(), p)))
-                    .collect::<HashSet<(TopicName, i32)>>()
+                let mut wanted: Wanted = HashMap::new();
+                for t in topics {
+                    wanted
+                        .entry(t.topic.0.to_string())
+                        .or_default()
+                        .extend(t.partitions);
+                }
+                wanted
             });
             result
                 .with_topics(replicas(&node.state(), wanted.as_ref()))
@@ -103,18 +107,20 @@ pub fn handle(shared: &Shared, req: DescribeLogDirsRequest) -> DescribeLogDirsRe
     DescribeLogDirsResponse::default().with_results(vec![result])
 }
 
+/// The partitions a request names, by topic.
+type Wanted = HashMap<String, HashSet<i32>>;
+
 /// The replicas this broker holds, by topic (`wanted`: only these partitions).
-fn replicas(
-    state: &NodeState,
-    wanted: Option<&HashSet<(TopicName, i32)>>,
-) -> Vec<DescribeLogDirsTopic> {
+fn replicas(state: &NodeState, wanted: Option<&Wanted>) -> Vec<DescribeLogDirsTopic> {
     let mut topics: BTreeMap<&str, Vec<DescribeLogDirsPartition>> = BTreeMap::new();
     for (&(topic_id, index), partition) in &state.partitions {
         let Some(topic) = state.image.topic(topic_id) else {
             continue;
         };
         if let Some(wanted) = wanted
-            && !wanted.contains(&(TopicName(str(&topic.name)), index))
+            && !wanted
+                .get(topic.name.as_str())
+                .is_some_and(|partitions| partitions.contains(&index))
         {
             continue;
         }
