@@ -6,7 +6,8 @@
 # Usage: ci/topic-tools.sh [--nodes 1|3|both] [--only TOOL[,TOOL...]] [--bootstrap HOST:PORT]
 #   --nodes      cluster sizes to compare (default both: reference:1 vs Kafka 1 node, then
 #                reference:3 vs Kafka 3 nodes)
-#   --only       tools (default all): delete-records, topics-describe, metadata-quorum
+#   --only       tools (default all): delete-records, topics-describe, metadata-quorum,
+#                log-dirs
 #   --bootstrap  no comparison: print each tool's normalised outcome on this running
 #                cluster of --nodes brokers (which must not have the tools' topics yet)
 #
@@ -22,6 +23,14 @@
 #   per response; of a missing topic (exit status 1).
 # - metadata-quorum: `kafka-metadata-quorum describe --status` (and `--replication` on one
 #   node) (org.apache.kafka.tools.MetadataQuorumCommand).
+# - log-dirs: `kafka-log-dirs --describe` (org.apache.kafka.tools.LogDirsCommand, which asks
+#   every broker DescribeLogDirs) of a topic on every broker before and after 10 records and
+#   a 3-partition topic of one replica each, then with `--topic-list` (a missing topic among
+#   them) and `--broker-list`, then a `--broker-list` naming a broker that does not exist
+#   (exit status 1). Log dir paths become `(absolute)`, sizes `zero`/`non-zero`, brokers and
+#   partitions sorted; only the tool's own topics (`logdirs-*`) are shown (Kafka's node
+#   starts again on the data of the tools before); the single-replica topic's partitions are
+#   compared over all brokers together (placement differs).
 #
 # Known and accepted (normalised away, and said so in the output): the reference's metadata
 # quorum is one in-process controller, so on 3 brokers it shows 1 voter and 2 observers where
@@ -29,10 +38,14 @@
 # set of quorum members. Replica placement differs (the replica sets, with replication factor
 # = brokers, do not).
 #
-# Needs only what ci/kafka/fetch.sh and a Rust toolchain give: java 17+, the jars, cargo.
+# Needs only what ci/kafka/fetch.sh and a Rust toolchain give: java 17+, the jars, cargo;
+# and jq for log-dirs (the tool prints one line of JSON).
 # Environment:
 #   KAFKA_SPEC_BIN          the kafka-spec binary (default: cargo build -p kafka-spec)
-#   TOPIC_TOOLS_BASE_PORT   Kafka's broker port base (default 39092; 3 nodes use +200)
+#   TOPIC_TOOLS_BASE_PORT   Kafka's broker port base (default 39092; 3 nodes use +200, the
+#                           controllers +100 on each)
+#   TOPIC_TOOLS_REFERENCE_PORT  the reference's first broker port (default base + 400; the
+#                           others follow it; 0 picks free ports)
 #   TOPIC_TOOLS_KEEP        1: keep the scratch directory
 set -euo pipefail
 shopt -s inherit_errexit
@@ -40,6 +53,7 @@ shopt -s inherit_errexit
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 run="$root/ci/kafka/run-class.sh"
 base_port="${TOPIC_TOOLS_BASE_PORT:-39092}"
+ref_port="${TOPIC_TOOLS_REFERENCE_PORT:-$((base_port + 400))}"
 nodes_wanted=both
 only=all
 target=""
@@ -86,7 +100,8 @@ tool() { "$run" "$@" 2>>"$work/tools.stderr"; }
 
 start_reference() { # NODES: sets `bootstrap`
     local nodes="$1" out="$work/reference-$1.stdout"
-    "$KAFKA_SPEC_BIN" serve --port 0 --brokers "$nodes" >"$out" 2>"$work/reference-$nodes.stderr" </dev/null &
+    : >"$out"
+    "$KAFKA_SPEC_BIN" serve --port "$ref_port" --brokers "$nodes" >"$out" 2>"$work/reference-$nodes.stderr" </dev/null &
     ref_pid=$!
     local deadline=$((SECONDS + 60)) line=""
     until line="$(grep -m1 '^bootstrap: ' "$out")"; do
@@ -252,6 +267,55 @@ tool_metadata_quorum() {
     fi
 }
 
+# kafka-log-dirs --describe on a cluster of NODES brokers: `logdirs-all` (one partition, a
+# replica on every broker) empty and then with 10 records, `logdirs-one` (3 partitions, one
+# replica each, no records); other topics' replicas are left out of the outcome.
+tool_log_dirs() {
+    local b="$1" nodes="$2" status
+    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic logdirs-all \
+        --partitions 1 --replication-factor "$nodes" >/dev/null
+    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic logdirs-one \
+        --partitions 3 --replication-factor 1 >/dev/null
+    local deadline=$((SECONDS + 30))
+    until [[ "$(tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --describe --topic logdirs-all \
+        --under-replicated-partitions | wc -l)" -eq 0 ]] || ((SECONDS > deadline)); do sleep 0.5; done
+    log_dirs() { # ARGS...: the tool's outcome, normalised
+        status=0
+        tool org.apache.kafka.tools.LogDirsCommand --bootstrap-server "$b" --describe "$@" \
+            >"$work/log-dirs.out" || status=$?
+        grep -v '^{' "$work/log-dirs.out" || true
+        grep '^{' "$work/log-dirs.out" | jq -r '
+            def size: if . > 0 then "non-zero" elif . == 0 then "zero" else "\(.)" end;
+            def dir: if startswith("/") then "(absolute)" else . end;
+            ((.brokers | sort_by(.broker))[] as $b | $b.logDirs[] as $d |
+                "broker \($b.broker): logDir \($d.logDir | dir), error \($d.error)",
+                ($d.partitions | map(select(.partition | startswith("logdirs-all-")))
+                    | sort_by(.partition)[]
+                    | "  \(.partition): size \(.size | size), offsetLag \(.offsetLag), isFuture \(.isFuture)")),
+            "log dirs per broker: \([.brokers[].logDirs | length] | unique | map(tostring) | join(","))",
+            "distinct log dirs: \([.brokers[].logDirs[].logDir] | (unique | length) == length)",
+            "logdirs-one over all brokers: \([.brokers[].logDirs[].partitions[] | select(.partition | startswith("logdirs-one-"))
+                | "\(.partition) \(.size | size) lag \(.offsetLag)"] | sort | join(", "))"'
+        echo "exit $status"
+    }
+    echo "describe (before any record):"
+    log_dirs
+    seq 1 10 | tool org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$b" \
+        --topic logdirs-all --command-property acks=all >/dev/null
+    echo "describe (after 10 records):"
+    log_dirs
+    local brokers=1
+    [[ "$nodes" == 1 ]] || brokers="1,$nodes"
+    echo "describe --topic-list logdirs-all,nosuch --broker-list $brokers:"
+    log_dirs --topic-list logdirs-all,nosuch --broker-list "$brokers"
+    echo "describe --broker-list 1,7:"
+    status=0
+    "$run" org.apache.kafka.tools.LogDirsCommand --bootstrap-server "$b" --describe \
+        --broker-list 1,7 >"$work/log-dirs.out" 2>&1 || status=$?
+    grep -E '^(ERROR|Querying|Received)' "$work/log-dirs.out" || true
+    echo "exit $status"
+}
+
 # ---- comparing -----------------------------------------------------------------------
 
 # compare TOOL NODES: the tool's normalised outcome on reference:NODES and on Kafka.
@@ -280,12 +344,14 @@ case "$nodes_wanted" in
     both) sizes=(1 3) ;;
     *) log "--nodes must be 1, 3 or both"; exit 2 ;;
 esac
-tools=(delete-records topics-describe metadata-quorum)
+tools=(delete-records topics-describe metadata-quorum log-dirs)
 [[ "$only" == all ]] || IFS=, read -r -a tools <<<"$only"
 for t in "${tools[@]}"; do
     declare -F "tool_${t//-/_}" >/dev/null || { log "unknown tool '$t'"; exit 2; }
 done
 
+[[ " ${tools[*]} " != *" log-dirs "* ]] || command -v jq >/dev/null ||
+    { log "log-dirs needs jq (apt-get install jq), or leave it out with --only"; exit 2; }
 "$root/ci/kafka/fetch.sh" >&2
 if [[ -n "$target" ]]; then
     [[ ${#sizes[@]} -eq 1 ]] || { log "--bootstrap needs --nodes 1 or 3"; exit 2; }

@@ -1,5 +1,6 @@
-//! DeleteRecords, DescribeCluster, DescribeQuorum, DescribeTopicPartitions and Metadata's
-//! authorized operations over the raw wire, on a broker of one and on a cluster of three.
+//! DeleteRecords, DescribeCluster, DescribeQuorum, DescribeTopicPartitions, DescribeLogDirs
+//! and Metadata's authorized operations over the raw wire, on a broker of one and on a
+//! cluster of three.
 //!
 //! What Kafka 4.3.1 answers, seen over the raw wire on a one-node KRaft cluster
 //! (`ci/kafka/start.sh --nodes 1`) and read in its sources:
@@ -15,6 +16,14 @@
 //! - DescribeTopicPartitions: topics in name order, at most the partition limit per answer,
 //!   a next cursor where the limit cut; a cursor not among the topics: INVALID_REQUEST (42)
 //!   on every topic; a bad topic name 17, an unknown one 3.
+//! - DescribeLogDirs (v1 to v5 advertised; v1 to v4 asked): one result, the node's
+//!   `log.dirs` (absolute), error 0, every replica the node holds (followers too; not
+//!   `__cluster_metadata`) with `partition_size` the bytes of its `.log` segment files (0
+//!   before any record, 142 after ten one-digit console-producer records), `offset_lag` 0,
+//!   `is_future_key` false; v4 the volume's total and usable bytes, -1 before (not in the
+//!   version); a filter keeps the named partitions the node holds, an unknown topic or
+//!   partition is left out, a topic left with none too (`[]` and a topic with no partitions
+//!   answer no topics); on three nodes each answers for its own log dir only.
 
 mod common;
 
@@ -620,5 +629,185 @@ async fn describe_topic_partitions_pages_by_cursor() {
     // A limit above max.request.partition.size.limit is that limit.
     let r = describe_topic_partitions(&mut conn, &[], i32::MAX, None).await;
     assert!(r.next_cursor.is_none());
+    cluster.shutdown().await;
+}
+
+/// DescribeLogDirs of `topics` (`None`: every replica), at `version`.
+async fn describe_log_dirs(
+    conn: &mut Conn,
+    version: i16,
+    topics: Option<&[(&str, &[i32])]>,
+) -> DescribeLogDirsResponse {
+    let topics = topics.map(|topics| {
+        topics
+            .iter()
+            .map(|(topic, partitions)| {
+                describe_log_dirs_request::DescribableLogDirTopic::default()
+                    .with_topic(name(topic))
+                    .with_partitions(partitions.to_vec())
+            })
+            .collect()
+    });
+    let req = DescribeLogDirsRequest::default().with_topics(topics);
+    let ResponseKind::DescribeLogDirs(r) = conn
+        .call(
+            ApiKey::DescribeLogDirs,
+            version,
+            RequestKind::DescribeLogDirs(req),
+        )
+        .await
+    else {
+        panic!("not DescribeLogDirs")
+    };
+    r
+}
+
+/// The one log dir of an answer, which must carry no error.
+fn only_dir(r: &DescribeLogDirsResponse) -> &describe_log_dirs_response::DescribeLogDirsResult {
+    assert_eq!(r.error_code, 0);
+    let [dir] = &r.results[..] else {
+        panic!("one log dir per broker, got {r:?}")
+    };
+    assert_eq!(dir.error_code, 0, "{dir:?}");
+    dir
+}
+
+/// `(topic, partition, size)` of every replica in a log dir, each checked to be a current
+/// replica (no lag, not a future log).
+fn replica_sizes(
+    dir: &describe_log_dirs_response::DescribeLogDirsResult,
+) -> Vec<(String, i32, i64)> {
+    dir.topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| {
+                assert_eq!((p.offset_lag, p.is_future_key), (0, false), "{p:?}");
+                (s(t.name.0.as_str()), p.partition_index, p.partition_size)
+            })
+        })
+        .collect()
+}
+
+/// As Kafka 4.3.1's single node answers (`ReplicaManager.describeLogDirs`): its one log dir
+/// (`log.dirs`, absolute), every replica in it with the bytes of its `.log` files, v4 with the
+/// volume's total and usable bytes; a filter keeps only the named partitions the broker holds
+/// and drops a topic left empty, without an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_log_dirs_on_a_broker_of_one() {
+    let data = tempfile::tempdir().unwrap();
+    let cluster = start(1, Some(data.path()), &[]).await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic_with(&mut conn, "orders", 2, 1, &[]).await;
+    let log_dir = std::path::absolute(data.path().join("broker-1")).unwrap();
+    let segment = log_dir.join("orders-0/00000000000000000000.log");
+    let on_disk = || std::fs::metadata(&segment).unwrap().len() as i64;
+    let volume = reference::api::describe_log_dirs::volume_space(&log_dir).unwrap();
+    let mut last_size = 0;
+    for version in 1..=4 {
+        assert_eq!(produce(&mut conn, "orders", -1, records(3)).await.0, 0);
+        let r = describe_log_dirs(&mut conn, version, None).await;
+        let dir = only_dir(&r);
+        assert_eq!(dir.log_dir.as_str(), log_dir.display().to_string());
+        let sizes = replica_sizes(dir);
+        let size = sizes[0].2;
+        assert_eq!(
+            sizes,
+            vec![(s("orders"), 0, size), (s("orders"), 1, 0)],
+            "v{version}"
+        );
+        assert!(
+            size > last_size,
+            "v{version}: grew from {last_size} to {size}"
+        );
+        assert_eq!(size, on_disk(), "v{version}: the bytes of the segment file");
+        last_size = size;
+        if version >= 4 {
+            assert_eq!(dir.total_bytes, volume.total_bytes);
+            assert!((0..=dir.total_bytes).contains(&dir.usable_bytes), "{dir:?}");
+        } else {
+            assert_eq!(
+                (dir.total_bytes, dir.usable_bytes),
+                (-1, -1),
+                "not in v{version}"
+            );
+        }
+    }
+    let filtered = [("orders", &[1, 9, 1][..]), ("nosuch", &[0][..])];
+    let r = describe_log_dirs(&mut conn, 4, Some(&filtered)).await;
+    assert_eq!(replica_sizes(only_dir(&r)), vec![(s("orders"), 1, 0)]);
+    for nothing in [&[][..], &[("orders", &[][..])][..]] {
+        let r = describe_log_dirs(&mut conn, 4, Some(nothing)).await;
+        let dir = only_dir(&r);
+        assert!(dir.topics.is_empty(), "{nothing:?}: {dir:?}");
+        assert_eq!(dir.total_bytes, volume.total_bytes);
+    }
+    cluster.shutdown().await;
+}
+
+/// On three brokers each answers for its own log dir only: the replicas it holds, leader or
+/// follower, a follower's size growing as it replicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_log_dirs_answers_for_each_broker_of_a_cluster() {
+    let data = tempfile::tempdir().unwrap();
+    let cluster = start(3, Some(data.path()), &[]).await;
+    let mut conn = connect(&cluster, 1).await;
+    create_topic_with(&mut conn, "payments", 1, 3, &[]).await;
+    create_topic_with(&mut conn, "orders", 3, 1, &[]).await;
+    let p = eventually("payments in sync", async || {
+        partition0(&mut conn, "payments")
+            .await
+            .filter(|p| p.isr.len() == 3)
+    })
+    .await;
+    let mut leader = connect(&cluster, p.leader).await;
+    assert_eq!(
+        produce(&mut leader, "payments", -1, records(4)).await,
+        (0, 0)
+    );
+    let orders = metadata(&mut conn, "orders").await.topics.remove(0);
+    let mut orders_seen = Vec::new();
+    for broker in 1..=3 {
+        let mut c = connect(&cluster, broker).await;
+        let log_dir = std::path::absolute(data.path().join(format!("broker-{broker}"))).unwrap();
+        let held: Vec<i32> = orders
+            .partitions
+            .iter()
+            .filter(|p| p.replica_nodes.iter().any(|b| b.0 == broker))
+            .map(|p| p.partition_index)
+            .collect();
+        for version in 1..=4 {
+            let r = describe_log_dirs(&mut c, version, None).await;
+            let dir = only_dir(&r);
+            assert_eq!(dir.log_dir.as_str(), log_dir.display().to_string());
+            let sizes = replica_sizes(dir);
+            let expected: Vec<(String, i32, i64)> = held
+                .iter()
+                .map(|&i| (s("orders"), i, 0))
+                .chain(sizes.iter().filter(|r| r.0 == "payments").cloned())
+                .collect();
+            assert_eq!(sizes, expected, "broker {broker} v{version}");
+            let payments: Vec<&(String, i32, i64)> =
+                sizes.iter().filter(|r| r.0 == "payments").collect();
+            assert_eq!(payments.len(), 1, "broker {broker} holds payments-0");
+            assert_eq!(
+                version >= 4,
+                dir.total_bytes > 0,
+                "broker {broker} v{version}"
+            );
+        }
+        eventually("the replica of payments-0 has the records", async || {
+            let r = describe_log_dirs(&mut c, 4, Some(&[("payments", &[0][..])])).await;
+            let sizes = replica_sizes(only_dir(&r));
+            (sizes.len() == 1 && sizes[0].2 > 0).then_some(())
+        })
+        .await;
+        orders_seen.extend(held);
+    }
+    orders_seen.sort();
+    assert_eq!(
+        orders_seen,
+        [0, 1, 2],
+        "each orders partition on one broker"
+    );
     cluster.shutdown().await;
 }

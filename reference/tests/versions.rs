@@ -188,6 +188,20 @@ fn request(key: ApiKey, version: i16, orders_id: Uuid) -> RequestKind {
                 .with_include_cluster_authorized_operations(true)
                 .with_include_fenced_brokers(version >= 2),
         ),
+        // Every replica (null) on odd versions; on even ones orders' partitions and one of a
+        // topic the broker does not have, which is left out.
+        ApiKey::DescribeLogDirs => RequestKind::DescribeLogDirs(
+            DescribeLogDirsRequest::default().with_topics((version % 2 == 0).then(|| {
+                vec![
+                    describe_log_dirs_request::DescribableLogDirTopic::default()
+                        .with_topic(name("orders"))
+                        .with_partitions(vec![0, 1, 2]),
+                    describe_log_dirs_request::DescribableLogDirTopic::default()
+                        .with_topic(name("nosuch"))
+                        .with_partitions(vec![0]),
+                ]
+            })),
+        ),
         ApiKey::DescribeQuorum => {
             RequestKind::DescribeQuorum(DescribeQuorumRequest::default().with_topics(vec![
                 describe_quorum_request::TopicData::default()
@@ -474,6 +488,21 @@ async fn every_advertised_version_of_every_api_answers() {
                 ),
                 ResponseKind::DescribeConfigs(r) => {
                     assert_eq!(r.results[0].error_code, 0, "DescribeConfigs v{version}")
+                }
+                ResponseKind::DescribeLogDirs(r) => {
+                    assert_eq!(r.error_code, 0, "DescribeLogDirs v{version}");
+                    let [dir] = &r.results[..] else {
+                        panic!("DescribeLogDirs v{version}: one log dir, got {r:?}")
+                    };
+                    assert_eq!(dir.error_code, 0, "DescribeLogDirs v{version}");
+                    assert_eq!(dir.log_dir.as_str(), "memory:broker-1");
+                    assert_eq!((dir.total_bytes, dir.usable_bytes), (-1, -1));
+                    let orders = dir.topics.iter().find(|t| t.name.0.as_str() == "orders");
+                    let partitions: Vec<i32> = orders
+                        .map(|t| t.partitions.iter().map(|p| p.partition_index).collect())
+                        .unwrap_or_default();
+                    assert_eq!(partitions, [0, 1, 2], "DescribeLogDirs v{version}");
+                    assert!(dir.topics.iter().all(|t| t.name.0.as_str() != "nosuch"));
                 }
                 ResponseKind::ConsumerGroupHeartbeat(r) => {
                     assert_eq!(r.error_code, 0, "ConsumerGroupHeartbeat v{version}");

@@ -236,6 +236,11 @@ impl Node {
         }
     }
 
+    /// The broker's one log directory (Kafka's `log.dirs`), `None` in memory mode.
+    pub fn log_dir(&self) -> Option<&std::path::Path> {
+        self.disk.dir()
+    }
+
     /// Locks the replication state. Never hold the guard across an `.await`.
     pub fn state(&self) -> MutexGuard<'_, NodeState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())

@@ -101,6 +101,12 @@ impl Disk {
         }
     }
 
+    /// `<data_dir>/broker-<id>`, the broker's one log directory (`log.dirs`); `None` in
+    /// memory mode.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
     fn kept(&self) -> MutexGuard<'_, BTreeMap<PartitionKey, Durable>> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -126,6 +126,20 @@ pub const ALTER_CONFIGS: Message = Message {
     ],
 };
 
+/// DescribeLogDirs (key 35).
+#[rustfmt::skip]
+pub const DESCRIBE_LOG_DIRS: Message = Message {
+    key: ApiKey::DescribeLogDirs,
+    versions: v(1, 4),
+    flexible_from: 2,
+    fields: &[
+        field("topics", from(0), Ty::Structs(&[
+            field("topic", from(0), STRING),
+            field("partitions", from(0), Ty::Array(&INT32)),
+        ])),
+    ],
+};
+
 /// CreatePartitions (key 37).
 #[rustfmt::skip]
 pub const CREATE_PARTITIONS: Message = Message {

@@ -260,6 +260,7 @@ pub const MESSAGES: &[Message] = &[
     admin::DELETE_TOPICS,
     admin::DESCRIBE_CONFIGS,
     admin::ALTER_CONFIGS,
+    admin::DESCRIBE_LOG_DIRS,
     admin::CREATE_PARTITIONS,
     admin::ELECT_LEADERS,
     admin::INCREMENTAL_ALTER_CONFIGS,

@@ -410,6 +410,11 @@ fn codec_sizes() -> Vec<(&'static str, usize)> {
             s::<describe_quorum_request::PartitionData>(),
         ),
         ("DescribeCluster", s::<DescribeClusterRequest>()),
+        ("DescribeLogDirs", s::<DescribeLogDirsRequest>()),
+        (
+            "DescribeLogDirs.topics",
+            s::<describe_log_dirs_request::DescribableLogDirTopic>(),
+        ),
         (
             "DescribeTopicPartitions",
             s::<DescribeTopicPartitionsRequest>(),
