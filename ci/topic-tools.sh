@@ -7,7 +7,7 @@
 #   --nodes      cluster sizes to compare (default both: reference:1 vs Kafka 1 node, then
 #                reference:3 vs Kafka 3 nodes)
 #   --only       tools (default all): delete-records, topics-describe, metadata-quorum,
-#                log-dirs
+#                log-dirs, reassign (3 brokers only)
 #   --bootstrap  no comparison: print each tool's normalised outcome on this running
 #                cluster of --nodes brokers (which must not have the tools' topics yet)
 #
@@ -31,6 +31,12 @@
 #   partitions sorted; only the tool's own topics (`logdirs-*`) are shown (Kafka's node
 #   starts again on the data of the tools before); the single-replica topic's partitions are
 #   compared over all brokers together (placement differs).
+# - reassign (3 brokers only): `kafka-reassign-partitions`
+#   (org.apache.kafka.tools.reassign.ReassignPartitionsCommand, AlterPartitionReassignments
+#   and ListPartitionReassignments) moving a topic's two partitions, with records, from 1,2
+#   and 2,3 to 2,3 and 3,1: `--execute`, `--verify` until done, `kafka-topics --describe`
+#   and the offsets after; a move to an unknown broker (exit status 1) and a `--cancel` with
+#   nothing in progress. The rollback JSON's log dirs (paths) become `(dirs)`.
 #
 # Known and accepted (normalised away, and said so in the output): the reference's metadata
 # quorum is one in-process controller, so on 3 brokers it shows 1 voter and 2 observers where
@@ -138,6 +144,14 @@ stop_kafka() {
 
 # ---- normalising ---------------------------------------------------------------------
 
+# An awk function: a comma-separated list of broker ids, sorted.
+awk_sorted='
+    function sorted(list,   n, a, i, j, t, s) {
+        n = split(list, a, ",")
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+        s = a[1]; for (i = 2; i <= n; i++) s = s "," a[i]; return s
+    }'
+
 # Exception messages carry timestamps and retry counts: keep the exception's class only.
 exceptions() { sed -E 's/(org\.apache\.kafka\.common\.errors\.[A-Za-z]+Exception):.*/\1/'; }
 
@@ -200,12 +214,7 @@ tool_topics_describe() {
         --partition-size-limit-per-response 2 >"$work/describe.out" || status=$?
     # Ids and the leader's place differ: the leader must be a replica, the replica and ISR
     # sets (all brokers, as replication factor = brokers) are compared sorted.
-    awk '
-        function sorted(list,   n, a, i, j, t, s) {
-            n = split(list, a, ",")
-            for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-            s = a[1]; for (i = 2; i <= n; i++) s = s "," a[i]; return s
-        }
+    awk "$awk_sorted"'
         {
             gsub(/TopicId: [^\t ]+/, "TopicId: ID")
             leader = ""; replicas = ""
@@ -316,6 +325,51 @@ tool_log_dirs() {
     echo "exit $status"
 }
 
+# kafka-reassign-partitions on a cluster of 3 brokers (skipped on 1): `moves` (partitions
+# on 1,2 and 2,3, 10 records) moved to 2,3 and 3,1 with --execute, --verify until done,
+# then kafka-topics --describe and the records' offsets; then a move to an unknown broker
+# and a --cancel with nothing in progress. The log dirs in --execute's rollback JSON are
+# paths on each side: shown as "(dirs)".
+tool_reassign() {
+    local b="$1" status
+    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic moves \
+        --replica-assignment 1:2,2:3 >/dev/null
+    seq 1 10 | tool org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$b" \
+        --topic moves --command-property acks=all >/dev/null
+    reassign() { # JSON-FILE ACTION: the tool's outcome, normalised
+        status=0
+        "$run" org.apache.kafka.tools.reassign.ReassignPartitionsCommand --bootstrap-server "$b" \
+            --reassignment-json-file "$1" "--$2" --command-config "$work/client.properties" \
+            >"$work/reassign.out" 2>&1 || status=$?
+        grep -vE '^\s*$|^\s+at |WARN' "$work/reassign.out" |
+            sed -E 's/"log_dirs":\[[^]]*\]/"log_dirs":(dirs)/g' | exceptions
+        echo "exit $status"
+    }
+    printf '%s\n' '{"version":1,"partitions":[{"topic":"moves","partition":0,"replicas":[2,3]},{"topic":"moves","partition":1,"replicas":[3,1]}]}' \
+        >"$work/moves.json"
+    echo "--execute:"
+    reassign "$work/moves.json" execute
+    local deadline=$((SECONDS + 60))
+    until reassign "$work/moves.json" verify | grep -q 'partition moves-1 is completed' &&
+        reassign "$work/moves.json" verify | grep -q 'partition moves-0 is completed' ||
+        ((SECONDS > deadline)); do sleep 1; done
+    echo "--verify:"
+    reassign "$work/moves.json" verify
+    local deadline=$((SECONDS + 30))
+    until [[ "$(tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --describe --topic moves \
+        --under-replicated-partitions | wc -l)" -eq 0 ]] || ((SECONDS > deadline)); do sleep 0.5; done
+    echo "describe moves:"
+    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --describe --topic moves |
+        sed -E 's/TopicId: [^\t ]+/TopicId: ID/' |
+        awk "$awk_sorted"'{ for (i = 1; i <= NF; i++) if ($i == "Isr:") $(i + 1) = sorted($(i + 1)); print }'
+    echo "offsets: $(tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$b" --topic moves --time -1 | sort | tr '\n' ' ')"
+    printf '%s\n' '{"version":1,"partitions":[{"topic":"moves","partition":0,"replicas":[2,9]}]}' >"$work/unknown.json"
+    echo "--execute to an unknown broker:"
+    reassign "$work/unknown.json" execute
+    echo "--cancel with nothing in progress:"
+    reassign "$work/moves.json" cancel
+}
+
 # ---- comparing -----------------------------------------------------------------------
 
 # compare TOOL NODES: the tool's normalised outcome on reference:NODES and on Kafka.
@@ -344,7 +398,7 @@ case "$nodes_wanted" in
     both) sizes=(1 3) ;;
     *) log "--nodes must be 1, 3 or both"; exit 2 ;;
 esac
-tools=(delete-records topics-describe metadata-quorum log-dirs)
+tools=(delete-records topics-describe metadata-quorum log-dirs reassign)
 [[ "$only" == all ]] || IFS=, read -r -a tools <<<"$only"
 for t in "${tools[@]}"; do
     declare -F "tool_${t//-/_}" >/dev/null || { log "unknown tool '$t'"; exit 2; }
@@ -369,6 +423,8 @@ fi
 
 for nodes in "${sizes[@]}"; do
     for t in "${tools[@]}"; do
+        # A reassignment moves replicas between brokers: there is nothing to move on one.
+        [[ "$t" == reassign && "$nodes" == 1 ]] && continue
         compare "$t" "$nodes"
     done
 done
