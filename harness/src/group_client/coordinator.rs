@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail, ensure};
 use bytes::Buf;
 use kafka_protocol::messages::{
-    ConsumerProtocolAssignment, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
-    OffsetFetchRequest, offset_fetch_request,
+    ConsumerGroupDescribeRequest, ConsumerProtocolAssignment, DescribeGroupsRequest,
+    FindCoordinatorRequest, GroupId, OffsetFetchRequest, offset_fetch_request,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
@@ -175,6 +175,11 @@ pub async fn describe_group(
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("DescribeGroups answered no group"))?;
+    if group.error_code == GROUP_ID_NOT_FOUND {
+        // Kafka 4 describes only classic groups with DescribeGroups: a KIP-848 consumer
+        // group ("Group g is not a classic group.") is described by ConsumerGroupDescribe.
+        return describe_consumer_group(coordinator, group_id).await;
+    }
     check_group_answer(group.error_code, || {
         format!("DescribeGroups for {group_id}")
     })?;
@@ -192,6 +197,50 @@ pub async fn describe_group(
     Ok(GroupView {
         state: group.group_state.to_string(),
         protocol: group.protocol_data.to_string(),
+        members,
+    })
+}
+
+/// GROUP_ID_NOT_FOUND: DescribeGroups' answer for a group that is not a classic one.
+const GROUP_ID_NOT_FOUND: i16 = 69;
+
+/// A KIP-848 consumer group (ConsumerGroupDescribe): its state, assignor and members with
+/// their current assignments, as [`describe_group`] gives a classic group's.
+async fn describe_consumer_group(
+    coordinator: &mut RawConnection,
+    group_id: &str,
+) -> anyhow::Result<GroupView> {
+    let request = ConsumerGroupDescribeRequest::default()
+        .with_group_ids(vec![GroupId(StrBytes::from_string(group_id.to_owned()))]);
+    let response = coordinator.call(&request).await?;
+    let group = response
+        .groups
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("ConsumerGroupDescribe answered no group"))?;
+    check_group_answer(group.error_code, || {
+        format!("ConsumerGroupDescribe for {group_id}")
+    })?;
+    let members = group
+        .members
+        .into_iter()
+        .map(|m| MemberView {
+            client_id: m.client_id.to_string(),
+            instance_id: m.instance_id.map(|i| i.to_string()),
+            assignment: m
+                .assignment
+                .topic_partitions
+                .iter()
+                .flat_map(|t| {
+                    let topic = t.topic_name.0.to_string();
+                    t.partitions.iter().map(move |p| (topic.clone(), *p))
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(GroupView {
+        state: group.group_state.to_string(),
+        protocol: group.assignor_name.to_string(),
         members,
     })
 }

@@ -41,6 +41,11 @@ use crate::observation::show_value;
 /// when a step says so (`enable.auto.commit=false`); librdkafka still *stores* the offset
 /// after each message it returns (`enable.auto.offset.store`), which a "commit what it
 /// processed" step commits.
+/// The settings of [`MEMBER_DEFAULTS`] that only the classic protocol has: left out for a
+/// member with `group.protocol=consumer` (KIP-848 sets them on the broker,
+/// `group.consumer.session.timeout.ms` and `group.consumer.heartbeat.interval.ms`).
+const CLASSIC_ONLY: &[&str] = &["session.timeout.ms", "heartbeat.interval.ms"];
+
 pub const MEMBER_DEFAULTS: &[(&str, &str)] = &[
     ("session.timeout.ms", "3000"),
     ("heartbeat.interval.ms", "300"),
@@ -221,7 +226,16 @@ impl Member {
     pub async fn start(bootstrap: &str, spec: MemberSpec) -> anyhow::Result<Member> {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", bootstrap);
+        let consumer_protocol = spec
+            .settings
+            .iter()
+            .any(|(k, v)| k == "group.protocol" && v == "consumer");
         for (key, value) in MEMBER_DEFAULTS {
+            // KIP-848: the coordinator owns the session and heartbeat timing, and librdkafka
+            // refuses a consumer-protocol member that sets them.
+            if consumer_protocol && CLASSIC_ONLY.contains(key) {
+                continue;
+            }
             config.set(*key, *value);
         }
         for (key, value) in &spec.settings {
