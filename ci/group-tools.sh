@@ -23,15 +23,21 @@
 # - consumer-group: a KIP-848 group (`group.protocol=consumer`) `cg` of two members on
 #   `orders` (4 partitions, 40 keyed records read and committed, then 8 more: a lag on every
 #   partition): `--list`, `--list --type consumer|classic`, `--list --state Stable`;
-#   `--describe` (the offsets view), `--describe --members [--verbose]` (partition counts,
-#   member and target epochs and assignments), `--describe --state [--verbose]` (assignor,
-#   state, member count, group and assignment epochs); after both members left (Empty):
-#   `--describe`, `--members`, `--state --verbose`.
+#   `--describe` (the offsets view, also `--offsets --verbose`), `--describe --members
+#   [--verbose]` (partition counts, member and target epochs and assignments), `--describe
+#   --state [--verbose]` (assignor, state, member count, group and assignment epochs);
+#   `--reset-offsets` and `--delete-offsets` refused while members are live; after both
+#   left (Empty): `--describe`, `--members`, `--state --verbose`, `--reset-offsets`
+#   (`--to-offset`, `--dry-run` and `--execute`, `--shift-by` below the start),
+#   `--delete-offsets` of one partition, `--describe` again.
 # - classic-group: the same for a classic group (`group.protocol=classic`) `cl` on
-#   `payments` (3 partitions, 30 + 6 records), with `cg` (Empty) still there for the lists
-#   (`--list --type`, `--list --state Stable|Empty`); `--delete` refused while members are
-#   live; after they left: the three describes, `--delete`, `--describe` of the deleted
-#   group, `--list --state`.
+#   `payments` (3 partitions, 1 record read and committed, then 6 more: partitions without
+#   a committed offset show `-`), with `cg` (Empty) still there for the lists (`--list
+#   --type`, `--list --state Stable|Empty`); `--delete` refused while members are live;
+#   after they left: the three describes, `--delete`, `--describe` of the deleted group,
+#   `--list --state`; then `--reset-offsets --to-latest --execute` for a group that does not
+#   exist (it is made, with offsets only), `--list --state Stable,Empty`, its describes, and
+#   `--describe --all-groups` (`--state` and offsets).
 # - missing-group: `--describe` (offsets, `--members`, `--state`) and `--delete` of a group
 #   that never existed (the tool prints an error and still exits 0, on both).
 #
@@ -93,7 +99,8 @@ cleanup() {
     local rc=$?
     stop_reference
     stop_kafka
-    if [[ "${GROUP_TOOLS_KEEP:-0}" == 1 || $rc -ne 0 ]]; then
+    # Kept when asked, or when something failed (2 is bad usage: nothing to see there).
+    if [[ "${GROUP_TOOLS_KEEP:-0}" == 1 || ($rc -ne 0 && $rc -ne 2) ]]; then
         log "scratch directory kept: $work"
     else
         rm -rf "$work"
@@ -166,17 +173,28 @@ tool --list --type classic
 tool --list --state Stable
 EOF
     describes cg
-    echo "leave cg"
-    echo "tool --describe --group cg"
-    echo "tool --describe --group cg --members"
-    echo "tool --describe --group cg --state --verbose"
+    cat <<EOF
+tool --describe --group cg --offsets --verbose
+tool --reset-offsets --group cg --topic orders --to-earliest --dry-run
+tool --delete-offsets --group cg --topic orders
+leave cg
+tool --describe --group cg
+tool --describe --group cg --members
+tool --describe --group cg --state --verbose
+tool --reset-offsets --group cg --topic orders:0,1 --to-offset 2 --dry-run
+tool --reset-offsets --group cg --topic orders:0,1 --to-offset 2 --execute
+tool --reset-offsets --group cg --topic orders:2 --shift-by -100 --execute
+tool --delete-offsets --group cg --topic orders:3
+tool --describe --group cg
+tool --describe --group cg --state --verbose
+EOF
 }
 
 section_classic_group() {
     local nodes="$1"
     cat <<EOF
 create payments 3 $nodes
-produce payments 30
+produce payments 1
 members classic cl payments
 produce payments 6
 tool --list
@@ -196,6 +214,13 @@ tool --describe --group cl --state
 tool --delete --group cl
 tool --describe --group cl
 tool --list --state
+tool --reset-offsets --group fresh --topic payments --to-latest --execute
+tool --list --type
+tool --list --state Stable,Empty
+tool --describe --group fresh
+tool --describe --group fresh --state --verbose
+tool --describe --all-groups --state
+tool --describe --all-groups
 EOF
 }
 
