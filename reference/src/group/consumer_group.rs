@@ -301,6 +301,7 @@ impl ConsumerGroup {
                     AssignorMember {
                         subscribed,
                         previous,
+                        instance_id: m.instance_id.as_deref(),
                     },
                 )
             })
