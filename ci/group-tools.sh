@@ -9,7 +9,7 @@
 #   --nodes      cluster sizes to compare (default both: reference:1 vs Kafka 1 node, then
 #                reference:3 vs Kafka 3 nodes)
 #   --only       sections (default all, in this order): consumer-group, classic-group,
-#                missing-group
+#                assignors, missing-group
 #   --bootstrap  no comparison: print each section's normalised outcome on this running
 #                cluster of --nodes brokers (which must not have the sections' topics yet)
 #
@@ -18,8 +18,9 @@
 # JVM (one JVM start per cluster instead of one per command) next to two live KafkaConsumers
 # per group (client ids member-a and member-b; member-a joins first and holds every
 # partition before member-b joins, so that the assignors' placement is the same on every
-# run). The sections run in order on one fresh cluster per side and size; `compare` diffs
-# each section's normalised outcome. The sections:
+# run). The sections run in order on one fresh cluster per side and size (Kafka starting in
+# the background while the reference's side runs); `compare` diffs each section's normalised
+# outcome. The sections:
 # - consumer-group: a KIP-848 group (`group.protocol=consumer`) `cg` of two members on
 #   `orders` (4 partitions, 40 keyed records read and committed, then 8 more: a lag on every
 #   partition): `--list`, `--list --type consumer|classic`, `--list --state Stable`;
@@ -38,6 +39,13 @@
 #   `--list --state`; then `--reset-offsets --to-latest --execute` for a group that does not
 #   exist (it is made, with offsets only), `--list --state Stable,Empty`, its describes, and
 #   `--describe --all-groups` (`--state` and offsets).
+# - assignors: a KIP-848 group `cr` with the server-side `range` assignor
+#   (group.remote.assignor) and a classic group `cs` with the CooperativeStickyAssignor, both
+#   of static members (group.instance.id = the client id: range orders static members by
+#   instance id, so its placement does not depend on random member ids) on `refunds` (5
+#   partitions): `--describe --members --verbose` (with GROUP-INSTANCE-ID), `--state
+#   --verbose`; after they left with CloseOptions LEAVE_GROUP (KIP-1092: static members
+#   leave too), `--state` (the assignor an Empty group reports).
 # - missing-group: `--describe` (offsets, `--members`, `--state`) and `--delete` of a group
 #   that never existed (the tool prints an error and still exits 0, on both).
 #
@@ -111,9 +119,14 @@ trap cleanup EXIT
 
 # ---- clusters ------------------------------------------------------------------------
 
+# The group settings ci/kafka/start.sh gives Kafka that the reference honours: no initial
+# rebalance delay (Kafka's default is 3 s), 3 __consumer_offsets partitions.
+reference_configs=(--config group.initial.rebalance.delay.ms=0 --config offsets.topic.num.partitions=3)
+
 start_reference() { # NODES: sets `bootstrap`
     local nodes="$1" out="$work/reference-$1.stdout"
-    "$KAFKA_SPEC_BIN" serve --port "$ref_port" --brokers "$nodes" >"$out" 2>"$work/reference-$nodes.stderr" </dev/null &
+    "$KAFKA_SPEC_BIN" serve --port "$ref_port" --brokers "$nodes" "${reference_configs[@]}" \
+        >"$out" 2>"$work/reference-$nodes.stderr" </dev/null &
     ref_pid=$!
     local deadline=$((SECONDS + 60)) line=""
     until line="$(grep -m1 '^bootstrap: ' "$out")"; do
@@ -132,17 +145,33 @@ stop_reference() {
     ref_pid=""
 }
 
-start_kafka() { # NODES: sets `bootstrap`
+# Kafka starts in the background while the reference's side runs (its JVMs take half a
+# minute on two cores; the reference's side mostly waits on heartbeats): launch_kafka, then
+# start_kafka waits for it.
+kafka_start_pid=""
+launch_kafka() { # NODES
     local nodes="$1" port=$((base_port + ($1 - 1) * 100))
     kafka_dir="$work/kafka-$nodes"
-    local out
-    out="$("$root/ci/kafka/start.sh" --nodes "$nodes" --dir "$kafka_dir" --base-port "$port" 2>>"$work/kafka-start.stderr")" ||
-        { log "Kafka did not start"; tail -30 "$work/kafka-start.stderr" >&2; exit 1; }
-    bootstrap="$(sed -n 's/^bootstrap: //p' <<<"$out")"
+    "$root/ci/kafka/start.sh" --nodes "$nodes" --dir "$kafka_dir" --base-port "$port" \
+        >"$work/kafka-start-$nodes.stdout" 2>>"$work/kafka-start.stderr" </dev/null &
+    kafka_start_pid=$!
+}
+
+start_kafka() { # NODES: sets `bootstrap`
+    local nodes="$1" status=0
+    [[ -n "$kafka_start_pid" ]] || launch_kafka "$nodes"
+    wait "$kafka_start_pid" || status=$?
+    kafka_start_pid=""
+    ((status == 0)) || { log "Kafka did not start"; tail -30 "$work/kafka-start.stderr" >&2; exit 1; }
+    bootstrap="$(sed -n 's/^bootstrap: //p' "$work/kafka-start-$nodes.stdout")"
     log "Kafka $nodes node(s) at $bootstrap"
 }
 
 stop_kafka() {
+    if [[ -n "$kafka_start_pid" ]]; then
+        wait "$kafka_start_pid" 2>/dev/null || true
+        kafka_start_pid=""
+    fi
     [[ -n "$kafka_dir" ]] || return 0
     "$root/ci/kafka/stop.sh" --dir "$kafka_dir" >/dev/null 2>&1 || true
     kafka_dir=""
@@ -175,6 +204,7 @@ EOF
     describes cg
     cat <<EOF
 tool --describe --group cg --offsets --verbose
+tool --delete --group cg
 tool --reset-offsets --group cg --topic orders --to-earliest --dry-run
 tool --delete-offsets --group cg --topic orders
 leave cg
@@ -221,6 +251,30 @@ tool --describe --group fresh
 tool --describe --group fresh --state --verbose
 tool --describe --all-groups --state
 tool --describe --all-groups
+tool --delete --group cg --group fresh
+tool --list
+EOF
+}
+
+# Other assignors: KIP-848's server-side `range` (group.remote.assignor) and the classic
+# client-side CooperativeStickyAssignor, two static members (group.instance.id = client id:
+# range orders members by instance id, so the placement is the same on every run) each on
+# one topic; they leave with CloseOptions LEAVE_GROUP (KIP-1092).
+section_assignors() {
+    local nodes="$1"
+    cat <<EOF
+create refunds 5 $nodes
+produce refunds 20
+members consumer cr refunds group.remote.assignor=range group.instance.id={client}
+members classic cs refunds partition.assignment.strategy=org.apache.kafka.clients.consumer.CooperativeStickyAssignor group.instance.id={client}
+tool --describe --group cr --members --verbose
+tool --describe --group cr --state --verbose
+tool --describe --group cs --members --verbose
+tool --describe --group cs --state --verbose
+leave cr
+leave cs
+tool --describe --group cr --state
+tool --describe --group cs --state
 EOF
 }
 
@@ -243,7 +297,10 @@ outcome() {
         echo "echo == $s"
         "section_${s//-/_}" "$nodes"
     done >"$work/commands"
+    local started=$SECONDS
+    echo "== driver on $b" >>"$work/driver.stderr"
     "$run" "$driver" "$b" "$deadline_s" <"$work/commands" >"$work/driver.out" 2>>"$work/driver.stderr" || status=$?
+    log "the driver ran for $((SECONDS - started)) s (each step's start: $work/driver.stderr)"
     normalise "$nodes" <"$work/driver.out"
     echo "driver exit $status"
 }
@@ -255,7 +312,6 @@ normalise() {
         /^stderr: (at |\.\.\. [0-9]+ more)/ { next }
         {
             for (i = 1; i < NF; i++) {
-                if ($(i + 1) ~ /^\// && $(i + 2) != "" && $i != "-") $i = "ID(" $(i + 2) ")"
                 if ($i ~ /^[0-9.]+:[0-9]+$/ && $(i + 1) ~ /^\([0-9]+\)$/) {
                     id = substr($(i + 1), 2, length($(i + 1)) - 2) + 0
                     $i = "HOST:PORT"
@@ -263,8 +319,19 @@ normalise() {
                 }
             }
         }
-        /^GROUP / { flush(); print; table = 1; next }
-        table && NF > 0 && $0 !~ /^(stderr:|exit |\$ |== |info |error )/ { print | "sort"; rows = 1; next }
+        # A table header names the columns: where CONSUMER-ID and CLIENT-ID are.
+        /^GROUP / {
+            flush(); print; table = 1; member_col = 0; client_col = 0
+            for (i = 1; i <= NF; i++) {
+                if ($i == "CONSUMER-ID") member_col = i
+                if ($i == "CLIENT-ID") client_col = i
+            }
+            next
+        }
+        table && NF > 0 && $0 !~ /^(stderr:|exit |\$ |== |info |error )/ {
+            if (member_col && client_col && $member_col != "-") $member_col = "ID(" $client_col ")"
+            print | "sort"; rows = 1; next
+        }
         { flush(); table = 0; print }
         END { flush() }'
 }
@@ -274,6 +341,7 @@ normalise() {
 # compare NODES: every section's outcome on reference:NODES and on Kafka, diffed per section.
 compare() {
     local nodes="$1" side s
+    launch_kafka "$nodes"
     for side in reference kafka; do
         "start_$side" "$nodes"
         outcome "$bootstrap" "$nodes" >"$work/all-$nodes.$side"
@@ -302,7 +370,7 @@ case "$nodes_wanted" in
     both) sizes=(1 3) ;;
     *) log "--nodes must be 1, 3 or both"; exit 2 ;;
 esac
-sections=(consumer-group classic-group missing-group)
+sections=(consumer-group classic-group assignors missing-group)
 if [[ "$only" != all ]]; then
     IFS=, read -r -a wanted <<<"$only"
     for s in "${wanted[@]}"; do

@@ -18,6 +18,8 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.CloseOptions.GroupMembershipOperation;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -39,18 +41,23 @@ import org.apache.kafka.tools.consumer.group.ConsumerGroupCommand;
  *   create TOPIC PARTITIONS RF   create a topic (Admin)
  *   produce TOPIC COUNT          COUNT records, keys key0..key9 in turn (acks=all, keyed, so
  *                                the same partitions on every broker)
- *   members PROTOCOL GROUP TOPIC two KafkaConsumers (group.protocol PROTOCOL, client ids
+ *   members PROTOCOL GROUP TOPIC [KEY=VALUE...]
+ *                                two KafkaConsumers (group.protocol PROTOCOL, client ids
  *                                member-a and member-b, manual commits) join GROUP, member-a
  *                                first (b joins once a holds every partition); returns
  *                                when they split TOPIC's partitions, have read every record
  *                                and committed it, and the group is Stable with 2 members.
  *                                They keep polling (and commit nothing more) until `leave`.
- *   leave GROUP                  both members close (leave the group); waits until Empty
+ *                                KEY=VALUE: more consumer properties (an assignor, say;
+ *                                `{client}` in VALUE is the member's client id).
+ *   leave GROUP                  both members close with LEAVE_GROUP (static members leave
+ *                                too, KIP-1092); waits until the group is Empty
  *   tool ARGS...                 ConsumerGroupCommand.main(--bootstrap-server B ARGS...)
  *   echo WORDS...                prints WORDS (section markers)
  * Prints `$ kafka-consumer-groups ARGS...`, the command's stdout, its stderr lines prefixed
  * `stderr: `, and `exit N` (the status it would exit with: 0 unless it called Exit.exit);
- * `info ...` lines; `error ...` and exit status 1 when a step fails its deadline.
+ * `info ...` lines; `error ...` and exit status 1 when a step fails its deadline. Each step's
+ * start (seconds since the driver started) goes to stderr.
  *
  * Usage: GroupToolDriver BOOTSTRAP DEADLINE_S < COMMANDS
  */
@@ -75,6 +82,7 @@ public class GroupToolDriver {
     static final PrintStream ERR = System.err;
 
     final String bootstrap;
+    final long startNanos = System.nanoTime();
     final long deadlineNanos;
     final Admin admin;
     final Map<String, List<Member>> members = new HashMap<>();
@@ -116,12 +124,14 @@ public class GroupToolDriver {
     }
 
     void step(String[] words) throws Exception {
+        long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+        ERR.printf("GroupToolDriver: %.1f s: %s%n", elapsedMs / 1000.0, String.join(" ", words));
         String[] rest = Arrays.copyOfRange(words, 1, words.length);
         switch (words[0]) {
             case "create" -> admin.createTopics(List.of(new NewTopic(rest[0], Integer.parseInt(rest[1]),
                     Short.parseShort(rest[2])))).all().get(remainingMs(), TimeUnit.MILLISECONDS);
             case "produce" -> produce(rest[0], Integer.parseInt(rest[1]));
-            case "members" -> members(rest[0], rest[1], rest[2]);
+            case "members" -> members(rest[0], rest[1], rest[2], Arrays.copyOfRange(rest, 3, rest.length));
             case "leave" -> leave(rest[0]);
             case "tool" -> tool(rest);
             case "echo" -> OUT.println(String.join(" ", rest));
@@ -162,7 +172,7 @@ public class GroupToolDriver {
         volatile boolean stop = false;
         volatile String failure = null;
 
-        Member(String clientId, String protocol, String group, String topic) {
+        Member(String clientId, String protocol, String group, String topic, String[] extra) {
             super(clientId);
             Properties props = new Properties();
             props.put("bootstrap.servers", bootstrap);
@@ -173,6 +183,10 @@ public class GroupToolDriver {
             props.put("value.deserializer", StringDeserializer.class.getName());
             props.put("enable.auto.commit", "false");
             props.put("auto.offset.reset", "earliest");
+            for (String kv : extra) {
+                int eq = kv.indexOf('=');
+                props.put(kv.substring(0, eq), kv.substring(eq + 1).replace("{client}", clientId));
+            }
             consumer = new KafkaConsumer<>(props);
             consumer.subscribe(List.of(topic));
         }
@@ -198,12 +212,14 @@ public class GroupToolDriver {
             } catch (Exception e) {
                 failure = e.toString();
             } finally {
-                consumer.close(Duration.ofSeconds(10));
+                // LEAVE_GROUP (KIP-1092): static members leave too, not only dynamic ones.
+                consumer.close(CloseOptions.groupMembershipOperation(GroupMembershipOperation.LEAVE_GROUP)
+                        .withTimeout(Duration.ofSeconds(10)));
             }
         }
     }
 
-    void members(String protocol, String group, String topic) throws Exception {
+    void members(String protocol, String group, String topic, String[] extra) throws Exception {
         int partitionCount = admin.describeTopics(List.of(topic)).allTopicNames()
                 .get(remainingMs(), TimeUnit.MILLISECONDS).get(topic).partitions().size();
         Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
@@ -216,14 +232,14 @@ public class GroupToolDriver {
         }
         // member-a first, alone until it holds every partition, then member-b: the join order,
         // and so the assignors' placement, is the same on every run.
-        Member a = new Member("member-a", protocol, group, topic);
+        Member a = new Member("member-a", protocol, group, topic, extra);
         members.put(group, List.of(a));
         a.start();
         while (a.partitions.size() != partitionCount) {
             check(a, a, "member-a alone holds " + a.partitions);
             Thread.sleep(50);
         }
-        Member b = new Member("member-b", protocol, group, topic);
+        Member b = new Member("member-b", protocol, group, topic, extra);
         members.put(group, List.of(a, b));
         b.start();
         while (true) {
