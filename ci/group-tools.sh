@@ -30,7 +30,10 @@
 #   `--reset-offsets` and `--delete-offsets` refused while members are live; after both
 #   left (Empty): `--describe`, `--members`, `--state --verbose`, `--reset-offsets`
 #   (`--to-offset`, `--dry-run` and `--execute`, `--shift-by` below the start),
-#   `--delete-offsets` of one partition, `--describe` again.
+#   `--delete-offsets` of one partition, `--describe` again; `--reset-offsets` `--export`
+#   (CSV), `--to-datetime` in the past, `--by-duration PT0S` (every partition's latest,
+#   with a warning each), `--to-latest`; `--reset-offsets` and `--delete-offsets` of a
+#   missing topic, `--delete-offsets` of a missing group.
 # - classic-group: the same for a classic group (`group.protocol=classic`) `cl` on
 #   `payments` (3 partitions, 1 record read and committed, then 6 more: partitions without
 #   a committed offset show `-`), with `cg` (Empty) still there for the lists (`--list
@@ -217,6 +220,13 @@ tool --reset-offsets --group cg --topic orders:2 --shift-by -100 --execute
 tool --delete-offsets --group cg --topic orders:3
 tool --describe --group cg
 tool --describe --group cg --state --verbose
+tool --reset-offsets --group cg --all-topics --to-current --dry-run --export
+tool --reset-offsets --group cg --topic orders --to-datetime 2000-01-01T00:00:00.000 --dry-run
+tool --reset-offsets --group cg --topic orders --by-duration PT0S --dry-run
+tool --reset-offsets --group cg --topic orders:1 --to-latest --dry-run
+tool --reset-offsets --group cg --topic nosuch --to-earliest --dry-run
+tool --delete-offsets --group cg --topic nosuch
+tool --delete-offsets --group nosuch --topic orders
 EOF
 }
 
