@@ -15,11 +15,14 @@
 //!   subscriber, then one balancing pass moves partitions from a member that has at least
 //!   two more than another subscriber of the topic. Kafka's heterogeneous builder balances
 //!   more thoroughly; the outcome can differ there.
-//! - `range`: per topic, the subscribed members in member id order get contiguous ranges,
-//!   the first `P % M` one partition more. Kafka's `RangeAssignor` also keeps previously
-//!   owned ranges where it can (stickiness); this one recomputes the ranges.
+//! - `range`: per topic, the subscribed members get contiguous ranges, the first `P % M` one
+//!   partition more, in Kafka's `RangeAssignor.sortMemberIds` order: static members first,
+//!   by instance id (so a restarted static member, with a new member id, gets its range
+//!   back), then the others by member id. Like Kafka's, it recomputes the ranges each time
+//!   (no stickiness beyond that order).
 //!
-//! Deterministic: members iterate in id order, topics in name order.
+//! Deterministic: members iterate in id order (instance id first, for `range`), topics in
+//! name order.
 //!
 //! # References
 //! - `org.apache.kafka.coordinator.group.assignor.UniformAssignor`,
@@ -37,11 +40,12 @@ pub(super) type Partitions = BTreeMap<Uuid, BTreeSet<i32>>;
 /// The assignors this broker offers, the default first (`group.consumer.assignors`).
 pub(super) const ASSIGNORS: &[&str] = &["uniform", "range"];
 
-/// One member as the assignor sees it: the topic ids it subscribes to (existing topics only)
-/// and its previous target.
+/// One member as the assignor sees it: the topic ids it subscribes to (existing topics only),
+/// its previous target, and its instance id if it is a static member.
 pub(super) struct AssignorMember<'a> {
     pub(super) subscribed: BTreeSet<Uuid>,
     pub(super) previous: Option<&'a Partitions>,
+    pub(super) instance_id: Option<&'a str>,
 }
 
 /// The topics of the group's subscriptions: id to (name, partition count).
@@ -76,12 +80,15 @@ fn range(
     topics: &AssignorTopics,
     out: &mut BTreeMap<String, Partitions>,
 ) {
+    // Kafka's `sortMemberIds`: static members first, by instance id, then by member id.
+    let mut ordered: Vec<(&String, &AssignorMember<'_>)> = members.iter().collect();
+    ordered.sort_by_key(|(id, m)| (m.instance_id.is_none(), m.instance_id, *id));
     for topic_id in by_name(topics) {
         let count = topics[&topic_id].1.max(0);
-        let subscribers: Vec<&String> = members
+        let subscribers: Vec<&String> = ordered
             .iter()
             .filter(|(_, m)| m.subscribed.contains(&topic_id))
-            .map(|(id, _)| id)
+            .map(|(id, _)| *id)
             .collect();
         if subscribers.is_empty() {
             continue;
@@ -268,6 +275,7 @@ mod tests {
                 let m = AssignorMember {
                     subscribed: subscribed.iter().copied().collect(),
                     previous: None,
+                    instance_id: None,
                 };
                 (id.to_string(), m)
             })
@@ -299,6 +307,20 @@ mod tests {
         let out = assign("range", &members(&["b", "a"], &[topic(1)]), &topics);
         assert_eq!(out["a"][&topic(1)], BTreeSet::from([0, 1, 2]));
         assert_eq!(out["b"][&topic(1)], BTreeSet::from([3, 4]));
+    }
+
+    /// As Kafka's `sortMemberIds`: static members by instance id, before dynamic ones, whatever
+    /// their member ids (random UUIDs), so a static member's range does not depend on them.
+    #[test]
+    fn range_puts_static_members_first_in_instance_id_order() {
+        let topics = AssignorTopics::from([(topic(1), ("t".to_string(), 7))]);
+        let mut ms = members(&["z", "m", "a"], &[topic(1)]);
+        ms.get_mut("z").unwrap().instance_id = Some("i1");
+        ms.get_mut("m").unwrap().instance_id = Some("i2");
+        let out = assign("range", &ms, &topics);
+        assert_eq!(out["z"][&topic(1)], BTreeSet::from([0, 1, 2]));
+        assert_eq!(out["m"][&topic(1)], BTreeSet::from([3, 4]));
+        assert_eq!(out["a"][&topic(1)], BTreeSet::from([5, 6]));
     }
 
     #[test]

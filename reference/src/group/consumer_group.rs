@@ -180,12 +180,18 @@ pub(super) struct ConsumerGroup {
     pub(super) rebalance_deadlines_ms: BTreeMap<String, (i64, i32)>,
 }
 
+/// The group and target assignment epoch of a new consumer group: Kafka 4.3.1 starts both at
+/// 1 (`ModernGroup`'s constructor, `TargetAssignmentMetadata.INITIAL`), so the first
+/// member's join makes epoch 2. `kafka-consumer-groups --describe --members --verbose` and
+/// `--state --verbose` print these epochs (ci/group-tools.sh compares them).
+pub(super) const INITIAL_GROUP_EPOCH: i32 = 1;
+
 impl ConsumerGroup {
     pub(super) fn new(group_id: String) -> ConsumerGroup {
         ConsumerGroup {
             group_id,
-            group_epoch: 0,
-            assignment_epoch: 0,
+            group_epoch: INITIAL_GROUP_EPOCH,
+            assignment_epoch: INITIAL_GROUP_EPOCH,
             members: BTreeMap::new(),
             static_members: BTreeMap::new(),
             targets: BTreeMap::new(),
@@ -295,6 +301,7 @@ impl ConsumerGroup {
                     AssignorMember {
                         subscribed,
                         previous,
+                        instance_id: m.instance_id.as_deref(),
                     },
                 )
             })

@@ -164,18 +164,24 @@ fn leave_req(group: &str, member: &str, epoch: i32) -> ConsumerGroupHeartbeatReq
         .with_member_epoch(epoch)
 }
 
+/// Kafka 4.3.1 starts a new group at group and assignment epoch 1, so the first member's
+/// join is epoch 2 (`kafka-consumer-groups --describe --state --verbose` shows GROUP-EPOCH 3
+/// with two members, on Kafka and now on the reference: ci/group-tools.sh).
 #[test]
-fn the_first_member_gets_every_partition_at_epoch_one() {
+fn the_first_member_gets_every_partition_at_epoch_two() {
     let mut h = H::new();
     let r = h.join("a", &["orders"]);
     assert_eq!(r.error_code, code::NONE);
     assert_eq!(r.member_id.as_deref(), Some("a"));
-    assert_eq!(r.member_epoch, 1);
+    assert_eq!(r.member_epoch, 2);
     assert_eq!(r.heartbeat_interval_ms, INTERVAL_MS);
     assert_eq!(h.assigned(&r), Some(tps("orders", &[0, 1, 2, 3])));
+    let d = describe(&h, "g");
+    assert_eq!((d.group_epoch, d.assignment_epoch), (2, 2));
+    assert_eq!(d.members[0].member_epoch, 2);
     // A heartbeat with nothing new carries no assignment.
-    let r = h.beat("a", 1, &tps("orders", &[0, 1, 2, 3]));
-    assert_eq!((r.error_code, r.member_epoch), (0, 1));
+    let r = h.beat("a", 2, &tps("orders", &[0, 1, 2, 3]));
+    assert_eq!((r.error_code, r.member_epoch), (0, 2));
     assert_eq!(r.assignment, None);
 }
 
@@ -184,30 +190,30 @@ fn a_partition_moves_only_after_its_owner_revoked_it() {
     let mut h = H::new();
     let all = tps("orders", &[0, 1, 2, 3]);
     h.join("a", &["orders"]);
-    // b joins: epoch 2, but what it should get is still a's.
+    // b joins: epoch 3, but what it should get is still a's.
     let rb = h.join("b", &["orders"]);
-    assert_eq!(rb.member_epoch, 2);
+    assert_eq!(rb.member_epoch, 3);
     assert_eq!(h.assigned(&rb), Some(Tps::new()));
-    // a is asked to give up two partitions, and stays at epoch 1 until it has.
-    let ra = h.beat("a", 1, &all);
-    assert_eq!(ra.member_epoch, 1);
+    // a is asked to give up two partitions, and stays at epoch 2 until it has.
+    let ra = h.beat("a", 2, &all);
+    assert_eq!(ra.member_epoch, 2);
     let kept = h.assigned(&ra).expect("a's reduced assignment");
     assert_eq!(kept.len(), 2);
     assert!(kept.is_subset(&all));
     // b asks again before a revoked: still nothing.
-    let rb = h.beat("b", 2, &Tps::new());
-    assert_eq!(rb.member_epoch, 2);
+    let rb = h.beat("b", 3, &Tps::new());
+    assert_eq!(rb.member_epoch, 3);
     assert!(h.assigned(&rb).is_none_or(|a| a.is_empty()));
-    // a acknowledges by reporting only what it kept: epoch 2.
-    let ra = h.beat("a", 1, &kept);
-    assert_eq!(ra.member_epoch, 2);
+    // a acknowledges by reporting only what it kept: epoch 3.
+    let ra = h.beat("a", 2, &kept);
+    assert_eq!(ra.member_epoch, 3);
     // Now b gets the other two.
-    let rb = h.beat("b", 2, &Tps::new());
+    let rb = h.beat("b", 3, &Tps::new());
     let got = h.assigned(&rb).expect("b's partitions");
     assert_eq!(got, all.difference(&kept).cloned().collect::<Tps>());
     let described = describe(&h, "g");
     assert_eq!(described.group_state.as_str(), "Stable");
-    assert_eq!((described.group_epoch, described.assignment_epoch), (2, 2));
+    assert_eq!((described.group_epoch, described.assignment_epoch), (3, 3));
 }
 
 fn describe(
@@ -225,20 +231,20 @@ fn a_member_that_leaves_hands_its_partitions_to_the_others() {
     let ra = h.join("a", &["orders"]);
     let rb = h.join("b", &["orders"]);
     let mut owned_a = h.assigned(&ra).unwrap();
-    let ra = h.beat("a", 1, &owned_a);
+    let ra = h.beat("a", 2, &owned_a);
     owned_a = h.assigned(&ra).unwrap();
-    h.beat("a", 1, &owned_a);
+    h.beat("a", 2, &owned_a);
     let rb = h.beat("b", rb.member_epoch, &Tps::new());
     let owned_b = h.assigned(&rb).unwrap();
     assert_eq!(owned_b.len(), 2);
     let left = h.heartbeat(&leave_req("g", "a", -1));
     assert_eq!((left.error_code, left.member_epoch), (0, -1));
     assert_eq!(left.member_id.as_deref(), Some("a"));
-    let rb = h.beat("b", 2, &owned_b);
-    assert_eq!(rb.member_epoch, 3);
+    let rb = h.beat("b", 3, &owned_b);
+    assert_eq!(rb.member_epoch, 4);
     assert_eq!(h.assigned(&rb), Some(tps("orders", &[0, 1, 2, 3])));
     // a is gone.
-    let r = h.beat("a", 2, &owned_a);
+    let r = h.beat("a", 3, &owned_a);
     assert_eq!(r.error_code, code::UNKNOWN_MEMBER_ID);
 }
 
@@ -252,8 +258,8 @@ fn a_silent_member_is_fenced_after_the_session_timeout() {
     let d = describe(&h, "g");
     assert!(d.members.is_empty());
     assert_eq!(d.group_state.as_str(), "Empty");
-    assert_eq!(d.group_epoch, 2);
-    let r = h.beat("a", 1, &tps("orders", &[0, 1, 2, 3]));
+    assert_eq!(d.group_epoch, 3);
+    let r = h.beat("a", 2, &tps("orders", &[0, 1, 2, 3]));
     assert_eq!(r.error_code, code::UNKNOWN_MEMBER_ID);
 }
 
@@ -265,10 +271,10 @@ fn a_member_slow_to_revoke_is_fenced_after_its_rebalance_timeout() {
     req.rebalance_timeout_ms = 10_000;
     h.heartbeat(&req);
     h.join("b", &["orders"]);
-    h.beat("a", 1, &all); // asked to revoke two
+    h.beat("a", 2, &all); // asked to revoke two
     h.tick(5_000);
-    h.beat("a", 1, &all); // still owns them
-    h.beat("b", 2, &Tps::new());
+    h.beat("a", 2, &all); // still owns them
+    h.beat("b", 3, &Tps::new());
     h.tick(5_000);
     let d = describe(&h, "g");
     let ids: Vec<&str> = d.members.iter().map(|m| m.member_id.as_str()).collect();
@@ -280,22 +286,22 @@ fn epochs_out_of_step_are_fenced() {
     let mut h = H::new();
     let all = tps("orders", &[0, 1, 2, 3]);
     h.join("a", &["orders"]);
-    assert_eq!(h.beat("a", 2, &all).error_code, err::FENCED_MEMBER_EPOCH);
+    assert_eq!(h.beat("a", 3, &all).error_code, err::FENCED_MEMBER_EPOCH);
     h.join("b", &["orders"]);
-    let ra = h.beat("a", 1, &all);
+    let ra = h.beat("a", 2, &all);
     let kept = h.assigned(&ra).unwrap();
-    assert_eq!(h.beat("a", 1, &kept).member_epoch, 2);
+    assert_eq!(h.beat("a", 2, &kept).member_epoch, 3);
     // The previous epoch with a subset of the assignment is accepted (a lost response)...
-    let r = h.beat("a", 1, &kept);
-    assert_eq!((r.error_code, r.member_epoch), (0, 2));
+    let r = h.beat("a", 2, &kept);
+    assert_eq!((r.error_code, r.member_epoch), (0, 3));
     // ...but not with partitions beyond it.
-    let r = h.beat("a", 1, &all);
+    let r = h.beat("a", 2, &all);
     assert_eq!(r.error_code, err::FENCED_MEMBER_EPOCH);
     assert!(r.error_message.is_some());
     assert_eq!(r.member_id, None);
     // Epoch 0 always rejoins.
     let r = h.join("a", &["orders"]);
-    assert_eq!((r.error_code, r.member_epoch), (0, 2));
+    assert_eq!((r.error_code, r.member_epoch), (0, 3));
     assert_eq!(h.assigned(&r), Some(kept));
 }
 
@@ -389,11 +395,11 @@ fn a_static_member_keeps_its_partitions_across_a_restart() {
     let mut h = H::new();
     let join = |member: &str| join_req("g", member, &["orders"]).with_instance_id(Some(s("i1")));
     let r = h.heartbeat(&join("a1"));
-    assert_eq!(r.member_epoch, 1);
+    assert_eq!(r.member_epoch, 2);
     h.join("b", &["orders"]);
-    let ra = h.beat_static("a1", 1, &tps("orders", &[0, 1, 2, 3]));
+    let ra = h.beat_static("a1", 2, &tps("orders", &[0, 1, 2, 3]));
     let kept = h.assigned(&ra).unwrap();
-    h.beat_static("a1", 1, &kept);
+    h.beat_static("a1", 2, &kept);
     // Another process with the same instance id while a1 is there.
     assert_eq!(
         h.heartbeat(&join("a2")).error_code,
@@ -402,13 +408,13 @@ fn a_static_member_keeps_its_partitions_across_a_restart() {
     // a1 leaves for a while: epoch -2, its partitions stay its own.
     let r = h.heartbeat(&leave_req("g", "a1", -2).with_instance_id(Some(s("i1"))));
     assert_eq!((r.error_code, r.member_epoch), (0, -2));
-    assert_eq!(describe(&h, "g").group_epoch, 2);
+    assert_eq!(describe(&h, "g").group_epoch, 3);
     // The restarted instance, with a new member id, gets them back at once.
     let r = h.heartbeat(&join("a2"));
     assert_eq!(r.error_code, 0);
     assert_eq!(h.assigned(&r), Some(kept));
     // The old member id is fenced by the new one.
-    let r = h.beat_static("a1", 2, &Tps::new());
+    let r = h.beat_static("a1", 3, &Tps::new());
     assert_eq!(r.error_code, code::FENCED_INSTANCE_ID);
 }
 
@@ -443,7 +449,7 @@ fn range_is_used_when_members_ask_for_it() {
     };
     assert_eq!(target("a"), vec![0, 1]);
     assert_eq!(target("b"), vec![2]);
-    assert_eq!(ra.member_epoch, 2);
+    assert_eq!(ra.member_epoch, 3);
 }
 
 #[test]
@@ -455,8 +461,8 @@ fn new_partitions_and_regexes_bump_the_group_epoch() {
     let r = h.heartbeat(&req);
     assert_eq!(h.assigned(&r), Some(tps("orders", &[0, 1, 2, 3])));
     h.image = image(&[("orders", 4), ("orders-eu", 2), ("xorders", 1)]);
-    let r = h.beat("a", 1, &tps("orders", &[0, 1, 2, 3]));
-    assert_eq!(r.member_epoch, 2);
+    let r = h.beat("a", 2, &tps("orders", &[0, 1, 2, 3]));
+    assert_eq!(r.member_epoch, 3);
     let mut want = tps("orders", &[0, 1, 2, 3]);
     want.extend(tps("orders-eu", &[0, 1]));
     assert_eq!(h.assigned(&r), Some(want));
@@ -536,7 +542,7 @@ fn ctx_v(v: i16) -> RequestContext<'static> {
 fn offsets_are_committed_and_fetched_with_the_member_epoch() {
     let mut h = H::new();
     let r = h.join("a", &["orders"]);
-    assert_eq!(r.member_epoch, 1);
+    assert_eq!(r.member_epoch, 2);
     let exists = |t: &str, p: i32| t == "orders" && (0..4).contains(&p);
     let ctx = ctx_v(COMMIT_V);
     let commit = |h: &mut H, epoch: i32, member: &str| {
@@ -547,32 +553,32 @@ fn offsets_are_committed_and_fetched_with_the_member_epoch() {
             .partitions[0]
             .error_code
     };
-    assert_eq!(commit(&mut h, 1, "a"), code::NONE);
-    assert_eq!(commit(&mut h, 2, "a"), err::STALE_MEMBER_EPOCH);
-    assert_eq!(commit(&mut h, 1, "x"), code::UNKNOWN_MEMBER_ID);
+    assert_eq!(commit(&mut h, 2, "a"), code::NONE);
+    assert_eq!(commit(&mut h, 3, "a"), err::STALE_MEMBER_EPOCH);
+    assert_eq!(commit(&mut h, 2, "x"), code::UNKNOWN_MEMBER_ID);
     assert_eq!(commit(&mut h, -1, ""), code::UNKNOWN_MEMBER_ID);
     // v8 is too old for a consumer-protocol member.
-    let req = commit_request("g", "a", 1, &[("orders", 0, 42, None)]);
+    let req = commit_request("g", "a", 2, &[("orders", 0, 42, None)]);
     let old = h.c.offset_commit(h.now, &ctx_v(8), &req, &exists);
     assert_eq!(
         old.response.topics[0].partitions[0].error_code,
         err::UNSUPPORTED_VERSION
     );
-    // b joins; a, still at epoch 1, gives up two partitions and moves to epoch 2.
+    // b joins; a, still at epoch 2, gives up two partitions and moves to epoch 3.
     h.join("b", &["orders"]);
-    let ra = h.beat("a", 1, &tps("orders", &[0, 1, 2, 3]));
+    let ra = h.beat("a", 2, &tps("orders", &[0, 1, 2, 3]));
     let kept = h.assigned(&ra).unwrap();
-    h.beat("a", 1, &kept);
-    // A commit at the older epoch 1 is fine for a partition a still has (assigned at 1)...
+    h.beat("a", 2, &kept);
+    // A commit at the older epoch 2 is fine for a partition a still has (assigned at 2)...
     let (t, p) = kept.iter().next().unwrap().clone();
-    let req = commit_request("g", "a", 1, &[(t.as_str(), p, 43, None)]);
+    let req = commit_request("g", "a", 2, &[(t.as_str(), p, 43, None)]);
     let resp = h.c.offset_commit(h.now, &ctx, &req, &exists);
     assert_eq!(resp.response.topics[0].partitions[0].error_code, code::NONE);
     // ...not for one it gave up.
     let gone = (0..4)
         .find(|p| !kept.contains(&("orders".to_string(), *p)))
         .unwrap();
-    let req = commit_request("g", "a", 1, &[("orders", gone, 43, None)]);
+    let req = commit_request("g", "a", 2, &[("orders", gone, 43, None)]);
     let resp = h.c.offset_commit(h.now, &ctx, &req, &exists);
     assert_eq!(
         resp.response.topics[0].partitions[0].error_code,
@@ -585,7 +591,7 @@ fn offsets_are_committed_and_fetched_with_the_member_epoch() {
         req.groups[0].member_epoch = epoch;
         h.c.offset_fetch(&ctx_v(9), &req).groups.remove(0)
     };
-    let g = fetch(&h, Some("a"), 2);
+    let g = fetch(&h, Some("a"), 3);
     assert_eq!(g.error_code, 0);
     let want = if (t.as_str(), p) == ("orders", 0) {
         43
@@ -593,8 +599,8 @@ fn offsets_are_committed_and_fetched_with_the_member_epoch() {
         42
     };
     assert_eq!(g.topics[0].partitions[0].committed_offset, want);
-    assert_eq!(fetch(&h, Some("a"), 1).error_code, err::STALE_MEMBER_EPOCH);
-    assert_eq!(fetch(&h, Some("zz"), 1).error_code, code::UNKNOWN_MEMBER_ID);
+    assert_eq!(fetch(&h, Some("a"), 2).error_code, err::STALE_MEMBER_EPOCH);
+    assert_eq!(fetch(&h, Some("zz"), 2).error_code, code::UNKNOWN_MEMBER_ID);
     assert_eq!(fetch(&h, None, -1).error_code, 0);
     // The offsets are the consumer group's: no classic group was made for them.
     assert_eq!(h.c.group_state("g"), None);
