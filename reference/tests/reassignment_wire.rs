@@ -22,7 +22,8 @@ mod common;
 
 use common::Conn;
 use common::cluster::{
-    batch, connect, eventually, metadata, now_ms, partition0, produce, read_from, start,
+    KafkaAnswer, Step, batch, compare_steps, connect, eventually, kafka_bootstrap, metadata,
+    now_ms, partition0, print_steps, produce, read_from, start,
 };
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
@@ -33,11 +34,8 @@ use kafka_protocol::messages::*;
 
 const NONE: i16 = 0;
 
-/// One step's answer: (step, error code, error message).
-type Seen = (&'static str, i16, Option<String>);
-
 /// What Apache Kafka 4.3.1 answered to each step of [`scenario`].
-const EXPECTED: &[(&str, i16, Option<&str>)] = &[
+const EXPECTED: &[KafkaAnswer] = &[
     ("move to 2,3", NONE, None),
     (
         "an unknown topic",
@@ -199,9 +197,9 @@ async fn moved(conn: &mut Conn, topic: &str, replicas: &[i32], leader: i32) {
 }
 
 /// The steps, through `conn` to a cluster of brokers 1, 2 and 3.
-async fn scenario(conn: &mut Conn, topic: &str) -> Vec<Seen> {
+async fn scenario(conn: &mut Conn, topic: &str) -> Vec<Step> {
     let topic = topic.to_string();
-    let mut seen: Vec<Seen> = Vec::new();
+    let mut seen: Vec<Step> = Vec::new();
     create_on(conn, &topic, &[1, 2]).await;
     eventually("broker 1 leads", async || {
         partition0(conn, &topic).await.filter(|p| p.leader == 1)
@@ -248,27 +246,13 @@ async fn scenario(conn: &mut Conn, topic: &str) -> Vec<Seen> {
     seen
 }
 
-fn compare(seen: &[Seen]) {
-    for ((step, code, message), (expected_step, expected_code, expected_message)) in
-        seen.iter().zip(EXPECTED)
-    {
-        assert_eq!(step, expected_step);
-        assert_eq!(
-            (*code, message.as_deref()),
-            (*expected_code, *expected_message),
-            "{step}"
-        );
-    }
-    assert_eq!(seen.len(), EXPECTED.len());
-}
-
 #[tokio::test]
 async fn three_brokers_move_replicas_as_kafka() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = start(3, Some(dir.path()), &[]).await;
     let mut conn = connect(&cluster, 1).await;
     let seen = scenario(&mut conn, "moving").await;
-    compare(&seen);
+    compare_steps(&seen, EXPECTED);
     // Now on [3, 1]: broker 2, which left, deleted its log; brokers 3 and 1 hold theirs.
     let log_dir = |broker: i32| cluster.broker_dir(broker).unwrap().join("moving-0");
     eventually(
@@ -327,14 +311,11 @@ async fn a_reassignment_that_cannot_finish_is_listed_and_cancelled() {
 /// (skipped, saying so, when it is not set).
 #[tokio::test]
 async fn against_a_bootstrap() {
-    let Ok(bootstrap) = std::env::var("KAFKA_SPEC_BOOTSTRAP") else {
-        eprintln!("skipped: KAFKA_SPEC_BOOTSTRAP is not set");
+    let Some(bootstrap) = kafka_bootstrap() else {
         return;
     };
     let mut conn = Conn::connect(&bootstrap).await;
     let seen = scenario(&mut conn, &format!("moving-{}", now_ms())).await;
-    for (step, code, message) in &seen {
-        eprintln!("{step}: {code} {message:?}");
-    }
-    compare(&seen);
+    print_steps(&seen);
+    compare_steps(&seen, EXPECTED);
 }

@@ -17,7 +17,10 @@
 mod common;
 
 use common::Conn;
-use common::cluster::{connect, metadata_topic, now_ms, start};
+use common::cluster::{
+    KafkaAnswer, Step, compare_steps, connect, kafka_bootstrap, metadata_topic, now_ms,
+    print_steps, start,
+};
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
@@ -28,15 +31,12 @@ const NONE: i16 = 0;
 const INVALID_REQUEST: i16 = 42;
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
 
-/// One step's answer: (step, error code, error message).
-type Seen = (&'static str, i16, Option<String>);
-
 /// A CreateTopics step that Kafka refuses: (step, partitions, replication factor,
 /// assignments).
 type RefusedCreate = (&'static str, i32, i16, Vec<(i32, &'static [i32])>);
 
 /// What Apache Kafka 4.3.1 answered to each step of [`scenario`].
-const EXPECTED: &[(&str, i16, Option<&str>)] = &[
+const EXPECTED: &[KafkaAnswer] = &[
     ("create assigned", NONE, None),
     (
         "create with a partition count",
@@ -198,10 +198,10 @@ fn message(m: &Option<kafka_protocol::protocol::StrBytes>) -> Option<String> {
 }
 
 /// The steps, through `conn` to a cluster of brokers 1, 2 and 3.
-async fn scenario(conn: &mut Conn) -> Vec<Seen> {
+async fn scenario(conn: &mut Conn) -> Vec<Step> {
     let prefix = format!("assigned-{}", now_ms());
     let topic = format!("{prefix}-payments");
-    let mut seen: Vec<Seen> = Vec::new();
+    let mut seen: Vec<Step> = Vec::new();
     let created = create(
         conn,
         &topic,
@@ -287,26 +287,12 @@ async fn scenario(conn: &mut Conn) -> Vec<Seen> {
     seen
 }
 
-fn compare(seen: &[Seen]) {
-    for ((step, code, message), (expected_step, expected_code, expected_message)) in
-        seen.iter().zip(EXPECTED)
-    {
-        assert_eq!(step, expected_step);
-        assert_eq!(
-            (*code, message.as_deref()),
-            (*expected_code, *expected_message),
-            "{step}"
-        );
-    }
-    assert_eq!(seen.len(), EXPECTED.len());
-}
-
 #[tokio::test]
 async fn three_brokers_answer_manual_assignments_as_kafka() {
     let cluster = start(3, None, &[]).await;
     let mut conn = connect(&cluster, 1).await;
     let seen = scenario(&mut conn).await;
-    compare(&seen);
+    compare_steps(&seen, EXPECTED);
     cluster.shutdown().await;
 }
 
@@ -314,14 +300,11 @@ async fn three_brokers_answer_manual_assignments_as_kafka() {
 /// (skipped, saying so, when it is not set).
 #[tokio::test]
 async fn against_a_bootstrap() {
-    let Ok(bootstrap) = std::env::var("KAFKA_SPEC_BOOTSTRAP") else {
-        eprintln!("skipped: KAFKA_SPEC_BOOTSTRAP is not set");
+    let Some(bootstrap) = kafka_bootstrap() else {
         return;
     };
     let mut conn = Conn::connect(&bootstrap).await;
     let seen = scenario(&mut conn).await;
-    for (step, code, message) in &seen {
-        eprintln!("{step}: {code} {message:?}");
-    }
-    compare(&seen);
+    print_steps(&seen);
+    compare_steps(&seen, EXPECTED);
 }

@@ -769,3 +769,41 @@ pub async fn describe_producers(
     };
     r
 }
+
+/// One step of a scenario recorded against Kafka: (step, error code, error message).
+pub type Step = (&'static str, i16, Option<String>);
+
+/// What Kafka answered to one step: (step, error code, error message).
+pub type KafkaAnswer = (&'static str, i16, Option<&'static str>);
+
+/// Asserts that the steps `seen` answered what Kafka answered (`expected`), step by step.
+pub fn compare_steps(seen: &[Step], expected: &[KafkaAnswer]) {
+    for ((step, code, message), (expected_step, expected_code, expected_message)) in
+        seen.iter().zip(expected)
+    {
+        assert_eq!(step, expected_step);
+        assert_eq!(
+            (*code, message.as_deref()),
+            (*expected_code, *expected_message),
+            "{step}"
+        );
+    }
+    assert_eq!(seen.len(), expected.len());
+}
+
+/// The bootstrap address of a real Kafka to run a recorded scenario against
+/// (`KAFKA_SPEC_BOOTSTRAP`), or `None`, saying the test is skipped.
+pub fn kafka_bootstrap() -> Option<String> {
+    let bootstrap = std::env::var("KAFKA_SPEC_BOOTSTRAP").ok();
+    if bootstrap.is_none() {
+        eprintln!("skipped: KAFKA_SPEC_BOOTSTRAP is not set");
+    }
+    bootstrap
+}
+
+/// Prints each step's answer (a run against a real Kafka, to record it).
+pub fn print_steps(seen: &[Step]) {
+    for (step, code, message) in seen {
+        eprintln!("{step}: {code} {message:?}");
+    }
+}
