@@ -44,6 +44,9 @@
 #                           one closes and the other must get every partition; the group's
 #                           committed offsets must be the end offsets.
 #     java-classic-group    the same with group.protocol=classic (JoinGroup/SyncGroup).
+#     java-group-migration  a rolling upgrade: the first consumer is classic and holds every
+#                           partition, then a group.protocol=consumer one joins the live group
+#                           (KIP-848's online upgrade); the same checks follow.
 #
 # Prints a table target x check (pass/FAIL), then per cell what was seen: on failure the
 # check's own error and the client's own first error log line. Exit status 1 if any check
@@ -75,7 +78,7 @@ startup_deadline_s=30
 
 idempotent_checks=(java-default console-producer kafka-python-default)
 transactional_checks=(java-transactional librdkafka-transactional)
-group_checks=(java-consumer-group java-classic-group)
+group_checks=(java-consumer-group java-classic-group java-group-migration)
 
 log() { printf 'clients: %s\n' "$*" >&2; }
 die() {
@@ -465,6 +468,8 @@ check_java_group() {
 check_java_consumer_group() { check_java_group consumer; }
 
 check_java_classic_group() { check_java_group classic; }
+
+check_java_group_migration() { check_java_group migration; }
 
 check_kafka_python_default() {
     create_topic

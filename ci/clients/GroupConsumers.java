@@ -36,6 +36,12 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * 3. the second consumer closes (leaves the group) and the first must get every partition;
  *    the group's committed offsets (read by the first) must equal the end offsets.
  *
+ * PROTOCOL `migration` is a rolling upgrade (KIP-848's online migration): the first consumer
+ * uses `classic` and polls until it holds every partition (a classic group), then the second
+ * joins with `consumer`, which upgrades the live group to a consumer group whose classic
+ * member gives partitions up by rejoining; when the second closes, only the classic member
+ * is left and the group goes back to classic (the downgrade), which rebalances.
+ *
  * Prints `rec read_uncommitted PARTITION OFFSET KEY VALUE` per record read, `end PARTITION
  * OFFSET` per partition, `info ...` lines, and `error MESSAGE` on the first failure (exit 1).
  *
@@ -61,8 +67,8 @@ public class GroupConsumers {
     }
 
     public static void main(String[] args) {
-        if (args.length != 5 || !(args[0].equals("consumer") || args[0].equals("classic"))) {
-            System.err.println("usage: GroupConsumers consumer|classic BOOTSTRAP TOPIC INPUT DEADLINE_S");
+        if (args.length != 5 || !List.of("consumer", "classic", "migration").contains(args[0])) {
+            System.err.println("usage: GroupConsumers consumer|classic|migration BOOTSTRAP TOPIC INPUT DEADLINE_S");
             System.exit(2);
         }
         int status = 0;
@@ -133,12 +139,12 @@ public class GroupConsumers {
         final Map<TopicPartition, OffsetAndMetadata> toCommit = new HashMap<>();
         int read = 0;
 
-        Member(String name, String group) {
+        Member(String name, String group, String groupProtocol) {
             this.name = name;
             Properties props = new Properties();
             props.put("bootstrap.servers", bootstrap);
             props.put("group.id", group);
-            props.put("group.protocol", protocol);
+            props.put("group.protocol", groupProtocol);
             props.put("key.deserializer", StringDeserializer.class.getName());
             props.put("value.deserializer", StringDeserializer.class.getName());
             props.put("enable.auto.commit", "false");
@@ -188,8 +194,20 @@ public class GroupConsumers {
         for (int p = 0; p < partitionCount; p++) {
             all.add(p);
         }
-        Member a = new Member("a", group);
-        Member b = new Member("b", group);
+        boolean migration = protocol.equals("migration");
+        Member a = new Member("a", group, migration ? "classic" : protocol);
+        if (migration) {
+            // A classic group first: its one member holds everything.
+            while (!a.partitions().equals(all)) {
+                a.poll();
+                if (pastDeadline()) {
+                    closeQuietly(a);
+                    throw new Failure("the classic member alone never held " + all + ": " + a.partitions());
+                }
+            }
+            emit("info", "group.protocol=classic: the first member holds " + a.partitions());
+        }
+        Member b = new Member("b", group, migration ? "consumer" : protocol);
         try {
             // 1. The group splits the partitions between the two.
             while (true) {
@@ -264,6 +282,14 @@ public class GroupConsumers {
             } catch (Exception e) {
                 // Closed already in step 3.
             }
+        }
+    }
+
+    static void closeQuietly(Member m) {
+        try {
+            m.consumer.close(Duration.ofSeconds(1));
+        } catch (Exception e) {
+            // Closing after a failure: the failure is what is reported.
         }
     }
 

@@ -52,6 +52,7 @@ pub(crate) mod client;
 mod fault;
 mod fetcher;
 mod metadata;
+pub(crate) use metadata::base64_url;
 mod node;
 mod storage;
 

@@ -138,6 +138,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker("fetch.max.bytes", INT, Some("57671680"), ReadOnly, "The most record bytes one Fetch response carries."),
     broker("group.consumer.heartbeat.interval.ms", INT, Some("5000"), ReadOnly, "The heartbeat interval given to consumer-protocol (KIP-848) group members."),
     broker("group.consumer.max.size", INT, Some("2147483647"), ReadOnly, "The most members a consumer-protocol (KIP-848) group may have."),
+    broker("group.consumer.migration.policy", STRING, Some("bidirectional"), ReadOnly, "Whether a group with members converts between the classic and the consumer protocol: bidirectional, upgrade, downgrade or disabled."),
     broker("group.consumer.session.timeout.ms", INT, Some("45000"), ReadOnly, "A consumer-protocol (KIP-848) member silent for this long is fenced from its group."),
     broker("group.initial.rebalance.delay.ms", INT, Some("3000"), ReadOnly, "How long the first rebalance of a new classic group waits for more members."),
     broker("group.max.session.timeout.ms", INT, Some("1800000"), ReadOnly, "The largest session timeout a classic group member may ask for."),

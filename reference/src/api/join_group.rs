@@ -22,8 +22,9 @@ pub async fn handle(
     shutdown: &mut Shutdown,
 ) -> Reply {
     let ctx = client.context();
+    let image = super::consumer_group_heartbeat::topics_image(shared);
     let completion = write_parked(shared, shutdown, |c, token, now| {
-        c.join_group(now, token, &ctx, &req)
+        c.join_group(now, token, &ctx, &req, &image)
     })
     .await;
     match completion {

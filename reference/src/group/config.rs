@@ -48,6 +48,10 @@ pub struct GroupConfig {
     pub consumer_heartbeat_interval_ms: i32,
     /// `group.consumer.max.size`: members beyond this get GROUP_MAX_SIZE_REACHED.
     pub consumer_max_size: i32,
+    /// `group.consumer.migration.policy`: whether a group with members converts between the
+    /// classic and the consumer protocol (`bidirectional`, `upgrade`, `downgrade`,
+    /// `disabled`).
+    pub consumer_migration_policy: super::MigrationPolicy,
 }
 
 impl Default for GroupConfig {
@@ -66,6 +70,7 @@ impl Default for GroupConfig {
             consumer_session_timeout_ms: 45_000,
             consumer_heartbeat_interval_ms: 5_000,
             consumer_max_size: i32::MAX,
+            consumer_migration_policy: super::MigrationPolicy::Bidirectional,
         }
     }
 }
@@ -85,6 +90,7 @@ impl GroupConfig {
         "group.consumer.session.timeout.ms",
         "group.consumer.heartbeat.interval.ms",
         "group.consumer.max.size",
+        "group.consumer.migration.policy",
     ];
 
     /// Sets one broker config by its Kafka name. `Ok(false)` means the key is not a group
@@ -119,6 +125,15 @@ impl GroupConfig {
                 self.consumer_heartbeat_interval_ms = parse(key, value, 1)?
             }
             "group.consumer.max.size" => self.consumer_max_size = parse(key, value, 1)?,
+            "group.consumer.migration.policy" => {
+                self.consumer_migration_policy =
+                    super::MigrationPolicy::parse(value).ok_or_else(|| {
+                        ConfigError(format!(
+                            "Invalid value {value} for configuration {key}: String must be one \
+                             of (case insensitive): DISABLED, DOWNGRADE, UPGRADE, BIDIRECTIONAL"
+                        ))
+                    })?
+            }
             _ => return Ok(false),
         }
         Ok(true)

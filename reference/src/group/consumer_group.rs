@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 use super::assignor::{self, AssignorMember, AssignorTopics, Partitions};
+use super::member::Protocol;
 
 /// A topic of the cluster as a consumer group sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,25 @@ pub(super) const LEAVE_GROUP_STATIC_MEMBER_EPOCH: i32 = -2;
 /// Epoch of a member leaving for good.
 pub(super) const LEAVE_GROUP_MEMBER_EPOCH: i32 = -1;
 
+/// What a member speaking the classic protocol (JoinGroup, SyncGroup, Heartbeat) inside a
+/// consumer group keeps of it: Kafka's `ClassicMemberMetadata`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ClassicMetadata {
+    pub(super) session_timeout_ms: i32,
+    /// The JoinGroup protocols, in the member's order; never empty.
+    pub(super) protocols: Vec<Protocol>,
+}
+
+impl ClassicMetadata {
+    /// The protocol the member's JoinGroup answer names (its first).
+    pub(super) fn protocol_name(&self) -> &str {
+        self.protocols
+            .first()
+            .map(|p| p.name.as_str())
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ConsumerMember {
     pub(super) member_id: String,
@@ -67,6 +87,8 @@ pub(super) struct ConsumerMember {
     pub(super) server_assignor: Option<String>,
     pub(super) assigned: EpochedPartitions,
     pub(super) pending_revocation: EpochedPartitions,
+    /// Set for a member that uses the classic protocol.
+    pub(super) classic: Option<ClassicMetadata>,
 }
 
 impl ConsumerMember {
@@ -86,6 +108,7 @@ impl ConsumerMember {
             server_assignor: None,
             assigned: EpochedPartitions::new(),
             pending_revocation: EpochedPartitions::new(),
+            classic: None,
         }
     }
 
@@ -178,6 +201,10 @@ pub(super) struct ConsumerGroup {
     pub(super) session_deadlines_ms: BTreeMap<String, i64>,
     /// Rebalance deadlines (a member slow to revoke) by member id, with the epoch they guard.
     pub(super) rebalance_deadlines_ms: BTreeMap<String, (i64, i32)>,
+    /// Classic members told to rejoin, by the deadline of that JoinGroup (Kafka's join timer).
+    pub(super) classic_join_deadlines_ms: BTreeMap<String, i64>,
+    /// Classic members that joined, by the deadline of their SyncGroup (the sync timer).
+    pub(super) classic_sync_deadlines_ms: BTreeMap<String, i64>,
 }
 
 /// The group and target assignment epoch of a new consumer group: Kafka 4.3.1 starts both at
@@ -200,7 +227,110 @@ impl ConsumerGroup {
             resolved_regex: BTreeMap::new(),
             session_deadlines_ms: BTreeMap::new(),
             rebalance_deadlines_ms: BTreeMap::new(),
+            classic_join_deadlines_ms: BTreeMap::new(),
+            classic_sync_deadlines_ms: BTreeMap::new(),
         }
+    }
+
+    /// The member holding `instance_id`.
+    pub(super) fn static_member(&self, instance_id: &str) -> Option<&ConsumerMember> {
+        self.static_members
+            .get(instance_id)
+            .and_then(|id| self.members.get(id))
+    }
+
+    /// The member `member_id`, or a new one of that id.
+    pub(super) fn member_or_new(&self, member_id: &str) -> ConsumerMember {
+        self.members
+            .get(member_id)
+            .cloned()
+            .unwrap_or_else(|| ConsumerMember::new(member_id.to_string()))
+    }
+
+    /// A static member's instance taken over by `member_id`: its partitions and target go
+    /// with it.
+    pub(super) fn rename_member(
+        &mut self,
+        mut member: ConsumerMember,
+        member_id: &str,
+    ) -> ConsumerMember {
+        let old_id = member.member_id.clone();
+        let target = self.targets.get(&old_id).cloned();
+        self.remove_member(&old_id);
+        member.member_id = member_id.to_string();
+        self.put_member(member.clone());
+        if let Some(target) = target {
+            self.targets.insert(member_id.to_string(), target);
+        }
+        member
+    }
+
+    /// Whether every member but `except` speaks the classic protocol (Kafka's
+    /// `allMembersUseClassicProtocolExcept`).
+    pub(super) fn all_classic_except(&self, except: &str) -> bool {
+        self.members
+            .values()
+            .all(|m| m.member_id == except || m.classic.is_some())
+    }
+
+    /// Kafka's `supportsClassicProtocols`: a classic member may join when its protocol type
+    /// is the consumer's and one of its protocols is supported by every classic member.
+    pub(super) fn supports_classic_protocols(
+        &self,
+        protocol_type: &str,
+        protocols: &[Protocol],
+    ) -> bool {
+        if protocol_type != super::consumer_protocol::PROTOCOL_TYPE || protocols.is_empty() {
+            return false;
+        }
+        let classic: Vec<&ClassicMetadata> = self
+            .members
+            .values()
+            .filter_map(|m| m.classic.as_ref())
+            .collect();
+        protocols.iter().any(|p| {
+            classic
+                .iter()
+                .all(|c| c.protocols.iter().any(|q| q.name == p.name))
+        })
+    }
+
+    /// Kafka's `waitingOnUnreleasedPartition`: some partition of the member's target is not
+    /// its own yet and another member still owns it.
+    pub(super) fn waiting_on_unreleased(&self, member: &ConsumerMember) -> bool {
+        if member.state != MemberState::UnreleasedPartitions {
+            return false;
+        }
+        let Some(target) = self.targets.get(&member.member_id) else {
+            return false;
+        };
+        target.iter().any(|(topic_id, partitions)| {
+            partitions.iter().any(|p| {
+                !member
+                    .assigned
+                    .get(topic_id)
+                    .is_some_and(|ps| ps.contains_key(p))
+                    && self.partition_epochs.contains_key(&(*topic_id, *p))
+            })
+        })
+    }
+
+    /// Partitions by topic name, for a classic member's `ConsumerProtocolAssignment`: the
+    /// names are those of the subscribed topics (a partition of a topic the group no longer
+    /// knows is left out).
+    pub(super) fn named(&self, partitions: &Partitions) -> Vec<(String, Vec<i32>)> {
+        let names: BTreeMap<Uuid, &str> = self
+            .subscription_metadata
+            .iter()
+            .map(|(name, m)| (m.topic_id, name.as_str()))
+            .collect();
+        partitions
+            .iter()
+            .filter_map(|(topic_id, ps)| {
+                let name = names.get(topic_id)?;
+                Some((name.to_string(), ps.iter().copied().collect()))
+            })
+            .collect()
     }
 
     pub(super) fn state(&self) -> ConsumerGroupState {
@@ -353,6 +483,8 @@ impl ConsumerGroup {
         self.targets.remove(member_id);
         self.session_deadlines_ms.remove(member_id);
         self.rebalance_deadlines_ms.remove(member_id);
+        self.classic_join_deadlines_ms.remove(member_id);
+        self.classic_sync_deadlines_ms.remove(member_id);
         if let Some(instance_id) = &member.instance_id
             && self.static_members.get(instance_id).map(String::as_str) == Some(member_id)
         {

@@ -73,12 +73,12 @@ use uuid::Uuid;
 
 use super::assignor::{ASSIGNORS, Partitions};
 use super::classic::{GroupState, str_bytes};
+use super::classic_members::consumer_from_classic;
 use super::consumer_group::{
     ConsumerGroup, ConsumerMember, EpochedPartitions, LEAVE_GROUP_MEMBER_EPOCH,
     LEAVE_GROUP_STATIC_MEMBER_EPOCH, MemberState, Owned, TopicsImage, owned_subset, strip,
 };
 use super::coordinator::GroupCoordinator;
-use super::record::GroupRecord;
 use super::{Effects, Reply, RequestContext, arm};
 
 /// The most topic names one heartbeat may subscribe to.
@@ -90,6 +90,8 @@ const REGEX_SIZE_LIMIT_BYTES: usize = 1 << 20;
 
 /// ConsumerGroupDescribe's `member_type` for a consumer-protocol member.
 const MEMBER_TYPE_CONSUMER: i8 = 1;
+/// ConsumerGroupDescribe's `MemberType` of a classic member (KIP-1099).
+const MEMBER_TYPE_CLASSIC: i8 = 0;
 
 /// A Kafka error with its message, as ConsumerGroupHeartbeat reports it.
 type Failure = (ResponseError, String);
@@ -255,7 +257,7 @@ impl GroupCoordinator {
             .and_then(|()| self.consumer_group_error(req.group_id.as_str()))
             .and_then(|()| match req.member_epoch {
                 LEAVE_GROUP_MEMBER_EPOCH | LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
-                    self.consumer_group_leave(req)
+                    self.consumer_group_leave(now_ms, req, &mut fx)
                 }
                 _ => self.consumer_heartbeat(now_ms, ctx, req, image, &mut fx),
             });
@@ -276,11 +278,14 @@ impl GroupCoordinator {
     }
 
     /// Kafka's `getOrMaybeCreateConsumerGroup` (a copy to work on), and whether it replaces
-    /// an Empty classic group of that id (deleted when a member joins).
+    /// a classic group of that id (Empty, or upgraded: see `classic_members`), which goes
+    /// once the heartbeat succeeds.
     fn consumer_group_for(
         &self,
         group_id: &str,
         create: bool,
+        image: &TopicsImage,
+        now_ms: i64,
     ) -> Result<(ConsumerGroup, bool), Failure> {
         if let Some(group) = self.consumer_groups.get(group_id) {
             return Ok((group.clone(), false));
@@ -293,6 +298,20 @@ impl GroupCoordinator {
             ),
             Some(classic) if create && classic.is_in(GroupState::Empty) => {
                 Ok((ConsumerGroup::new(group_id.to_string()), true))
+            }
+            Some(classic)
+                if create && !classic.is_in(GroupState::Dead) && self.may_upgrade(classic) =>
+            {
+                match consumer_from_classic(classic, image, now_ms) {
+                    Some(group) => Ok((group, true)),
+                    None => fail(
+                        ResponseError::GroupIdNotFound,
+                        format!(
+                            "Cannot upgrade the classic group {group_id} to consumer group \
+                             because the embedded consumer protocol is malformed."
+                        ),
+                    ),
+                }
             }
             Some(_) => fail(
                 ResponseError::GroupIdNotFound,
@@ -313,7 +332,8 @@ impl GroupCoordinator {
         let create = req.member_epoch == 0;
         let owned: Owned<'_> = req.topic_partitions.as_deref();
         // Nothing changes unless the whole heartbeat succeeds: work on a copy.
-        let (mut group, replaces_classic) = self.consumer_group_for(group_id, create)?;
+        let (mut group, replaces_classic) =
+            self.consumer_group_for(group_id, create, image, now_ms)?;
         let max_size = usize::try_from(self.config.consumer_max_size).unwrap_or(usize::MAX);
         let known = |id: &str| !id.is_empty() && group.members.contains_key(id);
         if group.members.len() >= max_size && !known(req.member_id.as_str()) {
@@ -339,23 +359,8 @@ impl GroupCoordinator {
         update_member(&mut updated, ctx, req);
         let subscription_changed = updated.subscribed_topic_names != member.subscribed_topic_names
             || updated.subscribed_topic_regex != member.subscribed_topic_regex;
-        group.put_member(updated);
-        resolve_regexes(&mut group, image);
-        let metadata = group.compute_subscription_metadata(image);
-        if subscription_changed || metadata != group.subscription_metadata {
-            group.group_epoch += 1;
-            group.subscription_metadata = metadata;
-        }
-        if group.group_epoch > group.assignment_epoch {
-            group.compute_target_assignment();
-        }
-        let before = group.members[&member_id].clone();
-        let target = group.targets.get(&member_id).cloned().unwrap_or_default();
-        let next = if before.is_reconciled_to(group.assignment_epoch) {
-            before.clone()
-        } else {
-            group.reconcile(&before, group.assignment_epoch, &target, owned)
-        };
+        let (before, next) =
+            advance_member(&mut group, updated, subscription_changed, image, owned);
         if next != before {
             if next.state == MemberState::UnrevokedPartitions {
                 let timeout_ms = i64::from(next.rebalance_timeout_ms.max(0));
@@ -379,15 +384,7 @@ impl GroupCoordinator {
         let assignment = (full || strip(&next.assigned) != strip(&member.assigned))
             .then(|| response_assignment(&next.assigned));
         if replaces_classic {
-            tracing::info!(
-                group_id,
-                "converted the empty classic group to a consumer group"
-            );
-            self.groups.remove(group_id);
-            fx.records.push(GroupRecord::GroupMetadata {
-                group_id: group_id.to_string(),
-                value: None,
-            });
+            self.finish_upgrade(group_id, fx);
         }
         self.consumer_groups.insert(group_id.to_string(), group);
         Ok(ConsumerGroupHeartbeatResponse::default()
@@ -401,7 +398,9 @@ impl GroupCoordinator {
     /// it, with its partitions, until it comes back or its session ends.
     fn consumer_group_leave(
         &mut self,
+        now_ms: i64,
         req: &ConsumerGroupHeartbeatRequest,
+        fx: &mut Effects,
     ) -> Result<ConsumerGroupHeartbeatResponse, Failure> {
         let group_id = req.group_id.as_str();
         let Some(group) = self.consumer_groups.get_mut(group_id) else {
@@ -423,7 +422,7 @@ impl GroupCoordinator {
                     unknown_member(member_id, group_id),
                 );
             }
-            fence(group, member_id);
+            self.fence_consumer_member(group_id, member_id, now_ms, fx);
             return Ok(response);
         };
         let Some(existing) = group.static_members.get(instance_id).cloned() else {
@@ -449,18 +448,24 @@ impl GroupCoordinator {
                 group.put_member(leaving);
             }
         } else {
-            fence(group, member_id);
+            self.fence_consumer_member(group_id, member_id, now_ms, fx);
         }
         Ok(response)
     }
 
     /// The member's session ended: it is fenced, as Kafka's session timer does.
-    pub(super) fn on_consumer_session_expired(&mut self, group_id: &str, member_id: &str) {
-        if let Some(group) = self.consumer_groups.get_mut(group_id)
+    pub(super) fn on_consumer_session_expired(
+        &mut self,
+        group_id: &str,
+        member_id: &str,
+        now_ms: i64,
+        fx: &mut Effects,
+    ) {
+        if let Some(group) = self.consumer_groups.get(group_id)
             && group.members.contains_key(member_id)
         {
             tracing::info!(group_id, member_id, "member fenced: its session expired");
-            fence(group, member_id);
+            self.fence_consumer_member(group_id, member_id, now_ms, fx);
         }
     }
 
@@ -470,6 +475,8 @@ impl GroupCoordinator {
         group_id: &str,
         member_id: &str,
         epoch: i32,
+        now_ms: i64,
+        fx: &mut Effects,
     ) {
         if let Some(group) = self.consumer_groups.get_mut(group_id) {
             group.rebalance_deadlines_ms.remove(member_id);
@@ -482,8 +489,37 @@ impl GroupCoordinator {
                     member_id,
                     "member fenced: it did not revoke in time"
                 );
-                fence(group, member_id);
+                self.fence_consumer_member(group_id, member_id, now_ms, fx);
             }
+        }
+    }
+
+    /// A classic member of a consumer group did not rejoin (`join`) or sync in time after
+    /// being told to: it is fenced, as Kafka's join and sync timers do.
+    pub(super) fn on_classic_member_late(
+        &mut self,
+        group_id: &str,
+        member_id: &str,
+        join: bool,
+        now_ms: i64,
+        fx: &mut Effects,
+    ) {
+        let Some(group) = self.consumer_groups.get_mut(group_id) else {
+            return;
+        };
+        let timers = if join {
+            &mut group.classic_join_deadlines_ms
+        } else {
+            &mut group.classic_sync_deadlines_ms
+        };
+        if timers.remove(member_id).is_some() {
+            tracing::info!(
+                group_id,
+                member_id,
+                join,
+                "classic member fenced: it did not rejoin or sync within its rebalance timeout"
+            );
+            self.fence_consumer_member(group_id, member_id, now_ms, fx);
         }
     }
 
@@ -529,17 +565,6 @@ fn unknown_member(member_id: &str, group_id: &str) -> String {
     format!("Member {member_id} is not a member of group {group_id}.")
 }
 
-/// Removes a member and bumps the group epoch (Kafka's `consumerGroupFenceMember`).
-fn fence(group: &mut ConsumerGroup, member_id: &str) {
-    if group.remove_member(member_id).is_some() {
-        let subscribed = group.subscribed_topics();
-        group
-            .subscription_metadata
-            .retain(|name, _| subscribed.contains(name));
-        group.group_epoch += 1;
-    }
-}
-
 fn dynamic_member(
     group: &ConsumerGroup,
     member_id: &str,
@@ -569,18 +594,9 @@ fn static_member(
     owned: Owned<'_>,
     create: bool,
 ) -> Result<ConsumerMember, Failure> {
-    let existing = group
-        .static_members
-        .get(instance_id)
-        .and_then(|id| group.members.get(id))
-        .cloned();
-    let Some(existing) = existing else {
+    let Some(existing) = group.static_member(instance_id).cloned() else {
         if create {
-            let member = match group.members.get(member_id) {
-                Some(m) => m.clone(),
-                None => ConsumerMember::new(member_id.to_string()),
-            };
-            return Ok(member);
+            return Ok(group.member_or_new(member_id));
         }
         return fail(
             ResponseError::UnknownMemberId,
@@ -611,17 +627,10 @@ fn static_member(
         );
     }
     // The returning instance takes over the old member: its target and partitions.
-    let target = group.targets.get(&existing.member_id).cloned();
-    group.remove_member(&existing.member_id);
     let mut member = existing;
-    member.member_id = member_id.to_string();
     member.member_epoch = 0;
     member.previous_member_epoch = 0;
-    group.put_member(member.clone());
-    if let Some(target) = target {
-        group.targets.insert(member_id.to_string(), target);
-    }
-    Ok(member)
+    Ok(group.rename_member(member, member_id))
 }
 
 /// Kafka's `ConsumerGroupMember.Builder.maybeUpdate*`: what the heartbeat says replaces what
@@ -651,6 +660,39 @@ fn update_member(
     }
     member.client_id = ctx.client_id.to_string();
     member.client_host = ctx.client_host.to_string();
+}
+
+/// Kafka's heartbeat steps 1-3 for a member as its request updated it: the group epoch
+/// moves if its subscription (or the metadata of a subscribed topic) changed, the target
+/// assignment is recomputed if behind the group epoch, and the member is reconciled one
+/// step towards its target given what it reports owning. Returns the member before and
+/// after that step; the caller keeps the second.
+pub(super) fn advance_member(
+    group: &mut ConsumerGroup,
+    updated: ConsumerMember,
+    subscription_changed: bool,
+    image: &TopicsImage,
+    owned: Owned<'_>,
+) -> (ConsumerMember, ConsumerMember) {
+    let member_id = updated.member_id.clone();
+    group.put_member(updated);
+    resolve_regexes(group, image);
+    let metadata = group.compute_subscription_metadata(image);
+    if subscription_changed || metadata != group.subscription_metadata {
+        group.group_epoch += 1;
+        group.subscription_metadata = metadata;
+    }
+    if group.group_epoch > group.assignment_epoch {
+        group.compute_target_assignment();
+    }
+    let before = group.members[&member_id].clone();
+    let target = group.targets.get(&member_id).cloned().unwrap_or_default();
+    let next = if before.is_reconciled_to(group.assignment_epoch) {
+        before.clone()
+    } else {
+        group.reconcile(&before, group.assignment_epoch, &target, owned)
+    };
+    (before, next)
 }
 
 /// Resolves every member's regex against the topics now (validated on the way in).
@@ -717,7 +759,11 @@ fn describe_group(
                 .with_subscribed_topic_regex(m.subscribed_topic_regex.as_deref().map(str_bytes))
                 .with_assignment(describe_assignment(&m.assigned_partitions(), names))
                 .with_target_assignment(describe_assignment(&target, names))
-                .with_member_type(MEMBER_TYPE_CONSUMER)
+                .with_member_type(if m.classic.is_some() {
+                    MEMBER_TYPE_CLASSIC
+                } else {
+                    MEMBER_TYPE_CONSUMER
+                })
         })
         .collect();
     described

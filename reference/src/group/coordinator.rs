@@ -118,6 +118,8 @@ enum Due {
     Cleanup,
     ConsumerSession(String, String),
     ConsumerRebalance(String, String, i32),
+    /// A classic member of a consumer group late to rejoin (`true`) or to sync.
+    ClassicMember(String, String, bool),
 }
 
 impl GroupCoordinator {
@@ -461,7 +463,12 @@ impl GroupCoordinator {
             }
             let sessions = group.session_deadlines_ms.values().copied();
             let rebalances = group.rebalance_deadlines_ms.values().map(|(d, _)| *d);
-            for deadline_ms in sessions.chain(rebalances) {
+            let classic = group
+                .classic_join_deadlines_ms
+                .values()
+                .chain(group.classic_sync_deadlines_ms.values())
+                .copied();
+            for deadline_ms in sessions.chain(rebalances).chain(classic) {
                 earliest = earliest.min(deadline_ms);
             }
         }
@@ -507,6 +514,16 @@ impl GroupCoordinator {
                     Due::ConsumerRebalance(group_id.clone(), member_id.clone(), *epoch)
                 });
             }
+            for (join, timers) in [
+                (true, &group.classic_join_deadlines_ms),
+                (false, &group.classic_sync_deadlines_ms),
+            ] {
+                for (member_id, deadline_ms) in timers {
+                    consider(*deadline_ms, &|| {
+                        Due::ClassicMember(group_id.clone(), member_id.clone(), join)
+                    });
+                }
+            }
         }
         best.map(|(_, due)| due)
     }
@@ -514,16 +531,20 @@ impl GroupCoordinator {
     fn fire(&mut self, due: Due, now_ms: i64, fx: &mut Effects) {
         match due {
             Due::ConsumerSession(group_id, member_id) => {
-                return self.on_consumer_session_expired(&group_id, &member_id);
+                return self.on_consumer_session_expired(&group_id, &member_id, now_ms, fx);
             }
             Due::ConsumerRebalance(group_id, member_id, epoch) => {
-                return self.on_consumer_rebalance_expired(&group_id, &member_id, epoch);
+                return self
+                    .on_consumer_rebalance_expired(&group_id, &member_id, epoch, now_ms, fx);
+            }
+            Due::ClassicMember(group_id, member_id, join) => {
+                return self.on_classic_member_late(&group_id, &member_id, join, now_ms, fx);
             }
             _ => {}
         }
         let Self { groups, config, .. } = self;
         match due {
-            Due::ConsumerSession(..) | Due::ConsumerRebalance(..) => {}
+            Due::ConsumerSession(..) | Due::ConsumerRebalance(..) | Due::ClassicMember(..) => {}
             Due::Cleanup => {
                 self.next_cleanup_ms =
                     now_ms.saturating_add(self.config.offsets_retention_check_interval_ms.max(1));

@@ -7,6 +7,8 @@
 //! phase completes: when every member rejoined, when the rebalance timeout (the largest of
 //! the members') passes, or, for the first rebalance of an Empty group, when
 //! `group.initial.rebalance.delay.ms` passes (extended by members that keep arriving).
+//! A JoinGroup for a consumer group with members makes a classic member of it
+//! (`classic_members`).
 //!
 //! # References
 //! - `GroupCoordinatorService.joinGroup` (INVALID_GROUP_ID, INVALID_SESSION_TIMEOUT)
@@ -20,6 +22,7 @@ use kafka_protocol::messages::JoinGroupRequest;
 
 use super::classic::{ClassicGroup, GroupState};
 use super::config::GroupConfig;
+use super::consumer_group::TopicsImage;
 use super::coordinator::{GroupCoordinator, answer_join};
 use super::member::{Member, Parked, Protocol, protocols_from_request};
 use super::rebalance::abandon;
@@ -27,25 +30,25 @@ use super::responses::{join_error, join_error_code, join_ok, sync_error};
 use super::{Completion, Effects, MAX_GROUP_ID_BYTES, RequestContext, RequestToken, arm};
 
 /// One JoinGroup request, as the join steps need it.
-struct Join<'a> {
-    parked: Parked,
-    member_id: &'a str,
-    group_instance_id: Option<&'a str>,
-    client_id: &'a str,
-    client_host: &'a str,
-    session_timeout_ms: i32,
-    rebalance_timeout_ms: i32,
-    protocol_type: &'a str,
-    protocols: Vec<Protocol>,
-    now_ms: i64,
+pub(super) struct Join<'a> {
+    pub(super) parked: Parked,
+    pub(super) member_id: &'a str,
+    pub(super) group_instance_id: Option<&'a str>,
+    pub(super) client_id: &'a str,
+    pub(super) client_host: &'a str,
+    pub(super) session_timeout_ms: i32,
+    pub(super) rebalance_timeout_ms: i32,
+    pub(super) protocol_type: &'a str,
+    pub(super) protocols: Vec<Protocol>,
+    pub(super) now_ms: i64,
 }
 
 impl Join<'_> {
-    fn version(&self) -> i16 {
+    pub(super) fn version(&self) -> i16 {
         self.parked.api_version
     }
 
-    fn answer(&self, fx: &mut Effects, member_id: &str, error: ResponseError) {
+    pub(super) fn answer(&self, fx: &mut Effects, member_id: &str, error: ResponseError) {
         answer_join(
             fx,
             self.parked.token,
@@ -56,12 +59,15 @@ impl Join<'_> {
 
 impl GroupCoordinator {
     /// Handles a JoinGroup parked under `token`; its answer comes in these or later effects.
+    /// `image` is the cluster's topics, which a consumer group with classic members computes
+    /// its assignment from.
     pub fn join_group(
         &mut self,
         now_ms: i64,
         token: RequestToken,
         ctx: &RequestContext<'_>,
         request: &JoinGroupRequest,
+        image: &TopicsImage,
     ) -> Effects {
         let mut fx = Effects::default();
         let version = ctx.api_version;
@@ -72,7 +78,8 @@ impl GroupCoordinator {
             answer_join(&mut fx, token, join_error(version, member_id, error));
             return fx;
         }
-        let new_member_id = member_id.is_empty().then(|| {
+        let to_consumer_group = self.joins_consumer_group(group_id);
+        let new_member_id = (member_id.is_empty() && !to_consumer_group).then(|| {
             let prefix = request
                 .group_instance_id
                 .as_deref()
@@ -99,6 +106,10 @@ impl GroupCoordinator {
             protocols: protocols_from_request(&request.protocols),
             now_ms,
         };
+        if to_consumer_group {
+            self.classic_join_to_consumer_group(&join, group_id, image, &mut fx);
+            return fx;
+        }
         // An Empty consumer group of this id becomes a classic group (Kafka's
         // `maybeDeleteEmptyConsumerGroup`); its offsets stay.
         if self.consumer_groups.remove(group_id).is_some() {
@@ -145,15 +156,10 @@ impl GroupCoordinator {
             || session_ms > self.config.group_max_session_timeout_ms
         {
             Some(ResponseError::InvalidSessionTimeout)
-        } else if self
-            .consumer_groups
-            .get(group_id)
-            .is_some_and(|g| !g.members.is_empty())
+        } else if !request.member_id.is_empty()
+            && !self.groups.contains_key(group_id)
+            && !self.joins_consumer_group(group_id)
         {
-            // Kafka 4.3 lets a classic consumer join a consumer group as a classic member
-            // (and refuses other protocols with this code); the reference refuses both.
-            Some(ResponseError::InconsistentGroupProtocol)
-        } else if !request.member_id.is_empty() && !self.groups.contains_key(group_id) {
             Some(ResponseError::UnknownMemberId)
         } else {
             None

@@ -86,6 +86,7 @@
 mod admin;
 mod assignor;
 mod classic;
+mod classic_members;
 mod config;
 mod consumer_group;
 mod consumer_heartbeat;
@@ -108,6 +109,7 @@ mod tests;
 use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 
 pub use classic::GroupState;
+pub use classic_members::MigrationPolicy;
 pub use config::GroupConfig;
 pub use consumer_group::{ConsumerGroupState, TopicMetadata, TopicsImage};
 pub use consumer_heartbeat::{MAX_REGEX_BYTES, MAX_SUBSCRIBED_TOPICS};

@@ -668,6 +668,14 @@ pub(super) fn consumer_commit_check<'a>(
     let Some(member) = group.members.get(member_id) else {
         return Err(ResponseError::UnknownMemberId.code());
     };
+    // A classic member commits with its generation, which is its member epoch, from any
+    // version (Kafka's `validateMemberEpoch` with `useClassicProtocol`).
+    if member.classic.is_some() {
+        return match epoch == member.member_epoch {
+            true => Ok(None),
+            false => Err(ResponseError::IllegalGeneration.code()),
+        };
+    }
     if !transactional && version < 9 {
         return Err(ResponseError::UnsupportedVersion.code());
     }

@@ -55,7 +55,7 @@ pub(super) fn join_ok(
     response
 }
 
-fn shape_join(api_version: i16, response: &mut JoinGroupResponse) {
+pub(super) fn shape_join(api_version: i16, response: &mut JoinGroupResponse) {
     let empty = response.protocol_name.as_ref().is_none_or(|p| p.is_empty());
     if empty {
         response.protocol_name = if api_version < 7 {

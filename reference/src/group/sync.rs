@@ -44,6 +44,13 @@ impl GroupCoordinator {
             token,
             api_version: ctx.api_version,
         };
+        if self.sync_checks(ctx.api_version, request).is_ok()
+            && self.consumer_groups.contains_key(request.group_id.as_str())
+        {
+            let response = self.classic_sync_to_consumer_group(now_ms, request);
+            fx.complete(token, Completion::SyncGroup(response));
+            return fx;
+        }
         match self.sync_target(ctx.api_version, request) {
             Ok(group) => sync_member(group, parked, request, now_ms, &mut fx),
             Err(code) => {
@@ -60,6 +67,18 @@ impl GroupCoordinator {
         version: i16,
         request: &SyncGroupRequest,
     ) -> Result<&mut ClassicGroup, i16> {
+        self.sync_checks(version, request)?;
+        let group = self
+            .groups
+            .get_mut(request.group_id.as_str())
+            .filter(|g| !g.is_in(GroupState::Empty))
+            .ok_or(ResponseError::UnknownMemberId.code())?;
+        validate_sync(group, request)?;
+        Ok(group)
+    }
+
+    /// The checks of every SyncGroup, whatever its group's type.
+    fn sync_checks(&self, version: i16, request: &SyncGroupRequest) -> Result<(), i16> {
         if !self.active {
             return Err(ResponseError::CoordinatorNotAvailable.code());
         }
@@ -72,13 +91,7 @@ impl GroupCoordinator {
         if version >= 5 && (request.protocol_type.is_none() || request.protocol_name.is_none()) {
             return Err(ResponseError::InconsistentGroupProtocol.code());
         }
-        let group = self
-            .groups
-            .get_mut(request.group_id.as_str())
-            .filter(|g| !g.is_in(GroupState::Empty))
-            .ok_or(ResponseError::UnknownMemberId.code())?;
-        validate_sync(group, request)?;
-        Ok(group)
+        Ok(())
     }
 
     /// Handles a Heartbeat: keeps the member's session alive.
@@ -101,6 +114,9 @@ impl GroupCoordinator {
         }
         if let Some(error) = self.shard_error(request.group_id.as_str()) {
             return error.code();
+        }
+        if self.consumer_groups.contains_key(request.group_id.as_str()) {
+            return self.classic_heartbeat_to_consumer_group(now_ms, request);
         }
         let Some(group) = self.groups.get_mut(request.group_id.as_str()) else {
             return ResponseError::UnknownMemberId.code();
@@ -151,6 +167,10 @@ impl GroupCoordinator {
         } else {
             self.shard_error(request.group_id.as_str())
         };
+        if top_error.is_none() && self.consumer_groups.contains_key(request.group_id.as_str()) {
+            let members = self.classic_leave_consumer_group(request.group_id.as_str(), &identities);
+            return leave_reply(version, 0, members, fx);
+        }
         let Self { groups, config, .. } = self;
         let members = match (top_error, groups.get_mut(request.group_id.as_str())) {
             (Some(error), _) => return leave_reply(version, error.code(), Vec::new(), fx),

@@ -29,7 +29,7 @@ mod err {
     pub const UNSUPPORTED_VERSION: i16 = 35;
 }
 
-fn topic_id(name: &str) -> Uuid {
+pub(super) fn topic_id(name: &str) -> Uuid {
     let mut bytes = [0u8; 16];
     for (i, b) in name.bytes().enumerate().take(16) {
         bytes[i] = b;
@@ -38,7 +38,7 @@ fn topic_id(name: &str) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
-fn image(topics: &[(&str, i32)]) -> TopicsImage {
+pub(super) fn image(topics: &[(&str, i32)]) -> TopicsImage {
     topics
         .iter()
         .map(|(n, p)| {
@@ -469,16 +469,26 @@ fn new_partitions_and_regexes_bump_the_group_epoch() {
 }
 
 #[test]
-fn classic_and_consumer_groups_of_one_id_do_not_coexist() {
-    let mut h = H::new();
-    // A non-empty classic group: not a consumer group.
+fn without_migration_classic_and_consumer_groups_of_one_id_do_not_coexist() {
+    let mut h = H::with(GroupConfig {
+        consumer_migration_policy: super::super::MigrationPolicy::Disabled,
+        ..config()
+    });
+    // A non-empty classic group: not a consumer group (no online upgrade).
     let ctx = RequestContext::version(9);
-    let fx = h.c.join_group(h.now, 1, &ctx, &join_request("c", "", None));
+    let fx =
+        h.c.join_group(h.now, 1, &ctx, &join_request("c", "", None), &h.image);
     let super::super::Completion::JoinGroup(first) = &fx.completions[0].1 else {
         panic!("a JoinGroup answer");
     };
     let member_id = first.member_id.to_string();
-    h.c.join_group(h.now, 2, &ctx, &join_request("c", &member_id, None));
+    h.c.join_group(
+        h.now,
+        2,
+        &ctx,
+        &join_request("c", &member_id, None),
+        &h.image,
+    );
     assert_eq!(h.c.group_summary("c").map(|g| g.members.len()), Some(1));
     let r = h.heartbeat(&join_req("c", "a", &["orders"]));
     assert_eq!(r.error_code, code::GROUP_ID_NOT_FOUND);
@@ -486,9 +496,23 @@ fn classic_and_consumer_groups_of_one_id_do_not_coexist() {
         r.error_message.as_deref(),
         Some("Group c is not a consumer group.")
     );
-    // A consumer group refuses classic members.
+    // A consumer group takes classic consumers whatever the policy (a dynamic one is given
+    // its member id first), and refuses any other protocol type.
     h.join("a", &["orders"]);
-    let fx = h.c.join_group(h.now, 3, &ctx, &join_request("g", "", None));
+    let fx =
+        h.c.join_group(h.now, 3, &ctx, &join_request("g", "", None), &h.image);
+    let super::super::Completion::JoinGroup(resp) = &fx.completions[0].1 else {
+        panic!("a JoinGroup answer");
+    };
+    assert_eq!(resp.error_code, code::MEMBER_ID_REQUIRED);
+    assert_eq!(
+        resp.member_id.len(),
+        22,
+        "a Kafka Uuid: {:?}",
+        resp.member_id
+    );
+    let connect = join_request("g", "", None).with_protocol_type(s("connect"));
+    let fx = h.c.join_group(h.now, 5, &ctx, &connect, &h.image);
     let super::super::Completion::JoinGroup(resp) = &fx.completions[0].1 else {
         panic!("a JoinGroup answer");
     };
@@ -526,7 +550,8 @@ fn classic_and_consumer_groups_of_one_id_do_not_coexist() {
     assert_eq!(l.groups.len(), 1);
     // Once Empty, a classic member turns it into a classic group.
     h.heartbeat(&leave_req("g", "a", -1));
-    let fx = h.c.join_group(h.now, 4, &ctx, &join_request("g", "", None));
+    let fx =
+        h.c.join_group(h.now, 4, &ctx, &join_request("g", "", None), &h.image);
     let super::super::Completion::JoinGroup(resp) = &fx.completions[0].1 else {
         panic!("a JoinGroup answer");
     };

@@ -29,6 +29,7 @@ use super::*;
 mod admin;
 mod consumer;
 mod join;
+mod migration;
 mod offsets;
 mod props;
 mod record;
@@ -218,6 +219,8 @@ pub(super) struct Harness {
     next_token: RequestToken,
     pub completions: BTreeMap<RequestToken, Completion>,
     pub records: Vec<GroupRecord>,
+    /// The cluster's topics, for groups of the consumer protocol.
+    pub image: TopicsImage,
 }
 
 impl Harness {
@@ -228,6 +231,7 @@ impl Harness {
             next_token: 1,
             completions: BTreeMap::new(),
             records: Vec::new(),
+            image: TopicsImage::new(),
         }
     }
 
@@ -257,7 +261,9 @@ impl Harness {
             client_id: "client",
             client_host: "/127.0.0.1",
         };
-        let fx = self.c.join_group(self.now, token, &ctx, request);
+        let fx = self
+            .c
+            .join_group(self.now, token, &ctx, request, &self.image);
         self.absorb(fx);
         token
     }
