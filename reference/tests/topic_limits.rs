@@ -416,8 +416,12 @@ async fn creation_is_bounded(conn: &mut Conn, dirs: impl Fn() -> usize, auto_cre
         codes.values().all(|&c| c == UNKNOWN_TOPIC_OR_PARTITION),
         "being auto-created: UNKNOWN_TOPIC_OR_PARTITION, as Kafka 4.3.1 answers"
     );
-    let (codes, _) = metadata(conn, names("asked", auto_create)).await;
-    assert!(codes.values().all(|&c| c == 0), "described once created");
+    // A cluster's brokers learn of the created topics from the controller a moment later.
+    eventually("described once created", async || {
+        let (codes, _) = metadata(conn, names("asked", auto_create)).await;
+        codes.values().all(|&c| c == 0).then_some(())
+    })
+    .await;
 
     let answer = create_topics(conn, &[("huge", 1_000_000)]).await;
     assert_eq!(
