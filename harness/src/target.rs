@@ -48,14 +48,18 @@ pub enum Capability {
     /// The broker applies retention within about a second
     /// (`log.retention.check.interval.ms` ≤ 1000; Kafka's default is 5 minutes).
     FastRetention,
+    /// Kafka's Java consumer can run here (a JDK 17+, and Kafka's jars or Maven to fetch
+    /// them): a property of the machine, not of the target.
+    JavaClient,
 }
 
 impl Capability {
     /// Every capability, for parsing and listing.
-    pub const ALL: [Capability; 3] = [
+    pub const ALL: [Capability; 4] = [
         Capability::FaultControl,
         Capability::MultipleBrokers,
         Capability::FastRetention,
+        Capability::JavaClient,
     ];
 
     /// The name used in `@requires-<name>` tags and on the command line.
@@ -64,6 +68,7 @@ impl Capability {
             Capability::FaultControl => "fault-control",
             Capability::MultipleBrokers => "multiple-brokers",
             Capability::FastRetention => "fast-retention",
+            Capability::JavaClient => "java-client",
         }
     }
 
@@ -141,6 +146,9 @@ pub trait Target: fmt::Debug + Send + Sync {
 
     /// Why a scenario that needs `capability` cannot run here, or `None` if it can.
     fn lacks(&self, capability: Capability) -> Option<String> {
+        if capability == Capability::JavaClient {
+            return crate::group_client::java_member::java_client_missing();
+        }
         if self.supports(capability) {
             None
         } else {
@@ -237,7 +245,7 @@ impl Target for ReferenceTarget {
 
     fn supports(&self, capability: Capability) -> bool {
         match capability {
-            Capability::FastRetention => true,
+            Capability::FastRetention | Capability::JavaClient => true,
             Capability::FaultControl | Capability::MultipleBrokers => false,
         }
     }

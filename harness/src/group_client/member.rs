@@ -68,7 +68,7 @@ const MEMBER_COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 const POLL_SLICE: Duration = Duration::from_millis(50);
 
 /// The largest number of records a member keeps (scenarios read tens).
-const MAX_KEPT_RECORDS: usize = 100_000;
+pub(super) const MAX_KEPT_RECORDS: usize = 100_000;
 
 /// One rebalance callback librdkafka made, with its partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +167,7 @@ fn partitions_of(list: &TopicPartitionList) -> BTreeSet<TopicPartition> {
 type Reply<T> = oneshot::Sender<T>;
 
 /// What a step asks of a member's thread.
-enum Command {
+pub(super) enum Command {
     /// Commit the offsets librdkafka stored for the records `poll` returned (each record's
     /// offset + 1): `rd_kafka_commit(rk, NULL, sync)`.
     CommitConsumed(Reply<Result<(), ErrorCode>>),
@@ -218,12 +218,19 @@ pub struct MemberSpec {
     pub settings: Vec<(String, String)>,
     /// Static membership (`group.instance.id` = the name).
     pub is_static: bool,
+    /// The client is Kafka's Java consumer ([`super::java_member`]) rather than librdkafka;
+    /// `settings` are then Java consumer configs, over
+    /// [`super::java_member::JAVA_MEMBER_DEFAULTS`].
+    pub java: bool,
 }
 
 impl Member {
     /// Creates the consumer on a new thread, subscribes it and starts polling; returns once
     /// the subscription is in place (joining the group happens in the background).
     pub async fn start(bootstrap: &str, spec: MemberSpec) -> anyhow::Result<Member> {
+        if spec.java {
+            return Member::start_java(bootstrap, spec).await;
+        }
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", bootstrap);
         let consumer_protocol = spec
@@ -248,26 +255,67 @@ impl Member {
         }
         let physical_topics: Vec<String> = spec.topics.iter().map(|(_, p)| p.clone()).collect();
         let state = Arc::new(Mutex::new(MemberState::default()));
-        let (commands, inbox) = mpsc::channel();
-        let (ready, started) = oneshot::channel();
         let thread_state = state.clone();
-        thread::Builder::new()
-            .name(format!("member-{}", spec.name))
-            .spawn(move || drive(config, physical_topics, thread_state, inbox, ready))
-            .context("spawning a member thread")?;
-        tokio::time::timeout(MEMBER_COMMAND_TIMEOUT, started)
-            .await
-            .map_err(|_| anyhow!("consumer {} was not created in time", spec.name))?
-            .map_err(|_| anyhow!("consumer {}'s thread ended early", spec.name))?
-            .with_context(|| format!("starting consumer {} with {:?}", spec.name, spec.settings))?;
-        Ok(Member {
-            name: spec.name,
-            group: spec.group,
-            topics: spec.topics.into_iter().map(|(l, _)| l).collect(),
-            is_static: spec.is_static,
+        let settings = format!("{:?}", spec.settings);
+        launch(
+            spec,
             state,
-            commands: Some(commands),
-        })
+            MEMBER_COMMAND_TIMEOUT,
+            settings,
+            move |inbox, ready| drive(config, physical_topics, thread_state, inbox, ready),
+        )
+        .await
+    }
+
+    /// [`Member::start`] for a Java consumer.
+    async fn start_java(bootstrap: &str, spec: MemberSpec) -> anyhow::Result<Member> {
+        use super::java_member::{JAVA_MEMBER_DEFAULTS, JAVA_START_TIMEOUT, drive, spawn};
+        let consumer_protocol = spec
+            .settings
+            .iter()
+            .any(|(k, v)| k == "group.protocol" && v == "consumer");
+        let mut settings: Vec<(String, String)> = JAVA_MEMBER_DEFAULTS
+            .iter()
+            .filter(|(k, _)| !(consumer_protocol && CLASSIC_ONLY.contains(k)))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        settings.extend(spec.settings.iter().cloned());
+        if spec.is_static {
+            settings.push(("group.instance.id".to_owned(), spec.name.clone()));
+        }
+        let physical_topics: Vec<String> = spec.topics.iter().map(|(_, p)| p.clone()).collect();
+        let state = Arc::new(Mutex::new(MemberState::default()));
+        let thread_state = state.clone();
+        let (bootstrap, group_id, name) = (
+            bootstrap.to_owned(),
+            spec.group_id.clone(),
+            spec.name.clone(),
+        );
+        let shown = format!("{settings:?} (Java)");
+        launch(
+            spec,
+            state,
+            JAVA_START_TIMEOUT,
+            shown,
+            move |inbox, ready| {
+                // On the member's thread: the first Java member may wait for Kafka's jars.
+                let spawned = spawn(
+                    &bootstrap,
+                    &group_id,
+                    &name,
+                    &physical_topics,
+                    &settings,
+                    thread_state,
+                );
+                match spawned {
+                    Ok((child, lines)) => drive(child, lines, inbox, ready),
+                    Err(error) => {
+                        let _ = ready.send(Err(error));
+                    }
+                }
+            },
+        )
+        .await
     }
 
     /// Whether its consumer is still open.
@@ -334,6 +382,36 @@ impl Member {
             (p.fetch_state == "active" && p.next_offset >= 0).then_some(p.next_offset)
         }))
     }
+}
+
+/// Runs `body` as the member's own thread and waits, up to `timeout`, until it says its
+/// consumer is subscribed.
+async fn launch(
+    spec: MemberSpec,
+    state: Arc<Mutex<MemberState>>,
+    timeout: Duration,
+    settings: String,
+    body: impl FnOnce(mpsc::Receiver<Command>, oneshot::Sender<anyhow::Result<()>>) + Send + 'static,
+) -> anyhow::Result<Member> {
+    let (commands, inbox) = mpsc::channel();
+    let (ready, started) = oneshot::channel();
+    thread::Builder::new()
+        .name(format!("member-{}", spec.name))
+        .spawn(move || body(inbox, ready))
+        .context("spawning a member thread")?;
+    tokio::time::timeout(timeout, started)
+        .await
+        .map_err(|_| anyhow!("consumer {} was not created in time", spec.name))?
+        .map_err(|_| anyhow!("consumer {}'s thread ended early", spec.name))?
+        .with_context(|| format!("starting consumer {} with {settings}", spec.name))?;
+    Ok(Member {
+        name: spec.name,
+        group: spec.group,
+        topics: spec.topics.into_iter().map(|(l, _)| l).collect(),
+        is_static: spec.is_static,
+        state,
+        commands: Some(commands),
+    })
 }
 
 impl Drop for Member {

@@ -16,6 +16,7 @@
 //! # Layout
 //!
 //! - [`member`]: the librdkafka member and the thread that polls it.
+//! - [`java_member`]: the same member with Kafka's Java consumer as its client.
 //! - [`raw_member`]: a member that joins over JoinGroup and SyncGroup, then goes silent.
 //! - [`coordinator`]: FindCoordinator, DescribeGroups and OffsetFetch, retried while the
 //!   coordinator is not ready.
@@ -28,6 +29,7 @@
 //!   KIP-429 (cooperative rebalancing).
 
 pub mod coordinator;
+pub mod java_member;
 pub mod member;
 pub mod raw_member;
 
@@ -71,6 +73,8 @@ pub struct Groups {
     pub consumer_settings: BTreeMap<String, Vec<(String, String)>>,
     /// Logical groups whose members are static (`group.instance.id` = their names).
     pub static_groups: BTreeSet<String>,
+    /// Logical groups whose members are Kafka's Java consumer rather than librdkafka.
+    pub java_groups: BTreeSet<String>,
     /// Per logical group, every settled snapshot, oldest first.
     pub settled: BTreeMap<String, Vec<Snapshot>>,
     /// Per logical group, members a step set aside by role (`idle`).

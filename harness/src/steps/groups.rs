@@ -178,6 +178,7 @@ async fn start_member(
             .collect(),
         settings,
         is_static: world.groups.static_groups.contains(group),
+        java: world.groups.java_groups.contains(group),
     };
     start_spec(world, spec).await
 }
@@ -412,6 +413,14 @@ async fn group_settings(world: &mut KafkaWorld, group: String, step: &Step) -> S
     Ok(())
 }
 
+/// The group's members are Kafka's Java consumer (4.3.1, from Maven Central) with these
+/// Java consumer settings; the scenario needs `@requires-java-client`.
+#[given(expr = "the consumers of group {string} are Java consumers using:")]
+async fn java_group_settings(world: &mut KafkaWorld, group: String, step: &Step) -> StepResult {
+    world.groups.java_groups.insert(group.clone());
+    group_settings(world, group, step).await
+}
+
 #[given(expr = "consumer {word} uses:")]
 async fn consumer_settings(world: &mut KafkaWorld, name: String, step: &Step) -> StepResult {
     let settings = table_pairs(step)?;
@@ -632,6 +641,7 @@ async fn raw_member_joins_and_goes_silent(
         topics: vec![(topic.clone(), world.physical(&topic))],
         settings: Vec::new(),
         is_static: false,
+        java: false,
     };
     let member = on_coordinator(world, &group, async |_, address| {
         raw_member_joins(address, &spec, session_timeout_ms).await

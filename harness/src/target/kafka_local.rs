@@ -591,7 +591,7 @@ impl Target for KafkaLocalTarget {
     fn supports(&self, capability: Capability) -> bool {
         match capability {
             // start.sh: log.retention.check.interval.ms=1000, log.initial.task.delay.ms=1000.
-            Capability::FastRetention | Capability::FaultControl => true,
+            Capability::FastRetention | Capability::FaultControl | Capability::JavaClient => true,
             Capability::MultipleBrokers => self.nodes > 1,
         }
     }

@@ -212,7 +212,7 @@ impl Target for ReferenceClusterTarget {
 
     fn supports(&self, capability: Capability) -> bool {
         match capability {
-            Capability::FastRetention | Capability::FaultControl => true,
+            Capability::FastRetention | Capability::FaultControl | Capability::JavaClient => true,
             Capability::MultipleBrokers => self.brokers > 1,
         }
     }

@@ -207,7 +207,7 @@ impl Target for TestcontainersTarget {
 
     fn supports(&self, capability: Capability) -> bool {
         match capability {
-            Capability::FastRetention => true,
+            Capability::FastRetention | Capability::JavaClient => true,
             Capability::FaultControl | Capability::MultipleBrokers => false,
         }
     }
