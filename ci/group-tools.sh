@@ -9,7 +9,7 @@
 #   --nodes      cluster sizes to compare (default both: reference:1 vs Kafka 1 node, then
 #                reference:3 vs Kafka 3 nodes)
 #   --only       sections (default all, in this order): consumer-group, classic-group,
-#                assignors, missing-group
+#                assignors, migration, missing-group
 #   --bootstrap  no comparison: print each section's normalised outcome on this running
 #                cluster of --nodes brokers (which must not have the sections' topics yet)
 #
@@ -49,6 +49,11 @@
 #   partitions): `--describe --members --verbose` (with GROUP-INSTANCE-ID), `--state
 #   --verbose`; after they left with CloseOptions LEAVE_GROUP (KIP-1092: static members
 #   leave too), `--state` (the assignor an Empty group reports).
+# - migration: a rolling upgrade (KIP-848's online migration) of group `mg` on `upgrades` (4
+#   partitions): a classic member-a holds every partition, then member-b joins with
+#   `group.protocol=consumer`, upgrading the live group; `--list --type`, `--describe
+#   --members --verbose`, `--state --verbose`; member-b leaves (the group is classic again),
+#   `--list --type`, `--members`, `--state`; both gone, `--state`.
 # - missing-group: `--describe` (offsets, `--members`, `--state`) and `--delete` of a group
 #   that never existed (the tool prints an error and still exits 0, on both).
 #
@@ -288,6 +293,27 @@ tool --describe --group cs --state
 EOF
 }
 
+# A rolling upgrade (KIP-848's online migration): a classic member-a holds every partition of
+# `upgrades`, then member-b joins with group.protocol=consumer, which turns the live group into
+# a consumer group with a classic member; when member-b leaves, the group is classic again.
+section_migration() {
+    local nodes="$1"
+    cat <<EOF
+create upgrades 4 $nodes
+produce upgrades 16
+members migration mg upgrades
+tool --list --type
+tool --describe --group mg --members --verbose
+tool --describe --group mg --state --verbose
+leave-member mg member-b
+tool --list --type
+tool --describe --group mg --members
+tool --describe --group mg --state
+leave mg
+tool --describe --group mg --state
+EOF
+}
+
 section_missing_group() {
     cat <<EOF
 tool --describe --group nosuch
@@ -380,7 +406,7 @@ case "$nodes_wanted" in
     both) sizes=(1 3) ;;
     *) log "--nodes must be 1, 3 or both"; exit 2 ;;
 esac
-sections=(consumer-group classic-group assignors missing-group)
+sections=(consumer-group classic-group assignors migration missing-group)
 if [[ "$only" != all ]]; then
     IFS=, read -r -a wanted <<<"$only"
     for s in "${wanted[@]}"; do

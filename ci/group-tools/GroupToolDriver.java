@@ -133,6 +133,7 @@ public class GroupToolDriver {
             case "produce" -> produce(rest[0], Integer.parseInt(rest[1]));
             case "members" -> members(rest[0], rest[1], rest[2], Arrays.copyOfRange(rest, 3, rest.length));
             case "leave" -> leave(rest[0]);
+            case "leave-member" -> leaveMember(rest[0], rest[1]);
             case "tool" -> tool(rest);
             case "echo" -> OUT.println(String.join(" ", rest));
             default -> throw new Failure("unknown command " + words[0]);
@@ -232,14 +233,17 @@ public class GroupToolDriver {
         }
         // member-a first, alone until it holds every partition, then member-b: the join order,
         // and so the assignors' placement, is the same on every run.
-        Member a = new Member("member-a", protocol, group, topic, extra);
+        // `migration`: a classic member-a, then a consumer-protocol member-b (KIP-848's online
+        // upgrade of the live classic group).
+        boolean migration = protocol.equals("migration");
+        Member a = new Member("member-a", migration ? "classic" : protocol, group, topic, extra);
         members.put(group, List.of(a));
         a.start();
         while (a.partitions.size() != partitionCount) {
             check(a, a, "member-a alone holds " + a.partitions);
             Thread.sleep(50);
         }
-        Member b = new Member("member-b", protocol, group, topic, extra);
+        Member b = new Member("member-b", migration ? "consumer" : protocol, group, topic, extra);
         members.put(group, List.of(a, b));
         b.start();
         while (true) {
@@ -293,6 +297,21 @@ public class GroupToolDriver {
             }
             Thread.sleep(100);
         }
+    }
+
+    /** One member of GROUP leaves; the others must hold every partition between them. */
+    void leaveMember(String group, String clientId) throws Exception {
+        List<Member> staying = new java.util.ArrayList<>();
+        for (Member m : members.getOrDefault(group, List.of())) {
+            if (m.getName().equals(clientId)) {
+                m.stop = true;
+                m.join(remainingMs());
+            } else {
+                staying.add(m);
+            }
+        }
+        members.put(group, staying);
+        awaitGroup(group, GroupState.STABLE, staying.size());
     }
 
     void leave(String group) throws Exception {
