@@ -204,3 +204,130 @@ async fn bad_group_requests_get_kafkas_error_codes_and_groups_keep_working() {
     }
     broker.shutdown().await;
 }
+
+/// A classic consumer's JoinGroup protocol: `range`, subscription version 1 to `topic`,
+/// owning nothing (the consumer's embedded protocol: an int16 version, then the message).
+fn classic_consumer_protocol(topic: &str) -> join_group_request::JoinGroupRequestProtocol {
+    use kafka_protocol::protocol::Encodable as _;
+    let subscription = ConsumerProtocolSubscription::default()
+        .with_topics(vec![s(topic)])
+        .with_owned_partitions(Vec::new());
+    let mut metadata = bytes::BytesMut::new();
+    metadata.extend_from_slice(&1i16.to_be_bytes());
+    subscription.encode(&mut metadata, 1).expect("encodes");
+    join_group_request::JoinGroupRequestProtocol::default()
+        .with_name(s("range"))
+        .with_metadata(metadata.freeze())
+}
+
+/// KIP-848's online migration over TCP: a classic consumer joins a consumer group that a
+/// consumer-protocol member started, as a classic member (Kafka 4.3.1 answers it so; the
+/// Java client's rolling upgrade is `ci/clients.sh`'s java-group-migration).
+#[tokio::test]
+async fn a_classic_consumer_joins_a_consumer_group_as_a_classic_member() {
+    let broker = EmbeddedBroker::start().await.unwrap();
+    let (_, mut conn) = common::cluster::group_coordinator(broker.cluster(), 1, "mixed").await;
+    let create = CreateTopicsRequest::default().with_topics(vec![
+        create_topics_request::CreatableTopic::default()
+            .with_name(TopicName(s("orders")))
+            .with_num_partitions(4)
+            .with_replication_factor(1),
+    ]);
+    conn.call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(create))
+        .await;
+    let heartbeat = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(group("mixed"))
+        .with_member_id(s("new-member"))
+        .with_member_epoch(0)
+        .with_rebalance_timeout_ms(10_000)
+        .with_subscribed_topic_names(Some(vec![TopicName(s("orders"))]))
+        .with_topic_partitions(Some(Vec::new()));
+    let ResponseKind::ConsumerGroupHeartbeat(r) = conn
+        .call(
+            ApiKey::ConsumerGroupHeartbeat,
+            1,
+            RequestKind::ConsumerGroupHeartbeat(heartbeat),
+        )
+        .await
+    else {
+        panic!("not ConsumerGroupHeartbeat")
+    };
+    assert_eq!((r.error_code, r.member_epoch), (0, 2));
+
+    let classic = |member_id: &str| {
+        RequestKind::JoinGroup(
+            JoinGroupRequest::default()
+                .with_group_id(group("mixed"))
+                .with_member_id(s(member_id))
+                .with_session_timeout_ms(10_000)
+                .with_rebalance_timeout_ms(10_000)
+                .with_protocol_type(s("consumer"))
+                .with_protocols(vec![classic_consumer_protocol("orders")]),
+        )
+    };
+    let ResponseKind::JoinGroup(first) = conn.call(ApiKey::JoinGroup, 9, classic("")).await else {
+        panic!("not JoinGroup")
+    };
+    assert_eq!(first.error_code, 79, "MEMBER_ID_REQUIRED");
+    assert_eq!(
+        first.member_id.len(),
+        22,
+        "a Kafka Uuid: {:?}",
+        first.member_id
+    );
+    let member = first.member_id.to_string();
+    // Answered at once: the coordinator assigns, so there is no leader and no member list.
+    let ResponseKind::JoinGroup(joined) = conn.call(ApiKey::JoinGroup, 9, classic(&member)).await
+    else {
+        panic!("not JoinGroup")
+    };
+    assert_eq!(joined.error_code, 0);
+    assert_eq!(
+        joined.generation_id, 3,
+        "its member epoch: the group epoch after it joined"
+    );
+    assert_eq!(joined.protocol_name.as_deref(), Some("range"));
+    assert_eq!(joined.leader.as_str(), "");
+    assert!(joined.members.is_empty());
+    // Its partitions are still the first member's: it gets nothing yet, and is told to
+    // rejoin once they are released.
+    let sync = SyncGroupRequest::default()
+        .with_group_id(group("mixed"))
+        .with_member_id(s(&member))
+        .with_generation_id(joined.generation_id)
+        .with_protocol_type(Some(s("consumer")))
+        .with_protocol_name(Some(s("range")));
+    let ResponseKind::SyncGroup(synced) = conn
+        .call(ApiKey::SyncGroup, 5, RequestKind::SyncGroup(sync))
+        .await
+    else {
+        panic!("not SyncGroup")
+    };
+    assert_eq!(synced.error_code, 0);
+    assert_eq!(
+        &synced.assignment[..],
+        &[0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff],
+        "an empty ConsumerProtocolAssignment v1"
+    );
+    let describe = ConsumerGroupDescribeRequest::default().with_group_ids(vec![group("mixed")]);
+    let ResponseKind::ConsumerGroupDescribe(d) = conn
+        .call(
+            ApiKey::ConsumerGroupDescribe,
+            1,
+            RequestKind::ConsumerGroupDescribe(describe),
+        )
+        .await
+    else {
+        panic!("not ConsumerGroupDescribe")
+    };
+    let mut types: Vec<(String, i8)> = d.groups[0]
+        .members
+        .iter()
+        .map(|m| (m.member_id.to_string(), m.member_type))
+        .collect();
+    types.sort();
+    let mut want = vec![(member, 0), ("new-member".to_string(), 1)];
+    want.sort();
+    assert_eq!(types, want, "member types: 0 classic, 1 consumer");
+    broker.shutdown().await;
+}
