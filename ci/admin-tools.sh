@@ -7,8 +7,8 @@
 #
 # Usage: ci/admin-tools.sh [SECTION...]     sections: configs (default: all)
 # Env:   ADMIN_TOOLS_DIR (work dir, default a new /tmp/admin-tools.XXXXXX, kept on failure),
-#        ADMIN_TOOLS_KAFKA_PORT (base port of real Kafka, default 39092; 3 nodes use +0..+2,
-#        their controllers +100..), ADMIN_TOOLS_REFERENCE_PORT (default 39292),
+#        ADMIN_TOOLS_KAFKA_PORT (base port of real Kafka, default 29092; 3 nodes use +0..+2,
+#        their controllers +100..), ADMIN_TOOLS_REFERENCE_PORT (default 29292),
 #        CARGO_TARGET_DIR, and ci/kafka's (KAFKA_VERSION, KAFKA_CACHE_DIR, JAVA_HOME).
 #
 # Sections are independent functions `section_<name>`; each starts and stops its own targets
@@ -16,8 +16,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KAFKA_PORT="${ADMIN_TOOLS_KAFKA_PORT:-39092}"
-REFERENCE_PORT="${ADMIN_TOOLS_REFERENCE_PORT:-39292}"
+KAFKA_PORT="${ADMIN_TOOLS_KAFKA_PORT:-29092}"
+REFERENCE_PORT="${ADMIN_TOOLS_REFERENCE_PORT:-29292}"
 WORK="${ADMIN_TOOLS_DIR:-$(mktemp -d /tmp/admin-tools.XXXXXX)}"
 mkdir -p "$WORK"
 RUN_CLASS="$ROOT/ci/kafka/run-class.sh"

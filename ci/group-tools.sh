@@ -77,7 +77,7 @@
 # runs as a source file), the jars, cargo.
 # Environment:
 #   KAFKA_SPEC_BIN          the kafka-spec binary (default: cargo build -p kafka-spec)
-#   GROUP_TOOLS_BASE_PORT   Kafka's broker port base (default 43092; 3 nodes use +200)
+#   GROUP_TOOLS_BASE_PORT   Kafka's broker port base (default 25092; 3 nodes use +200)
 #   GROUP_TOOLS_REFERENCE_PORT  the reference's first port (default 0: any free port)
 #   GROUP_TOOLS_DEADLINE_S  the driver's deadline per cluster (default 120)
 #   GROUP_TOOLS_KEEP        1: keep the scratch directory
@@ -87,7 +87,7 @@ shopt -s inherit_errexit
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 run="$root/ci/kafka/run-class.sh"
 driver="$root/ci/group-tools/GroupToolDriver.java"
-base_port="${GROUP_TOOLS_BASE_PORT:-43092}"
+base_port="${GROUP_TOOLS_BASE_PORT:-25092}"
 ref_port="${GROUP_TOOLS_REFERENCE_PORT:-0}"
 deadline_s="${GROUP_TOOLS_DEADLINE_S:-120}"
 nodes_wanted=both

@@ -48,7 +48,7 @@
 # and jq for log-dirs (the tool prints one line of JSON).
 # Environment:
 #   KAFKA_SPEC_BIN          the kafka-spec binary (default: cargo build -p kafka-spec)
-#   TOPIC_TOOLS_BASE_PORT   Kafka's broker port base (default 39092; 3 nodes use +200, the
+#   TOPIC_TOOLS_BASE_PORT   Kafka's broker port base (default 27092; 3 nodes use +200, the
 #                           controllers +100 on each)
 #   TOPIC_TOOLS_REFERENCE_PORT  the reference's first broker port (default base + 400; the
 #                           others follow it; 0 picks free ports)
@@ -58,7 +58,7 @@ shopt -s inherit_errexit
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 run="$root/ci/kafka/run-class.sh"
-base_port="${TOPIC_TOOLS_BASE_PORT:-39092}"
+base_port="${TOPIC_TOOLS_BASE_PORT:-27092}"
 ref_port="${TOPIC_TOOLS_REFERENCE_PORT:-$((base_port + 400))}"
 nodes_wanted=both
 only=all
