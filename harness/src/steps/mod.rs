@@ -36,6 +36,7 @@
 //! - cucumber-rs book: <https://cucumber-rs.github.io/cucumber/main/>
 
 pub mod acks;
+pub mod admin;
 pub mod consuming;
 pub mod exactly_once;
 pub mod failover;
