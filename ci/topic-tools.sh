@@ -7,7 +7,7 @@
 #   --nodes      cluster sizes to compare (default both: reference:1 vs Kafka 1 node, then
 #                reference:3 vs Kafka 3 nodes)
 #   --only       tools (default all): delete-records, topics-describe, metadata-quorum,
-#                log-dirs, reassign (3 brokers only)
+#                log-dirs, reassign
 #   --bootstrap  no comparison: print each tool's normalised outcome on this running
 #                cluster of --nodes brokers (which must not have the tools' topics yet)
 #
@@ -31,7 +31,7 @@
 #   partitions sorted; only the tool's own topics (`logdirs-*`) are shown (Kafka's node
 #   starts again on the data of the tools before); the single-replica topic's partitions are
 #   compared over all brokers together (placement differs).
-# - reassign (3 brokers only): `kafka-reassign-partitions`
+# - reassign: `kafka-reassign-partitions`
 #   (org.apache.kafka.tools.reassign.ReassignPartitionsCommand, AlterPartitionReassignments
 #   and ListPartitionReassignments) moving a topic's two partitions, with records, from 1,2
 #   and 2,3 to 2,3 and 3,1: `--execute`, `--verify` until done, `kafka-topics --describe`
@@ -325,26 +325,37 @@ tool_log_dirs() {
     echo "exit $status"
 }
 
-# kafka-reassign-partitions on a cluster of 3 brokers (skipped on 1): `moves` (partitions
+# reassign JSON-FILE ACTION: kafka-reassign-partitions' outcome on the caller's bootstrap `b`,
+# normalised (the rollback JSON's log dirs are paths on each side).
+reassign() {
+    local status=0
+    "$run" org.apache.kafka.tools.reassign.ReassignPartitionsCommand --bootstrap-server "$b" \
+        --reassignment-json-file "$1" "--$2" --command-config "$work/client.properties" \
+        >"$work/reassign.out" 2>&1 || status=$?
+    grep -vE '^\s*$|^\s+at |WARN' "$work/reassign.out" |
+        sed -E 's/"log_dirs":\[[^]]*\]/"log_dirs":(dirs)/g' | exceptions
+    echo "exit $status"
+}
+
+# kafka-reassign-partitions on a cluster of 3 brokers (one broker: reassign_one_broker): `moves` (partitions
 # on 1,2 and 2,3, 10 records) moved to 2,3 and 3,1 with --execute, --verify until done,
 # then kafka-topics --describe and the records' offsets; then a move to an unknown broker
 # and a --cancel with nothing in progress. The log dirs in --execute's rollback JSON are
 # paths on each side: shown as "(dirs)".
 tool_reassign() {
-    local b="$1" status
+    local b="$1" nodes="$2"
+    if [[ "$nodes" == 1 ]]; then
+        reassign_one_broker "$b"
+        return
+    fi
     tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic moves \
         --replica-assignment 1:2,2:3 >/dev/null
-    seq 1 10 | tool org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$b" \
-        --topic moves --command-property acks=all >/dev/null
-    reassign() { # JSON-FILE ACTION: the tool's outcome, normalised
-        status=0
-        "$run" org.apache.kafka.tools.reassign.ReassignPartitionsCommand --bootstrap-server "$b" \
-            --reassignment-json-file "$1" "--$2" --command-config "$work/client.properties" \
-            >"$work/reassign.out" 2>&1 || status=$?
-        grep -vE '^\s*$|^\s+at |WARN' "$work/reassign.out" |
-            sed -E 's/"log_dirs":\[[^]]*\]/"log_dirs":(dirs)/g' | exceptions
-        echo "exit $status"
-    }
+    # Keyed records: the producer's partitioner (murmur2 of the key, in the client) puts them
+    # on the same partitions on both sides; unkeyed, its sticky partitioner picks one at
+    # random, and the offsets after the move would differ from run to run.
+    seq 1 10 | sed 's/.*/k&:v&/' | tool org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$b" \
+        --topic moves --command-property acks=all --reader-property parse.key=true \
+        --reader-property key.separator=: >/dev/null
     printf '%s\n' '{"version":1,"partitions":[{"topic":"moves","partition":0,"replicas":[2,3]},{"topic":"moves","partition":1,"replicas":[3,1]}]}' \
         >"$work/moves.json"
     echo "--execute:"
@@ -364,6 +375,26 @@ tool_reassign() {
         awk "$awk_sorted"'{ for (i = 1; i <= NF; i++) if ($i == "Isr:") $(i + 1) = sorted($(i + 1)); print }'
     echo "offsets: $(tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$b" --topic moves --time -1 | sort | tr '\n' ' ')"
     printf '%s\n' '{"version":1,"partitions":[{"topic":"moves","partition":0,"replicas":[2,9]}]}' >"$work/unknown.json"
+    echo "--execute to an unknown broker:"
+    reassign "$work/unknown.json" execute
+    echo "--cancel with nothing in progress:"
+    reassign "$work/moves.json" cancel
+}
+
+# kafka-reassign-partitions on one broker: the only placement is the one there is, so a
+# "move" to broker 1 completes at once (--execute, --verify), a move to broker 2 names an
+# unknown broker, and --cancel finds nothing in progress.
+reassign_one_broker() {
+    local b="$1"
+    tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic moves \
+        --partitions 1 --replication-factor 1 >/dev/null
+    printf '%s\n' '{"version":1,"partitions":[{"topic":"moves","partition":0,"replicas":[1]}]}' \
+        >"$work/moves.json"
+    echo "--execute to where it is:"
+    reassign "$work/moves.json" execute
+    echo "--verify:"
+    reassign "$work/moves.json" verify
+    printf '%s\n' '{"version":1,"partitions":[{"topic":"moves","partition":0,"replicas":[2]}]}' >"$work/unknown.json"
     echo "--execute to an unknown broker:"
     reassign "$work/unknown.json" execute
     echo "--cancel with nothing in progress:"
@@ -423,8 +454,6 @@ fi
 
 for nodes in "${sizes[@]}"; do
     for t in "${tools[@]}"; do
-        # A reassignment moves replicas between brokers: there is nothing to move on one.
-        [[ "$t" == reassign && "$nodes" == 1 ]] && continue
         compare "$t" "$nodes"
     done
 done
