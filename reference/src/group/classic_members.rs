@@ -16,9 +16,10 @@
 //!   assignment (its target too) and its generation as member epoch. Parked JoinGroup and
 //!   SyncGroup requests are answered REBALANCE_IN_PROGRESS. (An Empty group of either type
 //!   is simply replaced, whatever the policy.)
-//! - downgrade: when the last member of the consumer protocol leaves or is fenced and more
-//!   than one member remains, all classic, the group becomes a classic group at the group
-//!   epoch, each member holding its target, and a rebalance starts.
+//! - downgrade: when the last member of the consumer protocol leaves or is fenced and
+//!   classic members remain (Kafka's `numMembers() > 1`, the leaving one counted), the group
+//!   becomes a classic group at the group epoch, each member holding its target, and a
+//!   rebalance starts.
 //!
 //! A classic member is fenced when it does not rejoin within its rebalance timeout of being
 //! told to (the join timer), or does not send SyncGroup within it after joining (the sync
@@ -369,7 +370,7 @@ impl GroupCoordinator {
     }
 
     /// Kafka's `consumerGroupFenceMember`: the member is removed and the group epoch moves,
-    /// unless only classic members would remain (more than one) and the policy downgrades,
+    /// unless only classic members (at least one) would remain and the policy downgrades,
     /// in which case the group becomes a classic group without it.
     pub(super) fn fence_consumer_member(
         &mut self,
